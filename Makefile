@@ -1,0 +1,48 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+ADMIN_USER ?= admin
+PORT ?= 8080
+
+.PHONY: run test lint format bench install migrate
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+run: migrate
+	@TOKEN=$$($(PY) manage.py create_admin_token --username $(ADMIN_USER)); \
+	echo ""; \
+	echo "Admin token:  $$TOKEN"; \
+	echo "Admin API:    http://localhost:$(PORT)/api/v1/gateways  (Authorization: Bearer <token>)"; \
+	echo "API docs:     http://localhost:$(PORT)/api/v1/docs"; \
+	echo "Django admin: http://localhost:$(PORT)/admin/  (python manage.py changepassword $(ADMIN_USER))"; \
+	echo "Gateways:     http://<subdomain>.localhost:$(PORT)/..."; \
+	echo ""
+	GATEWAY_BIND=0.0.0.0:$(PORT) $(BIN)/gunicorn -c gateway_project/gunicorn.conf.py
+
+test: install
+	$(PY) manage.py makemigrations --check --dry-run
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(MAKE) -C bench run PY=$(abspath $(PY)) BENCH_QUICK=$(BENCH_QUICK)

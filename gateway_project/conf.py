@@ -1,0 +1,49 @@
+"""The gateway's own settings: `settings.GATEWAY` over defaults, read through `gateway_settings`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+DEFAULTS: dict[str, Any] = {
+    "BASE_DOMAIN": "localhost",
+    "ROLE": "all",  # all | admin | proxy
+    "TRUSTED_PROXIES": [],
+    "CONNECT_TIMEOUT": 5.0,
+    "READ_TIMEOUT": 60.0,
+    "CONFIG_CHECK_INTERVAL": 0.1,
+    "HEALTH_COOLDOWN_SECONDS": 10.0,
+    "PLUGINS": [
+        "plugins.builtin.rate_limiter.RateLimiterPlugin",
+    ],
+}
+
+
+class GatewaySettings:
+    """Attribute access to GATEWAY settings with defaults; cached until settings change."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"unknown gateway setting {name!r}")
+        if name not in self._cache:
+            self._cache[name] = getattr(settings, "GATEWAY", {}).get(name, DEFAULTS[name])
+        return self._cache[name]
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+
+gateway_settings = GatewaySettings()
+
+
+def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == "GATEWAY":
+        gateway_settings.reload()
+
+
+setting_changed.connect(_reload_on_change)

@@ -1,0 +1,35 @@
+"""gunicorn configuration: gevent workers, one per core, embedded Redis started by the master."""
+
+import multiprocessing
+import os
+from pathlib import Path
+
+from gateway_project.embedded_redis import redis_url_from_environment, stop_embedded_redis
+
+VAR_DIR = Path(os.environ.get("GATEWAY_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
+
+bind = os.environ.get("GATEWAY_BIND", "0.0.0.0:8080")
+worker_class = "gevent"
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+worker_connections = int(os.environ.get("GATEWAY_WORKER_CONNECTIONS", "2000"))
+timeout = int(os.environ.get("GATEWAY_WORKER_TIMEOUT", "120"))
+graceful_timeout = 20
+keepalive = 75
+accesslog = os.environ.get("GATEWAY_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+wsgi_app = "gateway_project.wsgi:application"
+
+_started_embedded_redis = False
+
+
+def on_starting(server) -> None:
+    """Start the embedded Redis once, in the master, so every worker shares it."""
+    global _started_embedded_redis
+    _started_embedded_redis = not os.environ.get("REDIS_URL")
+    redis_url_from_environment(VAR_DIR)
+
+
+def on_exit(server) -> None:
+    if _started_embedded_redis:
+        stop_embedded_redis(VAR_DIR)

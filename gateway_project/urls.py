@@ -1,0 +1,41 @@
+"""Admin-plane URLs: the REST API under /api/v1, its schema and docs, and the Django admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from gateways.views import GatewayViewSet, RuleViewSet, ServiceViewSet, UpstreamViewSet
+from keys.views import ApiKeyViewSet
+from plugins.views import PluginCatalogueView
+
+router = SimpleRouter()
+router.trailing_slash = "/?"  # both /gateways and /gateways/ (the seed writes no slash)
+router.register("gateways", GatewayViewSet, basename="gateway")
+nested = "gateways/(?P<gateway_id>[^/.]+)"
+router.register(f"{nested}/upstreams", UpstreamViewSet, basename="upstream")
+router.register(f"{nested}/services", ServiceViewSet, basename="service")
+router.register(f"{nested}/rules", RuleViewSet, basename="rule")
+router.register(f"{nested}/keys", ApiKeyViewSet, basename="api-key")
+
+urlpatterns = [
+    path("api/v1/plugins", PluginCatalogueView.as_view(), name="plugin-catalogue"),
+    path("api/v1/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/v1/", include(router.urls)),
+    path("admin/", admin.site.urls),
+]
+
+
+def not_found(request, exception=None):
+    """JSON 404 for API paths that match no route; the admin keeps Django's page."""
+    from django.views.defaults import page_not_found
+
+    from proxy.responses import json_error
+
+    if request.path.startswith("/api/"):
+        return json_error(404, "Not found.")
+    return page_not_found(request, exception)
+
+
+handler404 = not_found

@@ -1,0 +1,1 @@
+"""Gateways and their routing model (upstreams, services, rules) plus the compiled snapshot."""

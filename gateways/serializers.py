@@ -1,0 +1,223 @@
+"""Admin API serializers of gateways, upstreams, services and rules (validation at the edge)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from gateways.models import DNS_LABEL, Gateway, Rule, Service, Upstream
+from gateways.targets import CredentialsSerializer, HealthChecksSerializer, TargetSerializer
+from plugins.validation import PluginChainField
+from proxy.matching import HTTP_METHODS, compile_path_pattern, normalized_pattern
+
+
+class GatewaySerializer(serializers.ModelSerializer):
+    subdomain = serializers.CharField(max_length=63, validators=[DNS_LABEL])
+    required_plugins = PluginChainField()
+
+    class Meta:
+        model = Gateway
+        fields = [
+            "id",
+            "name",
+            "subdomain",
+            "status",
+            "required_plugins",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, dict) and isinstance(data.get("subdomain"), str):
+            data = {**data, "subdomain": data["subdomain"].strip().lower()}
+        return super().to_internal_value(data)
+
+
+class GatewayChildSerializer(serializers.ModelSerializer):
+    """Base of serializers of objects nested under a gateway (passed in the context)."""
+
+    gateway_id = serializers.UUIDField(read_only=True)
+
+    @property
+    def gateway(self) -> Gateway:
+        return self.context["gateway"]
+
+
+class UpstreamSerializer(GatewayChildSerializer):
+    targets = serializers.ListField(child=TargetSerializer(), min_length=1, max_length=256)
+    health_checks = HealthChecksSerializer(required=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+
+    class Meta:
+        model = Upstream
+        fields = [
+            "id",
+            "gateway_id",
+            "name",
+            "algorithm",
+            "targets",
+            "health_checks",
+            "tags",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class ServiceSerializer(GatewayChildSerializer):
+    upstream_id = serializers.UUIDField(required=False, allow_null=True)
+    credentials = CredentialsSerializer(required=False)
+    headers = serializers.DictField(child=serializers.CharField(), required=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+    connect_timeout = serializers.FloatField(
+        required=False, allow_null=True, min_value=0.01, max_value=600
+    )
+    read_timeout = serializers.FloatField(
+        required=False, allow_null=True, min_value=0.01, max_value=3600
+    )
+
+    class Meta:
+        model = Service
+        fields = [
+            "id",
+            "gateway_id",
+            "name",
+            "type",
+            "description",
+            "tags",
+            "upstream_id",
+            "host",
+            "port",
+            "protocol",
+            "path",
+            "headers",
+            "credentials",
+            "connect_timeout",
+            "read_timeout",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        validators: list = []  # uniqueness of the name is checked below, per gateway
+
+    def validate_name(self, name: str) -> str:
+        others = Service.objects.filter(gateway=self.gateway, name=name)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise serializers.ValidationError("A service with this name exists in this gateway.")
+        return name
+
+    def validate_upstream_id(self, upstream_id: Any) -> Any:
+        if (
+            upstream_id
+            and not Upstream.objects.filter(pk=upstream_id, gateway=self.gateway).exists()
+        ):
+            raise serializers.ValidationError("No such upstream in this gateway.")
+        return upstream_id
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        merged = {**self._current_values(), **attrs}
+        if merged.get("type") == Service.Type.UPSTREAM:
+            if not merged.get("upstream_id"):
+                raise serializers.ValidationError(
+                    {"upstream_id": ["Required for type 'upstream'."]}
+                )
+            if merged.get("host") or merged.get("port"):
+                raise serializers.ValidationError({"host": ["Not allowed for type 'upstream'."]})
+        elif merged.get("type") == Service.Type.ENDPOINT:
+            if not merged.get("host"):
+                raise serializers.ValidationError({"host": ["Required for type 'endpoint'."]})
+            if not merged.get("port"):
+                raise serializers.ValidationError({"port": ["Required for type 'endpoint'."]})
+            attrs["upstream_id"] = None
+        return attrs
+
+    def _current_values(self) -> dict[str, Any]:
+        if self.instance is None:
+            return {}
+        fields = ("type", "upstream_id", "host", "port")
+        return {name: getattr(self.instance, name) for name in fields}
+
+
+class RuleSerializer(GatewayChildSerializer):
+    service_id = serializers.UUIDField()
+    methods = serializers.ListField(child=serializers.CharField(), min_length=1)
+    headers = serializers.DictField(child=serializers.CharField(), required=False)
+    plugin_chain = PluginChainField()
+    retry_attempts = serializers.IntegerField(required=False, min_value=0, max_value=10)
+
+    class Meta:
+        model = Rule
+        fields = [
+            "id",
+            "gateway_id",
+            "name",
+            "path",
+            "service_id",
+            "methods",
+            "headers",
+            "strip_path",
+            "preserve_host",
+            "retry_attempts",
+            "plugin_chain",
+            "active",
+            "public",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate_path(self, path: str) -> str:
+        try:
+            compile_path_pattern(path)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        return path
+
+    def validate_methods(self, methods: list[str]) -> list[str]:
+        upper = [method.strip().upper() for method in methods]
+        invalid = sorted(set(upper) - set(HTTP_METHODS))
+        if invalid:
+            raise serializers.ValidationError(f"Invalid methods: {', '.join(invalid)}.")
+        return list(dict.fromkeys(upper))
+
+    def validate_service_id(self, service_id: Any) -> Any:
+        if not Service.objects.filter(pk=service_id, gateway=self.gateway).exists():
+            raise serializers.ValidationError("No such service in this gateway.")
+        return service_id
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        current = {}
+        if self.instance is not None:
+            current = {
+                "path": self.instance.path,
+                "methods": self.instance.methods,
+                "service_id": self.instance.service_id,
+                "active": self.instance.active,
+            }
+        merged = {**current, **attrs}
+        if merged.get("active", True):
+            self._refuse_duplicate(merged)
+        return attrs
+
+    def _refuse_duplicate(self, rule: dict[str, Any]) -> None:
+        pattern = normalized_pattern(rule["path"])
+        others = Rule.objects.filter(
+            gateway=self.gateway, service_id=rule["service_id"], active=True
+        )
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        for other in others:
+            shared = set(other.methods) & set(rule["methods"])
+            if normalized_pattern(other.path) == pattern and shared:
+                raise serializers.ValidationError(
+                    {
+                        "path": [
+                            f"An active rule already routes {', '.join(sorted(shared))} "
+                            f"{rule['path']} to this service ({other.id})."
+                        ]
+                    }
+                )

@@ -1,0 +1,1 @@
+"""API keys (hashed) and admin tokens, with the verification the proxy calls."""

@@ -1,0 +1,29 @@
+"""DRF authentication by admin token: `Authorization: Bearer <token>`."""
+
+from __future__ import annotations
+
+from rest_framework import authentication, exceptions
+
+from keys.selectors import admin_token_user
+
+
+class AdminTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != self.keyword.lower():
+            return None
+        token = token.strip()
+        if not token:
+            raise exceptions.AuthenticationFailed("empty token provided")
+        user = admin_token_user(presented=token)
+        if user is None:
+            raise exceptions.AuthenticationFailed("invalid token")
+        return user, token
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword

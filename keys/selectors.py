@@ -1,0 +1,57 @@
+"""Reads of API keys and admin tokens, including the verification the proxy calls."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from keys.models import AdminToken, ApiKey
+from keys.secrets import digests_match, hash_secret
+
+
+@dataclass(frozen=True)
+class VerifiedKey:
+    """What the proxy keeps of an API key: never the secret, only its digest and validity."""
+
+    id: str
+    name: str
+    key_hash: str
+    expires_at: datetime | None
+
+    def is_valid(self, now: datetime | None = None) -> bool:
+        return self.expires_at is None or self.expires_at > (now or timezone.now())
+
+
+def api_key_list(*, gateway_id: str) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(gateway_id=gateway_id)
+
+
+def verified_keys_of_gateway(*, gateway_id: str) -> dict[str, VerifiedKey]:
+    """Digest → key, for the gateway's compiled snapshot."""
+    return {
+        key.key_hash: VerifiedKey(str(key.id), key.name, key.key_hash, key.expires_at)
+        for key in ApiKey.objects.filter(gateway_id=gateway_id)
+    }
+
+
+def api_key_verify(*, keys: Mapping[str, VerifiedKey], presented: str) -> VerifiedKey | None:
+    """The key matching the presented secret, if it exists and has not expired."""
+    digest = hash_secret(presented)
+    key = keys.get(digest)
+    if key is None or not digests_match(key.key_hash, digest) or not key.is_valid():
+        return None
+    return key
+
+
+def admin_token_user(*, presented: str):
+    """The active staff user owning the presented admin token, or None."""
+    digest = hash_secret(presented)
+    token = AdminToken.objects.select_related("user").filter(token_hash=digest).first()
+    if token is None or not digests_match(token.token_hash, digest):
+        return None
+    user = token.user
+    return user if user.is_active and user.is_staff else None

@@ -1,0 +1,46 @@
+"""Admin API serializers of API keys: the secret appears only in create and rotate responses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from keys.models import ApiKey
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    gateway_id = serializers.UUIDField(read_only=True)
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "gateway_id",
+            "name",
+            "prefix",
+            "active",
+            "expires_at",
+            "created_at",
+            "rotated_at",
+        ]
+        read_only_fields = ["id", "prefix", "created_at", "rotated_at"]
+
+    def get_active(self, api_key: ApiKey) -> bool:
+        return not api_key.is_expired()
+
+    def validate_expires_at(self, expires_at: datetime | None) -> datetime | None:
+        if expires_at is not None and expires_at <= timezone.now():
+            raise serializers.ValidationError("Must be in the future.")
+        return expires_at
+
+
+class ApiKeyWithSecretSerializer(ApiKeySerializer):
+    """The one response that carries the plain key (creation and rotation)."""
+
+    key = serializers.CharField(read_only=True)
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]

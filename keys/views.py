@@ -1,0 +1,53 @@
+"""Admin API for the API keys of a gateway: create, list, retrieve, revoke, rotate."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from gateways.models import Gateway
+from gateways.selectors import gateway_get
+from keys import selectors, services
+from keys.models import ApiKey
+from keys.serializers import ApiKeySerializer, ApiKeyWithSecretSerializer
+
+
+class ApiKeyViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = ApiKeySerializer
+    lookup_url_kwarg = "object_id"
+
+    @cached_property
+    def gateway(self) -> Gateway:
+        return gateway_get(gateway_id=self.kwargs["gateway_id"])
+
+    def get_queryset(self):
+        return selectors.api_key_list(gateway_id=self.gateway.pk)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        api_key, secret = services.api_key_create(gateway=self.gateway, **serializer.validated_data)
+        return self._with_secret(api_key, secret, status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"], serializer_class=ApiKeyWithSecretSerializer)
+    def rotate(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        api_key, secret = services.api_key_rotate(api_key=self.get_object())
+        return self._with_secret(api_key, secret, status.HTTP_200_OK)
+
+    def perform_destroy(self, instance: ApiKey) -> None:
+        services.api_key_revoke(api_key=instance)
+
+    @staticmethod
+    def _with_secret(api_key: ApiKey, secret: str, code: int) -> Response:
+        api_key.key = secret
+        return Response(ApiKeyWithSecretSerializer(api_key).data, status=code)

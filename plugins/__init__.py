@@ -1,0 +1,1 @@
+"""Plugin configurations, the plugin base class, registry, pipeline and built-in plugins."""

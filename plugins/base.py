@@ -1,0 +1,129 @@
+"""The Plugin base class, the request/response contexts plugins see, and how they reject."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from requests.structures import CaseInsensitiveDict
+from rest_framework import serializers
+
+from plugins.models import STAGES
+
+
+class PluginRejection(Exception):
+    """Raised by a plugin hook to answer the client at once with `status` and a JSON error."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        retry_after: int | str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+        self.retry_after = retry_after
+
+
+class PluginSettingsSerializer(serializers.Serializer):
+    """Base of every plugin's settings serializer: adds the common `fail_open` switch."""
+
+    fail_open = serializers.BooleanField(required=False)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown setting."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+@dataclass
+class RequestContext:
+    """One proxied request as plugins see it; `headers` and `body` may be changed in pre_request."""
+
+    request_id: str
+    method: str
+    path: str
+    query_string: str
+    headers: CaseInsensitiveDict
+    body: bytes
+    client_ip: str
+    gateway_id: str
+    rule_id: str = ""
+    api_key_id: str | None = None
+    path_params: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    response_headers: dict[str, str] = field(default_factory=dict)
+
+    def json_body(self) -> Any:
+        """The body parsed as JSON, or None when it is empty or not JSON (parsed once)."""
+        if "_json_body" not in self.metadata:
+            import json
+
+            try:
+                self.metadata["_json_body"] = json.loads(self.body) if self.body else None
+            except (ValueError, UnicodeDecodeError):
+                self.metadata["_json_body"] = None
+        return self.metadata["_json_body"]
+
+
+@dataclass
+class ResponseContext:
+    """The upstream's answer; `body` is None while the body is streamed to the client."""
+
+    status: int
+    headers: CaseInsensitiveDict
+    body: bytes | None = None
+    streamed: bool = False
+
+
+class Plugin:
+    """Base class of gateway plugins; subclasses declare their name, stages and settings.
+
+    A plugin instance is built once per compiled configuration and shared by concurrent
+    requests: keep per-request state in `request.metadata`, never on `self`.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    allowed_stages: ClassVar[tuple[str, ...]] = STAGES
+    # Stages the plugin always runs in, whatever stage it is configured with (e.g. a token
+    # limiter reserves in pre_request and reconciles in post_response).
+    fixed_stages: ClassVar[tuple[str, ...]] = ()
+    settings_serializer: ClassVar[type[serializers.Serializer]] = PluginSettingsSerializer
+    fail_open_default: ClassVar[bool] = False
+
+    def __init__(self, *, instance_id: str, level: str, stage: str, settings: dict[str, Any]):
+        self.instance_id = instance_id
+        self.level = level
+        self.stage = stage
+        self.settings = settings
+        self.fail_open = bool(settings.get("fail_open", self.fail_open_default))
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        return self.fixed_stages or (self.stage,)
+
+    def pre_request(self, request: RequestContext) -> None:
+        raise NotImplementedError(".pre_request() must be overridden")
+
+    def post_request(self, request: RequestContext, response: ResponseContext) -> None:
+        raise NotImplementedError(".post_request() must be overridden")
+
+    def pre_response(self, request: RequestContext, response: ResponseContext) -> None:
+        raise NotImplementedError(".pre_response() must be overridden")
+
+    def post_response(self, request: RequestContext, response: ResponseContext) -> None:
+        raise NotImplementedError(".post_response() must be overridden")
+
+    def on_chunk(self, request: RequestContext, chunk: bytes) -> bytes:
+        """Called for each chunk of a streamed body in the response stages; may rewrite it."""
+        return chunk
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.instance_id} {self.stages}>"

@@ -1,0 +1,213 @@
+"""rate_limiter: exact sliding-window limits per gateway, IP, user and key, one Redis call each."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+from django_redis import get_redis_connection
+from rest_framework import serializers
+
+from plugins.base import Plugin, PluginRejection, PluginSettingsSerializer, RequestContext
+from plugins.durations import parse_duration_ms
+
+logger = logging.getLogger(__name__)
+
+SCOPES = ("global", "per_ip", "per_user", "per_key")
+SCRIPT_SOURCE = (Path(__file__).parent / "rate_limiter.lua").read_text()
+MAX_IDENTITY_LENGTH = 64
+
+
+class DurationField(serializers.CharField):
+    """A window such as `500ms`, `30s`, `1m`, `1h30m` or `1d`."""
+
+    def to_internal_value(self, data: Any) -> str:
+        text = super().to_internal_value(data)
+        try:
+            parse_duration_ms(text)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        return text
+
+
+class LimitSerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=10_000_000)
+    window = DurationField()
+
+
+class LimitsSerializer(serializers.Serializer):
+    """Any of `global`, `per_ip`, `per_user`, `per_key`; at least one."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {scope: LimitSerializer(required=False) for scope in SCOPES}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(SCOPES))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [f"Unknown scope; use one of {', '.join(SCOPES)}."] for name in unknown}
+                )
+        values = super().to_internal_value(data)
+        if not values:
+            raise serializers.ValidationError(f"Configure at least one of {', '.join(SCOPES)}.")
+        return values
+
+
+class RetryAfterField(serializers.IntegerField):
+    """Seconds, given as a number or as a string of digits (the seed writes `"60"`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=0, max_value=366 * 86400, **kwargs)
+
+
+class ActionsSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["reject", "block"], default="reject")
+    retry_after = RetryAfterField(required=False)
+
+
+class RateLimiterSettingsSerializer(PluginSettingsSerializer):
+    limits = LimitsSerializer()
+    actions = ActionsSerializer(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        actions = attrs.get("actions") or {}
+        if actions.get("type") == "block" and not actions.get("retry_after"):
+            raise serializers.ValidationError(
+                {"actions": {"retry_after": ["Required for type 'block': how long to block."]}}
+            )
+        return attrs
+
+
+@dataclass(frozen=True)
+class Limit:
+    scope: str
+    limit: int
+    window_ms: int
+
+
+@dataclass(frozen=True)
+class ScopeState:
+    limit: Limit
+    count: int
+    oldest_ms: int
+    blocked_ms: int
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit.limit - self.count, 0)
+
+    def reset_ms(self, now_ms: int) -> int:
+        """When this scope next gains a free slot (or its block ends)."""
+        return max(self.oldest_ms + self.limit.window_ms, now_ms + self.blocked_ms)
+
+
+def _identity(value: str) -> str:
+    if len(value) <= MAX_IDENTITY_LENGTH and value.isprintable() and " " not in value:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+
+
+class RateLimiterPlugin(Plugin):
+    """Sliding-window request limits; a rejected request consumes no budget."""
+
+    name = "rate_limiter"
+    description = "Exact sliding-window request limits: global, per IP, per user and per API key."
+    allowed_stages = ("pre_request",)
+    fixed_stages = ("pre_request",)
+    settings_serializer = RateLimiterSettingsSerializer
+    fail_open_default = True
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        limits = self.settings["limits"]
+        self.limits = [
+            Limit(scope, int(limits[scope]["limit"]), parse_duration_ms(limits[scope]["window"]))
+            for scope in SCOPES
+            if scope in limits
+        ]
+        actions = self.settings.get("actions") or {}
+        self.block = actions.get("type") == "block"
+        retry_after = actions.get("retry_after")
+        self.retry_after = int(retry_after) if retry_after not in (None, "") else None
+        self._script: Any = None
+
+    def identity(self, scope: str, request: RequestContext) -> str:
+        """Who a scope counts: the client IP, the user (X-User-ID, else key, else IP) or the key."""
+        if scope == "global":
+            return "all"
+        if scope == "per_ip":
+            return request.client_ip
+        if scope == "per_user" and request.headers.get("X-User-ID"):
+            return "user:" + _identity(request.headers["X-User-ID"])
+        if request.api_key_id:
+            return "key:" + request.api_key_id
+        return "ip:" + request.client_ip
+
+    def keys(self, request: RequestContext) -> list[str]:
+        tag = "{rl:" + self.instance_id + "}"  # one hash tag: every key of a decision in one slot
+        logs = [f"{tag}:{lim.scope}:{self.identity(lim.scope, request)}" for lim in self.limits]
+        return logs + [key + ":blocked" for key in logs]
+
+    def pre_request(self, request: RequestContext) -> None:
+        try:
+            rejected, now_ms, states = self._decide(request)
+        except redis.RedisError as exc:
+            if self.fail_open:
+                logger.warning(
+                    "rate_limiter %s: Redis unavailable, letting the request through: %s",
+                    self.instance_id,
+                    exc,
+                )
+                return
+            raise PluginRejection(503, "rate limiter unavailable") from exc
+        request.response_headers.update(self._headers(states, now_ms))
+        if rejected is not None:
+            retry_after = self.retry_after
+            if retry_after is None:
+                retry_after = max(1, math.ceil((rejected.reset_ms(now_ms) - now_ms) / 1000))
+            raise PluginRejection(
+                429,
+                f"{rejected.limit.scope} rate limit exceeded",
+                headers={"Retry-After": str(retry_after)},
+                retry_after=retry_after,
+            )
+
+    def _decide(self, request: RequestContext) -> tuple[ScopeState | None, int, list[ScopeState]]:
+        if self._script is None:
+            self._script = get_redis_connection("default").register_script(SCRIPT_SOURCE)
+        args: list[Any] = [
+            len(self.limits),
+            uuid.uuid4().hex,
+            self.retry_after * 1000 if self.block else 0,
+        ]
+        for limit in self.limits:
+            args += [limit.limit, limit.window_ms]
+        reply = self._script(keys=self.keys(request), args=args)
+        rejected_index, now_ms = int(reply[0]), int(reply[1])
+        states = [
+            ScopeState(limit, int(reply[2 + 3 * i]), int(reply[3 + 3 * i]), int(reply[4 + 3 * i]))
+            for i, limit in enumerate(self.limits)
+        ]
+        rejected = states[rejected_index - 1] if rejected_index else None
+        return rejected, now_ms, states
+
+    @staticmethod
+    def _headers(states: list[ScopeState], now_ms: int) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for state in states:
+            prefix = f"X-RateLimit-{state.limit.scope}"
+            headers[f"{prefix}-Limit"] = str(state.limit.limit)
+            headers[f"{prefix}-Remaining"] = str(state.remaining)
+            headers[f"{prefix}-Reset"] = str(math.ceil(state.reset_ms(now_ms) / 1000))
+        tightest = min(states, key=lambda s: (s.remaining, s.limit.limit))
+        headers["X-RateLimit-Limit"] = str(tightest.limit.limit)
+        headers["X-RateLimit-Remaining"] = str(tightest.remaining)
+        headers["X-RateLimit-Reset"] = str(math.ceil(tightest.reset_ms(now_ms) / 1000))
+        return headers

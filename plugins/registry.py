@@ -1,0 +1,58 @@
+"""The plugin registry: plugin classes named in `GATEWAY["PLUGINS"]`, checked at start-up."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+from rest_framework import serializers
+
+from gateway_project.conf import gateway_settings
+from plugins.base import Plugin
+from plugins.models import STAGES
+
+
+class PluginRegistry:
+    """Name → plugin class, filled once from settings; misconfiguration stops start-up."""
+
+    def __init__(self) -> None:
+        self._classes: dict[str, type[Plugin]] = {}
+
+    def load(self) -> None:
+        classes: dict[str, type[Plugin]] = {}
+        for path in gateway_settings.PLUGINS:
+            plugin_class = self._import(path)
+            if plugin_class.name in classes:
+                raise ImproperlyConfigured(f"two plugins are named {plugin_class.name!r}")
+            classes[plugin_class.name] = plugin_class
+        self._classes = classes
+
+    @staticmethod
+    def _import(path: str) -> type[Plugin]:
+        try:
+            plugin_class = import_string(path)
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                f"GATEWAY['PLUGINS']: cannot import {path!r}: {exc}"
+            ) from exc
+        if not (isinstance(plugin_class, type) and issubclass(plugin_class, Plugin)):
+            raise ImproperlyConfigured(f"GATEWAY['PLUGINS']: {path!r} is not a Plugin subclass")
+        if not plugin_class.name:
+            raise ImproperlyConfigured(f"GATEWAY['PLUGINS']: {path!r} declares no name")
+        stages = set(plugin_class.allowed_stages) | set(plugin_class.fixed_stages)
+        if not stages or not stages <= set(STAGES):
+            raise ImproperlyConfigured(f"GATEWAY['PLUGINS']: {path!r} declares unknown stages")
+        if not issubclass(plugin_class.settings_serializer, serializers.Serializer):
+            raise ImproperlyConfigured(f"GATEWAY['PLUGINS']: {path!r} has no settings serializer")
+        return plugin_class
+
+    def get(self, name: str) -> type[Plugin] | None:
+        return self._classes.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._classes)
+
+    def all(self) -> list[type[Plugin]]:
+        return [self._classes[name] for name in self.names()]
+
+
+registry = PluginRegistry()

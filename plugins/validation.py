@@ -1,0 +1,89 @@
+"""Validation of plugin configurations, shared by the admin API and the Django admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from plugins.models import STAGES, PluginConfig
+from plugins.registry import registry
+
+
+class PluginConfigSerializer(serializers.Serializer):
+    """One entry of `required_plugins` or `plugin_chain`."""
+
+    id = serializers.UUIDField(read_only=True)
+    name = serializers.CharField(max_length=100)
+    enabled = serializers.BooleanField(default=True)
+    stage = serializers.ChoiceField(choices=STAGES)
+    priority = serializers.IntegerField(default=0, min_value=0, max_value=999)
+    parallel = serializers.BooleanField(default=False)
+    settings = serializers.DictField(default=dict)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        plugin_class = registry.get(attrs["name"])
+        if plugin_class is None:
+            raise serializers.ValidationError(
+                {
+                    "name": [
+                        f"Unknown plugin {attrs['name']!r}. Known: {', '.join(registry.names())}."
+                    ]
+                }
+            )
+        if attrs["stage"] not in plugin_class.allowed_stages:
+            raise serializers.ValidationError(
+                {
+                    "stage": [
+                        f"Plugin {plugin_class.name!r} cannot run in stage {attrs['stage']!r}; "
+                        f"allowed: {', '.join(plugin_class.allowed_stages)}."
+                    ]
+                }
+            )
+        settings_serializer = plugin_class.settings_serializer(data=attrs["settings"])
+        if not settings_serializer.is_valid():
+            raise serializers.ValidationError({"settings": settings_serializer.errors})
+        return attrs
+
+
+class PluginChainField(serializers.ListField):
+    """A list of plugin configurations; the same plugin twice in one stage is refused."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("child", PluginConfigSerializer())
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> list[dict[str, Any]]:
+        chain = super().to_internal_value(data)
+        seen: set[tuple[str, str]] = set()
+        for index, plugin in enumerate(chain):
+            key = (plugin["name"], plugin["stage"])
+            if key in seen:
+                raise serializers.ValidationError(
+                    {index: {"name": [f"Plugin {key[0]!r} appears twice in stage {key[1]!r}."]}}
+                )
+            seen.add(key)
+        return chain
+
+    def to_representation(self, data: Any) -> list[dict[str, Any]]:
+        if hasattr(data, "all"):
+            data = data.all()
+        return [self.child.to_representation(item) for item in data]
+
+
+def validate_plugin_config_model(config: PluginConfig) -> None:
+    """Django-admin validation of one PluginConfig row, with the API's rules and messages."""
+    serializer = PluginConfigSerializer(
+        data={
+            "name": config.name,
+            "enabled": config.enabled,
+            "stage": config.stage,
+            "priority": config.priority,
+            "parallel": config.parallel,
+            "settings": config.settings if config.settings is not None else {},
+        }
+    )
+    if not serializer.is_valid():
+        raise DjangoValidationError({key: [str(value)] for key, value in serializer.errors.items()})

@@ -1,0 +1,1 @@
+"""The data plane: host-resolving middleware, rule matching, forwarding and streaming."""

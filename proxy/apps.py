@@ -1,0 +1,7 @@
+"""App config of the proxy app."""
+
+from django.apps import AppConfig
+
+
+class ProxyConfig(AppConfig):
+    name = "proxy"

@@ -1,0 +1,2 @@
+def handle_proxy_request(request, subdomain):
+    raise NotImplementedError

@@ -1,0 +1,41 @@
+"""First middleware: `<subdomain>.<base domain>` hosts are proxied, others reach the admin plane."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from gateway_project.conf import gateway_settings
+from proxy.handler import handle_proxy_request
+from proxy.responses import json_error
+
+
+def gateway_subdomain(host: str, base_domain: str) -> str | None:
+    """The subdomain of a Host header under the base domain, else None."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return None  # an IPv6 literal is never a gateway host
+    host = host.rsplit(":", 1)[0] if ":" in host else host
+    suffix = "." + base_domain
+    if host.endswith(suffix) and len(host) > len(suffix):
+        return host[: -len(suffix)]
+    return None
+
+
+class GatewayProxyMiddleware:
+    """Route gateway hosts to the proxy; never let them reach admin URLs."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        role = gateway_settings.ROLE
+        if role != "admin":
+            host = request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME", "")
+            subdomain = gateway_subdomain(host, gateway_settings.BASE_DOMAIN)
+            if subdomain is not None:
+                return handle_proxy_request(request, subdomain)
+        if role == "proxy":
+            return json_error(404, "Gateway not found")
+        return self.get_response(request)

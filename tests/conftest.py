@@ -1,0 +1,84 @@
+"""Shared fixtures: a real Redis (REDIS_URL or an embedded server), admin API clients, factories."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from gateway_project.embedded_redis import ensure_embedded_redis, stop_embedded_redis
+
+TEST_REDIS_DIR = Path(tempfile.gettempdir()) / f"gw-test-redis-{os.getpid()}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point the cache at a Redis for the tests: REDIS_URL if given, else a fresh embedded one."""
+    from django.conf import settings
+
+    url = os.environ.get("TEST_REDIS_URL") or ensure_embedded_redis(TEST_REDIS_DIR)
+    os.environ["TEST_REDIS_URL"] = url
+    settings.CACHES["default"]["LOCATION"] = url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if TEST_REDIS_DIR.exists():
+        stop_embedded_redis(TEST_REDIS_DIR)
+        shutil.rmtree(TEST_REDIS_DIR, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return os.environ["TEST_REDIS_URL"]
+
+
+@pytest.fixture
+def redis_conn():
+    from django_redis import get_redis_connection
+
+    return get_redis_connection("default")
+
+
+@pytest.fixture
+def admin_token(db) -> str:
+    from keys.services import admin_token_create
+
+    return admin_token_create(username="admin")[1]
+
+
+@pytest.fixture
+def api(admin_token: str) -> APIClient:
+    """An admin API client authenticated with a real admin token."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {admin_token}")
+    return client
+
+
+@pytest.fixture
+def anonymous_api() -> APIClient:
+    return APIClient()
+
+
+SEED_RATE_LIMITER = {
+    "name": "rate_limiter",
+    "enabled": True,
+    "stage": "pre_request",
+    "priority": 1,
+    "settings": {
+        "limits": {
+            "global": {"limit": 15, "window": "1m"},
+            "per_ip": {"limit": 5, "window": "1m"},
+            "per_user": {"limit": 5, "window": "1m"},
+        },
+        "actions": {"type": "reject", "retry_after": "60"},
+    },
+}
+
+
+@pytest.fixture
+def seed_gateway_payload() -> dict:
+    """The seed's create request, braces restored."""
+    return {"name": "my-first-gateway", "subdomain": "api", "required_plugins": [SEED_RATE_LIMITER]}
