@@ -14,7 +14,7 @@ DEFAULTS: dict[str, Any] = {
     "CONNECT_TIMEOUT": 5.0,
     "READ_TIMEOUT": 60.0,
     "CONFIG_CHECK_INTERVAL": 0.1,
-    "HEALTH_COOLDOWN_SECONDS": 10.0,
+    "MAX_BODY_BYTES": 32 * 1024 * 1024,
     "PLUGINS": [
         "plugins.builtin.rate_limiter.RateLimiterPlugin",
     ],

@@ -1,4 +1,4 @@
-"""Django admin of gateways, upstreams, services and rules; plugins inline, validated as in the API."""
+"""Django admin of gateways, upstreams, services and rules; plugins inline, validated."""
 
 from django.contrib import admin
 

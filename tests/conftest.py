@@ -82,3 +82,18 @@ SEED_RATE_LIMITER = {
 def seed_gateway_payload() -> dict:
     """The seed's create request, braces restored."""
     return {"name": "my-first-gateway", "subdomain": "api", "required_plugins": [SEED_RATE_LIMITER]}
+
+
+@pytest.fixture
+def upstreams():
+    """Start real upstream HTTP servers on demand: `upstreams.start()`; all stopped afterwards."""
+    from tests.upstream import Upstreams
+
+    started = Upstreams()
+    yield started
+    started.stop_all()
+
+
+@pytest.fixture
+def upstream(upstreams):
+    return upstreams.start()

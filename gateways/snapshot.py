@@ -1,0 +1,204 @@
+"""Compiled, immutable per-gateway runtime config, cached per process, rebuilt on change."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gateways.invalidation import local_version
+from gateways.models import Gateway, Rule, Service
+from keys.selectors import VerifiedKey, verified_keys_of_gateway
+from plugins.models import PluginConfig
+from plugins.pipeline import CompiledChain, PluginSpec, compile_chain
+from proxy.balancer import Balancer, Target
+from proxy.matching import PathPattern, compile_path_pattern
+
+logger = logging.getLogger(__name__)
+
+PROVIDER_BASE_URLS = {
+    "openai": "https://api.openai.com",
+    "anthropic": "https://api.anthropic.com",
+    "mistral": "https://api.mistral.ai",
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    """A compiled rule: matcher, forwarding options, balancer and plugin chain."""
+
+    id: str
+    name: str
+    pattern: PathPattern
+    methods: frozenset[str]
+    strip_path: bool
+    preserve_host: bool
+    retry_attempts: int
+    public: bool
+    headers: Mapping[str, str]
+    balancer: Balancer
+    connect_timeout: float | None
+    read_timeout: float | None
+    chain: CompiledChain
+
+
+@dataclass(frozen=True)
+class GatewaySnapshot:
+    id: str
+    subdomain: str
+    active: bool
+    routes: tuple[Route, ...]  # most specific first
+    keys: Mapping[str, VerifiedKey]
+
+
+def _plugin_specs(configs: list[PluginConfig]) -> list[PluginSpec]:
+    return [
+        PluginSpec(
+            id=str(c.id),
+            level=c.level,
+            name=c.name,
+            enabled=c.enabled,
+            stage=c.stage,
+            priority=c.priority,
+            parallel=c.parallel,
+            settings=c.settings or {},
+        )
+        for c in configs
+    ]
+
+
+def _target(key: str, data: Mapping[str, Any]) -> Target:
+    provider = data.get("provider") or ""
+    if provider:
+        base_url = (data.get("base_url") or PROVIDER_BASE_URLS.get(provider, "")).rstrip("/")
+    else:
+        base_url = f"{data.get('protocol', 'http')}://{data['host']}:{data.get('port', 80)}"
+    return Target(
+        key=key,
+        base_url=base_url,
+        path=data.get("path") or "",
+        weight=int(data.get("weight", 1)),
+        headers=dict(data.get("headers") or {}),
+        credentials=dict(data.get("credentials") or {}),
+        provider=provider,
+        models=tuple(data.get("models") or ()),
+        default_model=data.get("default_model") or "",
+    )
+
+
+class BalancerRegistry:
+    """Balancers outlive snapshots so health and round-robin state survive unrelated changes.
+
+    One balancer per upstream (or endpoint service), replaced when that object changes.
+    """
+
+    def __init__(self) -> None:
+        self._balancers: dict[str, tuple[str, Balancer]] = {}
+
+    def for_service(self, service: Service) -> Balancer:
+        if service.type == Service.Type.UPSTREAM:
+            upstream = service.upstream
+            return self._get(
+                f"upstream:{upstream.id}",
+                upstream.updated_at.isoformat(),
+                lambda: Balancer(
+                    [_target(f"{upstream.id}:{i}", t) for i, t in enumerate(upstream.targets)],
+                    upstream.algorithm,
+                    upstream.health_checks or {},
+                ),
+            )
+        endpoint = {
+            "protocol": service.protocol or "http",
+            "host": service.host,
+            "port": service.port,
+            "path": service.path,
+            "headers": service.headers,
+            "credentials": service.credentials,
+        }
+        key = f"service:{service.id}"
+        return self._get(
+            key,
+            service.updated_at.isoformat(),
+            lambda: Balancer([_target(key, endpoint)], "round-robin", {}),
+        )
+
+    def _get(self, key: str, stamp: str, build: Callable[[], Balancer]) -> Balancer:
+        entry = self._balancers.get(key)
+        if entry is None or entry[0] != stamp:
+            entry = (stamp, build())
+            self._balancers[key] = entry
+        return entry[1]
+
+
+balancers = BalancerRegistry()
+
+
+def _route(rule: Rule, gateway_specs: list[PluginSpec]) -> Route:
+    service = rule.service
+    return Route(
+        id=str(rule.id),
+        name=rule.name,
+        pattern=compile_path_pattern(rule.path),
+        methods=frozenset(rule.methods),
+        strip_path=rule.strip_path,
+        preserve_host=rule.preserve_host,
+        retry_attempts=rule.retry_attempts,
+        public=rule.public,
+        headers=dict(rule.headers or {}),
+        balancer=balancers.for_service(service),
+        connect_timeout=service.connect_timeout,
+        read_timeout=service.read_timeout,
+        chain=compile_chain([gateway_specs, _plugin_specs(list(rule.plugin_chain.all()))]),
+    )
+
+
+def build_snapshot(subdomain: str) -> GatewaySnapshot | None:
+    """Read one gateway and everything the proxy needs from the database (a handful of queries)."""
+    gateway = (
+        Gateway.objects.prefetch_related("required_plugins").filter(subdomain=subdomain).first()
+    )
+    if gateway is None:
+        return None
+    rules = (
+        Rule.objects.filter(gateway=gateway, active=True)
+        .select_related("service", "service__upstream")
+        .prefetch_related("plugin_chain")
+    )
+    gateway_specs = _plugin_specs(list(gateway.required_plugins.all()))
+    routes = sorted(
+        (_route(rule, gateway_specs) for rule in rules),
+        key=lambda r: r.pattern.specificity,
+        reverse=True,
+    )
+    return GatewaySnapshot(
+        id=str(gateway.id),
+        subdomain=gateway.subdomain,
+        active=gateway.status == Gateway.Status.ACTIVE,
+        routes=tuple(routes),
+        keys=verified_keys_of_gateway(gateway_id=gateway.id),
+    )
+
+
+class SnapshotCache:
+    """subdomain → snapshot for the current config version (unknown subdomains cached too)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[int | None, GatewaySnapshot | None]] = {}
+
+    def get(self, subdomain: str) -> GatewaySnapshot | None:
+        version = local_version.current()
+        entry = self._entries.get(subdomain)
+        if entry is not None and entry[0] == version:
+            return entry[1]
+        snapshot = build_snapshot(subdomain)
+        if len(self._entries) > 10_000:
+            self._entries.clear()  # bound the cache of unknown hosts
+        self._entries[subdomain] = (version, snapshot)
+        return snapshot
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+snapshots = SnapshotCache()

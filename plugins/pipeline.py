@@ -1,0 +1,151 @@
+"""Compile plugin configurations into per-stage chains and run a stage for one request."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Any
+
+import gevent
+
+from plugins.base import Plugin, PluginRejection, RequestContext, ResponseContext
+from plugins.models import STAGES
+from plugins.registry import registry
+
+logger = logging.getLogger(__name__)
+
+RESPONSE_STAGES = ("post_request", "pre_response", "post_response")
+
+
+class PluginFailure(Exception):
+    """A plugin crashed and its configuration does not allow failing open."""
+
+    def __init__(self, plugin: Plugin, error: BaseException) -> None:
+        super().__init__(f"plugin {plugin.name} ({plugin.instance_id}) failed: {error!r}")
+        self.plugin = plugin
+
+
+@dataclass(frozen=True)
+class PluginSpec:
+    """One configured plugin, as the snapshot reads it from the database."""
+
+    id: str
+    level: str
+    name: str
+    enabled: bool
+    stage: str
+    priority: int
+    parallel: bool
+    settings: Mapping[str, Any]
+
+
+# A stage is a sequence of steps; a step is one plugin, or several that run concurrently.
+Step = tuple[Plugin, ...]
+
+
+@dataclass(frozen=True)
+class CompiledChain:
+    """The immutable plugin chain of one rule: steps per stage, built once per config version."""
+
+    stages: Mapping[str, tuple[Step, ...]]
+    chunk_plugins: tuple[Plugin, ...]
+
+    def has(self, stage: str) -> bool:
+        return bool(self.stages.get(stage))
+
+
+def build_plugin(spec: PluginSpec) -> Plugin:
+    plugin_class = registry.get(spec.name)
+    if plugin_class is None:
+        raise LookupError(f"plugin {spec.name!r} is configured but not registered")
+    return plugin_class(
+        instance_id=spec.id, level=spec.level, stage=spec.stage, settings=dict(spec.settings)
+    )
+
+
+def _steps(plugins: Sequence[tuple[PluginSpec, Plugin]], stage: str) -> list[Step]:
+    """Steps of one level in a stage: by priority; parallel plugins of one priority together."""
+    in_stage = sorted(
+        ((spec, plugin) for spec, plugin in plugins if stage in plugin.stages),
+        key=lambda item: item[0].priority,
+    )
+    steps: list[Step] = []
+    for _, group in groupby(in_stage, key=lambda item: item[0].priority):
+        members = list(group)
+        parallel = tuple(plugin for spec, plugin in members if spec.parallel)
+        if parallel:
+            steps.append(parallel)
+        steps.extend((plugin,) for spec, plugin in members if not spec.parallel)
+    return steps
+
+
+def compile_chain(levels: Iterable[Sequence[PluginSpec]]) -> CompiledChain:
+    """Chain of the given levels (gateway first, then rule), enabled plugins only."""
+    built = [[(spec, build_plugin(spec)) for spec in level if spec.enabled] for level in levels]
+    stages = {
+        stage: tuple(step for level in built for step in _steps(level, stage)) for stage in STAGES
+    }
+    chunk_plugins = tuple(
+        plugin
+        for level in built
+        for _, plugin in level
+        if type(plugin).on_chunk is not Plugin.on_chunk
+        and any(stage in RESPONSE_STAGES for stage in plugin.stages)
+    )
+    return CompiledChain(stages=stages, chunk_plugins=chunk_plugins)
+
+
+EMPTY_CHAIN = CompiledChain(stages={stage: () for stage in STAGES}, chunk_plugins=())
+
+
+def _call(
+    plugin: Plugin, stage: str, request: RequestContext, response: ResponseContext | None
+) -> None:
+    hook = getattr(plugin, stage)
+    try:
+        if response is None:
+            hook(request)
+        else:
+            hook(request, response)
+    except PluginRejection:
+        raise
+    except Exception as exc:
+        if plugin.fail_open:
+            logger.exception(
+                "plugin %s (%s) failed in %s; failing open", plugin.name, plugin.instance_id, stage
+            )
+            return
+        logger.exception("plugin %s (%s) failed in %s", plugin.name, plugin.instance_id, stage)
+        raise PluginFailure(plugin, exc) from exc
+
+
+def run_stage(
+    chain: CompiledChain,
+    stage: str,
+    request: RequestContext,
+    response: ResponseContext | None = None,
+) -> None:
+    """Run every step of `stage`; raises PluginRejection or PluginFailure to stop the request."""
+    for step in chain.stages[stage]:
+        if len(step) == 1:
+            _call(step[0], stage, request, response)
+            continue
+        greenlets = [gevent.spawn(_call, plugin, stage, request, response) for plugin in step]
+        gevent.joinall(greenlets)
+        for greenlet in greenlets:  # first error of the step, in configuration order
+            if greenlet.exception is not None:
+                raise greenlet.exception
+
+
+def transform_chunk(chain: CompiledChain, request: RequestContext, chunk: bytes) -> bytes:
+    """Pass a streamed body chunk through the chunk hooks of response-stage plugins."""
+    for plugin in chain.chunk_plugins:
+        try:
+            chunk = plugin.on_chunk(request, chunk)
+        except Exception:
+            logger.exception(
+                "plugin %s (%s) failed on a streamed chunk", plugin.name, plugin.instance_id
+            )
+    return chunk

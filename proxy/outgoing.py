@@ -1,0 +1,120 @@
+"""Build the upstream request: URL (path rules, params, query), headers and injected credentials."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from urllib.parse import quote, urlencode
+
+from django.http import HttpRequest
+from requests.structures import CaseInsensitiveDict
+
+from proxy.balancer import Target
+from proxy.matching import RouteMatch, join_paths, substitute_params
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-connection",
+    }
+)
+API_KEY_HEADERS = ("X-TG-API-Key", "X-API-Key")
+PROVIDER_AUTH = {"anthropic": ("x-api-key", "{}")}
+
+
+def client_headers(request: HttpRequest) -> CaseInsensitiveDict:
+    """The client's request headers from the WSGI environ."""
+    headers = CaseInsensitiveDict()
+    for key, value in request.META.items():
+        if key.startswith("HTTP_"):
+            headers[key[5:].replace("_", "-").title()] = value
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            headers[key.replace("_", "-").title()] = value
+    return headers
+
+
+def strip_hop_by_hop(headers: CaseInsensitiveDict) -> CaseInsensitiveDict:
+    """Remove hop-by-hop headers, including those named in Connection."""
+    named = {h.strip().lower() for h in headers.get("Connection", "").split(",") if h.strip()}
+    for name in list(headers):
+        if name.lower() in HOP_BY_HOP or name.lower() in named:
+            del headers[name]
+    return headers
+
+
+def upstream_path(target: Target, match: RouteMatch, request_path: str, strip_path: bool) -> str:
+    """Target path with `{params}` filled in, plus the client path (or, with strip_path, only
+    the part the rule's trailing `/*` matched)."""
+    base = substitute_params(target.path, match.params)
+    rest = match.rest if strip_path else request_path
+    return quote(join_paths(base, rest), safe="/:@!$&'()*+,;=-._~")
+
+
+def upstream_url(target: Target, path: str, query_string: str) -> str:
+    query = query_string
+    credentials = target.credentials
+    if credentials.get("param_name") and credentials.get("param_location", "query") == "query":
+        extra = urlencode({credentials["param_name"]: credentials["param_value"]})
+        query = f"{query}&{extra}" if query else extra
+    return target.base_url + path + (f"?{query}" if query else "")
+
+
+def inject_credentials(target: Target, headers: CaseInsensitiveDict, body: bytes) -> bytes:
+    """Add the target's credentials (header, API key or JSON body parameter); returns the body."""
+    credentials = target.credentials
+    if credentials.get("header_name"):
+        headers[credentials["header_name"]] = credentials["header_value"]
+    if credentials.get("api_key"):
+        name, template = PROVIDER_AUTH.get(target.provider, ("Authorization", "Bearer {}"))
+        headers[name] = template.format(credentials["api_key"])
+    if credentials.get("param_name") and credentials.get("param_location") == "body":
+        body = _with_json_field(body, credentials["param_name"], credentials["param_value"])
+    return body
+
+
+def _with_json_field(body: bytes, name: str, value: str) -> bytes:
+    try:
+        data = json.loads(body) if body else {}
+    except ValueError:
+        return body
+    if not isinstance(data, dict):
+        return body
+    data[name] = value
+    return json.dumps(data).encode()
+
+
+def default_model(target: Target, body: bytes) -> bytes:
+    """For LLM provider targets: a missing or unknown `model` becomes the target's default."""
+    if not target.provider or not body:
+        return body
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(data, dict) and data.get("model") not in target.models:
+        data["model"] = target.default_model
+        return json.dumps(data).encode()
+    return body
+
+
+def forwarded_headers(
+    headers: CaseInsensitiveDict, *, remote_addr: str, scheme: str, host: str, request_id: str
+) -> None:
+    prior = headers.get("X-Forwarded-For")
+    headers["X-Forwarded-For"] = f"{prior}, {remote_addr}" if prior else remote_addr
+    headers["X-Forwarded-Proto"] = scheme
+    headers["X-Forwarded-Host"] = host
+    headers["X-Request-ID"] = request_id
+
+
+def apply_headers(headers: CaseInsensitiveDict, extra: Mapping[str, str]) -> None:
+    for name, value in extra.items():
+        headers[name] = value

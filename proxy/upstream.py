@@ -1,0 +1,109 @@
+"""The upstream HTTP client: one pooled requests.Session per worker, retries and timeouts."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+
+from gateways.snapshot import Route
+from plugins.base import RequestContext
+from proxy.balancer import Target
+from proxy.matching import RouteMatch
+from proxy.outgoing import default_model, inject_credentials, upstream_path, upstream_url
+
+logger = logging.getLogger(__name__)
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+class UpstreamUnavailable(Exception):
+    """No target could be reached (502)."""
+
+
+class UpstreamTimeout(Exception):
+    """The upstream did not answer in time (504)."""
+
+
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # no proxy/netrc lookups per request
+    session.headers.clear()  # send the client's headers, not python-requests defaults
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # never share cookies
+    adapter = HTTPAdapter(pool_connections=64, pool_maxsize=512, max_retries=0, pool_block=False)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+SESSION = _new_session()
+
+
+@dataclass
+class UpstreamResult:
+    response: requests.Response
+    target: Target
+    elapsed_ms: float
+
+
+def send(
+    *,
+    route: Route,
+    match: RouteMatch,
+    request: RequestContext,
+    headers: CaseInsensitiveDict,
+    timeouts: tuple[float, float],
+) -> UpstreamResult:
+    """Send to the route's targets: connection errors retry on another target for any method,
+    read timeouts only for idempotent methods. The response body is left unread (streamed)."""
+    attempts = route.retry_attempts + 1
+    last_error: Exception | None = None
+    for attempt, target in enumerate(route.balancer.iter_attempts(attempts), start=1):
+        target_headers = CaseInsensitiveDict(headers)
+        for name, value in target.headers.items():
+            target_headers[name] = value
+        body = inject_credentials(target, target_headers, default_model(target, request.body))
+        path = upstream_path(target, match, request.path, route.strip_path)
+        url = upstream_url(target, path, request.query_string)
+        route.balancer.started(target)
+        started = time.perf_counter()
+        try:
+            response = SESSION.request(
+                request.method,
+                url,
+                headers=target_headers,
+                data=body or None,
+                stream=True,
+                timeout=timeouts,
+                allow_redirects=False,
+            )
+        except requests.exceptions.ConnectionError as exc:
+            route.balancer.finished(target, ok=False)
+            logger.warning(
+                "upstream %s unreachable (attempt %d/%d): %s",
+                target.base_url,
+                attempt,
+                attempts,
+                exc,
+            )
+            last_error = exc
+            continue
+        except requests.exceptions.Timeout as exc:
+            route.balancer.finished(target, ok=False)
+            logger.warning(
+                "upstream %s timed out (attempt %d/%d)", target.base_url, attempt, attempts
+            )
+            if request.method not in IDEMPOTENT_METHODS or attempt == attempts:
+                raise UpstreamTimeout(str(exc)) from exc
+            last_error = exc
+            continue
+        route.balancer.finished(target, ok=True)
+        return UpstreamResult(response, target, (time.perf_counter() - started) * 1000)
+    if isinstance(last_error, requests.exceptions.Timeout):
+        raise UpstreamTimeout(str(last_error))
+    raise UpstreamUnavailable(str(last_error))

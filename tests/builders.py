@@ -1,0 +1,107 @@
+"""Build a routed gateway through the admin API (in-process client or a real HTTP server)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Post = Callable[[str, dict], tuple[int, Any]]
+
+
+def in_process_post(api) -> Post:
+    """A `post` over DRF's APIClient."""
+
+    def post(path: str, payload: dict) -> tuple[int, Any]:
+        response = api.post(path, payload, format="json")
+        return response.status_code, response.json()
+
+    return post
+
+
+def http_post(session, base_url: str) -> Post:
+    """A `post` over a requests.Session against a running server."""
+
+    def post(path: str, payload: dict) -> tuple[int, Any]:
+        response = session.post(base_url + path, json=payload, timeout=10)
+        return response.status_code, response.json()
+
+    return post
+
+
+def created(post: Post, path: str, payload: dict) -> dict:
+    status, body = post(path, payload)
+    assert status == 201, (path, status, body)
+    return body
+
+
+@dataclass
+class RoutedGateway:
+    gateway: dict
+    upstream: dict
+    service: dict
+    rule: dict
+    key: str
+
+    @property
+    def id(self) -> str:
+        return self.gateway["id"]
+
+
+def routed_gateway(
+    post: Post,
+    *,
+    subdomain: str,
+    targets: list[tuple[str, int]],
+    path: str = "/*",
+    methods: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"),
+    required_plugins: list[dict] | None = None,
+    algorithm: str = "round-robin",
+    health_checks: dict | None = None,
+    upstream_extra: dict | None = None,
+    service_extra: dict | None = None,
+    **rule: Any,
+) -> RoutedGateway:
+    """Gateway → upstream(targets) → service → rule, plus an API key."""
+    gateway = created(
+        post,
+        "/api/v1/gateways",
+        {
+            "name": subdomain,
+            "subdomain": subdomain,
+            "required_plugins": required_plugins or [],
+        },
+    )
+    base = f"/api/v1/gateways/{gateway['id']}"
+    upstream_payload = {
+        "name": f"{subdomain}-upstream",
+        "algorithm": algorithm,
+        "targets": [
+            {"host": host, "port": port, **(upstream_extra or {})} for host, port in targets
+        ],
+    }
+    if health_checks:
+        upstream_payload["health_checks"] = health_checks
+    upstream = created(post, f"{base}/upstreams", upstream_payload)
+    service = created(
+        post,
+        f"{base}/services",
+        {
+            "name": f"{subdomain}-service",
+            "type": "upstream",
+            "upstream_id": upstream["id"],
+            **(service_extra or {}),
+        },
+    )
+    rule_body = created(
+        post,
+        f"{base}/rules",
+        {
+            "path": path,
+            "methods": list(methods),
+            "service_id": service["id"],
+            **rule,
+        },
+    )
+    key = created(post, f"{base}/keys", {"name": f"{subdomain}-key"})["key"]
+    return RoutedGateway(gateway, upstream, service, rule_body, key)

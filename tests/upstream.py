@@ -1,0 +1,149 @@
+"""A real upstream HTTP server for tests: echoes requests, streams SSE, sleeps, returns statuses."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from requests.structures import CaseInsensitiveDict
+
+SSE_EVENTS = 10
+SSE_INTERVAL = 0.1
+
+
+@dataclass
+class SeenRequest:
+    method: str
+    path: str
+    query: str
+    headers: CaseInsensitiveDict
+    body: bytes
+    server_port: int = 0
+
+
+class EchoHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: UpstreamServer
+
+    def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
+        pass
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        seen = SeenRequest(
+            self.command,
+            parts.path,
+            parts.query,
+            CaseInsensitiveDict(self.headers.items()),
+            body,
+            self.server.server_port,
+        )
+        self.server.record(seen)
+        query = parse_qs(parts.query)
+        if parts.path.startswith("/status/"):
+            self._json(int(parts.path.rsplit("/", 1)[1]), {"status": "as asked"})
+        elif parts.path == "/sse":
+            self._sse()
+        elif parts.path == "/slow":
+            time.sleep(float(query.get("seconds", ["2"])[0]))
+            self._json(200, {"slow": True})
+        else:
+            self._json(
+                200,
+                {
+                    "method": seen.method,
+                    "path": seen.path,
+                    "query": seen.query,
+                    "body": body.decode(errors="replace"),
+                    "port": self.server.server_port,
+                },
+                extra={"X-Upstream": "echo"},
+            )
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle
+
+    def do_HEAD(self) -> None:
+        self._handle()
+
+    def _json(self, status: int, data: dict, extra: dict[str, str] | None = None) -> None:
+        payload = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _sse(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for index in range(SSE_EVENTS):
+            event = f"data: {json.dumps({'index': index, 'sent_at': time.time()})}\n\n".encode()
+            self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+            self.wfile.flush()
+            time.sleep(SSE_INTERVAL)
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+
+class UpstreamServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), EchoHandler)
+        self.seen: list[SeenRequest] = []
+        self._lock = threading.Lock()
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # a client (the gateway's pool) closing a kept-alive connection is not an error
+
+    def record(self, seen: SeenRequest) -> None:
+        with self._lock:
+            self.seen.append(seen)
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+    def start(self) -> UpstreamServer:
+        threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+def free_port() -> int:
+    """A loopback port with nothing listening on it (connections are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Upstreams:
+    servers: list[UpstreamServer] = field(default_factory=list)
+
+    def start(self) -> UpstreamServer:
+        server = UpstreamServer().start()
+        self.servers.append(server)
+        return server
+
+    def stop_all(self) -> None:
+        for server in self.servers:
+            server.stop()
