@@ -17,6 +17,11 @@ DEFAULTS: dict[str, Any] = {
     "MAX_BODY_BYTES": 32 * 1024 * 1024,
     "PLUGINS": [
         "plugins.builtin.rate_limiter.RateLimiterPlugin",
+        "plugins.builtin.token_rate_limiter.TokenRateLimiterPlugin",
+        "plugins.builtin.request_size_limiter.RequestSizeLimiterPlugin",
+        "plugins.builtin.cors.CorsPlugin",
+        "plugins.builtin.ip_filter.IPWhitelistPlugin",
+        "plugins.builtin.ip_filter.IPBlacklistPlugin",
     ],
 }
 

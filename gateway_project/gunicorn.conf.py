@@ -1,10 +1,17 @@
 """gunicorn configuration: gevent workers, one per core, embedded Redis started by the master."""
 
-import multiprocessing
-import os
-from pathlib import Path
+from gevent import monkey
 
-from gateway_project.embedded_redis import redis_url_from_environment, stop_embedded_redis
+monkey.patch_all()  # before anything imports ssl, socket or redis (the workers inherit them)
+
+import multiprocessing  # noqa: E402
+import os  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from gateway_project.embedded_redis import (  # noqa: E402
+    redis_url_from_environment,
+    stop_embedded_redis,
+)
 
 VAR_DIR = Path(os.environ.get("GATEWAY_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
 
@@ -19,6 +26,7 @@ accesslog = os.environ.get("GATEWAY_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 wsgi_app = "gateway_project.wsgi:application"
+control_socket_disable = True  # several gateways may run on one machine (tests, bench)
 
 _started_embedded_redis = False
 

@@ -7,6 +7,8 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from gateway_project.embedded_redis import socket_url
 
@@ -119,7 +121,12 @@ def cache_settings(redis_url: str) -> dict:
             "OPTIONS": {
                 "SOCKET_CONNECT_TIMEOUT": 0.5,
                 "SOCKET_TIMEOUT": 0.5,
-                "CONNECTION_POOL_KWARGS": {"max_connections": 1000, "retry_on_timeout": False},
+                "CONNECTION_POOL_KWARGS": {
+                    "max_connections": 1000,
+                    "retry": Retry(
+                        NoBackoff(), 0
+                    ),  # fail fast; callers decide what an outage means
+                },
             },
         }
     }

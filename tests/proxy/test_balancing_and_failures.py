@@ -1,0 +1,70 @@
+"""Load balancing, passive health, retries, and 502/504 answers against real servers."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from tests.upstream import free_port
+
+HOST = "api.localhost"
+
+
+def get(client, gateway, path="/x", method="get"):
+    return getattr(client, method)(path, HTTP_HOST=HOST, HTTP_X_API_KEY=gateway.key)
+
+
+def test_round_robin_spreads_evenly(route, upstreams, proxy_client):
+    servers = [upstreams.start() for _ in range(3)]
+    gateway = route(targets=[("127.0.0.1", s.port) for s in servers])
+    for _ in range(30):
+        assert get(proxy_client, gateway).status_code == 200
+    assert [len(s.seen) for s in servers] == [10, 10, 10]
+
+
+def test_weighted_round_robin_follows_weights(route, api, upstreams, proxy_client):
+    heavy, light = upstreams.start(), upstreams.start()
+    gateway = route(targets=[("127.0.0.1", heavy.port)], algorithm="weighted-round-robin")
+    url = f"/api/v1/gateways/{gateway.id}/upstreams/{gateway.upstream['id']}"
+    targets = [
+        {"host": "127.0.0.1", "port": heavy.port, "weight": 3},
+        {"host": "127.0.0.1", "port": light.port, "weight": 1},
+    ]
+    assert api.patch(url, {"targets": targets}, format="json").status_code == 200
+    for _ in range(40):
+        get(proxy_client, gateway)
+    assert (len(heavy.seen), len(light.seen)) == (30, 10)
+
+
+def test_refused_connection_is_a_502(route, proxy_client):
+    gateway = route(targets=[("127.0.0.1", free_port())])
+    response = get(proxy_client, gateway)
+    assert response.status_code == 502
+    assert json.loads(response.content) == {"error": "upstream unreachable"}
+
+
+def test_read_timeout_is_a_504(route, proxy_client):
+    gateway = route(service_extra={"read_timeout": 0.2})
+    response = get(proxy_client, gateway, "/slow?seconds=1")
+    assert response.status_code == 504
+    assert json.loads(response.content) == {"error": "upstream timed out"}
+
+
+def test_connection_errors_retry_on_another_target(route, upstream, proxy_client):
+    gateway = route(
+        targets=[("127.0.0.1", free_port()), ("127.0.0.1", upstream.port)], retry_attempts=1
+    )
+    statuses = Counter(get(proxy_client, gateway, method="post").status_code for _ in range(6))
+    assert statuses == Counter({200: 6})
+
+
+def test_dead_target_is_skipped_after_the_threshold(route, upstream, proxy_client):
+    dead = free_port()
+    gateway = route(
+        targets=[("127.0.0.1", dead), ("127.0.0.1", upstream.port)],
+        health_checks={"passive": True, "threshold": 2, "interval": 60},
+    )
+    statuses = [get(proxy_client, gateway).status_code for _ in range(10)]
+    assert statuses.count(502) == 2  # the dead target fails twice, then it cools down
+    assert statuses[-6:] == [200] * 6
+    assert len(upstream.seen) == 8
