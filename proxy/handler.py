@@ -131,6 +131,9 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         response = json_error(exc.status, exc.message, headers=headers, retry_after=exc.retry_after)
     except PluginFailure:
         response = json_error(500, "plugin execution failed")
+    except Exception:
+        logger.exception("proxy error (request %s)", request_id)
+        response = json_error(500, "internal server error")
     response["X-Request-ID"] = request_id
     return response
 

@@ -118,4 +118,8 @@ def _copy_headers(
     for name, value in upstream_headers.items():
         response[name] = value
     for name, value in extra.items():
+        if name.lower() == "vary" and response.has_header("Vary"):
+            value = ", ".join(
+                dict.fromkeys(v.strip() for v in f"{response['Vary']},{value}".split(","))
+            )
         response[name] = value

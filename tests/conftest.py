@@ -97,3 +97,25 @@ def upstreams():
 @pytest.fixture
 def upstream(upstreams):
     return upstreams.start()
+
+
+@pytest.fixture
+def proxy_client():
+    from django.test import Client
+
+    return Client()
+
+
+@pytest.fixture
+def route(transactional_db, api, upstream):
+    """`route(subdomain=..., **options)`: a gateway routed to the `upstream` server, with a key.
+
+    Proxy tests commit for real (transactional_db) so config changes invalidate as in production.
+    """
+    from tests.builders import in_process_post, routed_gateway
+
+    def build(subdomain: str = "api", targets=None, **options):
+        targets = targets or [("127.0.0.1", upstream.port)]
+        return routed_gateway(in_process_post(api), subdomain=subdomain, targets=targets, **options)
+
+    return build

@@ -1,0 +1,194 @@
+"""cors: CORS response headers for allowed origins, preflights answered by the gateway."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from rest_framework import serializers
+
+from plugins.base import Plugin, PluginRejection, PluginSettingsSerializer, RequestContext
+from plugins.builtin.common import HeaderNameField, is_header_name, validated_settings
+from plugins.durations import parse_duration_ms
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_ECHOED_HEADERS = 64
+MAX_AGE_LIMIT = 366 * 86400
+
+
+def normalise_origin(value: str) -> str:
+    """`scheme://host[:port]` in lower case without a default port; ValueError otherwise."""
+    text = value.strip()
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
+        raise ValueError("use '*' or an origin such as https://app.example.com")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValueError("an origin has no path, query, fragment or credentials")
+    port = parts.port  # ValueError on a bad port
+    scheme, host = parts.scheme.lower(), parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if port is None or port == DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+class OriginField(serializers.CharField):
+    def to_internal_value(self, data: Any) -> str:
+        text = super().to_internal_value(data)
+        if text.strip() == "*":
+            return "*"
+        try:
+            return normalise_origin(text)
+        except ValueError as exc:
+            raise serializers.ValidationError(f"{text!r} is not a valid origin: {exc}.") from exc
+
+
+class MethodField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=METHODS, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        return super().to_internal_value(data.upper() if isinstance(data, str) else data)
+
+
+class MaxAgeField(serializers.Field):
+    """Seconds as an integer, or a duration string of whole seconds such as `600s` or `10m`."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool):
+            raise serializers.ValidationError("Give seconds or a duration such as '10m'.")
+        if isinstance(data, int) or (isinstance(data, str) and data.strip().isdigit()):
+            seconds = int(data)
+        elif isinstance(data, str):
+            seconds = self._duration_seconds(data)
+        else:
+            raise serializers.ValidationError("Give seconds or a duration such as '10m'.")
+        if not 0 <= seconds <= MAX_AGE_LIMIT:
+            raise serializers.ValidationError(f"Must be between 0 and {MAX_AGE_LIMIT} seconds.")
+        return seconds
+
+    @staticmethod
+    def _duration_seconds(text: str) -> int:
+        try:
+            milliseconds = parse_duration_ms(text)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        if milliseconds % 1000:
+            raise serializers.ValidationError("Must be a whole number of seconds.")
+        return milliseconds // 1000
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class CorsSettingsSerializer(PluginSettingsSerializer):
+    allowed_origins = serializers.ListField(
+        child=OriginField(),
+        min_length=1,
+        help_text="'*' or origins such as https://app.example.com.",
+    )
+    allowed_methods = serializers.ListField(child=MethodField(), min_length=1)
+    allowed_headers = serializers.ListField(
+        child=HeaderNameField(),
+        required=False,
+        help_text="Headers a preflight may ask for; '*' or absent: any requested header.",
+    )
+    allow_credentials = serializers.BooleanField(default=False)
+    expose_headers = serializers.ListField(child=HeaderNameField(), default=list)
+    max_age = MaxAgeField(
+        required=False,
+        help_text="How long browsers may cache a preflight: seconds, or a duration such as '10m'.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["allow_credentials"] and "*" in attrs["allowed_origins"]:
+            raise serializers.ValidationError(
+                {"allow_credentials": ["Cannot be true when allowed_origins contains '*'."]}
+            )
+        return attrs
+
+
+def requested_headers(value: str) -> list[str]:
+    """Header names of Access-Control-Request-Headers: valid tokens, lower case, no repeats."""
+    names = [name.strip().lower() for name in value.split(",")]
+    unique = dict.fromkeys(name for name in names if name and is_header_name(name))
+    return list(unique)[:MAX_ECHOED_HEADERS]
+
+
+class CorsPlugin(Plugin):
+    """Requests without Origin (server-to-server) pass untouched; browsers get CORS."""
+
+    name = "cors"
+    description = "CORS: allowed origins get CORS headers, preflights are answered by the gateway."
+    allowed_stages = ("pre_request",)
+    fixed_stages = ("pre_request",)
+    settings_serializer = CorsSettingsSerializer
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        config = validated_settings(self.settings_serializer, self.settings)
+        origins = config["allowed_origins"]
+        self.any_origin = "*" in origins
+        self.origins = frozenset(origins)
+        self.credentials: bool = config["allow_credentials"]
+        self.methods = frozenset(config["allowed_methods"])
+        self.allow_methods = ", ".join(dict.fromkeys(config["allowed_methods"]))
+        headers = config.get("allowed_headers")
+        self.any_header = headers is None or "*" in headers
+        self.headers = frozenset(h.lower() for h in headers or ())
+        self.expose = ", ".join(config["expose_headers"])
+        self.max_age: int | None = config.get("max_age")
+
+    def pre_request(self, request: RequestContext) -> None:
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return
+        request.response_headers["Vary"] = "Origin"
+        if not self._origin_allowed(origin):
+            raise PluginRejection(403, "CORS origin not allowed")
+        request.response_headers.update(self._origin_headers(origin))
+        method = request.headers.get("Access-Control-Request-Method")
+        if request.method == "OPTIONS" and method is not None:
+            self._preflight(request, method.strip())
+
+    def _origin_allowed(self, origin: str) -> bool:
+        if self.any_origin:
+            return True
+        try:
+            return normalise_origin(origin) in self.origins
+        except ValueError:
+            return False  # e.g. the opaque origin "null"
+
+    def _origin_headers(self, origin: str) -> dict[str, str]:
+        headers = {"Access-Control-Allow-Origin": "*" if self.any_origin else origin}
+        if self.credentials:
+            headers["Access-Control-Allow-Credentials"] = "true"
+        if self.expose:
+            headers["Access-Control-Expose-Headers"] = self.expose
+        return headers
+
+    def _preflight(self, request: RequestContext, method: str) -> None:
+        # A refused preflight is 403, like a refused origin: the client may not make this
+        # cross-origin request by policy. 405 (the reference's choice) would claim the resource
+        # does not support OPTIONS and requires an Allow header; browsers treat any non-2xx
+        # preflight answer as a failure, so the status only matters to people debugging.
+        if method.upper() not in self.methods:
+            raise PluginRejection(403, f"CORS method not allowed: {method}")
+        asked = requested_headers(request.headers.get("Access-Control-Request-Headers", ""))
+        refused = [name for name in asked if not self.any_header and name not in self.headers]
+        if refused:
+            raise PluginRejection(403, f"CORS headers not allowed: {', '.join(refused)}")
+        headers = {
+            "Vary": "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+            "Access-Control-Allow-Methods": self.allow_methods,
+        }
+        if asked:
+            headers["Access-Control-Allow-Headers"] = ", ".join(asked)
+        if self.max_age is not None:
+            headers["Access-Control-Max-Age"] = str(self.max_age)
+        request.metadata["short_circuit"] = (204, headers, b"")

@@ -1,0 +1,107 @@
+"""Token usage reported by LLM providers, in JSON bodies and in streamed (SSE) answers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+USAGE_FIELDS = (
+    "total_tokens",
+    "prompt_tokens",
+    "completion_tokens",
+    "input_tokens",
+    "output_tokens",
+)
+MAX_PENDING_LINE = 256 * 1024
+MAX_JSON_BODY = 8 * 1024 * 1024
+
+
+def parse_json(data: bytes | bytearray) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:  # UnicodeDecodeError included
+        return None
+
+
+def merge_usage(usage: dict[str, int], payload: Any) -> None:
+    """Take the token counts of a response body or event (OpenAI chat, Responses, Anthropic)."""
+    if not isinstance(payload, dict):
+        return
+    for holder in (payload, payload.get("message"), payload.get("response")):
+        found = holder.get("usage") if isinstance(holder, dict) else None
+        if isinstance(found, dict):
+            usage.update({k: v for k in USAGE_FIELDS if isinstance(v := found.get(k), int)})
+
+
+def total_tokens(usage: dict[str, int]) -> int | None:
+    if "total_tokens" in usage:
+        return usage["total_tokens"]
+    if "prompt_tokens" in usage or "completion_tokens" in usage:
+        return usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+    if "input_tokens" in usage or "output_tokens" in usage:
+        return usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
+    return None
+
+
+@dataclass
+class UsageScanner:
+    """Finds usage in a streamed body: in SSE `data:` lines (which chunk boundaries may split),
+    or, when the body is a JSON document sent in chunks, in the whole document at the end.
+    Memory is bounded: one partial SSE line, or a JSON body up to MAX_JSON_BODY."""
+
+    usage: dict[str, int] = field(default_factory=dict)
+    mode: str = ""  # "sse" or "json", decided by the first bytes; "ignored" when too large
+    pending: bytearray = field(default_factory=bytearray)
+    skipping: bool = False  # inside an overlong SSE line, which cannot be a usage event
+
+    def feed(self, chunk: bytes) -> None:
+        if not self.mode:
+            self._detect(chunk)
+        elif self.mode == "json":
+            self._feed_json(chunk)
+        elif self.mode == "sse":
+            self._feed_sse(chunk)
+
+    def finish(self) -> None:
+        """The stream ended: its last line may lack a newline."""
+        if self.mode == "json":
+            merge_usage(self.usage, parse_json(self.pending))
+        elif self.mode == "sse" and not self.skipping:
+            self._line(self.pending)
+        self.pending = bytearray()
+
+    def _detect(self, chunk: bytes) -> None:
+        start = chunk.lstrip()
+        if not start:
+            self.pending += chunk  # leading whitespace only: wait for the first byte
+            return
+        self.mode = "json" if start[:1] in (b"{", b"[") else "sse"
+        self.feed(chunk)
+
+    def _feed_json(self, chunk: bytes) -> None:
+        if len(self.pending) + len(chunk) > MAX_JSON_BODY:
+            self.pending, self.mode = bytearray(), "ignored"
+            return
+        self.pending += chunk
+
+    def _feed_sse(self, chunk: bytes) -> None:
+        start = 0
+        while (newline := chunk.find(b"\n", start)) >= 0:
+            if self.skipping:
+                self.skipping = False
+            else:
+                self.pending += chunk[start:newline]
+                self._line(self.pending)
+            self.pending.clear()
+            start = newline + 1
+        if not self.skipping:
+            self.pending += chunk[start:]
+            if len(self.pending) > MAX_PENDING_LINE:
+                self.pending.clear()
+                self.skipping = True
+
+    def _line(self, line: bytearray) -> None:
+        line = line.strip()
+        if line.startswith(b"data:") and b'"usage"' in line:
+            merge_usage(self.usage, parse_json(line[5:]))

@@ -1,0 +1,85 @@
+"""request_size_limiter: refuse request bodies over a byte or character limit (413, 411)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from plugins.base import Plugin, PluginRejection, PluginSettingsSerializer, RequestContext
+from plugins.builtin.common import validated_settings
+
+UNIT_BYTES = {"bytes": 1, "kilobytes": 1024, "megabytes": 1024 * 1024}
+MAX_LIMIT_BYTES = 1024**4
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class RequestSizeLimiterSettingsSerializer(PluginSettingsSerializer):
+    allowed_payload_size = serializers.IntegerField(min_value=1)
+    size_unit = serializers.ChoiceField(choices=list(UNIT_BYTES), default="megabytes")
+    max_chars_per_request = serializers.IntegerField(
+        min_value=0,
+        required=False,
+        allow_null=True,
+        help_text="Most characters of the UTF-8 decoded body; absent or null: no limit.",
+    )
+    require_content_length = serializers.BooleanField(default=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["allowed_payload_size"] * UNIT_BYTES[attrs["size_unit"]] > MAX_LIMIT_BYTES:
+            raise serializers.ValidationError(
+                {"allowed_payload_size": ["Must be at most 1 TiB (1048576 megabytes)."]}
+            )
+        return attrs
+
+
+def count_chars(body: bytes) -> int:
+    """Characters of the body decoded as UTF-8 (an undecodable byte counts as one)."""
+    if body.isascii():
+        return len(body)
+    return len(body.decode("utf-8", errors="replace"))
+
+
+class RequestSizeLimiterPlugin(Plugin):
+    name = "request_size_limiter"
+    description = "Refuses requests whose body is larger than a byte or character limit."
+    allowed_stages = ("pre_request",)
+    settings_serializer = RequestSizeLimiterSettingsSerializer
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        config = validated_settings(self.settings_serializer, self.settings)
+        self.max_bytes: int = config["allowed_payload_size"] * UNIT_BYTES[config["size_unit"]]
+        self.max_chars: int | None = config.get("max_chars_per_request")
+        self.require_content_length: bool = config["require_content_length"]
+
+    def pre_request(self, request: RequestContext) -> None:
+        self._check_content_length(request)
+        size = len(request.body)
+        if size > self.max_bytes:
+            raise PluginRejection(
+                413, f"request size limit exceeded: {size} bytes received, at most {self.max_bytes}"
+            )
+        # A body is never longer in characters than in bytes: count only when it could matter.
+        if self.max_chars is not None and size > self.max_chars:
+            chars = count_chars(request.body)
+            if chars > self.max_chars:
+                raise PluginRejection(
+                    413,
+                    f"character limit exceeded: {chars} characters received, "
+                    f"at most {self.max_chars}",
+                )
+
+    def _check_content_length(self, request: RequestContext) -> None:
+        """411 without Content-Length when required, for requests that carry (or should carry)
+        a body; a declared length over the limit is refused before looking at the body."""
+        declared = request.headers.get("Content-Length", "").strip()
+        if not declared:
+            if self.require_content_length and (request.body or request.method in BODY_METHODS):
+                raise PluginRejection(411, "Content-Length header is required")
+            return
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise PluginRejection(
+                413,
+                f"request size limit exceeded: {declared} bytes declared, at most {self.max_bytes}",
+            )

@@ -1,0 +1,220 @@
+"""token_rate_limiter: LLM tokens per sliding window, reserved up front, reconciled with usage."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+from django_redis import get_redis_connection
+from rest_framework import serializers
+
+from plugins.base import (
+    Plugin,
+    PluginRejection,
+    PluginSettingsSerializer,
+    RequestContext,
+    ResponseContext,
+)
+from plugins.builtin.common import validated_settings
+from plugins.builtin.llm_usage import UsageScanner, merge_usage, parse_json, total_tokens
+from plugins.builtin.rate_limiter import DurationField
+from plugins.durations import parse_duration_ms
+
+logger = logging.getLogger(__name__)
+
+SCRIPT_SOURCE = (Path(__file__).parent / "token_rate_limiter.lua").read_text()
+PROMPT_KEYS = ("messages", "system", "prompt", "input")
+
+
+class TokenRateLimiterSettingsSerializer(PluginSettingsSerializer):
+    limit = serializers.IntegerField(min_value=1, max_value=10**12, help_text="Tokens per window.")
+    window = DurationField(default="1m", help_text="Sliding window, e.g. 30s, 1m, 1h.")
+    identifier = serializers.ChoiceField(
+        choices=["key", "user"],
+        default="key",
+        help_text="Whose budget: the API key, or the X-User-ID header (else the API key).",
+    )
+    default_max_tokens = serializers.IntegerField(
+        min_value=1,
+        max_value=10**9,
+        default=1024,
+        help_text="Completion tokens reserved when a request sets no max_tokens.",
+    )
+
+
+def _text_length(value: Any) -> int:
+    """Characters of prompt text in a string, a list of parts, or a `{text|content}` part."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list):
+        return sum(_text_length(item) for item in value)
+    if isinstance(value, dict):
+        return _text_length(value.get("text")) + _text_length(value.get("content"))
+    return 0
+
+
+def _positive_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def estimate_tokens(request: RequestContext, default_max_tokens: int) -> int:
+    """Completion budget (max_tokens, max_completion_tokens, else the default) plus the prompt
+    at ~4 characters a token (its text when the JSON names it, else the whole body)."""
+    body = request.json_body()
+    if not isinstance(body, dict):
+        return default_max_tokens + math.ceil(len(request.body) / 4)
+    completion = (
+        _positive_int(body.get("max_tokens"))
+        or _positive_int(body.get("max_completion_tokens"))
+        or default_max_tokens
+    )
+    if any(key in body for key in PROMPT_KEYS):
+        prompt_chars = sum(_text_length(body.get(key)) for key in PROMPT_KEYS)
+    else:
+        prompt_chars = len(request.body)
+    return completion + math.ceil(prompt_chars / 4)
+
+
+@dataclass
+class Reservation:
+    """What pre_request reserved for one request, kept in request.metadata."""
+
+    keys: list[str]
+    rid: str
+    tokens: int
+    scanner: UsageScanner = field(default_factory=UsageScanner)
+
+
+@dataclass(frozen=True)
+class Decision:
+    admitted: bool
+    total: int
+    wait_ms: int
+
+
+def _seconds(milliseconds: int) -> int:
+    return max(1, math.ceil(milliseconds / 1000))
+
+
+class TokenRateLimiterPlugin(Plugin):
+    """Reserves the estimated tokens before the upstream call; a refused request reserves
+    nothing; after the response the reservation is replaced by the real usage."""
+
+    name = "token_rate_limiter"
+    description = "LLM tokens per window per API key or user, reconciled with the real usage."
+    allowed_stages = ("pre_request", "post_response")
+    fixed_stages = ("pre_request", "post_response")
+    settings_serializer = TokenRateLimiterSettingsSerializer
+    fail_open_default = True
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        config = validated_settings(self.settings_serializer, self.settings)
+        self.limit: int = config["limit"]
+        self.window_ms = parse_duration_ms(config["window"])
+        self.by_user = config["identifier"] == "user"
+        self.default_max_tokens: int = config["default_max_tokens"]
+        self._script: Any = None
+
+    def identity(self, request: RequestContext) -> str:
+        """The X-User-ID (identifier "user"), else the API key, else the client IP."""
+        user = request.headers.get("X-User-ID") if self.by_user else None
+        if user:
+            return "user:" + hashlib.sha256(user.encode()).hexdigest()[:32]
+        if request.api_key_id:
+            return "key:" + request.api_key_id
+        return "ip:" + request.client_ip
+
+    def keys(self, request: RequestContext) -> list[str]:
+        tag = "{trl:" + self.instance_id + ":" + self.identity(request) + "}"
+        return [f"{tag}:log", f"{tag}:tokens", f"{tag}:total"]
+
+    def pre_request(self, request: RequestContext) -> None:
+        tokens = estimate_tokens(request, self.default_max_tokens)
+        reservation = Reservation(self.keys(request), uuid.uuid4().hex, tokens)
+        try:
+            decision = self._run("reserve", reservation, tokens)
+        except redis.RedisError as exc:
+            self._redis_down(exc)
+            return
+        request.response_headers.update(self._headers(decision))
+        if not decision.admitted:
+            raise self._rejection(decision, tokens)
+        request.metadata[self.instance_id] = reservation
+
+    def on_chunk(self, request: RequestContext, chunk: bytes) -> bytes:
+        reservation = request.metadata.get(self.instance_id)
+        if reservation is not None:
+            reservation.scanner.feed(chunk)
+        return chunk
+
+    def post_response(self, request: RequestContext, response: ResponseContext) -> None:
+        reservation = request.metadata.pop(self.instance_id, None)
+        if reservation is None:
+            return
+        used = self._used_tokens(reservation, response)
+        if used is None or used == reservation.tokens:
+            return
+        try:
+            self._run("reconcile", reservation, used)
+        except redis.RedisError as exc:  # accounting only: never fail the answered request
+            logger.warning("token_rate_limiter %s: cannot reconcile: %s", self.instance_id, exc)
+
+    @staticmethod
+    def _used_tokens(reservation: Reservation, response: ResponseContext) -> int | None:
+        """Real usage when the answer reports it; 0 for an error answer without usage (the
+        provider refused the work); None (keep the estimate) otherwise."""
+        scanner = reservation.scanner
+        if response.streamed:
+            scanner.finish()
+        elif response.body:
+            merge_usage(scanner.usage, parse_json(response.body))
+        used = total_tokens(scanner.usage)
+        if used is None and response.status >= 400:
+            return 0
+        return used
+
+    def _run(self, op: str, reservation: Reservation, tokens: int) -> Decision:
+        if self._script is None:
+            self._script = get_redis_connection("default").register_script(SCRIPT_SOURCE)
+        args = [op, self.limit, self.window_ms, reservation.rid, max(tokens, 0)]
+        reply = self._script(keys=reservation.keys, args=args)
+        return Decision(admitted=bool(int(reply[0])), total=int(reply[2]), wait_ms=int(reply[3]))
+
+    def _redis_down(self, exc: redis.RedisError) -> None:
+        if not self.fail_open:
+            raise PluginRejection(503, "token rate limiter unavailable") from exc
+        logger.warning(
+            "token_rate_limiter %s: Redis unavailable, letting the request through: %s",
+            self.instance_id,
+            exc,
+        )
+
+    def _headers(self, decision: Decision) -> dict[str, str]:
+        reset_ms = decision.wait_ms if decision.wait_ms >= 0 else self.window_ms
+        return {
+            "x-ratelimit-limit-tokens": str(self.limit),
+            "x-ratelimit-remaining-tokens": str(max(self.limit - decision.total, 0)),
+            "x-ratelimit-reset-tokens": f"{math.ceil(max(reset_ms, 0) / 1000)}s",
+        }
+
+    def _rejection(self, decision: Decision, tokens: int) -> PluginRejection:
+        if decision.wait_ms < 0:  # can never fit: retrying is pointless, so no Retry-After
+            return PluginRejection(
+                429,
+                f"token rate limit exceeded: the request needs {tokens} tokens, "
+                f"more than the limit of {self.limit} per window",
+            )
+        retry_after = _seconds(decision.wait_ms)
+        return PluginRejection(
+            429,
+            "token rate limit exceeded",
+            headers={"Retry-After": str(retry_after)},
+            retry_after=retry_after,
+        )
