@@ -64,6 +64,7 @@ def _buffered(chain, context, response_context, upstream) -> HttpResponse:
     response_context.headers.pop("Content-Length", None)
     run_stage(chain, "pre_response", context, response_context)
     run_stage(chain, "post_response", context, response_context)
+    response_context.headers["Content-Length"] = str(len(response_context.body))
     return HttpResponse(response_context.body, status=response_context.status)
 
 

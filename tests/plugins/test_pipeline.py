@@ -1,0 +1,126 @@
+"""The plugin pipeline through the proxy: order, stages, concurrency, failures, body hooks."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from gateway_project.conf import DEFAULTS
+from plugins.registry import registry
+from tests.plugins.sample_plugins import SAMPLE_PLUGINS
+
+HOST = "api.localhost"
+
+
+@pytest.fixture
+def sample_plugins(settings):
+    settings.GATEWAY = {**settings.GATEWAY, "PLUGINS": [*DEFAULTS["PLUGINS"], *SAMPLE_PLUGINS]}
+    registry.load()
+    yield
+    settings.GATEWAY = {key: value for key, value in settings.GATEWAY.items() if key != "PLUGINS"}
+    registry.load()
+
+
+def plugin(name: str, stage: str = "pre_request", priority: int = 0, **settings) -> dict:
+    parallel = settings.pop("parallel", False)
+    return {
+        "name": name,
+        "stage": stage,
+        "priority": priority,
+        "parallel": parallel,
+        "settings": settings,
+    }
+
+
+def get(client, gateway, path="/x"):
+    return client.get(path, HTTP_HOST=HOST, HTTP_X_API_KEY=gateway.key)
+
+
+def test_gateway_plugins_run_first_then_rule_plugins_by_priority(
+    sample_plugins, route, proxy_client
+):
+    gateway = route(
+        required_plugins=[
+            plugin("recorder", priority=5, label="g5"),
+            plugin("recorder", "post_request", 1, label="g1"),
+        ],
+        plugin_chain=[
+            plugin("recorder", priority=2, label="r2"),
+            plugin("recorder", "pre_response", 0, label="r0"),
+        ],
+    )
+    response = get(proxy_client, gateway)
+    assert response.status_code == 200
+    assert response["X-Order"] == "pre_request:g5,pre_request:r2,post_request:g1,pre_response:r0"
+
+
+def test_disabled_plugins_do_not_run(sample_plugins, route, proxy_client):
+    gateway = route(required_plugins=[{**plugin("crasher"), "enabled": False}])
+    assert get(proxy_client, gateway).status_code == 200
+
+
+def test_parallel_plugins_of_one_priority_run_concurrently(sample_plugins, route, proxy_client):
+    gateway = route(
+        required_plugins=[
+            plugin(name, priority=1, label=f"p{i}", sleep=0.3, parallel=True)
+            for i, name in enumerate(["recorder", "recorder_b", "recorder_c"])
+        ]
+    )
+    started = time.perf_counter()
+    response = get(proxy_client, gateway)
+    elapsed = time.perf_counter() - started
+    assert sorted(response["X-Order"].split(",")) == [
+        "pre_request:p0",
+        "pre_request:p1",
+        "pre_request:p2",
+    ]
+    assert elapsed < 0.75  # three 0.3 s plugins, run one after another, would take 0.9 s
+
+
+def test_crashing_plugin_is_a_500_unless_it_fails_open(
+    sample_plugins, route, proxy_client, upstream
+):
+    closed = route(required_plugins=[plugin("crasher")])
+    response = get(proxy_client, closed)
+    assert response.status_code == 500
+    assert json.loads(response.content) == {"error": "plugin execution failed"}
+    assert upstream.seen == []
+    opened = route(subdomain="open", required_plugins=[plugin("crasher", fail_open=True)])
+    assert (
+        proxy_client.get("/x", HTTP_HOST="open.localhost", HTTP_X_API_KEY=opened.key).status_code
+        == 200
+    )
+
+
+def test_response_plugins_rewrite_whole_bodies(sample_plugins, route, proxy_client):
+    gateway = route(plugin_chain=[plugin("shout", "post_response")])
+    response = get(proxy_client, gateway, "/quiet")
+    assert response["X-Shouted"] == "whole"
+    body = json.loads(response.content)
+    assert body["PATH"] == "/QUIET"
+    assert int(response["Content-Length"]) == len(response.content)
+
+
+def test_response_plugins_rewrite_streamed_bodies_chunk_by_chunk(
+    sample_plugins, route, proxy_client
+):
+    gateway = route(plugin_chain=[plugin("shout", "post_response")])
+    response = get(proxy_client, gateway, "/sse")
+    assert response.streaming
+    assert "X-Shouted" not in response
+    assert b"".join(response.streaming_content).startswith(b'DATA: {"INDEX": 0')
+
+
+def test_misconfigured_plugin_list_stops_start_up(settings):
+    settings.GATEWAY = {**settings.GATEWAY, "PLUGINS": ["plugins.nowhere.Missing"]}
+    with pytest.raises(ImproperlyConfigured, match="cannot import"):
+        registry.load()
+    settings.GATEWAY = {**settings.GATEWAY, "PLUGINS": ["gateway_project.conf.GatewaySettings"]}
+    with pytest.raises(ImproperlyConfigured, match="not a Plugin subclass"):
+        registry.load()
+    settings.GATEWAY = {key: value for key, value in settings.GATEWAY.items() if key != "PLUGINS"}
+    registry.load()
+    assert "rate_limiter" in registry.names()
