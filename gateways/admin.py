@@ -1,9 +1,77 @@
-"""Django admin of gateways, upstreams, services and rules; plugins inline, validated."""
+"""Django admin of gateways, upstreams, services and rules; validated like the admin API.
 
+The proxy compiles what is stored without re-validating it, so the admin forms run the API
+serializers too: an invalid target or rule path saved here would break the whole gateway.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django import forms
 from django.contrib import admin
+from django.db.models import Model
 
 from gateways.models import Gateway, Rule, Service, Upstream
+from gateways.serializers import (
+    GatewayChildSerializer,
+    RuleSerializer,
+    ServiceSerializer,
+    UpstreamSerializer,
+)
 from plugins.admin import GatewayPluginInline, RulePluginInline
+from plugins.validation import error_messages
+
+
+class ValidatedLikeTheApiForm(forms.ModelForm):
+    """A model form whose cleaned data also passes (and is normalised by) the API serializer."""
+
+    serializer_class: ClassVar[type[GatewayChildSerializer]]
+    related_fields: ClassVar[dict[str, str]] = {}  # form field → serializer field
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:  # field errors first; the serializer would only repeat them
+            return cleaned
+        to_form = {api: form for form, api in self.related_fields.items()}
+        data = {
+            self.related_fields.get(name, name): value.pk if isinstance(value, Model) else value
+            for name, value in cleaned.items()
+            if name != "gateway"
+        }
+        serializer = self.serializer_class(
+            instance=self.instance if self.instance.pk else None,
+            data=data,
+            context={"gateway": cleaned["gateway"]},
+        )
+        if not serializer.is_valid():
+            for key, detail in serializer.errors.items():
+                field = to_form.get(key, key)
+                self.add_error(field if field in self.fields else None, error_messages(detail))
+            return cleaned
+        for key, value in serializer.validated_data.items():
+            field = to_form.get(key, key)
+            if field not in self.fields:
+                continue
+            if key not in to_form:
+                cleaned[field] = value  # normalised: target defaults, upper-case methods...
+            elif value is None:
+                cleaned[field] = None  # e.g. an endpoint service drops its upstream
+        return cleaned
+
+
+class UpstreamForm(ValidatedLikeTheApiForm):
+    serializer_class = UpstreamSerializer
+
+
+class ServiceForm(ValidatedLikeTheApiForm):
+    serializer_class = ServiceSerializer
+    related_fields = {"upstream": "upstream_id"}
+
+
+class RuleForm(ValidatedLikeTheApiForm):
+    serializer_class = RuleSerializer
+    related_fields = {"service": "service_id"}
 
 
 @admin.register(Gateway)
@@ -16,6 +84,7 @@ class GatewayAdmin(admin.ModelAdmin):
 
 @admin.register(Upstream)
 class UpstreamAdmin(admin.ModelAdmin):
+    form = UpstreamForm
     list_display = ["name", "gateway", "algorithm", "created_at"]
     list_filter = ["algorithm"]
     search_fields = ["name"]
@@ -23,6 +92,7 @@ class UpstreamAdmin(admin.ModelAdmin):
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
+    form = ServiceForm
     list_display = ["name", "gateway", "type", "upstream", "host", "port"]
     list_filter = ["type"]
     search_fields = ["name", "host"]
@@ -30,6 +100,7 @@ class ServiceAdmin(admin.ModelAdmin):
 
 @admin.register(Rule)
 class RuleAdmin(admin.ModelAdmin):
+    form = RuleForm
     list_display = ["path", "name", "gateway", "service", "active", "public"]
     list_filter = ["active", "public"]
     search_fields = ["path", "name"]

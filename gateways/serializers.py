@@ -7,8 +7,14 @@ from typing import Any
 from rest_framework import serializers
 
 from gateways.models import DNS_LABEL, Gateway, Rule, Service, Upstream
-from gateways.targets import CredentialsSerializer, HealthChecksSerializer, TargetSerializer
-from plugins.validation import PluginChainField
+from gateways.targets import (
+    CredentialsSerializer,
+    HealthChecksSerializer,
+    TargetSerializer,
+    restore_masked_secrets,
+    restore_masked_target_secrets,
+)
+from plugins.validation import PluginChainField, WholeItemsListField
 from proxy.matching import HTTP_METHODS, compile_path_pattern, normalized_pattern
 
 
@@ -46,7 +52,7 @@ class GatewayChildSerializer(serializers.ModelSerializer):
 
 
 class UpstreamSerializer(GatewayChildSerializer):
-    targets = serializers.ListField(child=TargetSerializer(), min_length=1, max_length=256)
+    targets = WholeItemsListField(child=TargetSerializer(), min_length=1, max_length=256)
     health_checks = HealthChecksSerializer(required=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
 
@@ -64,6 +70,10 @@ class UpstreamSerializer(GatewayChildSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate_targets(self, targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        stored = self.instance.targets if self.instance is not None else []
+        return restore_masked_target_secrets(targets, stored)
 
 
 class ServiceSerializer(GatewayChildSerializer):
@@ -110,6 +120,10 @@ class ServiceSerializer(GatewayChildSerializer):
             raise serializers.ValidationError("A service with this name exists in this gateway.")
         return name
 
+    def validate_credentials(self, credentials: dict[str, Any]) -> dict[str, Any]:
+        stored = self.instance.credentials if self.instance is not None else None
+        return restore_masked_secrets(credentials, stored)
+
     def validate_upstream_id(self, upstream_id: Any) -> Any:
         if (
             upstream_id
@@ -125,8 +139,10 @@ class ServiceSerializer(GatewayChildSerializer):
                 raise serializers.ValidationError(
                     {"upstream_id": ["Required for type 'upstream'."]}
                 )
-            if merged.get("host") or merged.get("port"):
+            if attrs.get("host") or attrs.get("port"):
                 raise serializers.ValidationError({"host": ["Not allowed for type 'upstream'."]})
+            # A service switched from 'endpoint' drops the address it no longer uses.
+            attrs["host"], attrs["port"] = "", None
         elif merged.get("type") == Service.Type.ENDPOINT:
             if not merged.get("host"):
                 raise serializers.ValidationError({"host": ["Required for type 'endpoint'."]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rest_framework import serializers
@@ -16,7 +17,8 @@ MASK = "********"
 class CredentialsSerializer(serializers.Serializer):
     """How the gateway authenticates to the target: a header, a query/body parameter or an API key.
 
-    Secret values are write-only: responses show a mask, never the value.
+    Secret values are write-only: responses show a mask, never the value. Unknown keys are
+    refused rather than dropped (a misspelt secret would otherwise vanish silently).
     """
 
     header_name = serializers.CharField(required=False, max_length=200)
@@ -25,6 +27,13 @@ class CredentialsSerializer(serializers.Serializer):
     param_value = serializers.CharField(required=False, max_length=4000)
     param_location = serializers.ChoiceField(choices=["query", "body"], required=False)
     api_key = serializers.CharField(required=False, max_length=4000)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown credential."] for key in unknown})
+        return super().to_internal_value(data)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if bool(attrs.get("header_name")) != bool(attrs.get("header_value")):
@@ -44,6 +53,59 @@ class CredentialsSerializer(serializers.Serializer):
         return {
             key: (MASK if key in SECRET_FIELDS and value else value) for key, value in data.items()
         }
+
+
+def restore_masked_secrets(
+    credentials: dict[str, Any], stored: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Secrets sent back as the mask (a GET edited and PUT back) keep their stored value.
+
+    A mask with no stored secret behind it is refused: storing it would send the mask upstream.
+    """
+    restored, errors = dict(credentials), {}
+    for key in SECRET_FIELDS:
+        if restored.get(key) != MASK:
+            continue
+        if stored and stored.get(key):
+            restored[key] = stored[key]
+        else:
+            errors[key] = [f"{MASK!r} is the mask of a stored secret; send the secret itself."]
+    if errors:
+        raise serializers.ValidationError(errors)
+    return restored
+
+
+def restore_masked_target_secrets(
+    targets: list[dict[str, Any]], stored: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """`restore_masked_secrets` for each target, against the stored target it stands for.
+
+    That is the stored target at the same position if it is the same host or provider,
+    else the only stored target that is.
+    """
+    errors: dict[int, Any] = {}
+    for index, target in enumerate(targets):
+        if not target.get("credentials"):
+            continue
+        same = [t for t in stored if _target_identity(t) == _target_identity(target)]
+        if index < len(stored) and stored[index] in same:
+            previous = stored[index]
+        else:
+            previous = same[0] if len(same) == 1 else {}
+        try:
+            target["credentials"] = restore_masked_secrets(
+                target["credentials"], previous.get("credentials")
+            )
+        except serializers.ValidationError as exc:
+            errors[index] = {"credentials": exc.detail}
+    if errors:
+        raise serializers.ValidationError(errors)
+    return targets
+
+
+def _target_identity(target: Mapping[str, Any]) -> tuple[Any, ...]:
+    keys = ("provider", "base_url", "host", "port")
+    return tuple(target.get(key) or None for key in keys)
 
 
 class TargetSerializer(serializers.Serializer):

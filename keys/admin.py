@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 
 from keys.models import AdminToken, ApiKey
-from keys.services import api_key_assign_secret
+from keys.services import api_key_assign_secret, api_key_rotate
 
 
 @admin.register(ApiKey)
@@ -21,12 +21,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Rotate the selected keys (new secrets, old ones stop working)")
     def rotate_selected(self, request, queryset) -> None:
         for api_key in queryset:
-            self._new_secret(request, api_key)
-            api_key.save()
+            _, secret = api_key_rotate(api_key=api_key)
+            self._show_secret(request, api_key, secret)
+
+    def _new_secret(self, request, api_key: ApiKey) -> None:
+        self._show_secret(request, api_key, api_key_assign_secret(api_key=api_key))
 
     @staticmethod
-    def _new_secret(request, api_key: ApiKey) -> None:
-        secret = api_key_assign_secret(api_key=api_key)
+    def _show_secret(request, api_key: ApiKey, secret: str) -> None:
         messages.warning(
             request, f"Key {api_key.name!r}: {secret} (copy it now, it is not shown again)"
         )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
@@ -47,7 +49,20 @@ class PluginConfigSerializer(serializers.Serializer):
         return attrs
 
 
-class PluginChainField(serializers.ListField):
+class WholeItemsListField(serializers.ListField):
+    """A list whose items are validated whole (required fields, defaults), even in a PATCH.
+
+    DRF skips the required checks and defaults of nested fields when the root serializer is
+    partial; a list replaces the stored one entirely, so each item must be complete. (Items
+    are validated unbound, so they see no serializer context.)
+    """
+
+    def run_child_validation(self, data: list[Any]) -> list[Any]:
+        unbound = serializers.ListField(child=copy.deepcopy(self.child))
+        return unbound.run_child_validation(data)
+
+
+class PluginChainField(WholeItemsListField):
     """A list of plugin configurations; the same plugin twice in one stage is refused."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -62,7 +77,7 @@ class PluginChainField(serializers.ListField):
             key = (plugin["name"], plugin["stage"])
             if key in seen:
                 raise serializers.ValidationError(
-                    {index: {"name": [f"Plugin {key[0]!r} appears twice in stage {key[1]!r}."]}}
+                    {index: {"name": [duplicate_plugin_message(*key)]}}
                 )
             seen.add(key)
         return chain
@@ -86,4 +101,28 @@ def validate_plugin_config_model(config: PluginConfig) -> None:
         }
     )
     if not serializer.is_valid():
-        raise DjangoValidationError({key: [str(value)] for key, value in serializer.errors.items()})
+        raise DjangoValidationError(
+            {
+                NON_FIELD_ERRORS if key == "non_field_errors" else key: error_messages(detail)
+                for key, detail in serializer.errors.items()
+            }
+        )
+
+
+def error_messages(detail: Any, prefix: str = "") -> list[str]:
+    """DRF error details as plain sentences, nested keys as a prefix (`limits: per_ip: ...`)."""
+    if isinstance(detail, dict):
+        return [
+            message
+            for key, value in detail.items()
+            for message in error_messages(
+                value, prefix if key == "non_field_errors" else f"{prefix}{key}: "
+            )
+        ]
+    if isinstance(detail, list):
+        return [message for item in detail for message in error_messages(item, prefix)]
+    return [f"{prefix}{detail}"]
+
+
+def duplicate_plugin_message(name: str, stage: str) -> str:
+    return f"Plugin {name!r} appears twice in stage {stage!r}."

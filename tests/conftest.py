@@ -22,6 +22,8 @@ def pytest_configure(config: pytest.Config) -> None:
     url = os.environ.get("TEST_REDIS_URL") or ensure_embedded_redis(TEST_REDIS_DIR)
     os.environ["TEST_REDIS_URL"] = url
     settings.CACHES["default"]["LOCATION"] = url
+    # admin_user (pytest-django) sets a password: PBKDF2 would cost ~0.4 s per admin test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

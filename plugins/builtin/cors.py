@@ -59,6 +59,8 @@ class MethodField(serializers.ChoiceField):
 class MaxAgeField(serializers.Field):
     """Seconds as an integer, or a duration string of whole seconds such as `600s` or `10m`."""
 
+    json_schema = {"type": ["integer", "string"]}  # see plugins.schema
+
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool):
             raise serializers.ValidationError("Give seconds or a duration such as '10m'.")

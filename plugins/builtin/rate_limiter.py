@@ -63,6 +63,8 @@ class LimitsSerializer(serializers.Serializer):
 class RetryAfterField(serializers.IntegerField):
     """Seconds, given as a number or as a string of digits (the seed writes `"60"`)."""
 
+    json_schema = {"type": ["integer", "string"], "pattern": "^[0-9]+$"}  # see plugins.schema
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(min_value=0, max_value=366 * 86400, **kwargs)
 
