@@ -7,6 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from gateway_project.serializers import StrictSerializer
 from gateways.models import PORT_VALIDATORS
 
 PROVIDERS = ("openai", "anthropic", "mistral", "azure", "google", "bedrock")
@@ -14,7 +15,7 @@ SECRET_FIELDS = ("header_value", "param_value", "api_key")
 MASK = "********"
 
 
-class CredentialsSerializer(serializers.Serializer):
+class CredentialsSerializer(StrictSerializer):
     """How the gateway authenticates to the target: a header, a query/body parameter or an API key.
 
     Secret values are write-only: responses show a mask, never the value. Unknown keys are
@@ -27,13 +28,7 @@ class CredentialsSerializer(serializers.Serializer):
     param_value = serializers.CharField(required=False, max_length=4000)
     param_location = serializers.ChoiceField(choices=["query", "body"], required=False)
     api_key = serializers.CharField(required=False, max_length=4000)
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({key: ["Unknown credential."] for key in unknown})
-        return super().to_internal_value(data)
+    unknown_key_message = "Unknown credential."
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if bool(attrs.get("header_name")) != bool(attrs.get("header_value")):

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from requests.structures import CaseInsensitiveDict
 from rest_framework import serializers
 
+from gateway_project.serializers import StrictSerializer
 from plugins.models import STAGES
 
 
@@ -29,17 +30,11 @@ class PluginRejection(Exception):
         self.retry_after = retry_after
 
 
-class PluginSettingsSerializer(serializers.Serializer):
+class PluginSettingsSerializer(StrictSerializer):
     """Base of every plugin's settings serializer: adds the common `fail_open` switch."""
 
+    unknown_key_message = "Unknown setting."
     fail_open = serializers.BooleanField(required=False)
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown setting."] for name in unknown})
-        return super().to_internal_value(data)
 
 
 @dataclass
