@@ -51,6 +51,7 @@ def build_response(
         raise
     response.reason_phrase = upstream.reason or None
     _copy_headers(response, response_context.headers, context.response_headers)
+    _copy_cookies(response, upstream.raw.headers.getlist("Set-Cookie"))
     upstream_ms = result.elapsed_ms
     response["X-Upstream-Latency-Ms"] = f"{upstream_ms:.2f}"
     response["X-Gateway-Latency-Ms"] = f"{(time.perf_counter() - started) * 1000 - upstream_ms:.2f}"
@@ -111,13 +112,20 @@ def _after_stream(chain, context, response_context) -> None:
         )
 
 
+def _copy_cookies(response: HttpResponse, set_cookies: list[str]) -> None:
+    """Each upstream Set-Cookie becomes its own header again (requests folds them into one)."""
+    for value in set_cookies:
+        response.cookies.load(value)
+
+
 def _copy_headers(
     response: HttpResponse, upstream_headers: CaseInsensitiveDict, extra: dict
 ) -> None:
     if "Content-Type" not in upstream_headers:
         del response["Content-Type"]
     for name, value in upstream_headers.items():
-        response[name] = value
+        if name.lower() != "set-cookie":  # folded into one by requests; see _copy_cookies
+            response[name] = value
     for name, value in extra.items():
         if name.lower() == "vary" and response.has_header("Vary"):
             value = ", ".join(

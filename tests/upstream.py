@@ -49,6 +49,10 @@ class EchoHandler(BaseHTTPRequestHandler):
         query = parse_qs(parts.query)
         if parts.path.startswith("/status/"):
             self._json(int(parts.path.rsplit("/", 1)[1]), {"status": "as asked"})
+        elif parts.path == "/cookies":
+            self._json(
+                200, {}, extra={"Set-Cookie": "a=1; Path=/; HttpOnly"}, cookies=["b=2; Max-Age=60"]
+            )
         elif parts.path == "/sse":
             self._sse()
         elif parts.path == "/slow":
@@ -72,13 +76,17 @@ class EchoHandler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._handle()
 
-    def _json(self, status: int, data: dict, extra: dict[str, str] | None = None) -> None:
+    def _json(
+        self, status: int, data: dict, extra: dict[str, str] | None = None, cookies: list[str] = ()
+    ) -> None:
         payload = json.dumps(data).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         for name, value in (extra or {}).items():
             self.send_header(name, value)
+        for cookie in cookies:
+            self.send_header("Set-Cookie", cookie)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)

@@ -102,3 +102,12 @@ def test_other_methods_are_forwarded(route, upstream, proxy_client, method):
     )
     assert response.status_code == 200
     assert (upstream.seen[-1].method, upstream.seen[-1].body) == (method, b"payload")
+
+
+def test_each_upstream_cookie_stays_its_own_header(route, proxy_client):
+    gateway = route()
+    response = proxy_client.get("/cookies", HTTP_HOST=HOST, HTTP_X_API_KEY=gateway.key)
+    assert response.cookies["a"].value == "1"
+    assert response.cookies["a"]["httponly"] is True
+    assert response.cookies["b"]["max-age"] == "60"
+    assert "Set-Cookie" not in response.headers
