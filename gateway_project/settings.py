@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "gateways",
     "plugins",
     "keys",
@@ -171,6 +172,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["keys.permissions.IsGatewayAdmin"],
+    "SWAGGER_UI_DIST": "SIDECAR",  # served by the gateway itself, no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 GATEWAY = {

@@ -143,3 +143,10 @@ def test_openapi_schema_is_served(api):
     response = api.get("/api/v1/schema")
     assert response.status_code == 200
     assert b"/api/v1/gateways" in response.content
+
+
+def test_browsable_docs_are_served_without_a_cdn(admin_client):
+    response = admin_client.get("/api/v1/docs")
+    assert response.status_code == 200
+    assert b"swagger-ui" in response.content
+    assert b"cdn.jsdelivr" not in response.content
