@@ -1,0 +1,161 @@
+"""results.json and results.md: the measurements as markdown tables, with machine and versions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+MEASURED_PROCESSES = (
+    "CPU s and peak RSS are those of the process under test during the measured run: "
+    "the upstream nginx for `direct`, the proxy nginx for `nginx`, the gunicorn master and "
+    "workers for the gateway rows (the embedded Redis is not included; its CPU is in "
+    "results.json as `redis_cpu_seconds`)."
+)
+LOAD_COLUMNS = (
+    "row",
+    "c",
+    "req/s (2xx)",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "added p50 ms",
+    "added p99 ms",
+    "CPU s",
+    "CPU µs/req",
+    "peak RSS MB",
+    "non-2xx",
+    "sock err",
+    "status",
+)
+SSE_COLUMNS = (
+    "row",
+    "TTFB p50 ms",
+    "TTFB max ms",
+    "total p50 ms",
+    "total max ms",
+    "failed",
+    "status",
+)
+
+
+NO_DATA = ("skipped", "failed")
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def markdown_table(columns: tuple[str, ...], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def status_text(row: dict[str, Any]) -> str:
+    if row["status"] == "ok":
+        return "ok" + (" ⚠" if row.get("notes") else "")
+    if row["status"] == "errors":
+        return "**ERRORS**"
+    return f"**{row['status']}**: {row['reason'][:120]}"
+
+
+def add_overhead(rows: list[dict[str, Any]]) -> None:
+    """Set `added_ms` (p50, p99 minus the direct row's at the same workload and concurrency)."""
+    direct = {
+        (r["workload"], r["concurrency"]): r["latency_ms"]
+        for r in rows
+        if r["target"] == "direct" and r["latency_ms"]
+    }
+    for row in rows:
+        base = direct.get((row["workload"], row["concurrency"]))
+        if row["target"] != "direct" and base and row["latency_ms"]:
+            row["added_ms"] = {q: round(row["latency_ms"][q] - base[q], 3) for q in ("50", "99")}
+
+
+def load_row(row: dict[str, Any]) -> list[str]:
+    if row["status"] in NO_DATA:
+        return [row["label"], str(row["concurrency"])] + ["–"] * 11 + [status_text(row)]
+    latency, added = row["latency_ms"], row.get("added_ms", {})
+    return [
+        row["label"],
+        str(row["concurrency"]),
+        fmt(row["rps"], 0),
+        *(fmt(latency.get(q), 3) for q in ("50", "95", "99")),
+        *(fmt(added.get(q), 3) for q in ("50", "99")),
+        fmt(row["cpu_seconds"]),
+        fmt(row["cpu_us_per_request"], 0),
+        fmt(row["peak_rss_mb"], 1),
+        fmt(row["non2xx"]),
+        fmt(row["socket_errors"]),
+        status_text(row),
+    ]
+
+
+def sse_row(row: dict[str, Any]) -> list[str]:
+    keys = ("ttfb_ms_p50", "ttfb_ms_max", "total_ms_p50", "total_ms_max")
+    failed = f"{row['failures']}/{row['samples']}" if "samples" in row else "–"
+    status = row["status"]
+    if status in NO_DATA:
+        status = f"**{status}**: {row['reason'][:120]}"
+    return [row["label"], *(fmt(row.get(key), 1) for key in keys), failed, status]
+
+
+def notes_section(results: dict[str, Any]) -> list[str]:
+    notes = {}
+    for row in results["rows"]:
+        for note in row.get("notes", []):
+            notes.setdefault(row["label"], set()).add(note)
+    return [f"- ⚠ {label}: {'; '.join(sorted(text))}" for label, text in notes.items()]
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    machine, config = results["machine"], results["config"]
+    versions = ", ".join(
+        f"{name} {machine[name]}"
+        for name in ("python", "django", "gunicorn", "gevent", "nginx", "wrk")
+    )
+    lines = [
+        f"# Gateway benchmark ({config['mode']} mode, {results['finished_at']})",
+        "",
+        f"Machine: {machine['cores']} cores, {machine['cpu_model']}, Linux {machine['kernel']}. "
+        f"Versions: {versions}. Load average (1 min) at start: "
+        f"{machine['load_average_at_start']}.",
+        "",
+        f"Load: wrk, keep-alive connections = c, {config['warmup_seconds']} s warm-up then "
+        f"{config['measure_seconds']} s measured per row; gateway: gunicorn + gevent, "
+        f"{config['gateway_workers']} workers. Latency percentiles from wrk; `added` = row "
+        "minus `direct` at the same workload and concurrency (negative values are noise: on "
+        "shared cores the tail of the fast rows is scheduling jitter). " + MEASURED_PROCESSES,
+        "",
+    ]
+    for workload in results["workloads"]:
+        rows = [r for r in results["rows"] if r["workload"] == workload["name"]]
+        lines += [f"## {workload['method']} {workload['path']}", ""]
+        lines += markdown_table(LOAD_COLUMNS, [load_row(r) for r in rows]) + [""]
+    lines += [
+        f"## SSE: {results['sse_events']} events, one per "
+        f"{results['sse_interval_ms']} ms, first at once ({config['sse_samples']} streams each)",
+        "",
+    ]
+    lines += markdown_table(SSE_COLUMNS, [sse_row(r) for r in results["sse"]]) + [""]
+    notes = notes_section(results)
+    if notes:
+        lines += ["## Notes", "", *notes, ""]
+    if results.get("profile"):
+        lines += ["## Profile", "", results["profile"], ""]
+    return "\n".join(lines)
+
+
+def write_results(results: dict[str, Any], directory: Path) -> str:
+    """Write results.json and results.md; return the markdown."""
+    add_overhead(results["rows"])
+    markdown = render_markdown(results)
+    (directory / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
+    (directory / "results.md").write_text(markdown)
+    return markdown

@@ -1,0 +1,89 @@
+"""The whole benchmark: start the servers, measure every row, profile, write the report."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.chart import write_chart
+from bench.config import (
+    RESULTS_DIR,
+    SSE_EVENTS,
+    SSE_INTERVAL_SECONDS,
+    WORKLOADS,
+    BenchConfig,
+    load_config,
+)
+from bench.logs import log
+from bench.measure import Measurement, measure_row, measure_sse
+from bench.profiling import run_profile
+from bench.report import write_results
+from bench.scenarios import (
+    GATEWAY_KEYS,
+    Target,
+    gateway_targets,
+    reference_targets,
+    shared_key,
+)
+from bench.servers import start_servers
+from bench.sysinfo import machine_info
+
+
+def measure_all(config: BenchConfig, targets: list[Target], tmp: Path) -> list[Measurement]:
+    rows = []
+    api_key = shared_key(targets)
+    for workload in WORKLOADS:
+        for concurrency in config.concurrencies:
+            for target in targets:
+                row = measure_row(target, workload, concurrency, config, tmp, api_key)
+                log(f"{workload.name} c={concurrency} {target.key}: {row.rps} req/s {row.status}")
+                rows.append(row)
+    return rows
+
+
+def collect(config: BenchConfig, tmp: Path) -> dict[str, Any]:
+    with contextlib.ExitStack() as stack:
+        servers = start_servers(config, tmp, stack)
+        targets = reference_targets(servers) + gateway_targets(servers)
+        log(f"{config.mode} mode: {len(targets)} rows × {len(WORKLOADS)} workloads")
+        rows = measure_all(config, targets, tmp)
+        if servers.gateway and any(r.status != "ok" for r in rows if r.target in GATEWAY_KEYS):
+            log(f"some gateway rows failed; end of the gateway log:\n{servers.gateway.log_tail()}")
+        api_key = shared_key(targets)
+        sse = [measure_sse(t, config.sse_samples, api_key) for t in targets]
+        log("SSE done")
+        profile = run_profile(config, servers, targets, rows, tmp)
+    return {
+        "config": asdict(config) | {"mode": config.mode, "python": str(config.python)},
+        "workloads": [asdict(w) for w in WORKLOADS],
+        "rows": [asdict(row) for row in rows],
+        "sse": sse,
+        "sse_events": SSE_EVENTS,
+        "sse_interval_ms": int(SSE_INTERVAL_SECONDS * 1000),
+        "profile": profile,
+    }
+
+
+def main() -> int:
+    config = load_config()
+    started = time.monotonic()
+    load_at_start = os.getloadavg()[0]
+    if load_at_start > 0.5:
+        log(f"load average is {load_at_start:.2f}: other work on this machine skews the numbers")
+    RESULTS_DIR.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp:
+        results = collect(config, Path(tmp))
+    results["machine"] = machine_info() | {"load_average_at_start": round(load_at_start, 2)}
+    results["finished_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    results["elapsed_seconds"] = round(time.monotonic() - started, 1)
+    markdown = write_results(results, RESULTS_DIR)
+    write_chart(results, RESULTS_DIR / "chart.png")
+    print(markdown)
+    log(f"done in {results['elapsed_seconds']} s; results in {RESULTS_DIR}")
+    return 0

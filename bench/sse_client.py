@@ -1,0 +1,73 @@
+"""SSE client: time to first event and to the last event of a stream, over a raw socket."""
+
+from __future__ import annotations
+
+import socket
+import statistics
+import time
+from dataclasses import dataclass
+
+from bench.config import SSE_EVENTS
+
+
+@dataclass
+class SseSample:
+    ttfb_ms: float
+    total_ms: float
+    events: int
+    status: int
+
+
+def request_bytes(host: str, headers: dict[str, str], path: str) -> bytes:
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "Accept: text/event-stream"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def sample(port: int, host: str, headers: dict[str, str], path: str = "/sse") -> SseSample:
+    """One streamed request: TTFB is the arrival of the first `data:` event."""
+    buffer = b""
+    ttfb = None
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        started = time.perf_counter()
+        sock.sendall(request_bytes(host, headers, path))
+        while buffer.count(b"data:") < SSE_EVENTS:
+            data = sock.recv(65536)
+            if not data:
+                break
+            buffer += data
+            if ttfb is None and b"data:" in buffer:
+                ttfb = time.perf_counter() - started
+        total = time.perf_counter() - started
+    status = int(buffer.split(b" ", 2)[1]) if buffer.startswith(b"HTTP/") else 0
+    events = buffer.count(b"data:")
+    return SseSample(round((ttfb or total) * 1000, 2), round(total * 1000, 1), events, status)
+
+
+def measure(port: int, host: str, headers: dict[str, str], samples: int) -> dict:
+    """`samples` sequential streams summarised (medians and worst), failures counted."""
+    runs, failures = [], []
+    for _ in range(samples):
+        try:
+            run = sample(port, host, headers)
+        except OSError as exc:
+            failures.append(repr(exc))
+            continue
+        if run.status == 200 and run.events == SSE_EVENTS:
+            runs.append(run)
+        else:
+            failures.append(f"HTTP {run.status}, {run.events} events")
+    summary: dict = {
+        "samples": samples,
+        "failures": len(failures),
+        "failure_examples": failures[:3],
+    }
+    if runs:
+        summary |= {
+            "ttfb_ms_p50": statistics.median(r.ttfb_ms for r in runs),
+            "ttfb_ms_max": max(r.ttfb_ms for r in runs),
+            "total_ms_p50": statistics.median(r.total_ms for r in runs),
+            "total_ms_max": max(r.total_ms for r in runs),
+        }
+    return summary
