@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from gateways.snapshot import Route
 from plugins.base import RequestContext
 from proxy.balancer import Target
+from proxy.connections import UpstreamAdapter
 from proxy.matching import RouteMatch
 from proxy.outgoing import default_model, inject_credentials, upstream_path, upstream_url
 
@@ -35,13 +35,26 @@ def _new_session() -> requests.Session:
     session.trust_env = False  # no proxy/netrc lookups per request
     session.headers.clear()  # send the client's headers, not python-requests defaults
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # never share cookies
-    adapter = HTTPAdapter(pool_connections=64, pool_maxsize=512, max_retries=0, pool_block=False)
+    adapter = UpstreamAdapter(
+        pool_connections=64, pool_maxsize=512, max_retries=0, pool_block=False
+    )
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
 
 
 SESSION = _new_session()
+
+
+def _send_once(
+    method: str, url: str, headers: CaseInsensitiveDict, body: bytes, timeouts: tuple[float, float]
+) -> requests.Response:
+    """One request through the session's pooled adapter, without the session's per-request
+    merging (environment, cookies, hooks, redirects): a proxy forwards exactly what it built.
+    See "What the profile changed" in bench/README.md."""
+    prepared = requests.PreparedRequest()
+    prepared.prepare(method=method, url=url, headers=headers, data=body or None)
+    return SESSION.get_adapter(url).send(prepared, stream=True, timeout=timeouts)
 
 
 @dataclass
@@ -73,15 +86,7 @@ def send(
         route.balancer.started(target)
         started = time.perf_counter()
         try:
-            response = SESSION.request(
-                request.method,
-                url,
-                headers=target_headers,
-                data=body or None,
-                stream=True,
-                timeout=timeouts,
-                allow_redirects=False,
-            )
+            response = _send_once(request.method, url, target_headers, body, timeouts)
         except requests.exceptions.ConnectionError as exc:
             route.balancer.finished(target, ok=False)
             logger.warning(

@@ -1,0 +1,68 @@
+"""Upstream connections that write a request's head and body together: one send, one segment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+BYTES_LIKE = (bytes, bytearray, memoryview)
+
+
+class HeadWithBodyMixin:
+    """Holds back the request head while a body follows and prepends it to the body's first
+    write. urllib3 writes them apart: on loopback each write is a trip through the kernel's
+    network stack (the costliest call of a proxied POST in bench/results/profile-top.txt)."""
+
+    _hold_head = False
+    _held_head: bytes | None = None
+
+    def request(self, method: str, url: str, body: Any = None, headers: Any = None, **kw: Any):
+        self._hold_head = body is not None
+        try:
+            super().request(method, url, body, headers, **kw)  # type: ignore[misc]
+        finally:
+            self._hold_head = False
+        held, self._held_head = self._held_head, None
+        if held:  # the body turned out empty: the head goes alone
+            super().send(held)  # type: ignore[misc]
+
+    def send(self, data: Any) -> None:
+        if self._hold_head and isinstance(data, bytes):
+            self._hold_head, self._held_head = False, data
+            return
+        held, self._held_head = self._held_head, None
+        if held and isinstance(data, BYTES_LIKE):
+            data = held + bytes(data)
+        elif held:
+            super().send(held)  # type: ignore[misc]
+        super().send(data)  # type: ignore[misc]
+
+
+class UpstreamHTTPConnection(HeadWithBodyMixin, HTTPConnection):
+    pass
+
+
+class UpstreamHTTPSConnection(HeadWithBodyMixin, HTTPSConnection):
+    pass
+
+
+class UpstreamHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = UpstreamHTTPConnection
+
+
+class UpstreamHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = UpstreamHTTPSConnection
+
+
+class UpstreamAdapter(HTTPAdapter):
+    """requests' pooled adapter, with connections that write head and body together."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": UpstreamHTTPConnectionPool,
+            "https": UpstreamHTTPSConnectionPool,
+        }
