@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import statistics
 import time
 from dataclasses import dataclass
 
 from bench.config import SSE_EVENTS
+
+WARMUP_STREAMS = 8
 
 
 @dataclass
@@ -25,14 +28,16 @@ def request_bytes(host: str, headers: dict[str, str], path: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def sample(port: int, host: str, headers: dict[str, str], path: str = "/sse") -> SseSample:
-    """One streamed request: TTFB is the arrival of the first `data:` event."""
+def sample(
+    port: int, host: str, headers: dict[str, str], path: str = "/sse", events: int = SSE_EVENTS
+) -> SseSample:
+    """One streamed request, read until `events` events: TTFB is the arrival of the first."""
     buffer = b""
     ttfb = None
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         started = time.perf_counter()
         sock.sendall(request_bytes(host, headers, path))
-        while buffer.count(b"data:") < SSE_EVENTS:
+        while buffer.count(b"data:") < events:
             data = sock.recv(65536)
             if not data:
                 break
@@ -45,8 +50,18 @@ def sample(port: int, host: str, headers: dict[str, str], path: str = "/sse") ->
     return SseSample(round((ttfb or total) * 1000, 2), round(total * 1000, 1), events, status)
 
 
+def warm_up(port: int, host: str, headers: dict[str, str], streams: int = WARMUP_STREAMS) -> None:
+    """Open streams up to their first event and drop them, so that every worker has compiled
+    the gateway's configuration and opened its upstream connection before measuring."""
+    for _ in range(streams):
+        with contextlib.suppress(OSError):  # measure() counts the failures that persist
+            sample(port, host, headers, events=1)
+
+
 def measure(port: int, host: str, headers: dict[str, str], samples: int) -> dict:
-    """`samples` sequential streams summarised (medians and worst), failures counted."""
+    """`samples` sequential streams after a warm-up, summarised (medians and worst), failures
+    counted."""
+    warm_up(port, host, headers)
     runs, failures = [], []
     for _ in range(samples):
         try:
