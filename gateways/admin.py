@@ -28,6 +28,14 @@ class ValidatedLikeTheApiForm(forms.ModelForm):
 
     serializer_class: ClassVar[type[GatewayChildSerializer]]
     related_fields: ClassVar[dict[str, str]] = {}  # form field → serializer field
+    secret_fields: ClassVar[tuple[str, ...]] = ()  # shown as the API shows them: masked
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.secret_fields:
+            shown = self.serializer_class(self.instance).data
+            for name in self.secret_fields:
+                self.initial[name] = shown[name]  # a mask sent back keeps the stored secret
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -62,11 +70,13 @@ class ValidatedLikeTheApiForm(forms.ModelForm):
 
 class UpstreamForm(ValidatedLikeTheApiForm):
     serializer_class = UpstreamSerializer
+    secret_fields = ("targets",)
 
 
 class ServiceForm(ValidatedLikeTheApiForm):
     serializer_class = ServiceSerializer
     related_fields = {"upstream": "upstream_id"}
+    secret_fields = ("credentials",)
 
 
 class RuleForm(ValidatedLikeTheApiForm):

@@ -341,6 +341,58 @@ def test_valid_endpoint_service_is_saved(admin_client, routing):
     assert (service.host, service.port, service.upstream_id) == ("10.0.0.9", 8000, None)
 
 
+def change_form_data(response) -> dict:
+    """The POST data of a change page as the browser would send it unedited."""
+    form = response.context["adminform"].form
+    return {name: form[name].value() for name in form.fields if form[name].value() is not None}
+
+
+def test_service_secrets_are_masked_and_kept_when_saved_unchanged(admin_client, routing):
+    service = Service.objects.create(
+        gateway=routing["gateway"],
+        name="secret",
+        type="endpoint",
+        host="10.0.0.9",
+        port=80,
+        credentials={"header_name": "X-Auth", "header_value": "s3cret-value"},
+    )
+    page = admin_client.get(f"/admin/gateways/service/{service.pk}/change/")
+    assert b"s3cret-value" not in page.content
+    assert b"********" in page.content
+    data = change_form_data(page) | {"gateway": routing["gateway"].pk, "name": "renamed"}
+    saved = admin_client.post(f"/admin/gateways/service/{service.pk}/change/", data)
+    assert saved.status_code == 302, form_errors(saved)
+    service.refresh_from_db()
+    assert service.name == "renamed"
+    assert service.credentials["header_value"] == "s3cret-value"
+
+
+def test_upstream_target_secrets_are_masked_and_replaceable(admin_client, routing):
+    upstream = routing["upstream"]
+    upstream.targets = [
+        {
+            "provider": "openai",
+            "models": ["m"],
+            "default_model": "m",
+            "credentials": {"api_key": "sk-stored"},
+        }
+    ]
+    upstream.save()
+    page = admin_client.get(f"/admin/gateways/upstream/{upstream.pk}/change/")
+    assert b"sk-stored" not in page.content
+    data = change_form_data(page) | {"gateway": routing["gateway"].pk}
+    kept = admin_client.post(f"/admin/gateways/upstream/{upstream.pk}/change/", data)
+    assert kept.status_code == 302, form_errors(kept)
+    upstream.refresh_from_db()
+    assert upstream.targets[0]["credentials"]["api_key"] == "sk-stored"
+    replaced = json.loads(data["targets"])  # the form shows JSON text, masks included
+    replaced[0]["credentials"]["api_key"] = "sk-new"
+    data["targets"] = json.dumps(replaced)
+    admin_client.post(f"/admin/gateways/upstream/{upstream.pk}/change/", data)
+    upstream.refresh_from_db()
+    assert upstream.targets[0]["credentials"]["api_key"] == "sk-new"
+
+
 # --- API keys ---
 
 
