@@ -32,8 +32,8 @@ run: migrate
 	GATEWAY_BIND=0.0.0.0:$(PORT) $(BIN)/gunicorn -c gateway_project/gunicorn.conf.py
 
 test: install
-	$(PY) manage.py makemigrations --check --dry-run
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
 lint: install
