@@ -16,7 +16,7 @@ from gateway_project.embedded_redis import (  # noqa: E402
 VAR_DIR = Path(os.environ.get("GATEWAY_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
 
 bind = os.environ.get("GATEWAY_BIND", "0.0.0.0:8080")
-worker_class = "gevent"
+worker_class = "gateway_project.workers.GatewayGeventWorker"  # gevent, quick stops
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 worker_connections = int(os.environ.get("GATEWAY_WORKER_CONNECTIONS", "2000"))
 timeout = int(os.environ.get("GATEWAY_WORKER_TIMEOUT", "120"))

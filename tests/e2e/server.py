@@ -75,14 +75,17 @@ class GatewayServer:
             time.sleep(0.1)
         raise RuntimeError((self.var_dir / "gunicorn.log").read_text())
 
-    def stop(self) -> None:
+    def stop(self) -> float:
+        """A graceful stop (SIGTERM, as systemd and Kubernetes send); returns its duration."""
+        started = time.monotonic()
         if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)  # quick shutdown; TERM waits graceful_timeout
+            self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self.log.close()
+        return time.monotonic() - started
 
     @property
     def post(self):
