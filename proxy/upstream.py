@@ -46,6 +46,15 @@ def _new_session() -> requests.Session:
 SESSION = _new_session()
 
 
+def failure_reason(exc: requests.RequestException) -> str:
+    """What went wrong, without the request URL: its query may carry injected credentials."""
+    cause = exc.args[0] if exc.args else exc
+    cause = getattr(cause, "reason", cause)  # urllib3's MaxRetryError wraps the real error
+    return (
+        f"{type(cause).__name__}: {cause}" if isinstance(cause, Exception) else type(exc).__name__
+    )
+
+
 def _send_once(
     method: str, url: str, headers: CaseInsensitiveDict, body: bytes, timeouts: tuple[float, float]
 ) -> requests.Response:
@@ -94,7 +103,7 @@ def send(
                 target.base_url,
                 attempt,
                 attempts,
-                exc,
+                failure_reason(exc),
             )
             last_error = exc
             continue
@@ -104,11 +113,13 @@ def send(
                 "upstream %s timed out (attempt %d/%d)", target.base_url, attempt, attempts
             )
             if request.method not in IDEMPOTENT_METHODS or attempt == attempts:
-                raise UpstreamTimeout(str(exc)) from exc
+                raise UpstreamTimeout(failure_reason(exc)) from exc
             last_error = exc
             continue
         route.balancer.finished(target, ok=True)
         return UpstreamResult(response, target, (time.perf_counter() - started) * 1000)
+    if last_error is None:
+        raise UpstreamUnavailable("no target to try")
     if isinstance(last_error, requests.exceptions.Timeout):
-        raise UpstreamTimeout(str(last_error))
-    raise UpstreamUnavailable(str(last_error))
+        raise UpstreamTimeout(failure_reason(last_error))
+    raise UpstreamUnavailable(failure_reason(last_error))

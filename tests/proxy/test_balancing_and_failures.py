@@ -43,6 +43,18 @@ def test_refused_connection_is_a_502(route, proxy_client):
     assert json.loads(response.content) == {"error": "upstream unreachable"}
 
 
+def test_failure_logs_keep_injected_credentials_out(route, proxy_client, caplog):
+    credentials = {"param_name": "api_key", "param_value": "query-secret-123"}
+    gateway = route(
+        targets=[("127.0.0.1", free_port())], upstream_extra={"credentials": credentials}
+    )
+    with caplog.at_level("WARNING", logger="proxy.upstream"):
+        assert get(proxy_client, gateway, "/x?q=1").status_code == 502
+    assert "unreachable" in caplog.text
+    assert "ConnectionRefused" in caplog.text or "NewConnectionError" in caplog.text
+    assert "query-secret-123" not in caplog.text
+
+
 def test_read_timeout_is_a_504(route, proxy_client):
     gateway = route(service_extra={"read_timeout": 0.2})
     response = get(proxy_client, gateway, "/slow?seconds=1")
