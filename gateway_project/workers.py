@@ -1,9 +1,11 @@
-"""gunicorn's gevent worker, closing idle keep-alive connections as soon as a graceful stop begins.
+"""gunicorn's gevent worker with quick graceful stops and one write per small response.
 
-gunicorn's own gevent worker waits on TERM for every connection's greenlet, idle keep-alive
-ones included, and clients' connection pools keep those open: every stop took the whole
-graceful_timeout and then cut them anyway. Here requests in flight finish (answered with
-`Connection: close`) and idle connections are closed at once.
+- On TERM gunicorn's own gevent worker waits for every connection's greenlet, idle keep-alive
+  ones included, and clients' connection pools keep those open: every stop took the whole
+  graceful_timeout and then cut them anyway. Here requests in flight finish and idle
+  connections are closed at once.
+- gunicorn writes a response's head and its first body bytes in two sends; here they leave
+  together (one syscall and one TCP segment fewer per response: see bench/README.md).
 """
 
 from __future__ import annotations
@@ -40,6 +42,64 @@ def end_connection(connection: socket.socket) -> None:
             duplicate.shutdown(socket.SHUT_RDWR)
 
 
+class HeadWithBodySocket:
+    """The client socket as gunicorn's response writer sees it: the response head (written
+    alone) is held back and leaves with the next write. Anything else that touches the
+    connection (a file sent with sendfile, a 1xx answer, a close) sends the held head first."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._held: bytes | None = None
+        self._head_seen = False
+
+    def sendall(self, data: Any) -> None:
+        if not self._head_seen and is_final_response_head(data):
+            self._head_seen, self._held = True, bytes(data)
+            return
+        if self._held is not None:
+            data, self._held = self._held + bytes(data), None
+        self._sock.sendall(data)
+
+    def flush(self) -> None:
+        if self._held is not None:
+            held, self._held = self._held, None
+            self._sock.sendall(held)
+
+    def send(self, data: Any, *args: Any) -> int:
+        self.flush()
+        return self._sock.send(data, *args)
+
+    def sendfile(self, *args: Any, **kwargs: Any) -> int:
+        self.flush()
+        return self._sock.sendfile(*args, **kwargs)
+
+    def fileno(self) -> int:
+        self.flush()
+        return self._sock.fileno()
+
+    def shutdown(self, how: int) -> None:
+        self.flush()
+        self._sock.shutdown(how)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.flush()
+        self._sock.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def is_final_response_head(data: Any) -> bool:
+    """A response head other than 1xx (100 Continue and 103 Early Hints must leave at once)."""
+    return (
+        isinstance(data, bytes)
+        and data.startswith(b"HTTP/1.")
+        and data[9:10] != b"1"
+        and data.endswith(b"\r\n\r\n")
+    )
+
+
 class GatewayGeventWorker(GeventWorker):
     """The gevent worker plus a registry of connections waiting for their next request."""
 
@@ -56,9 +116,11 @@ class GatewayGeventWorker(GeventWorker):
 
     def handle_request(self, listener_name: Any, req: Any, sock: socket.socket, addr: Any) -> Any:
         self.idle_connections.discard(sock)
+        writer = HeadWithBodySocket(sock)
         try:
-            return super().handle_request(listener_name, req, sock, addr)
+            return super().handle_request(listener_name, req, writer, addr)
         finally:
+            writer.flush()  # a head without body (204, HEAD, empty answers) leaves now
             self.idle_connections.add(sock)  # waiting for the next request, or for the close
 
     def handle_exit(self, sig: int, frame: Any) -> None:

@@ -1,0 +1,84 @@
+"""The worker's response socket: the head leaves with the first body bytes, in one write."""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+
+import pytest
+
+from gateway_project.workers import HeadWithBodySocket, is_final_response_head
+
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
+
+
+@pytest.fixture
+def pair():
+    """A message-preserving socket pair: each write the writer makes is one recv() here."""
+    writer, reader = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    reader.settimeout(2)
+    yield HeadWithBodySocket(writer), reader
+    writer.close()
+    reader.close()
+
+
+def test_head_and_body_leave_in_one_write(pair):
+    wrapped, reader = pair
+    wrapped.sendall(HEAD)
+    wrapped.sendall(b"ok")
+    assert reader.recv(4096) == HEAD + b"ok"
+
+
+def test_later_writes_go_straight_through(pair):
+    wrapped, reader = pair
+    wrapped.sendall(HEAD)
+    wrapped.sendall(b"o")
+    wrapped.sendall(b"k")
+    assert [reader.recv(4096), reader.recv(4096)] == [HEAD + b"o", b"k"]
+
+
+def test_a_bodiless_answer_leaves_on_flush(pair):
+    wrapped, reader = pair
+    wrapped.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+    wrapped.flush()
+    assert reader.recv(4096) == b"HTTP/1.1 204 No Content\r\n\r\n"
+
+
+def test_interim_answers_are_not_held(pair):
+    wrapped, reader = pair
+    wrapped.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+    wrapped.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n")
+    wrapped.sendall(HEAD)
+    wrapped.sendall(b"ok")
+    assert [reader.recv(4096) for _ in range(3)] == [
+        b"HTTP/1.1 100 Continue\r\n\r\n",
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n",
+        HEAD + b"ok",
+    ]
+
+
+def test_a_file_sent_after_the_head_comes_after_it():
+    writer, reader = socket.socketpair()
+    wrapped = HeadWithBodySocket(writer)
+    with tempfile.TemporaryFile() as body, writer, reader:
+        body.write(b"ok")
+        body.seek(0)
+        wrapped.sendall(HEAD)
+        wrapped.sendfile(body)
+        writer.shutdown(socket.SHUT_WR)
+        received = b"".join(iter(lambda: reader.recv(4096), b""))
+    assert received == HEAD + b"ok"
+
+
+@pytest.mark.parametrize(
+    ("data", "held"),
+    [
+        (HEAD, True),
+        (b"HTTP/1.0 404 Not Found\r\n\r\n", True),
+        (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", False),
+        (b"ok", False),
+        (b"HTTP/1.1 200 OK\r\nPartial: ", False),
+    ],
+)
+def test_only_final_response_heads_are_held(data, held):
+    assert is_final_response_head(data) is held
