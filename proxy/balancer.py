@@ -87,11 +87,17 @@ class Balancer:
         return [first] + [i for i in range(count) if i != first]
 
     def started(self, target: Target) -> None:
+        """A request goes to `target`: in flight until `released`."""
         self.health[target.key].in_flight += 1
 
-    def finished(self, target: Target, *, ok: bool) -> None:
+    def released(self, target: Target) -> None:
+        """The request's exchange with `target` is over (its whole body, for streams)."""
         state = self.health[target.key]
         state.in_flight = max(state.in_flight - 1, 0)
+
+    def record(self, target: Target, *, ok: bool) -> None:
+        """Passive health: `threshold` failures in a row take the target out for `interval`."""
+        state = self.health[target.key]
         if ok:
             state.failures = 0
             return

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 from django.http import HttpResponse, StreamingHttpResponse
 from requests.structures import CaseInsensitiveDict
@@ -43,11 +43,11 @@ def build_response(
     try:
         run_stage(chain, "post_request", context, response_context)
         if should_buffer(chain, response_context.headers):
-            response = _buffered(chain, context, response_context, upstream)
+            response = _buffered(chain, context, response_context, result)
         else:
-            response = _streamed(chain, context, response_context, upstream)
-    except (PluginRejection, PluginFailure):
-        upstream.close()
+            response = _streamed(chain, context, response_context, result)
+    except Exception:  # a plugin refused, or anything else: the upstream is done with
+        result.close()
         raise
     response.reason_phrase = upstream.reason or None
     _copy_headers(response, response_context.headers, context.response_headers)
@@ -58,9 +58,11 @@ def build_response(
     return response
 
 
-def _buffered(chain, context, response_context, upstream) -> HttpResponse:
-    response_context.body = upstream.content  # decoded: body plugins see plain text
-    upstream.close()
+def _buffered(chain, context, response_context, result: UpstreamResult) -> HttpResponse:
+    try:
+        response_context.body = result.response.content  # decoded: plugins see plain text
+    finally:
+        result.close()
     response_context.headers.pop("Content-Encoding", None)
     response_context.headers.pop("Content-Length", None)
     run_stage(chain, "pre_response", context, response_context)
@@ -69,23 +71,38 @@ def _buffered(chain, context, response_context, upstream) -> HttpResponse:
     return HttpResponse(response_context.body, status=response_context.status)
 
 
-def _streamed(chain, context, response_context, upstream) -> StreamingHttpResponse:
+def _streamed(chain, context, response_context, result: UpstreamResult) -> StreamingHttpResponse:
     response_context.streamed = True
     run_stage(chain, "pre_response", context, response_context)
     if chain.chunk_plugins:
         response_context.headers.pop("Content-Length", None)
-    response = StreamingHttpResponse(
-        _stream(chain, context, response_context, upstream), status=response_context.status
-    )
+    body = UpstreamBody(_stream(chain, context, response_context, result), result)
+    response = StreamingHttpResponse(body, status=response_context.status)
     if is_event_stream(response_context.headers):
         response["X-Accel-Buffering"] = "no"
         response["Cache-Control"] = response_context.headers.get("Cache-Control", "no-cache")
     return response
 
 
-def _stream(chain, context, response_context, upstream) -> Iterator[bytes]:
+class UpstreamBody:
+    """The streamed body. Django closes it when the response ends, read or not (a client gone
+    before the first byte): the upstream connection and its in-flight count are freed then."""
+
+    def __init__(self, chunks: Generator[bytes, None, None], result: UpstreamResult) -> None:
+        self.chunks = chunks
+        self.result = result
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.chunks
+
+    def close(self) -> None:
+        self.chunks.close()
+        self.result.close()
+
+
+def _stream(chain, context, response_context, result: UpstreamResult) -> Iterator[bytes]:
     """Forward each piece of the body as soon as it arrives; never the whole body at once."""
-    raw = upstream.raw
+    raw = result.response.raw
     completed = False
     try:
         while True:
@@ -97,7 +114,7 @@ def _stream(chain, context, response_context, upstream) -> Iterator[bytes]:
     except Exception:
         logger.warning("upstream stream broke off (request %s)", context.request_id, exc_info=True)
     finally:
-        upstream.close()
+        result.close()
     if completed:
         _after_stream(chain, context, response_context)
 

@@ -12,7 +12,7 @@ from requests.structures import CaseInsensitiveDict
 
 from gateways.snapshot import Route
 from plugins.base import RequestContext
-from proxy.balancer import Target
+from proxy.balancer import Balancer, Target
 from proxy.connections import UpstreamAdapter
 from proxy.matching import RouteMatch
 from proxy.outgoing import default_model, inject_credentials, upstream_path, upstream_url
@@ -68,9 +68,20 @@ def _send_once(
 
 @dataclass
 class UpstreamResult:
+    """The upstream's answer, its body still unread; `close()` once done with it."""
+
     response: requests.Response
     target: Target
     elapsed_ms: float
+    balancer: Balancer
+    closed: bool = False
+
+    def close(self) -> None:
+        """Close the upstream response and stop counting it in flight (least-conn)."""
+        if not self.closed:
+            self.closed = True
+            self.response.close()
+            self.balancer.released(self.target)
 
 
 def send(
@@ -97,7 +108,8 @@ def send(
         try:
             response = _send_once(request.method, url, target_headers, body, timeouts)
         except requests.exceptions.ConnectionError as exc:
-            route.balancer.finished(target, ok=False)
+            route.balancer.record(target, ok=False)
+            route.balancer.released(target)
             logger.warning(
                 "upstream %s unreachable (attempt %d/%d): %s",
                 target.base_url,
@@ -108,7 +120,8 @@ def send(
             last_error = exc
             continue
         except requests.exceptions.Timeout as exc:
-            route.balancer.finished(target, ok=False)
+            route.balancer.record(target, ok=False)
+            route.balancer.released(target)
             logger.warning(
                 "upstream %s timed out (attempt %d/%d)", target.base_url, attempt, attempts
             )
@@ -116,8 +129,9 @@ def send(
                 raise UpstreamTimeout(failure_reason(exc)) from exc
             last_error = exc
             continue
-        route.balancer.finished(target, ok=True)
-        return UpstreamResult(response, target, (time.perf_counter() - started) * 1000)
+        route.balancer.record(target, ok=True)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        return UpstreamResult(response, target, elapsed_ms, route.balancer)
     if last_error is None:
         raise UpstreamUnavailable("no target to try")
     if isinstance(last_error, requests.exceptions.Timeout):

@@ -36,6 +36,28 @@ def test_weighted_round_robin_follows_weights(route, api, upstreams, proxy_clien
     assert (len(heavy.seen), len(light.seen)) == (30, 10)
 
 
+def read(response) -> int:
+    """Read a proxied answer to the end, as a client does (Django then closes it)."""
+    b"".join(response.streaming_content)
+    return response.status_code
+
+
+def test_least_conn_counts_a_stream_until_its_body_ends(route, upstreams, proxy_client):
+    first, second = upstreams.start(), upstreams.start()
+    gateway = route(
+        targets=[("127.0.0.1", first.port), ("127.0.0.1", second.port)], algorithm="least-conn"
+    )
+    stream = get(proxy_client, gateway, "/sse")  # headers received, body not read yet
+    busy, idle = (first, second) if first.seen else (second, first)
+    for _ in range(4):
+        assert read(get(proxy_client, gateway)) == 200
+    assert [r.path for r in idle.seen] == ["/x"] * 4  # the open stream still counts
+    stream.close()  # the client is done (or gone): the stream no longer counts
+    for _ in range(4):
+        read(get(proxy_client, gateway))
+    assert (len(busy.seen), len(idle.seen)) == (3, 6)
+
+
 def test_refused_connection_is_a_502(route, proxy_client):
     gateway = route(targets=[("127.0.0.1", free_port())])
     response = get(proxy_client, gateway)
