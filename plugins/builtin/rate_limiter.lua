@@ -1,6 +1,10 @@
 -- One exact sliding-window decision over every configured scope of a rate_limiter instance.
--- KEYS[1..n]: the sorted-set log of each scope; KEYS[n+1..2n]: each scope's block marker.
--- ARGV: n, nonce, block_ms, then limit and window_ms for each scope.
+-- KEYS[1..n]: each scope's record; KEYS[n+1..2n]: each scope's block marker.
+-- ARGV: n, nonce, block_ms, then limit, window_ms and bucket_ms for each scope.
+-- A scope with bucket_ms 0 keeps a log (a sorted set of its requests' times). A scope with a
+-- large limit keeps counts per bucket_ms instead (a hash of at most window/bucket + 1 fields)
+-- and counts every bucket that overlaps the window: never more than the limit in any window,
+-- at the price of a slot freeing up to one bucket late.
 -- The request is recorded in every scope only when all of them admit it, so a rejected
 -- request consumes nothing. Time is Redis's own clock, shared by every gateway node.
 local n = tonumber(ARGV[1])
@@ -9,15 +13,43 @@ local block_ms = tonumber(ARGV[3])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 
+-- Requests in the window and when the oldest of them stops counting, from the log.
+local function logged(key, window)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return redis.call('ZCARD', key), (first[2] and tonumber(first[2]) or now)
+end
+
+-- The same from per-bucket counts; buckets wholly before the window are dropped.
+local function bucketed(key, window, width)
+  local first = math.floor((now - window) / width)
+  local fields = redis.call('HGETALL', key)
+  local count, oldest, stale = 0, nil, {}
+  for j = 1, #fields, 2 do
+    local index = tonumber(fields[j])
+    if index < first then
+      stale[#stale + 1] = fields[j]
+    else
+      count = count + tonumber(fields[j + 1])
+      if oldest == nil or index < oldest then oldest = index end
+    end
+  end
+  if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
+  -- bucket b counts until (b + 1) * width + window: report (b + 1) * width as its time
+  return count, (oldest and (oldest + 1) * width or now)
+end
+
 local counts, oldest, blocked = {}, {}, {}
 local rejected = 0
 for i = 1, n do
-  local limit = tonumber(ARGV[2 + 2 * i])
-  local window = tonumber(ARGV[3 + 2 * i])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
-  counts[i] = redis.call('ZCARD', KEYS[i])
-  local first = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
-  oldest[i] = first[2] and tonumber(first[2]) or now
+  local limit = tonumber(ARGV[1 + 3 * i])
+  local window = tonumber(ARGV[2 + 3 * i])
+  local width = tonumber(ARGV[3 + 3 * i])
+  if width > 0 then
+    counts[i], oldest[i] = bucketed(KEYS[i], window, width)
+  else
+    counts[i], oldest[i] = logged(KEYS[i], window)
+  end
   blocked[i] = 0
   if block_ms > 0 then
     blocked[i] = math.max(redis.call('PTTL', KEYS[n + i]), 0)
@@ -29,8 +61,15 @@ end
 
 if rejected == 0 then
   for i = 1, n do
-    redis.call('ZADD', KEYS[i], now, now .. ':' .. nonce)
-    redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[3 + 2 * i]))
+    local window = tonumber(ARGV[2 + 3 * i])
+    local width = tonumber(ARGV[3 + 3 * i])
+    if width > 0 then
+      redis.call('HINCRBY', KEYS[i], math.floor(now / width), 1)
+      redis.call('PEXPIRE', KEYS[i], window + width)
+    else
+      redis.call('ZADD', KEYS[i], now, now .. ':' .. nonce)
+      redis.call('PEXPIRE', KEYS[i], window)
+    end
     counts[i] = counts[i] + 1
   end
 elseif block_ms > 0 and blocked[rejected] == 0 then

@@ -22,6 +22,10 @@ logger = logging.getLogger(__name__)
 SCOPES = ("global", "per_ip", "per_user", "per_key")
 SCRIPT_SOURCE = (Path(__file__).parent / "rate_limiter.lua").read_text()
 MAX_IDENTITY_LENGTH = 64
+# Up to this limit a scope logs each request (exact to the millisecond, memory ~ the limit);
+# above it, counts per 1/BUCKETS_PER_WINDOW of the window (bounded memory, still never over).
+LOG_LIMIT = 1_000
+BUCKETS_PER_WINDOW = 100
 
 
 class DurationField(serializers.CharField):
@@ -93,6 +97,13 @@ class Limit:
     limit: int
     window_ms: int
 
+    @property
+    def bucket_ms(self) -> int:
+        """0 for a request log, else the width of the counting buckets."""
+        if self.limit <= LOG_LIMIT:
+            return 0
+        return max(self.window_ms // BUCKETS_PER_WINDOW, 1)
+
 
 @dataclass(frozen=True)
 class ScopeState:
@@ -154,8 +165,12 @@ class RateLimiterPlugin(Plugin):
 
     def keys(self, request: RequestContext) -> list[str]:
         tag = "{rl:" + self.instance_id + "}"  # one hash tag: every key of a decision in one slot
-        logs = [f"{tag}:{lim.scope}:{self.identity(lim.scope, request)}" for lim in self.limits]
-        return logs + [key + ":blocked" for key in logs]
+        records = [
+            f"{tag}:{lim.scope}:{self.identity(lim.scope, request)}"
+            + (":b" if lim.bucket_ms else "")
+            for lim in self.limits
+        ]
+        return records + [key + ":blocked" for key in records]
 
     def pre_request(self, request: RequestContext) -> None:
         try:
@@ -190,7 +205,7 @@ class RateLimiterPlugin(Plugin):
             self.retry_after * 1000 if self.block else 0,
         ]
         for limit in self.limits:
-            args += [limit.limit, limit.window_ms]
+            args += [limit.limit, limit.window_ms, limit.bucket_ms]
         reply = self._script(keys=self.keys(request), args=args)
         rejected_index, now_ms = int(reply[0]), int(reply[1])
         states = [

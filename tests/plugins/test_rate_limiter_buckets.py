@@ -1,0 +1,76 @@
+"""rate_limiter with limits above LOG_LIMIT: bounded per-bucket counts, still never over."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from plugins.base import Plugin, PluginRejection
+from plugins.builtin.rate_limiter import BUCKETS_PER_WINDOW, LOG_LIMIT
+from tests.plugins.helpers import make_plugin, make_request
+
+LIMIT = LOG_LIMIT + 1
+
+
+def limiter(limit: int, window: str) -> Plugin:
+    return make_plugin("rate_limiter", {"limits": {"global": {"limit": limit, "window": window}}})
+
+
+def admitted(plugin: Plugin) -> bool:
+    try:
+        plugin.pre_request(make_request())
+    except PluginRejection:
+        return False
+    return True
+
+
+def record_key(plugin: Plugin) -> str:
+    return plugin.keys(make_request())[0]
+
+
+@pytest.mark.django_db
+def test_admits_exactly_the_limit_and_keeps_counts_not_requests(redis_conn):
+    plugin = limiter(LIMIT, "1m")
+    results = [admitted(plugin) for _ in range(LIMIT + 50)]
+    assert results.count(True) == LIMIT
+    assert results[LIMIT:] == [False] * 50
+    key = record_key(plugin)
+    assert redis_conn.type(key) == b"hash"
+    assert sum(int(count) for count in redis_conn.hvals(key)) == LIMIT
+    assert redis_conn.hlen(key) < 10  # a few buckets of 600 ms, not a thousand entries
+
+
+@pytest.mark.django_db
+def test_concurrent_requests_never_exceed_the_limit(redis_conn):
+    plugin = limiter(LIMIT, "1m")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: admitted(plugin), range(LIMIT + 300)))
+    assert results.count(True) == LIMIT
+
+
+@pytest.mark.django_db
+def test_the_record_stays_bounded_as_the_window_slides(redis_conn):
+    plugin = limiter(100_000, "300ms")
+    key = record_key(plugin)
+    deadline = time.monotonic() + 1.0
+    largest = 0
+    while time.monotonic() < deadline:
+        assert admitted(plugin)
+        largest = max(largest, redis_conn.hlen(key))
+    assert largest <= BUCKETS_PER_WINDOW + 1
+
+
+@pytest.mark.django_db
+def test_a_slot_frees_when_its_bucket_leaves_the_window(redis_conn):
+    plugin = limiter(LIMIT, "2s")  # buckets of 20 ms
+    started = time.monotonic()
+    assert all(admitted(plugin) for _ in range(LIMIT))
+    request = make_request()
+    with pytest.raises(PluginRejection) as rejected:
+        plugin.pre_request(request)
+    assert 1 <= int(rejected.value.headers["Retry-After"]) <= 2
+    assert request.response_headers["X-RateLimit-Remaining"] == "0"
+    time.sleep(max(0.0, started + 2.1 - time.monotonic()))  # window + a few buckets
+    assert admitted(plugin)
