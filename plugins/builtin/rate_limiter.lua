@@ -2,7 +2,7 @@
 -- KEYS[1..n]: each scope's record; KEYS[n+1..2n]: each scope's block marker.
 -- ARGV: n, nonce, block_ms, then limit, window_ms and bucket_ms for each scope.
 -- A scope with bucket_ms 0 keeps a log (a sorted set of its requests' times). A scope with a
--- large limit keeps counts per bucket_ms instead (a hash of at most window/bucket + 1 fields)
+-- large limit keeps counts per bucket_ms instead (a hash of at most window/bucket + 3 fields)
 -- and counts every bucket that overlaps the window: never more than the limit in any window,
 -- at the price of a slot freeing up to one bucket late.
 -- The request is recorded in every scope only when all of them admit it, so a rejected
@@ -20,23 +20,39 @@ local function logged(key, window)
   return redis.call('ZCARD', key), (first[2] and tonumber(first[2]) or now)
 end
 
--- The same from per-bucket counts; buckets wholly before the window are dropped.
+-- The same from per-bucket counts. The hash holds the buckets by index, their total `t` and
+-- the oldest non-empty bucket `f`: `f` only moves forward, so the work is O(1) amortised.
 local function bucketed(key, window, width)
-  local first = math.floor((now - window) / width)
-  local fields = redis.call('HGETALL', key)
-  local count, oldest, stale = 0, nil, {}
-  for j = 1, #fields, 2 do
-    local index = tonumber(fields[j])
-    if index < first then
-      stale[#stale + 1] = fields[j]
-    else
-      count = count + tonumber(fields[j + 1])
-      if oldest == nil or index < oldest then oldest = index end
-    end
+  local current = math.floor(now / width)
+  local cutoff = math.floor((now - window) / width)  -- the oldest bucket overlapping the window
+  local state = redis.call('HMGET', key, 't', 'f')
+  local total, first = tonumber(state[1]) or 0, tonumber(state[2]) or current
+  local stored_first = first
+  if cutoff - first > math.ceil(window / width) + 1 then  -- idle for longer than the window
+    redis.call('DEL', key)
+    total, first = 0, current
   end
-  if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
+  while first < current do
+    local count = tonumber(redis.call('HGET', key, first)) or 0
+    if count > 0 and first >= cutoff then
+      break
+    end
+    if count > 0 then
+      redis.call('HDEL', key, first)
+      total = total - count
+    end
+    first = first + 1
+  end
+  if total > 0 then
+    if first ~= stored_first then
+      redis.call('HSET', key, 't', total, 'f', first)
+    end
+  else
+    redis.call('DEL', key)  -- nothing left in the window
+    total = 0
+  end
   -- bucket b counts until (b + 1) * width + window: report (b + 1) * width as its time
-  return count, (oldest and (oldest + 1) * width or now)
+  return total, (total > 0 and (first + 1) * width or now)
 end
 
 local counts, oldest, blocked = {}, {}, {}
@@ -64,7 +80,12 @@ if rejected == 0 then
     local window = tonumber(ARGV[2 + 3 * i])
     local width = tonumber(ARGV[3 + 3 * i])
     if width > 0 then
-      redis.call('HINCRBY', KEYS[i], math.floor(now / width), 1)
+      local bucket = math.floor(now / width)
+      redis.call('HINCRBY', KEYS[i], bucket, 1)
+      redis.call('HINCRBY', KEYS[i], 't', 1)
+      if counts[i] == 0 then
+        redis.call('HSET', KEYS[i], 'f', bucket)
+      end
       redis.call('PEXPIRE', KEYS[i], window + width)
     else
       redis.call('ZADD', KEYS[i], now, now .. ':' .. nonce)

@@ -37,9 +37,11 @@ def test_admits_exactly_the_limit_and_keeps_counts_not_requests(redis_conn):
     assert results.count(True) == LIMIT
     assert results[LIMIT:] == [False] * 50
     key = record_key(plugin)
-    assert redis_conn.type(key) == b"hash"
-    assert sum(int(count) for count in redis_conn.hvals(key)) == LIMIT
-    assert redis_conn.hlen(key) < 10  # a few buckets of 600 ms, not a thousand entries
+    record = redis_conn.hgetall(key)
+    buckets = {field: int(count) for field, count in record.items() if field not in (b"t", b"f")}
+    assert int(record[b"t"]) == sum(buckets.values()) == LIMIT
+    assert int(record[b"f"]) == min(int(index) for index in buckets)
+    assert len(buckets) < 10  # a few buckets of 600 ms, not a thousand entries
 
 
 @pytest.mark.django_db
@@ -59,7 +61,13 @@ def test_the_record_stays_bounded_as_the_window_slides(redis_conn):
     while time.monotonic() < deadline:
         assert admitted(plugin)
         largest = max(largest, redis_conn.hlen(key))
-    assert largest <= BUCKETS_PER_WINDOW + 1
+    assert largest <= BUCKETS_PER_WINDOW + 1 + 2  # the buckets, the total and the oldest
+    record = redis_conn.hgetall(key)
+    assert int(record[b"t"]) == sum(int(c) for f, c in record.items() if f not in (b"t", b"f"))
+    time.sleep(0.7)  # idle for longer than the window: everything is dropped
+    assert admitted(plugin)
+    assert {f: int(c) for f, c in redis_conn.hgetall(key).items() if f != b"f"}.get(b"t") == 1
+    assert redis_conn.hlen(key) == 3
 
 
 @pytest.mark.django_db
