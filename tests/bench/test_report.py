@@ -1,0 +1,68 @@
+"""The benchmark's report never hides a failure, and wrk's summary is read as wrk prints it."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from bench.config import RESULTS_DIR
+from bench.report import render_markdown, write_results
+from bench.wrk import MARKER, parse_output
+
+
+@pytest.fixture
+def results() -> dict:
+    """The committed results of the last full run."""
+    return json.loads((RESULTS_DIR / "results.json").read_text())
+
+
+def table_line(markdown: str, label: str, concurrency: int) -> str:
+    return next(
+        line for line in markdown.splitlines() if line.startswith(f"| {label} | {concurrency} |")
+    )
+
+
+def test_rows_with_errors_are_marked_with_their_counts(results, tmp_path):
+    broken = copy.deepcopy(results)
+    row = next(r for r in broken["rows"] if r["target"] == "gateway-b")
+    row.update(status="errors", non2xx=17, socket_errors=3)
+    markdown = write_results(broken, tmp_path)
+    line = table_line(markdown, row["label"], row["concurrency"])
+    assert line.endswith("| 17 | 3 | **ERRORS** |")
+    assert json.loads((tmp_path / "results.json").read_text())["rows"] == broken["rows"]
+
+
+def test_skipped_rows_show_why_instead_of_numbers(results):
+    skipped = copy.deepcopy(results)
+    row = next(r for r in skipped["rows"] if r["target"] == "gateway-c")
+    row.update(status="skipped", reason="preflight HTTP 401: invalid API key")
+    line = table_line(render_markdown(skipped), row["label"], row["concurrency"])
+    assert "**skipped**: preflight HTTP 401: invalid API key" in line
+    assert str(row["rps"]) not in line
+
+
+def test_wrk_summary_counts_only_2xx_as_throughput():
+    summary = {
+        "requests": 1000,
+        "duration_us": 2_000_000,
+        "bytes": 64000,
+        "non2xx": 100,
+        "connect": 1,
+        "read": 2,
+        "write": 0,
+        "timeout": 4,
+        "mean_us": 1500.5,
+        "max_us": 9000,
+        "percentiles_us": {"50": 1200, "99": 8000},
+    }
+    result = parse_output("Running 2s test\n" + MARKER + json.dumps(summary) + "\n")
+    assert result.ok_rps == 450.0
+    assert (result.socket_errors, result.errors) == (7, 107)
+    assert result.percentiles_ms == {"50": 1.2, "99": 8.0}
+
+
+def test_missing_wrk_summary_is_an_error():
+    with pytest.raises(RuntimeError, match="no summary"):
+        parse_output("unable to connect to 127.0.0.1:1 Connection refused\n")
