@@ -95,6 +95,11 @@ class Balancer:
         state = self.health[target.key]
         state.in_flight = max(state.in_flight - 1, 0)
 
+    def failed(self, target: Target) -> None:
+        """The request to `target` got no answer: a failure, and no longer in flight."""
+        self.record(target, ok=False)
+        self.released(target)
+
     def record(self, target: Target, *, ok: bool) -> None:
         """Passive health: `threshold` failures in a row take the target out for `interval`."""
         state = self.health[target.key]

@@ -108,8 +108,7 @@ def send(
         try:
             response = _send_once(request.method, url, target_headers, body, timeouts)
         except requests.exceptions.ConnectionError as exc:
-            route.balancer.record(target, ok=False)
-            route.balancer.released(target)
+            route.balancer.failed(target)
             logger.warning(
                 "upstream %s unreachable (attempt %d/%d): %s",
                 target.base_url,
@@ -120,8 +119,7 @@ def send(
             last_error = exc
             continue
         except requests.exceptions.Timeout as exc:
-            route.balancer.record(target, ok=False)
-            route.balancer.released(target)
+            route.balancer.failed(target)
             logger.warning(
                 "upstream %s timed out (attempt %d/%d)", target.base_url, attempt, attempts
             )
