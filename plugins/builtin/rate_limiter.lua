@@ -55,16 +55,15 @@ local function bucketed(key, window, width)
   return total, (total > 0 and (first + 1) * width or now)
 end
 
-local counts, oldest, blocked = {}, {}, {}
+local counts, oldest, blocked, windows, widths = {}, {}, {}, {}, {}
 local rejected = 0
 for i = 1, n do
   local limit = tonumber(ARGV[1 + 3 * i])
-  local window = tonumber(ARGV[2 + 3 * i])
-  local width = tonumber(ARGV[3 + 3 * i])
-  if width > 0 then
-    counts[i], oldest[i] = bucketed(KEYS[i], window, width)
+  windows[i], widths[i] = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
+  if widths[i] > 0 then
+    counts[i], oldest[i] = bucketed(KEYS[i], windows[i], widths[i])
   else
-    counts[i], oldest[i] = logged(KEYS[i], window)
+    counts[i], oldest[i] = logged(KEYS[i], windows[i])
   end
   blocked[i] = 0
   if block_ms > 0 then
@@ -77,8 +76,7 @@ end
 
 if rejected == 0 then
   for i = 1, n do
-    local window = tonumber(ARGV[2 + 3 * i])
-    local width = tonumber(ARGV[3 + 3 * i])
+    local window, width = windows[i], widths[i]
     if width > 0 then
       local bucket = math.floor(now / width)
       redis.call('HINCRBY', KEYS[i], bucket, 1)
