@@ -9,6 +9,7 @@ from typing import Any
 
 from gateways.invalidation import local_version
 from gateways.models import Gateway, Rule, Service
+from gateways.providers import provider_base_url
 from keys.selectors import VerifiedKey, verified_keys_of_gateway
 from plugins.models import PluginConfig
 from plugins.pipeline import CompiledChain, PluginSpec, compile_chain
@@ -16,13 +17,6 @@ from proxy.balancer import Balancer, Target
 from proxy.matching import PathPattern, compile_path_pattern
 
 logger = logging.getLogger(__name__)
-
-PROVIDER_BASE_URLS = {
-    "openai": "https://api.openai.com",
-    "anthropic": "https://api.anthropic.com",
-    "mistral": "https://api.mistral.ai",
-}
-
 
 @dataclass(frozen=True)
 class Route:
@@ -71,7 +65,7 @@ def _plugin_specs(configs: list[PluginConfig]) -> list[PluginSpec]:
 def _target(key: str, data: Mapping[str, Any]) -> Target:
     provider = data.get("provider") or ""
     if provider:
-        base_url = (data.get("base_url") or PROVIDER_BASE_URLS.get(provider, "")).rstrip("/")
+        base_url = provider_base_url(provider, data.get("base_url"))
     else:
         base_url = f"{data.get('protocol', 'http')}://{data['host']}:{data.get('port', 80)}"
     return Target(

@@ -9,8 +9,8 @@ from rest_framework import serializers
 
 from gateway_project.serializers import StrictSerializer
 from gateways.models import PORT_VALIDATORS
+from gateways.providers import PROVIDER_NAMES, PROVIDERS
 
-PROVIDERS = ("openai", "anthropic", "mistral", "azure", "google", "bedrock")
 SECRET_FIELDS = ("header_value", "param_value", "api_key")
 MASK = "********"
 
@@ -113,7 +113,7 @@ class TargetSerializer(serializers.Serializer):
     weight = serializers.IntegerField(required=False, default=1, min_value=0, max_value=1000)
     headers = serializers.DictField(child=serializers.CharField(), required=False, default=dict)
     credentials = CredentialsSerializer(required=False)
-    provider = serializers.ChoiceField(choices=PROVIDERS, required=False)
+    provider = serializers.ChoiceField(choices=PROVIDER_NAMES, required=False)
     base_url = serializers.URLField(required=False)
     models = serializers.ListField(child=serializers.CharField(), required=False)
     default_model = serializers.CharField(required=False)
@@ -134,6 +134,10 @@ class TargetSerializer(serializers.Serializer):
         if attrs.get("host") or attrs.get("port"):
             raise serializers.ValidationError(
                 {"host": ["A provider target takes no host or port."]}
+            )
+        if not attrs.get("base_url") and PROVIDERS[attrs["provider"]].default_base_url is None:
+            raise serializers.ValidationError(
+                {"base_url": [f"A {attrs['provider']} target needs its base_url."]}
             )
         if not attrs.get("credentials"):
             raise serializers.ValidationError(

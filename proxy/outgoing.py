@@ -9,6 +9,7 @@ from urllib.parse import quote, urlencode
 from django.http import HttpRequest
 from requests.structures import CaseInsensitiveDict
 
+from gateways.providers import PROVIDERS
 from proxy.balancer import Target
 from proxy.matching import RouteMatch, join_paths, substitute_params
 
@@ -27,7 +28,6 @@ HOP_BY_HOP = frozenset(
     }
 )
 API_KEY_HEADERS = ("X-TG-API-Key", "X-API-Key")
-PROVIDER_AUTH = {"anthropic": ("x-api-key", "{}")}
 
 
 def client_headers(request: HttpRequest) -> CaseInsensitiveDict:
@@ -72,9 +72,12 @@ def inject_credentials(target: Target, headers: CaseInsensitiveDict, body: bytes
     credentials = target.credentials
     if credentials.get("header_name"):
         headers[credentials["header_name"]] = credentials["header_value"]
-    if credentials.get("api_key"):
-        name, template = PROVIDER_AUTH.get(target.provider, ("Authorization", "Bearer {}"))
-        headers[name] = template.format(credentials["api_key"])
+    if target.provider:
+        provider = PROVIDERS[target.provider]
+        for name, value in provider.extra_headers.items():
+            headers.setdefault(name, value)
+        if credentials.get("api_key"):
+            headers[provider.auth_header] = provider.auth_value(credentials["api_key"])
     if credentials.get("param_name") and credentials.get("param_location") == "body":
         body = _with_json_field(body, credentials["param_name"], credentials["param_value"])
     return body
