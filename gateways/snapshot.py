@@ -18,6 +18,7 @@ from proxy.matching import PathPattern, compile_path_pattern
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class Route:
     """A compiled rule: matcher, forwarding options, balancer and plugin chain."""
