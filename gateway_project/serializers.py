@@ -1,10 +1,30 @@
-"""Serializer building blocks shared by the apps."""
+"""Serializer building blocks shared by the apps: strict keys, strict booleans."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.db import models
 from rest_framework import serializers
+
+# Serializer context of the data migrations that re-normalise stored data written before
+# validation was strict: textual booleans are read as DRF reads them, unknown keys dropped.
+LEGACY_CONTEXT = {"legacy": True}
+
+
+def _is_legacy(field: serializers.Field) -> bool:
+    return bool(field.context.get("legacy"))
+
+
+class JSONBooleanField(serializers.BooleanField):
+    """A JSON boolean: `"false"`, `0` or `"yes"` are refused, not guessed."""
+
+    default_error_messages = {"invalid": "Must be a JSON boolean (true or false)."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not (isinstance(data, bool) or _is_legacy(self)):
+            self.fail("invalid", input=data)
+        return super().to_internal_value(data)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -15,8 +35,22 @@ class StrictSerializer(serializers.Serializer):
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields))
-            if unknown:
+            if unknown and _is_legacy(self):
+                data = {key: value for key, value in data.items() if key in self.fields}
+            elif unknown:
                 raise serializers.ValidationError(
                     {key: [self.unknown_key_message] for key in unknown}
                 )
         return super().to_internal_value(data)
+
+
+class StrictModelSerializer(StrictSerializer, serializers.ModelSerializer):
+    """A model serializer refusing undeclared keys; model booleans are JSON booleans.
+
+    Read-only fields are declared fields: a body read with GET can be sent back as it is.
+    """
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.BooleanField: JSONBooleanField,
+    }

@@ -60,9 +60,8 @@ def build_plugin(spec: PluginSpec) -> Plugin:
     plugin_class = registry.get(spec.name)
     if plugin_class is None:
         raise LookupError(f"plugin {spec.name!r} is configured but not registered")
-    return plugin_class(
-        instance_id=spec.id, level=spec.level, stage=spec.stage, settings=dict(spec.settings)
-    )
+    config = plugin_class.validated_settings(dict(spec.settings))  # once per compiled chain
+    return plugin_class(instance_id=spec.id, level=spec.level, stage=spec.stage, settings=config)
 
 
 def _steps(plugins: Sequence[tuple[PluginSpec, Plugin]], stage: str) -> list[Step]:

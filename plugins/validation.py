@@ -9,19 +9,21 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from gateway_project.serializers import JSONBooleanField, StrictSerializer
 from plugins.models import STAGES, PluginConfig
 from plugins.registry import registry
 
 
-class PluginConfigSerializer(serializers.Serializer):
-    """One entry of `required_plugins` or `plugin_chain`."""
+class PluginConfigSerializer(StrictSerializer):
+    """One entry of `required_plugins` or `plugin_chain`; its settings are validated by the
+    plugin's settings serializer and replaced by its normalised output (what is stored)."""
 
     id = serializers.UUIDField(read_only=True)
     name = serializers.CharField(max_length=100)
-    enabled = serializers.BooleanField(default=True)
+    enabled = JSONBooleanField(default=True)
     stage = serializers.ChoiceField(choices=STAGES)
     priority = serializers.IntegerField(default=0, min_value=0, max_value=999)
-    parallel = serializers.BooleanField(default=False)
+    parallel = JSONBooleanField(default=False)
     settings = serializers.DictField(default=dict)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -43,9 +45,10 @@ class PluginConfigSerializer(serializers.Serializer):
                     ]
                 }
             )
-        settings_serializer = plugin_class.settings_serializer(data=attrs["settings"])
-        if not settings_serializer.is_valid():
-            raise serializers.ValidationError({"settings": settings_serializer.errors})
+        try:
+            attrs["settings"] = plugin_class.validated_settings(attrs["settings"])
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"settings": exc.detail}) from exc
         return attrs
 
 
@@ -89,7 +92,8 @@ class PluginChainField(WholeItemsListField):
 
 
 def validate_plugin_config_model(config: PluginConfig) -> None:
-    """Django-admin validation of one PluginConfig row, with the API's rules and messages."""
+    """Django-admin validation of one PluginConfig row, with the API's rules and messages;
+    the row's settings become the normalised ones the API would store."""
     serializer = PluginConfigSerializer(
         data={
             "name": config.name,
@@ -107,6 +111,7 @@ def validate_plugin_config_model(config: PluginConfig) -> None:
                 for key, detail in serializer.errors.items()
             }
         )
+    config.settings = serializer.validated_data["settings"]
 
 
 def error_messages(detail: Any, prefix: str = "") -> list[str]:
