@@ -9,7 +9,7 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from gateway_project.serializers import JSONBooleanField, StrictSerializer
+from gateway_project.serializers import LEGACY_CONTEXT, JSONBooleanField, StrictSerializer
 from plugins.models import STAGES, PluginConfig
 from plugins.registry import registry
 
@@ -131,3 +131,16 @@ def error_messages(detail: Any, prefix: str = "") -> list[str]:
 
 def duplicate_plugin_message(name: str, stage: str) -> str:
     return f"Plugin {name!r} appears twice in stage {stage!r}."
+
+
+def renormalised_settings(name: str, settings: Any) -> dict[str, Any] | None:
+    """Stored settings of plugin `name` as they are stored now, read the way they were read
+    before validation was strict (textual booleans as DRF reads them, unknown keys dropped);
+    None when even that fails or the plugin is unknown (the row is then left as it is)."""
+    plugin_class = registry.get(name)
+    if plugin_class is None:
+        return None
+    try:
+        return plugin_class.validated_settings(settings, context=LEGACY_CONTEXT)
+    except serializers.ValidationError:
+        return None
