@@ -73,7 +73,8 @@ def _target(key: str, data: Mapping[str, Any]) -> Target:
     if provider:
         base_url = (data.get("base_url") or PROVIDER_BASE_URLS.get(provider, "")).rstrip("/")
     else:
-        base_url = f"{data.get('protocol', 'http')}://{data['host']}:{data.get('port', 80)}"
+        host = f"[{data['host']}]" if ":" in data["host"] else data["host"]  # IPv6
+        base_url = f"{data.get('protocol', 'http')}://{host}:{data.get('port', 80)}"
     return Target(
         key=key,
         base_url=base_url,

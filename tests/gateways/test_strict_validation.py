@@ -12,6 +12,7 @@ import pytest
 
 from gateways.models import Gateway, Rule, Service, Upstream
 from plugins.models import PluginConfig
+from tests.builders import in_process_post, routed_gateway
 from tests.gateways.test_django_admin import form_errors, inline, plugin_row
 from tests.gateways.test_routing_api import (
     HOST_TARGET,
@@ -393,3 +394,20 @@ def test_admin_inline_plugin_settings_are_stored_normalised(admin_client):
     assert PluginConfig.objects.get().settings == {
         "limits": {"global": {"limit": 10, "window": "1m"}}
     }
+
+
+# --- a normalised host still routes ---
+
+
+@pytest.mark.parametrize("spelling", ["::1", "[::1]", "0:0:0:0:0:0:0:1"])
+def test_an_ipv6_target_is_reached_however_it_is_written(
+    transactional_db, api, upstreams, proxy_client, spelling
+):
+    server = upstreams.start("::1")
+    gateway = routed_gateway(
+        in_process_post(api), subdomain="six", targets=[(spelling, server.port)]
+    )
+    assert gateway.upstream["targets"][0]["host"] == "::1"
+    response = proxy_client.get("/x", HTTP_HOST="six.localhost", HTTP_X_API_KEY=gateway.key)
+    assert response.status_code == 200
+    assert server.seen[-1].path == "/x"
