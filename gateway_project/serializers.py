@@ -36,9 +36,9 @@ class JSONBooleanField(serializers.BooleanField):
         return super().to_internal_value(data)
 
 
+# Refuses keys it does not declare: a misspelt setting must not vanish silently. (A comment,
+# not a docstring: subclasses without their own would show it in the OpenAPI schema.)
 class StrictSerializer(serializers.Serializer):
-    """Refuses keys it does not declare: a misspelt setting must not vanish silently."""
-
     unknown_key_message: ClassVar[str] = "Unknown field."
 
     def to_internal_value(self, data: Any) -> Any:
@@ -54,12 +54,10 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+# A model serializer refusing undeclared keys; model booleans are JSON booleans. Read-only
+# fields are declared fields: a body read with GET can be sent back as it is. (No docstring:
+# the OpenAPI schema would show it as the description of every admin body.)
 class StrictModelSerializer(StrictSerializer, serializers.ModelSerializer):
-    """A model serializer refusing undeclared keys; model booleans are JSON booleans.
-
-    Read-only fields are declared fields: a body read with GET can be sent back as it is.
-    """
-
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.BooleanField: JSONBooleanField,

@@ -15,8 +15,10 @@ from plugins.registry import registry
 
 
 class PluginConfigSerializer(StrictSerializer):
-    """One entry of `required_plugins` or `plugin_chain`; its settings are validated by the
-    plugin's settings serializer and replaced by its normalised output (what is stored)."""
+    """One entry of `required_plugins` or `plugin_chain`."""
+
+    # Its settings are validated by the plugin's settings serializer and replaced by its
+    # normalised output: that is what is stored.
 
     id = serializers.UUIDField(read_only=True)
     name = serializers.CharField(max_length=100)
