@@ -16,6 +16,7 @@ from tests.builders import in_process_post, routed_gateway
 from tests.gateways.test_django_admin import form_errors, inline, plugin_row
 from tests.gateways.test_routing_api import (
     HOST_TARGET,
+    RATE_LIMITER,
     field_errors,
     gateway_url,
     make_gateway,
@@ -79,9 +80,12 @@ def test_unknown_rule_field_is_refused_on_create_and_patch(api, gateway):
 
 
 def test_a_body_read_with_get_can_be_sent_back(api, gateway):
-    upstream = make_upstream(api, gateway)
-    service = make_service(api, gateway)
-    rule = make_rule(api, gateway, service)
+    chain = [RATE_LIMITER]
+    url = f"/api/v1/gateways/{gateway['id']}"
+    assert api.patch(url, {"required_plugins": chain}, format="json").status_code == 200
+    upstream = make_upstream(api, gateway, health_checks={"passive": True})
+    service = make_service(api, gateway, credentials={"api_key": "sk-1"})
+    rule = make_rule(api, gateway, service, plugin_chain=chain)
     for kind, body in (("upstreams", upstream), ("services", service), ("rules", rule)):
         url = gateway_url(gateway, kind, body["id"])
         response = api.put(url, api.get(url).json(), format="json")
