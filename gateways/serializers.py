@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from gateway_project.serializers import StrictModelSerializer
 from gateways.models import DNS_LABEL, Gateway, Rule, Service, Upstream
 from gateways.targets import (
     CredentialsSerializer,
@@ -14,11 +15,17 @@ from gateways.targets import (
     restore_masked_secrets,
     restore_masked_target_secrets,
 )
+from plugins.fields import HeadersField, HostField
 from plugins.validation import PluginChainField, WholeItemsListField
 from proxy.matching import HTTP_METHODS, compile_path_pattern, normalized_pattern
 
+# What an 'endpoint' service sets itself; a service of type 'upstream' takes it from the
+# upstream's targets, so a value given here would be silently ignored: it is refused.
+ENDPOINT_ONLY = ("host", "port", "path", "headers", "credentials")
+UPSTREAM_TYPE_REFUSAL = "Not allowed for type 'upstream': set it on the upstream's targets."
 
-class GatewaySerializer(serializers.ModelSerializer):
+
+class GatewaySerializer(StrictModelSerializer):
     subdomain = serializers.CharField(max_length=63, validators=[DNS_LABEL])
     required_plugins = PluginChainField()
 
@@ -41,7 +48,7 @@ class GatewaySerializer(serializers.ModelSerializer):
         return super().to_internal_value(data)
 
 
-class GatewayChildSerializer(serializers.ModelSerializer):
+class GatewayChildSerializer(StrictModelSerializer):
     """Base of serializers of objects nested under a gateway (passed in the context)."""
 
     gateway_id = serializers.UUIDField(read_only=True)
@@ -78,8 +85,9 @@ class UpstreamSerializer(GatewayChildSerializer):
 
 class ServiceSerializer(GatewayChildSerializer):
     upstream_id = serializers.UUIDField(required=False, allow_null=True)
+    host = HostField(required=False, allow_blank=True)
     credentials = CredentialsSerializer(required=False)
-    headers = serializers.DictField(child=serializers.CharField(), required=False)
+    headers = HeadersField(required=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
     connect_timeout = serializers.FloatField(
         required=False, allow_null=True, min_value=0.01, max_value=600
@@ -139,10 +147,13 @@ class ServiceSerializer(GatewayChildSerializer):
                 raise serializers.ValidationError(
                     {"upstream_id": ["Required for type 'upstream'."]}
                 )
-            if attrs.get("host") or attrs.get("port"):
-                raise serializers.ValidationError({"host": ["Not allowed for type 'upstream'."]})
-            # A service switched from 'endpoint' drops the address it no longer uses.
-            attrs["host"], attrs["port"] = "", None
+            refused = [name for name in ENDPOINT_ONLY if attrs.get(name)]
+            if refused:
+                raise serializers.ValidationError(
+                    {name: [UPSTREAM_TYPE_REFUSAL] for name in refused}
+                )
+            # A service switched from 'endpoint' drops what it no longer uses.
+            attrs.update(host="", port=None, path="", headers={}, credentials={})
         elif merged.get("type") == Service.Type.ENDPOINT:
             if not merged.get("host"):
                 raise serializers.ValidationError({"host": ["Required for type 'endpoint'."]})
@@ -161,7 +172,7 @@ class ServiceSerializer(GatewayChildSerializer):
 class RuleSerializer(GatewayChildSerializer):
     service_id = serializers.UUIDField()
     methods = serializers.ListField(child=serializers.CharField(), min_length=1)
-    headers = serializers.DictField(child=serializers.CharField(), required=False)
+    headers = HeadersField(required=False)
     plugin_chain = PluginChainField()
     retry_attempts = serializers.IntegerField(required=False, min_value=0, max_value=10)
 

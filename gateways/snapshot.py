@@ -68,7 +68,8 @@ def _target(key: str, data: Mapping[str, Any]) -> Target:
     if provider:
         base_url = provider_base_url(provider, data.get("base_url"))
     else:
-        base_url = f"{data.get('protocol', 'http')}://{data['host']}:{data.get('port', 80)}"
+        host = f"[{data['host']}]" if ":" in data["host"] else data["host"]  # IPv6
+        base_url = f"{data.get('protocol', 'http')}://{host}:{data.get('port', 80)}"
     return Target(
         key=key,
         base_url=base_url,

@@ -7,9 +7,10 @@ from typing import Any
 
 from rest_framework import serializers
 
-from gateway_project.serializers import StrictSerializer
+from gateway_project.serializers import JSONBooleanField, StrictSerializer
 from gateways.models import PORT_VALIDATORS
 from gateways.providers import PROVIDER_NAMES, PROVIDERS
+from plugins.fields import BaseURLField, HeaderNameField, HeadersField, HeaderValueField, HostField
 
 SECRET_FIELDS = ("header_value", "param_value", "api_key")
 MASK = "********"
@@ -22,12 +23,12 @@ class CredentialsSerializer(StrictSerializer):
     refused rather than dropped (a misspelt secret would otherwise vanish silently).
     """
 
-    header_name = serializers.CharField(required=False, max_length=200)
-    header_value = serializers.CharField(required=False, max_length=4000)
+    header_name = HeaderNameField(required=False)
+    header_value = HeaderValueField(required=False, max_length=4000)
     param_name = serializers.CharField(required=False, max_length=200)
     param_value = serializers.CharField(required=False, max_length=4000)
     param_location = serializers.ChoiceField(choices=["query", "body"], required=False)
-    api_key = serializers.CharField(required=False, max_length=4000)
+    api_key = HeaderValueField(required=False, max_length=4000)  # sent in a header
     unknown_key_message = "Unknown credential."
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -103,18 +104,18 @@ def _target_identity(target: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(target.get(key) or None for key in keys)
 
 
-class TargetSerializer(serializers.Serializer):
+class TargetSerializer(StrictSerializer):
     """A host target (host, port, protocol, path, weight) or an LLM provider target."""
 
-    host = serializers.CharField(required=False, max_length=255)
+    host = HostField(required=False)
     port = serializers.IntegerField(required=False, validators=PORT_VALIDATORS)
     protocol = serializers.ChoiceField(choices=["http", "https"], default="http")
     path = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     weight = serializers.IntegerField(required=False, default=1, min_value=0, max_value=1000)
-    headers = serializers.DictField(child=serializers.CharField(), required=False, default=dict)
+    headers = HeadersField(required=False, default=dict)
     credentials = CredentialsSerializer(required=False)
     provider = serializers.ChoiceField(choices=PROVIDER_NAMES, required=False)
-    base_url = serializers.URLField(required=False)
+    base_url = BaseURLField(required=False)
     models = serializers.ListField(child=serializers.CharField(), required=False)
     default_model = serializers.CharField(required=False)
 
@@ -153,9 +154,9 @@ class TargetSerializer(serializers.Serializer):
         return attrs
 
 
-class HealthChecksSerializer(serializers.Serializer):
+class HealthChecksSerializer(StrictSerializer):
     """Passive health: `threshold` failures take a target out for `interval` seconds."""
 
-    passive = serializers.BooleanField(default=True)
+    passive = JSONBooleanField(default=True)
     threshold = serializers.IntegerField(default=3, min_value=1, max_value=1000)
     interval = serializers.IntegerField(default=10, min_value=1, max_value=3600)

@@ -7,10 +7,11 @@ from datetime import datetime
 from django.utils import timezone
 from rest_framework import serializers
 
+from gateway_project.serializers import StrictModelSerializer
 from keys.models import ApiKey
 
 
-class ApiKeySerializer(serializers.ModelSerializer):
+class ApiKeySerializer(StrictModelSerializer):
     gateway_id = serializers.UUIDField(read_only=True)
     active = serializers.SerializerMethodField()
 

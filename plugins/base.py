@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from requests.structures import CaseInsensitiveDict
 from rest_framework import serializers
 
-from gateway_project.serializers import StrictSerializer
+from gateway_project.serializers import JSONBooleanField, StrictSerializer
 from plugins.models import STAGES
 
 
@@ -34,7 +34,7 @@ class PluginSettingsSerializer(StrictSerializer):
     """Base of every plugin's settings serializer: adds the common `fail_open` switch."""
 
     unknown_key_message = "Unknown setting."
-    fail_open = serializers.BooleanField(required=False)
+    fail_open = JSONBooleanField(required=False)
 
 
 @dataclass
@@ -94,11 +94,22 @@ class Plugin:
     fail_open_default: ClassVar[bool] = False
 
     def __init__(self, *, instance_id: str, level: str, stage: str, settings: dict[str, Any]):
+        """`settings` is the typed config: `validated_settings` output, never raw input."""
         self.instance_id = instance_id
         self.level = level
         self.stage = stage
         self.settings = settings
-        self.fail_open = bool(settings.get("fail_open", self.fail_open_default))
+        self.fail_open: bool = settings.get("fail_open", self.fail_open_default)
+
+    @classmethod
+    def validated_settings(
+        cls, settings: Any, *, context: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Settings as the plugin's serializer validates and normalises them (types, defaults):
+        what is stored, and what the plugin is built with. Raises ValidationError."""
+        serializer = cls.settings_serializer(data=settings, context=context or {})
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
 
     @property
     def stages(self) -> tuple[str, ...]:

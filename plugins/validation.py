@@ -9,19 +9,23 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from gateway_project.serializers import LEGACY_CONTEXT, JSONBooleanField, StrictSerializer
 from plugins.models import STAGES, PluginConfig
 from plugins.registry import registry
 
 
-class PluginConfigSerializer(serializers.Serializer):
+class PluginConfigSerializer(StrictSerializer):
     """One entry of `required_plugins` or `plugin_chain`."""
+
+    # Its settings are validated by the plugin's settings serializer and replaced by its
+    # normalised output: that is what is stored.
 
     id = serializers.UUIDField(read_only=True)
     name = serializers.CharField(max_length=100)
-    enabled = serializers.BooleanField(default=True)
+    enabled = JSONBooleanField(default=True)
     stage = serializers.ChoiceField(choices=STAGES)
     priority = serializers.IntegerField(default=0, min_value=0, max_value=999)
-    parallel = serializers.BooleanField(default=False)
+    parallel = JSONBooleanField(default=False)
     settings = serializers.DictField(default=dict)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -43,9 +47,10 @@ class PluginConfigSerializer(serializers.Serializer):
                     ]
                 }
             )
-        settings_serializer = plugin_class.settings_serializer(data=attrs["settings"])
-        if not settings_serializer.is_valid():
-            raise serializers.ValidationError({"settings": settings_serializer.errors})
+        try:
+            attrs["settings"] = plugin_class.validated_settings(attrs["settings"])
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"settings": exc.detail}) from exc
         return attrs
 
 
@@ -89,7 +94,8 @@ class PluginChainField(WholeItemsListField):
 
 
 def validate_plugin_config_model(config: PluginConfig) -> None:
-    """Django-admin validation of one PluginConfig row, with the API's rules and messages."""
+    """Django-admin validation of one PluginConfig row, with the API's rules and messages;
+    the row's settings become the normalised ones the API would store."""
     serializer = PluginConfigSerializer(
         data={
             "name": config.name,
@@ -107,6 +113,7 @@ def validate_plugin_config_model(config: PluginConfig) -> None:
                 for key, detail in serializer.errors.items()
             }
         )
+    config.settings = serializer.validated_data["settings"]
 
 
 def error_messages(detail: Any, prefix: str = "") -> list[str]:
@@ -126,3 +133,16 @@ def error_messages(detail: Any, prefix: str = "") -> list[str]:
 
 def duplicate_plugin_message(name: str, stage: str) -> str:
     return f"Plugin {name!r} appears twice in stage {stage!r}."
+
+
+def renormalised_settings(name: str, settings: Any) -> dict[str, Any] | None:
+    """Stored settings of plugin `name` as they are stored now, read the way they were read
+    before validation was strict (textual booleans as DRF reads them, unknown keys dropped);
+    None when even that fails or the plugin is unknown (the row is then left as it is)."""
+    plugin_class = registry.get(name)
+    if plugin_class is None:
+        return None
+    try:
+        return plugin_class.validated_settings(settings, context=LEGACY_CONTEXT)
+    except serializers.ValidationError:
+        return None

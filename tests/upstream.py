@@ -109,8 +109,9 @@ class UpstreamServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), EchoHandler)
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        super().__init__((host, 0), EchoHandler)
         self.seen: list[SeenRequest] = []
         self._lock = threading.Lock()
 
@@ -147,8 +148,8 @@ def free_port() -> int:
 class Upstreams:
     servers: list[UpstreamServer] = field(default_factory=list)
 
-    def start(self) -> UpstreamServer:
-        server = UpstreamServer().start()
+    def start(self, host: str = "127.0.0.1") -> UpstreamServer:
+        server = UpstreamServer(host).start()
         self.servers.append(server)
         return server
 

@@ -1,38 +1,7 @@
-"""Helpers shared by built-in plugins: settings normalisation and header-name validation."""
+"""Helpers shared by built-in plugins (the field types live in plugins.fields)."""
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from plugins.fields import HeaderNameField, is_header_name
 
-from rest_framework import serializers
-
-HEADER_NAME_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-
-
-def validated_settings(
-    serializer_class: type[serializers.Serializer], settings: dict[str, Any]
-) -> dict[str, Any]:
-    """Settings as the serializer normalises them (types, defaults).
-
-    Settings are stored as written and were validated then; running the serializer again
-    once per compiled configuration (never per request) gives the plugin clean values.
-    """
-    serializer = serializer_class(data=settings)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
-def is_header_name(value: str) -> bool:
-    """True when `value` is a syntactically valid HTTP header name (an RFC 9110 token)."""
-    return bool(HEADER_NAME_RE.match(value))
-
-
-class HeaderNameField(serializers.CharField):
-    """An HTTP header name, kept as written."""
-
-    def to_internal_value(self, data: Any) -> str:
-        text = super().to_internal_value(data).strip()
-        if not is_header_name(text):
-            raise serializers.ValidationError(f"{text!r} is not a valid header name.")
-        return text
+__all__ = ["HeaderNameField", "is_header_name"]

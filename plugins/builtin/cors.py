@@ -4,48 +4,19 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from rest_framework import serializers
 
+from gateway_project.serializers import JSONBooleanField
 from plugins.base import Plugin, PluginRejection, PluginSettingsSerializer, RequestContext
-from plugins.builtin.common import HeaderNameField, is_header_name, validated_settings
 from plugins.durations import parse_duration_ms
+from plugins.fields import HeaderNameField, OriginField, is_header_name, normalise_origin
 
 logger = logging.getLogger(__name__)
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_ECHOED_HEADERS = 64
 MAX_AGE_LIMIT = 366 * 86400
-
-
-def normalise_origin(value: str) -> str:
-    """`scheme://host[:port]` in lower case without a default port; ValueError otherwise."""
-    text = value.strip()
-    parts = urlsplit(text)
-    if parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
-        raise ValueError("use '*' or an origin such as https://app.example.com")
-    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
-        raise ValueError("an origin has no path, query, fragment or credentials")
-    port = parts.port  # ValueError on a bad port
-    scheme, host = parts.scheme.lower(), parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    if port is None or port == DEFAULT_PORTS[scheme]:
-        return f"{scheme}://{host}"
-    return f"{scheme}://{host}:{port}"
-
-
-class OriginField(serializers.CharField):
-    def to_internal_value(self, data: Any) -> str:
-        text = super().to_internal_value(data)
-        if text.strip() == "*":
-            return "*"
-        try:
-            return normalise_origin(text)
-        except ValueError as exc:
-            raise serializers.ValidationError(f"{text!r} is not a valid origin: {exc}.") from exc
 
 
 class MethodField(serializers.ChoiceField):
@@ -100,7 +71,7 @@ class CorsSettingsSerializer(PluginSettingsSerializer):
         required=False,
         help_text="Headers a preflight may ask for; '*' or absent: any requested header.",
     )
-    allow_credentials = serializers.BooleanField(default=False)
+    allow_credentials = JSONBooleanField(default=False)
     expose_headers = serializers.ListField(child=HeaderNameField(), default=list)
     max_age = MaxAgeField(
         required=False,
@@ -133,7 +104,7 @@ class CorsPlugin(Plugin):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        config = validated_settings(self.settings_serializer, self.settings)
+        config = self.settings
         origins = config["allowed_origins"]
         self.any_origin = "*" in origins
         self.origins = frozenset(origins)

@@ -8,55 +8,16 @@ from typing import Any, ClassVar
 from rest_framework import serializers
 
 from plugins.base import Plugin, PluginRejection, PluginSettingsSerializer, RequestContext
-from plugins.builtin.common import validated_settings
-
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from plugins.fields import (
+    Address,
+    CIDRField,
+    IPAddressField,
+    Network,
+    parse_address,
+    parse_network,
+)
 
 MAX_ENTRIES = 10_000
-
-
-def parse_address(value: str) -> Address | None:
-    """An address from text such as `10.0.0.1`, `[::1]` or `fe80::1%eth0`; IPv4-mapped IPv6
-    addresses become IPv4 so that they match IPv4 rules. None when it is not an address."""
-    text = value.strip().strip("[]").split("%", 1)[0]
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped
-    return address
-
-
-def parse_network(value: str) -> Network:
-    """A network from CIDR text (host bits allowed); IPv4-mapped IPv6 ranges become IPv4."""
-    network = ipaddress.ip_network(value.strip(), strict=False)
-    mapped = ipaddress.ip_network("::ffff:0:0/96")
-    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(mapped):
-        low = int(network.network_address) & 0xFFFFFFFF
-        return ipaddress.IPv4Network((low, network.prefixlen - 96))
-    return network
-
-
-class IPAddressField(serializers.CharField):
-    def to_internal_value(self, data: Any) -> str:
-        text = super().to_internal_value(data)
-        if parse_address(text) is None:
-            raise serializers.ValidationError(f"{text!r} is not an IPv4 or IPv6 address.")
-        return text
-
-
-class CIDRField(serializers.CharField):
-    def to_internal_value(self, data: Any) -> str:
-        text = super().to_internal_value(data)
-        try:
-            parse_network(text)
-        except ValueError as exc:
-            raise serializers.ValidationError(
-                f"{text!r} is not a CIDR range such as 10.0.0.0/8 or 2001:db8::/32."
-            ) from exc
-        return text
 
 
 class IPFilterSettingsSerializer(PluginSettingsSerializer):
@@ -111,8 +72,7 @@ class IPFilterPlugin(Plugin):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        config = validated_settings(self.settings_serializer, self.settings)
-        self.matcher = IPMatcher(config["ips"], config["cidrs"])
+        self.matcher = IPMatcher(self.settings["ips"], self.settings["cidrs"])
 
     def pre_request(self, request: RequestContext) -> None:
         # Only the proxy-derived client IP counts: client-supplied headers are never trusted.

@@ -14,8 +14,10 @@ import redis
 from django_redis import get_redis_connection
 from rest_framework import serializers
 
+from gateway_project.serializers import StrictSerializer
 from plugins.base import Plugin, PluginRejection, PluginSettingsSerializer, RequestContext
 from plugins.durations import parse_duration_ms
+from plugins.fields import DurationField
 
 logger = logging.getLogger(__name__)
 
@@ -28,36 +30,20 @@ LOG_LIMIT = 1_000
 BUCKETS_PER_WINDOW = 100
 
 
-class DurationField(serializers.CharField):
-    """A window such as `500ms`, `30s`, `1m`, `1h30m` or `1d`."""
-
-    def to_internal_value(self, data: Any) -> str:
-        text = super().to_internal_value(data)
-        try:
-            parse_duration_ms(text)
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from exc
-        return text
-
-
-class LimitSerializer(serializers.Serializer):
+class LimitSerializer(StrictSerializer):
     limit = serializers.IntegerField(min_value=1, max_value=10_000_000)
     window = DurationField()
 
 
-class LimitsSerializer(serializers.Serializer):
+class LimitsSerializer(StrictSerializer):
     """Any of `global`, `per_ip`, `per_user`, `per_key`; at least one."""
+
+    unknown_key_message = f"Unknown scope; use one of {', '.join(SCOPES)}."
 
     def get_fields(self) -> dict[str, serializers.Field]:
         return {scope: LimitSerializer(required=False) for scope in SCOPES}
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(SCOPES))
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: [f"Unknown scope; use one of {', '.join(SCOPES)}."] for name in unknown}
-                )
         values = super().to_internal_value(data)
         if not values:
             raise serializers.ValidationError(f"Configure at least one of {', '.join(SCOPES)}.")
@@ -73,7 +59,7 @@ class RetryAfterField(serializers.IntegerField):
         super().__init__(min_value=0, max_value=366 * 86400, **kwargs)
 
 
-class ActionsSerializer(serializers.Serializer):
+class ActionsSerializer(StrictSerializer):
     type = serializers.ChoiceField(choices=["reject", "block"], default="reject")
     retry_after = RetryAfterField(required=False)
 
@@ -141,14 +127,13 @@ class RateLimiterPlugin(Plugin):
         super().__init__(**kwargs)
         limits = self.settings["limits"]
         self.limits = [
-            Limit(scope, int(limits[scope]["limit"]), parse_duration_ms(limits[scope]["window"]))
+            Limit(scope, limits[scope]["limit"], parse_duration_ms(limits[scope]["window"]))
             for scope in SCOPES
             if scope in limits
         ]
         actions = self.settings.get("actions") or {}
         self.block = actions.get("type") == "block"
-        retry_after = actions.get("retry_after")
-        self.retry_after = int(retry_after) if retry_after not in (None, "") else None
+        self.retry_after: int | None = actions.get("retry_after")
         self._script: Any = None
 
     def identity(self, scope: str, request: RequestContext) -> str:

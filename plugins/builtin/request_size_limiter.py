@@ -6,8 +6,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from gateway_project.serializers import JSONBooleanField
 from plugins.base import Plugin, PluginRejection, PluginSettingsSerializer, RequestContext
-from plugins.builtin.common import validated_settings
 
 UNIT_BYTES = {"bytes": 1, "kilobytes": 1024, "megabytes": 1024 * 1024}
 MAX_LIMIT_BYTES = 1024**4
@@ -23,7 +23,7 @@ class RequestSizeLimiterSettingsSerializer(PluginSettingsSerializer):
         allow_null=True,
         help_text="Most characters of the UTF-8 decoded body; absent or null: no limit.",
     )
-    require_content_length = serializers.BooleanField(default=False)
+    require_content_length = JSONBooleanField(default=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["allowed_payload_size"] * UNIT_BYTES[attrs["size_unit"]] > MAX_LIMIT_BYTES:
@@ -48,7 +48,7 @@ class RequestSizeLimiterPlugin(Plugin):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        config = validated_settings(self.settings_serializer, self.settings)
+        config = self.settings
         self.max_bytes: int = config["allowed_payload_size"] * UNIT_BYTES[config["size_unit"]]
         self.max_chars: int | None = config.get("max_chars_per_request")
         self.require_content_length: bool = config["require_content_length"]

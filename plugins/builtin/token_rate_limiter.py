@@ -21,10 +21,9 @@ from plugins.base import (
     RequestContext,
     ResponseContext,
 )
-from plugins.builtin.common import validated_settings
 from plugins.builtin.llm_usage import UsageScanner, merge_usage, parse_json, total_tokens
-from plugins.builtin.rate_limiter import DurationField
 from plugins.durations import parse_duration_ms
+from plugins.fields import DurationField
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +114,7 @@ class TokenRateLimiterPlugin(Plugin):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        config = validated_settings(self.settings_serializer, self.settings)
+        config = self.settings
         self.limit: int = config["limit"]
         self.window_ms = parse_duration_ms(config["window"])
         self.by_user = config["identifier"] == "user"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,6 +48,13 @@ INVALID = [
     ("request_size_limiter", {"allowed_payload_size": 1, "size_unit": "gigabytes"}),
     ("token_rate_limiter", {"window": "1m"}),
     ("token_rate_limiter", {"limit": 10, "identifier": "ip"}),
+    # strict: unknown keys at every level, booleans that are JSON booleans
+    ("rate_limiter", {"limits": {"global": {"limit": 1, "window": "1m", "burst": 3}}}),
+    ("rate_limiter", {**PER_IP, "actions": {"type": "reject", "retry_afterr": 5}}),
+    ("rate_limiter", {**PER_IP, "fail_open": "false"}),
+    ("cors", {**CORS, "allow_credentials": "true"}),
+    ("request_size_limiter", {"allowed_payload_size": 1, "require_content_length": 1}),
+    ("ip_blacklist", {"cidrs": ["10.0.0.0/8"], "fail_open": "no"}),
 ]
 
 
@@ -151,3 +159,11 @@ def test_api_refuses_what_the_schema_refuses(catalogue, name, settings):
     schema = catalogue[name]["settings_schema"]
     assert list(Draft202012Validator(schema).iter_errors(settings))
     assert not api_accepts(name, settings)
+
+
+@pytest.mark.parametrize(("name", "settings"), VALID)
+def test_stored_settings_match_the_schema(catalogue, name, settings):
+    stored = registry.get(name).validated_settings(settings)
+    schema = catalogue[name]["settings_schema"]
+    assert not list(Draft202012Validator(schema).iter_errors(json.loads(json.dumps(stored))))
+    assert registry.get(name).validated_settings(stored) == stored  # normalising is idempotent
