@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from django.http import HttpRequest
 from requests.structures import CaseInsensitiveDict
 
+from gateway_project.bounded_json import loads
+from gateway_project.conf import gateway_settings
 from proxy.balancer import Target
 from proxy.matching import RouteMatch, join_paths, substitute_params
+from proxy.paths import SUB_DELIMS, UnsafePath, normalize_path, normalized_base, within
 
 HOP_BY_HOP = frozenset(
     {
@@ -52,10 +56,25 @@ def strip_hop_by_hop(headers: CaseInsensitiveDict) -> CaseInsensitiveDict:
 
 def upstream_path(target: Target, match: RouteMatch, request_path: str, strip_path: bool) -> str:
     """Target path with `{params}` filled in, plus the client path (or, with strip_path, only
-    the part the rule's trailing `/*` matched)."""
+    the part the rule's trailing `/*` matched).
+
+    `request_path` is the normalised path the rule matched; the result is normalised again, so
+    no dot segment is left for the HTTP client to resolve (the bytes sent are the path
+    returned), and must stay under the target's base path (else UnsafePath)."""
     base = substitute_params(target.path, match.params)
     rest = match.rest if strip_path else request_path
-    return quote(join_paths(base, rest), safe="/:@!$&'()*+,;=-._~")
+    path = normalize_path(quote(join_paths(base, rest), safe="/%" + SUB_DELIMS))
+    if not within(path, normalized_base(static_prefix(target.path))):
+        raise UnsafePath("the path leaves the target's base path")
+    return path
+
+
+def static_prefix(template: str) -> str:
+    """The part of a target path before its first `{param}` segment."""
+    if "{" not in template:
+        return template
+    prefix = template.split("{", 1)[0]
+    return prefix[: prefix.rfind("/") + 1]
 
 
 def upstream_url(target: Target, path: str, query_string: str) -> str:
@@ -65,6 +84,11 @@ def upstream_url(target: Target, path: str, query_string: str) -> str:
         extra = urlencode({credentials["param_name"]: credentials["param_value"]})
         query = f"{query}&{extra}" if query else extra
     return target.base_url + path + (f"?{query}" if query else "")
+
+
+def request_json(body: bytes) -> Any:
+    """A request body parsed as JSON within MAX_JSON_DEPTH (JSONTooDeep past it)."""
+    return loads(body, gateway_settings.MAX_JSON_DEPTH)
 
 
 def inject_credentials(target: Target, headers: CaseInsensitiveDict, body: bytes) -> bytes:
@@ -82,7 +106,7 @@ def inject_credentials(target: Target, headers: CaseInsensitiveDict, body: bytes
 
 def _with_json_field(body: bytes, name: str, value: str) -> bytes:
     try:
-        data = json.loads(body) if body else {}
+        data = request_json(body) if body else {}
     except ValueError:
         return body
     if not isinstance(data, dict):
@@ -96,7 +120,7 @@ def default_model(target: Target, body: bytes) -> bytes:
     if not target.provider or not body:
         return body
     try:
-        data = json.loads(body)
+        data = request_json(body)
     except ValueError:
         return body
     if isinstance(data, dict) and data.get("model") not in target.models:
