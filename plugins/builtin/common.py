@@ -5,9 +5,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import redis
 from rest_framework import serializers
 
 HEADER_NAME_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# What "Redis is unavailable" means to a limiter's fail_open: it cannot be reached or answer
+# writes (a replica, a cluster failing over); never a bad reply or bad input.
+REDIS_UNAVAILABLE = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+)
 
 
 def validated_settings(
