@@ -34,16 +34,21 @@ class DeadlineInput:
         self._stream = stream
         self._seconds = seconds
         self._deadline: float | None = None
+        self.timed_out = False
 
     def _timed(self, method: Callable[..., bytes], *args: Any) -> bytes:
         now = time.monotonic()
         if self._deadline is None:
             self._deadline = now + self._seconds
         remaining = self._deadline - now
-        if remaining <= 0:
-            raise BodyReadTimeout(TIMED_OUT_MESSAGE)
-        with gevent.Timeout(remaining, BodyReadTimeout(TIMED_OUT_MESSAGE)):
-            return method(*args)
+        try:
+            if remaining <= 0:
+                raise BodyReadTimeout(TIMED_OUT_MESSAGE)
+            with gevent.Timeout(remaining, BodyReadTimeout(TIMED_OUT_MESSAGE)):
+                return method(*args)
+        except BodyReadTimeout:
+            self.timed_out = True
+            raise
 
     def read(self, size: int | None = -1) -> bytes:
         return self._timed(self._stream.read, size)
@@ -84,20 +89,35 @@ class RequestBodyMiddleware:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-        if has_body(environ):
-            stream = DeadlineInput(environ["wsgi.input"], gateway_settings.BODY_READ_TIMEOUT)
-            environ["wsgi.input"] = stream
-            if is_chunked(environ):
-                try:
-                    body = read_limited(stream, gateway_settings.MAX_BODY_BYTES)
-                except BodyTooLarge as exc:
-                    return json_answer(start_response, 413, str(exc))
-                except BodyReadTimeout as exc:
-                    return json_answer(start_response, 408, str(exc))
-                environ["wsgi.input"] = io.BytesIO(body)
-                environ["CONTENT_LENGTH"] = str(len(body))
-                del environ["HTTP_TRANSFER_ENCODING"]  # the body is no longer chunked
-        return self.app(environ, start_response)
+        if not has_body(environ):
+            return self.app(environ, start_response)
+        stream = DeadlineInput(environ["wsgi.input"], gateway_settings.BODY_READ_TIMEOUT)
+        environ["wsgi.input"] = stream
+        if is_chunked(environ):
+            try:
+                body = read_limited(stream, gateway_settings.MAX_BODY_BYTES)
+            except BodyTooLarge as exc:
+                return json_answer(start_response, 413, str(exc))
+            except BodyReadTimeout as exc:
+                return json_answer(start_response, 408, str(exc))
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            del environ["HTTP_TRANSFER_ENCODING"]  # the body is no longer chunked
+        return self._answer(environ, start_response, stream)
+
+    def _answer(
+        self, environ: dict[str, Any], start_response: Callable, stream: DeadlineInput
+    ) -> Iterable[bytes]:
+        """The app's answer; 408 JSON instead when its body read timed out, whatever the app
+        made of that (the admin plane would render a 500)."""
+        started: list[tuple] = []
+        result = self.app(environ, lambda *args: started.append(args))
+        if stream.timed_out:
+            if hasattr(result, "close"):
+                result.close()
+            return json_answer(start_response, 408, TIMED_OUT_MESSAGE)
+        start_response(*started[0])
+        return result
 
 
 def json_answer(start_response: Callable, status: int, message: str) -> list[bytes]:

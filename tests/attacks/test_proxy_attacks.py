@@ -430,3 +430,14 @@ def test_e2e_a_body_that_never_arrives_is_408(hardened_server, e2e_split, attack
     assert (response.status, response.json()) == (408, {"error": "request body timed out"})
     assert BODY_READ_TIMEOUT <= waited < BODY_READ_TIMEOUT + 5
     assert len(attack_upstream.seen) == before
+
+
+@pytest.mark.e2e
+def test_e2e_an_admin_body_that_never_arrives_is_408(hardened_server):
+    headers = {
+        "Authorization": hardened_server.admin.headers["Authorization"],
+        "Content-Type": "application/json",
+        "Content-Length": "100",
+    }
+    response = send(hardened_server, "POST", "/api/v1/gateways", "localhost", headers, b'{"na')
+    assert (response.status, response.json()) == (408, {"error": "request body timed out"})
