@@ -15,6 +15,7 @@ UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
 SUB_DELIMS = "!$&'()*+,;=:@"
 PERCENT_RE = re.compile(r"%([0-9A-Fa-f]{2})?")
 LITERAL_RE = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@]+")
+PLAIN_PATH_RE = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
 ENCODED_SEPARATORS = ("%2F", "%5C")
 DOT_SEGMENTS = frozenset({".", ".."})
 
@@ -82,6 +83,8 @@ def normalize_path(raw: str) -> str:
     """RFC 3986 remove_dot_segments over normalised segments; a climb above the root is refused.
 
     Nothing else is collapsed: empty segments (`//`) stay as sent."""
+    if PLAIN_PATH_RE.fullmatch(raw) and "/." not in raw:
+        return raw  # the common case: no escape, and no segment that starts with a dot
     if not raw.startswith("/"):
         raise UnsafePath("the path must start with '/'")
     segments = raw.split("/")[1:]
