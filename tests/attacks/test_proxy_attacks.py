@@ -135,6 +135,24 @@ def test_deep_json_cannot_reopen_an_exhausted_token_budget(route, proxy_client):
     assert post(deep_json(63)).status_code == 429  # 64 levels, the limit: counted as usual
 
 
+def test_deep_json_to_a_provider_target_is_400_not_500(route, api, upstream, proxy_client):
+    gateway = route(path="/v1/*")
+    url = f"/api/v1/gateways/{gateway.id}/upstreams/{gateway.upstream['id']}"
+    target = {
+        "provider": "openai",
+        "base_url": f"http://127.0.0.1:{upstream.port}",
+        "models": ["m"],
+        "default_model": "m",
+        "credentials": {"api_key": "sk-upstream"},
+    }
+    assert api.patch(url, {"targets": [target]}, format="json").status_code == 200
+    response = proxy_client.post(
+        "/v1/chat", deep_json(2000), "application/json", HTTP_HOST=HOST, HTTP_X_API_KEY=gateway.key
+    )
+    assert (response.status_code, error_of(response)) == (400, "request body too deeply nested")
+    assert upstream.seen == []
+
+
 def test_a_limiter_error_other_than_redis_down_refuses(route, proxy_client, redis_conn):
     limiter = {"name": "rate_limiter", "stage": "pre_request", "priority": 1}
     limiter["settings"] = {"limits": {"global": {"limit": 100, "window": "1m"}}}
