@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 
 import pytest
@@ -298,6 +299,7 @@ def test_token_budget_per_user_ignores_client_user_headers(route, proxy_client):
 
 BODY_READ_TIMEOUT = 1.0
 MAX_BODY_BYTES = 4096
+KEEPALIVE = 2  # gunicorn's keepalive also bounds the wait for a request head (gevent workers)
 
 
 @pytest.fixture(scope="module")
@@ -315,6 +317,7 @@ def hardened_server(tmp_path_factory):
         workers=1,
         GATEWAY_BODY_READ_TIMEOUT=str(BODY_READ_TIMEOUT),
         GATEWAY_MAX_BODY_BYTES=str(MAX_BODY_BYTES),
+        GUNICORN_CMD_ARGS=f"--keep-alive {KEEPALIVE}",
     ).start()
     yield server
     server.stop()
@@ -459,3 +462,14 @@ def test_e2e_an_admin_body_that_never_arrives_is_408(hardened_server):
     }
     response = send(hardened_server, "POST", "/api/v1/gateways", "localhost", headers, b'{"na')
     assert (response.status, response.json()) == (408, {"error": "request body timed out"})
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("sent", [b"", b"GET /private/x HTTP/1.1\r\nHost: e2e-split.loc"])
+def test_e2e_idle_and_partial_head_connections_close_after_keepalive(hardened_server, sent):
+    with socket.create_connection(("127.0.0.1", hardened_server.port), timeout=10) as sock:
+        sock.sendall(sent)
+        started = time.monotonic()
+        assert sock.recv(1024) == b""  # closed without an answer
+        waited = time.monotonic() - started
+    assert KEEPALIVE - 0.5 <= waited < KEEPALIVE + 3
