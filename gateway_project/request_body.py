@@ -13,6 +13,9 @@ import gevent
 from gateway_project.conf import gateway_settings
 
 READ_SIZE = 64 * 1024
+# Set in the environ of a request whose chunked body was read here: its CONTENT_LENGTH is ours,
+# the client declared no length.
+DECHUNKED = "gateway.dechunked"
 TIMED_OUT_MESSAGE = "request body timed out"
 
 
@@ -102,6 +105,7 @@ class RequestBodyMiddleware:
                 return json_answer(start_response, 408, str(exc))
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
+            environ[DECHUNKED] = True
             del environ["HTTP_TRANSFER_ENCODING"]  # the body is no longer chunked
         return self._answer(environ, start_response, stream)
 

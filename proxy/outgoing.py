@@ -12,6 +12,7 @@ from requests.structures import CaseInsensitiveDict
 
 from gateway_project.bounded_json import loads
 from gateway_project.conf import gateway_settings
+from gateway_project.request_body import DECHUNKED
 from proxy.balancer import Target
 from proxy.matching import RouteMatch, join_paths, substitute_params
 from proxy.paths import SUB_DELIMS, UnsafePath, normalize_path, normalized_base, within
@@ -35,13 +36,16 @@ PROVIDER_AUTH = {"anthropic": ("x-api-key", "{}")}
 
 
 def client_headers(request: HttpRequest) -> CaseInsensitiveDict:
-    """The client's request headers from the WSGI environ."""
+    """The client's request headers from the WSGI environ (no Content-Length for a chunked
+    body: the client declared none; the upstream request gets one from the body)."""
     headers = CaseInsensitiveDict()
     for key, value in request.META.items():
         if key.startswith("HTTP_"):
             headers[key[5:].replace("_", "-").title()] = value
         elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
             headers[key.replace("_", "-").title()] = value
+    if request.META.get(DECHUNKED):
+        del headers["Content-Length"]
     return headers
 
 

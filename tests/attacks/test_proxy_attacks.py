@@ -413,6 +413,25 @@ def test_e2e_chunked_body_meets_the_request_size_limiter(hardened_server, attack
     large = send(hardened_server, "POST", "/x", host, headers, chunked(b"l" * 101))
     assert (small.status, large.status) == (200, 413)
     assert attack_upstream.seen[-1].body == b"s" * 100
+    assert attack_upstream.seen[-1].headers["Content-Length"] == "100"
+
+
+@pytest.mark.e2e
+def test_e2e_chunked_body_has_no_declared_length(hardened_server, attack_upstream):
+    size_limiter = {"name": "request_size_limiter", "stage": "pre_request", "priority": 1}
+    size_limiter["settings"] = {"allowed_payload_size": 1, "require_content_length": True}
+    gateway = routed_gateway(
+        hardened_server.post,
+        subdomain="e2e-length",
+        targets=[("127.0.0.1", attack_upstream.port)],
+        required_plugins=[size_limiter],
+    )
+    headers = {"X-API-Key": gateway.key, "Transfer-Encoding": "chunked"}
+    response = send(hardened_server, "POST", "/x", "e2e-length.localhost", headers, chunked(b"c"))
+    assert (response.status, response.json()) == (
+        411,
+        {"error": "Content-Length header is required"},
+    )
 
 
 @pytest.mark.e2e
