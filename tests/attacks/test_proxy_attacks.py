@@ -428,10 +428,7 @@ def test_e2e_chunked_body_has_no_declared_length(hardened_server, attack_upstrea
     )
     headers = {"X-API-Key": gateway.key, "Transfer-Encoding": "chunked"}
     response = send(hardened_server, "POST", "/x", "e2e-length.localhost", headers, chunked(b"c"))
-    assert (response.status, response.json()) == (
-        411,
-        {"error": "Content-Length header is required"},
-    )
+    assert (response.status, response.json()["error"]) == (411, "Content-Length header is required")
 
 
 @pytest.mark.e2e
