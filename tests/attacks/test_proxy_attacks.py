@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from keys.models import ApiKey
 from plugins.models import PluginConfig
 from tests.builders import created, in_process_post, routed_gateway
 from tests.e2e.server import GatewayServer
@@ -154,16 +155,31 @@ def test_deep_json_to_a_provider_target_is_400_not_500(route, api, upstream, pro
     assert upstream.seen == []
 
 
-def test_a_limiter_error_other_than_redis_down_refuses(route, proxy_client, redis_conn):
-    limiter = {"name": "rate_limiter", "stage": "pre_request", "priority": 1}
-    limiter["settings"] = {"limits": {"global": {"limit": 100, "window": "1m"}}}
-    gateway = route(required_plugins=[limiter])
+LIMITERS = {
+    "rate_limiter": (
+        {"limits": {"global": {"limit": 100, "window": "1m"}}},
+        "{{rl:{id}}}:global:all",
+    ),
+    "token_rate_limiter": ({"limit": 1000, "window": "1m"}, "{{trl:{id}:key:{key}}}:log"),
+}
+
+
+@pytest.mark.parametrize("name", list(LIMITERS))
+def test_a_limiter_error_other_than_redis_down_refuses(route, proxy_client, redis_conn, name):
+    settings, record = LIMITERS[name]
+    gateway = route(required_plugins=[{"name": name, "stage": "pre_request", "settings": settings}])
     plugin_id = PluginConfig.objects.get(gateway_id=gateway.id).id
-    redis_conn.delete(f"{{rl:{plugin_id}}}:global:all")
-    redis_conn.set(f"{{rl:{plugin_id}}}:global:all", "not a request log")  # WRONGTYPE
-    response = proxy_client.get("/x", HTTP_HOST=HOST, HTTP_X_API_KEY=gateway.key)
-    assert response.status_code == 500  # fail_open (the default) covers an outage, not this
-    redis_conn.delete(f"{{rl:{plugin_id}}}:global:all")
+    key_id = ApiKey.objects.get(gateway_id=gateway.id).id
+    poisoned = record.format(id=plugin_id, key=key_id)
+    redis_conn.set(poisoned, "not what the script keeps there")  # WRONGTYPE in the script
+    try:
+        response = proxy_client.post(
+            "/x", b"{}", "application/json", HTTP_HOST=HOST, HTTP_X_API_KEY=gateway.key
+        )
+    finally:
+        redis_conn.delete(poisoned)
+    # fail_open (the limiters' default) covers Redis being unreachable, not a failed decision
+    assert (response.status_code, error_of(response)) == (500, "plugin execution failed")
 
 
 # --- 6. Host forms ---------------------------------------------------------------------------
