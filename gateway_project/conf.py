@@ -15,6 +15,8 @@ DEFAULTS: dict[str, Any] = {
     "READ_TIMEOUT": 60.0,
     "CONFIG_CHECK_INTERVAL": 0.1,
     "MAX_BODY_BYTES": 32 * 1024 * 1024,
+    "BODY_READ_TIMEOUT": 30.0,  # seconds for a whole request body, from its first read
+    "MAX_JSON_DEPTH": 64,  # nesting of arrays/objects in a JSON request body
     "PLUGINS": [
         "plugins.builtin.rate_limiter.RateLimiterPlugin",
         "plugins.builtin.token_rate_limiter.TokenRateLimiterPlugin",

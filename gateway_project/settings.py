@@ -183,6 +183,9 @@ GATEWAY = {
     "CONNECT_TIMEOUT": float(os.environ.get("GATEWAY_CONNECT_TIMEOUT", "5")),
     "READ_TIMEOUT": float(os.environ.get("GATEWAY_READ_TIMEOUT", "60")),
     "CONFIG_CHECK_INTERVAL": float(os.environ.get("GATEWAY_CONFIG_CHECK_INTERVAL", "0.1")),
+    "MAX_BODY_BYTES": int(os.environ.get("GATEWAY_MAX_BODY_BYTES", str(32 * 1024 * 1024))),
+    "BODY_READ_TIMEOUT": float(os.environ.get("GATEWAY_BODY_READ_TIMEOUT", "30")),
+    "MAX_JSON_DEPTH": int(os.environ.get("GATEWAY_MAX_JSON_DEPTH", "64")),
 }
 
 LOGGING = {

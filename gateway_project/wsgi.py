@@ -4,6 +4,8 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from gateway_project.request_body import RequestBodyMiddleware
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_project.settings")
 
-application = get_wsgi_application()
+application = RequestBodyMiddleware(get_wsgi_application())

@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 from requests.structures import CaseInsensitiveDict
 from rest_framework import serializers
 
+from gateway_project.bounded_json import JSONTooDeep, loads
+from gateway_project.conf import gateway_settings
 from gateway_project.serializers import JSONBooleanField, StrictSerializer
 from plugins.models import STAGES
 
@@ -56,14 +58,18 @@ class RequestContext:
     response_headers: dict[str, str] = field(default_factory=dict)
 
     def json_body(self) -> Any:
-        """The body parsed as JSON, or None when it is empty or not JSON (parsed once)."""
-        if "_json_body" not in self.metadata:
-            import json
+        """The body parsed as JSON, or None when it is empty or not JSON (parsed once).
 
+        A body nested deeper than MAX_JSON_DEPTH is refused (400): a plugin never sees it, and
+        no plugin can fail open on it."""
+        if "_json_body" not in self.metadata:
             try:
-                self.metadata["_json_body"] = json.loads(self.body) if self.body else None
-            except (ValueError, UnicodeDecodeError):
-                self.metadata["_json_body"] = None
+                parsed = loads(self.body, gateway_settings.MAX_JSON_DEPTH) if self.body else None
+            except JSONTooDeep as exc:
+                raise PluginRejection(400, str(exc)) from exc
+            except ValueError:  # UnicodeDecodeError included
+                parsed = None
+            self.metadata["_json_body"] = parsed
         return self.metadata["_json_body"]
 
 
@@ -110,6 +116,10 @@ class Plugin:
         serializer = cls.settings_serializer(data=settings, context=context or {})
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
+
+    def fails_open_on(self, stage: str, error: Exception) -> bool:
+        """Whether an unexpected error in a hook of `stage` lets the request through."""
+        return self.fail_open
 
     @property
     def stages(self) -> tuple[str, ...]:

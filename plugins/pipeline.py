@@ -123,7 +123,7 @@ def _call(
     except PluginRejection:
         raise
     except Exception as exc:
-        if plugin.fail_open:
+        if plugin.fails_open_on(stage, exc):
             logger.exception(
                 "plugin %s (%s) failed in %s; failing open", plugin.name, plugin.instance_id, stage
             )

@@ -7,9 +7,13 @@ import time
 import uuid
 
 from django.http import HttpRequest, HttpResponse
+from requests.structures import CaseInsensitiveDict
 
+from gateway_project.bounded_json import JSONTooDeep
 from gateway_project.conf import gateway_settings
+from gateway_project.request_body import BodyReadTimeout, BodyTooLarge, read_limited
 from gateways.snapshot import GatewaySnapshot, Route, snapshots
+from keys.secrets import hash_secret
 from keys.selectors import api_key_verify
 from plugins.base import PluginRejection, RequestContext
 from plugins.pipeline import PluginFailure, run_stage
@@ -22,6 +26,7 @@ from proxy.outgoing import (
     forwarded_headers,
     strip_hop_by_hop,
 )
+from proxy.paths import UnsafePath, normalize_path, raw_request_path
 from proxy.responses import json_error
 from proxy.streaming import build_response
 from proxy.upstream import UpstreamTimeout, UpstreamUnavailable, send
@@ -48,23 +53,33 @@ def request_id_of(request: HttpRequest) -> str:
     return uuid.uuid4().hex
 
 
-def presented_key(headers) -> tuple[str | None, str | None]:
-    """The API key the client sent and the header that carried it."""
-    for name in API_KEY_HEADERS:
-        if headers.get(name):
-            return headers[name].strip(), name
-    authorization = headers.get("Authorization", "")
+def bearer_token(authorization: str) -> str | None:
     if authorization[:7].lower() == "bearer " and authorization[7:].strip():
-        return authorization[7:].strip(), "Authorization"
-    return None, None
+        return authorization[7:].strip()
+    return None
 
 
-def resolve(subdomain: str, request: HttpRequest) -> tuple[GatewaySnapshot, RouteMatch]:
+def take_presented_key(snapshot: GatewaySnapshot, headers: CaseInsensitiveDict) -> str | None:
+    """Remove every API key the client sent from `headers` (none may reach the upstream);
+    returns the one to verify: X-TG-API-Key, else X-API-Key, else `Authorization: Bearer`.
+
+    A bearer token beside a key header is left for the upstream unless it is a key of this
+    gateway (or repeats the key): clients may pass their own upstream credentials that way."""
+    secrets = [headers.pop(name).strip() for name in API_KEY_HEADERS if name in headers]
+    secrets = [secret for secret in secrets if secret]
+    bearer = bearer_token(headers.get("Authorization", ""))
+    if bearer and (not secrets or bearer in secrets or hash_secret(bearer) in snapshot.keys):
+        del headers["Authorization"]
+        secrets.append(bearer)
+    return secrets[0] if secrets else None
+
+
+def resolve(subdomain: str, path: str, method: str) -> tuple[GatewaySnapshot, RouteMatch]:
     snapshot = snapshots.get(subdomain)
     if snapshot is None or not snapshot.active:
         raise ProxyError(404, "Gateway not found")
     try:
-        match = match_route(snapshot.routes, request.path, request.method)
+        match = match_route(snapshot.routes, path, method)
     except MethodNotAllowed as exc:
         raise ProxyError(405, "method not allowed", {"Allow": ", ".join(exc.allowed)}) from exc
     if match is None:
@@ -72,11 +87,11 @@ def resolve(subdomain: str, request: HttpRequest) -> tuple[GatewaySnapshot, Rout
     return snapshot, match
 
 
-def authenticate(snapshot: GatewaySnapshot, route: Route, headers) -> str | None:
-    """The verified API key id (None on public rules); the key header never goes upstream."""
-    secret, header = presented_key(headers)
-    if header:
-        del headers[header]
+def authenticate(
+    snapshot: GatewaySnapshot, route: Route, headers: CaseInsensitiveDict
+) -> str | None:
+    """The verified API key id (None on public rules); key headers never go upstream."""
+    secret = take_presented_key(snapshot, headers)
     if route.public:
         return None
     if secret is None:
@@ -88,14 +103,17 @@ def authenticate(snapshot: GatewaySnapshot, route: Route, headers) -> str | None
 
 
 def read_body(request: HttpRequest) -> bytes:
+    """The whole body, within MAX_BODY_BYTES (413) and BODY_READ_TIMEOUT (408)."""
     limit = gateway_settings.MAX_BODY_BYTES
     length = request.META.get("CONTENT_LENGTH") or "0"
     if length.isdigit() and int(length) > limit:
         raise ProxyError(413, f"request body larger than {limit} bytes")
-    body = request.read(limit + 1)
-    if len(body) > limit:
-        raise ProxyError(413, f"request body larger than {limit} bytes")
-    return body
+    try:
+        return read_limited(request, limit)
+    except BodyTooLarge as exc:
+        raise ProxyError(413, str(exc)) from exc
+    except BodyReadTimeout as exc:
+        raise ProxyError(408, str(exc)) from exc
 
 
 def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
@@ -103,13 +121,14 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
     request_id = request_id_of(request)
     context: RequestContext | None = None
     try:
-        snapshot, match = resolve(subdomain, request)
+        path = normalize_path(raw_request_path(request.META))
+        snapshot, match = resolve(subdomain, path, request.method)
         headers = strip_hop_by_hop(client_headers(request))
         api_key_id = authenticate(snapshot, match.route, headers)
         context = RequestContext(
             request_id=request_id,
             method=request.method,
-            path=request.path,
+            path=path,
             query_string=request.META.get("QUERY_STRING", ""),
             headers=headers,
             body=read_body(request),
@@ -126,6 +145,8 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         response = forward(request, match, context, started)
     except ProxyError as exc:
         response = json_error(exc.status, exc.message, headers=exc.headers)
+    except (UnsafePath, JSONTooDeep) as exc:
+        response = json_error(400, str(exc))
     except PluginRejection as exc:
         headers = {**(context.response_headers if context else {}), **exc.headers}
         response = json_error(exc.status, exc.message, headers=headers, retry_after=exc.retry_after)

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from proxy.paths import DOT_SEGMENTS, normalize_segment
+
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 PARAM_RE = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -66,7 +68,10 @@ def _segment_regex(segment: str, names: set[str]) -> str:
             f"Invalid path segment {segment!r}: use literal segments, {{name}} parameters and "
             "an optional trailing '/*'."
         )
-    return re.escape(segment)
+    if segment in DOT_SEGMENTS:
+        raise ValueError(f"Invalid path segment {segment!r}: dot segments never match a request.")
+    # Requests are matched in their normalised form: compare like with like.
+    return re.escape(normalize_segment(segment))
 
 
 def normalized_pattern(path: str) -> str:

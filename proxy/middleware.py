@@ -11,12 +11,33 @@ from proxy.handler import handle_proxy_request
 from proxy.responses import json_error
 
 
+class InvalidHost(ValueError):
+    """A Host header that cannot be read as a hostname (answered with 400)."""
+
+
+def normalize_host(host: str) -> str:
+    """The hostname of a Host header as DNS reads it: port removed, lower case, one trailing
+    dot removed, international labels in their IDNA (punycode) form."""
+    host = host.strip()
+    if host.startswith("["):
+        return host.lower()  # an IPv6 literal
+    host = host.rsplit(":", 1)[0] if ":" in host else host
+    host = host[:-1] if host.endswith(".") else host
+    try:
+        host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError as exc:
+        raise InvalidHost("invalid Host header") from exc
+    if host and "" in host.split("."):
+        raise InvalidHost("invalid Host header")  # `a..b`, `.b`, or a second trailing dot
+    return host.lower()
+
+
 def gateway_subdomain(host: str, base_domain: str) -> str | None:
-    """The subdomain of a Host header under the base domain, else None."""
-    host = host.strip().lower()
+    """The subdomain of a Host header under the base domain, else None (InvalidHost when the
+    header is malformed: it must not fall through to the admin plane)."""
+    host = normalize_host(host)
     if host.startswith("["):
         return None  # an IPv6 literal is never a gateway host
-    host = host.rsplit(":", 1)[0] if ":" in host else host
     suffix = "." + base_domain
     if host.endswith(suffix) and len(host) > len(suffix):
         return host[: -len(suffix)]
@@ -33,7 +54,10 @@ class GatewayProxyMiddleware:
         role = gateway_settings.ROLE
         if role != "admin":
             host = request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME", "")
-            subdomain = gateway_subdomain(host, gateway_settings.BASE_DOMAIN)
+            try:
+                subdomain = gateway_subdomain(host, gateway_settings.BASE_DOMAIN)
+            except InvalidHost as exc:
+                return json_error(400, str(exc))
             if subdomain is not None:
                 return handle_proxy_request(request, subdomain)
         if role == "proxy":

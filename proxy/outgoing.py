@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from django.http import HttpRequest
 from requests.structures import CaseInsensitiveDict
 
+from gateway_project.bounded_json import loads
+from gateway_project.conf import gateway_settings
+from gateway_project.request_body import DECHUNKED
 from gateways.providers import PROVIDERS
 from proxy.balancer import Target
 from proxy.matching import RouteMatch, join_paths, substitute_params
+from proxy.paths import SUB_DELIMS, UnsafePath, normalize_path, normalized_base, within
 
 HOP_BY_HOP = frozenset(
     {
@@ -31,13 +36,16 @@ API_KEY_HEADERS = ("X-TG-API-Key", "X-API-Key")
 
 
 def client_headers(request: HttpRequest) -> CaseInsensitiveDict:
-    """The client's request headers from the WSGI environ."""
+    """The client's request headers from the WSGI environ (no Content-Length for a chunked
+    body: the client declared none; the upstream request gets one from the body)."""
     headers = CaseInsensitiveDict()
     for key, value in request.META.items():
         if key.startswith("HTTP_"):
             headers[key[5:].replace("_", "-").title()] = value
         elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
             headers[key.replace("_", "-").title()] = value
+    if request.META.get(DECHUNKED):
+        del headers["Content-Length"]
     return headers
 
 
@@ -52,10 +60,25 @@ def strip_hop_by_hop(headers: CaseInsensitiveDict) -> CaseInsensitiveDict:
 
 def upstream_path(target: Target, match: RouteMatch, request_path: str, strip_path: bool) -> str:
     """Target path with `{params}` filled in, plus the client path (or, with strip_path, only
-    the part the rule's trailing `/*` matched)."""
+    the part the rule's trailing `/*` matched).
+
+    `request_path` is the normalised path the rule matched; the result is normalised again, so
+    no dot segment is left for the HTTP client to resolve (the bytes sent are the path
+    returned), and must stay under the target's base path (else UnsafePath)."""
     base = substitute_params(target.path, match.params)
     rest = match.rest if strip_path else request_path
-    return quote(join_paths(base, rest), safe="/:@!$&'()*+,;=-._~")
+    path = normalize_path(quote(join_paths(base, rest), safe="/%" + SUB_DELIMS))
+    if not within(path, normalized_base(static_prefix(target.path))):
+        raise UnsafePath("the path leaves the target's base path")
+    return path
+
+
+def static_prefix(template: str) -> str:
+    """The part of a target path before its first `{param}` segment."""
+    if "{" not in template:
+        return template
+    prefix = template.split("{", 1)[0]
+    return prefix[: prefix.rfind("/") + 1]
 
 
 def upstream_url(target: Target, path: str, query_string: str) -> str:
@@ -65,6 +88,11 @@ def upstream_url(target: Target, path: str, query_string: str) -> str:
         extra = urlencode({credentials["param_name"]: credentials["param_value"]})
         query = f"{query}&{extra}" if query else extra
     return target.base_url + path + (f"?{query}" if query else "")
+
+
+def request_json(body: bytes) -> Any:
+    """A request body parsed as JSON within MAX_JSON_DEPTH (JSONTooDeep past it)."""
+    return loads(body, gateway_settings.MAX_JSON_DEPTH)
 
 
 def inject_credentials(target: Target, headers: CaseInsensitiveDict, body: bytes) -> bytes:
@@ -85,7 +113,7 @@ def inject_credentials(target: Target, headers: CaseInsensitiveDict, body: bytes
 
 def _with_json_field(body: bytes, name: str, value: str) -> bytes:
     try:
-        data = json.loads(body) if body else {}
+        data = request_json(body) if body else {}
     except ValueError:
         return body
     if not isinstance(data, dict):
@@ -99,7 +127,7 @@ def default_model(target: Target, body: bytes) -> bytes:
     if not target.provider or not body:
         return body
     try:
-        data = json.loads(body)
+        data = request_json(body)
     except ValueError:
         return body
     if isinstance(data, dict) and data.get("model") not in target.models:

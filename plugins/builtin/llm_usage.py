@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from gateway_project.bounded_json import JSONTooDeep, loads
+from gateway_project.conf import gateway_settings
 
 USAGE_FIELDS = (
     "total_tokens",
@@ -18,9 +20,10 @@ MAX_JSON_BODY = 8 * 1024 * 1024
 
 
 def parse_json(data: bytes | bytearray) -> Any:
+    """An upstream body or event as JSON; None when it is not JSON or nests too deep."""
     try:
-        return json.loads(data)
-    except ValueError:  # UnicodeDecodeError included
+        return loads(data, gateway_settings.MAX_JSON_DEPTH)
+    except (ValueError, JSONTooDeep):  # UnicodeDecodeError included
         return None
 
 

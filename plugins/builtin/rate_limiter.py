@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import redis
 from django_redis import get_redis_connection
 from rest_framework import serializers
 
 from gateway_project.serializers import StrictSerializer
 from plugins.base import Plugin, PluginRejection, PluginSettingsSerializer, RequestContext
+from plugins.builtin.common import REDIS_UNAVAILABLE
 from plugins.durations import parse_duration_ms
-from plugins.fields import DurationField
+from plugins.fields import DurationField, HeaderNameField
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,12 @@ class ActionsSerializer(StrictSerializer):
 class RateLimiterSettingsSerializer(PluginSettingsSerializer):
     limits = LimitsSerializer()
     actions = ActionsSerializer(required=False)
+    user_header = HeaderNameField(
+        required=False,
+        help_text="A header naming the user that the operator trusts (set by an auth proxy in "
+        "front of the gateway); per_user then counts per its value. Without it, per_user "
+        "counts per API key (the client IP on public rules).",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         actions = attrs.get("actions") or {}
@@ -134,16 +140,25 @@ class RateLimiterPlugin(Plugin):
         actions = self.settings.get("actions") or {}
         self.block = actions.get("type") == "block"
         self.retry_after: int | None = actions.get("retry_after")
+        self.user_header: str | None = self.settings.get("user_header") or None
         self._script: Any = None
 
+    def fails_open_on(self, stage: str, error: Exception) -> bool:
+        """fail_open covers Redis being unavailable (handled in the hook) and nothing else: an
+        error while deciding refuses the request, it never admits it."""
+        return stage != "pre_request" and self.fail_open
+
     def identity(self, scope: str, request: RequestContext) -> str:
-        """Who a scope counts: the client IP, the user (X-User-ID, else key, else IP) or the key."""
+        """Who a scope counts: everyone, the client IP, the user or the API key.
+
+        The user is the trusted `user_header` when configured and sent, else the verified API
+        key, else (public rules) the client IP: never a header the client chose on its own."""
         if scope == "global":
             return "all"
         if scope == "per_ip":
             return request.client_ip
-        if scope == "per_user" and request.headers.get("X-User-ID"):
-            return "user:" + _identity(request.headers["X-User-ID"])
+        if scope == "per_user" and self.user_header and request.headers.get(self.user_header):
+            return "user:" + _identity(request.headers[self.user_header])
         if request.api_key_id:
             return "key:" + request.api_key_id
         return "ip:" + request.client_ip
@@ -160,7 +175,7 @@ class RateLimiterPlugin(Plugin):
     def pre_request(self, request: RequestContext) -> None:
         try:
             rejected, now_ms, states = self._decide(request)
-        except redis.RedisError as exc:
+        except REDIS_UNAVAILABLE as exc:
             if self.fail_open:
                 logger.warning(
                     "rate_limiter %s: Redis unavailable, letting the request through: %s",

@@ -21,9 +21,10 @@ from plugins.base import (
     RequestContext,
     ResponseContext,
 )
+from plugins.builtin.common import REDIS_UNAVAILABLE
 from plugins.builtin.llm_usage import UsageScanner, merge_usage, parse_json, total_tokens
 from plugins.durations import parse_duration_ms
-from plugins.fields import DurationField
+from plugins.fields import DurationField, HeaderNameField
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,13 @@ class TokenRateLimiterSettingsSerializer(PluginSettingsSerializer):
     identifier = serializers.ChoiceField(
         choices=["key", "user"],
         default="key",
-        help_text="Whose budget: the API key, or the X-User-ID header (else the API key).",
+        help_text="Whose budget: the API key, or the user named by `user_header` (else the "
+        "API key; the client IP on public rules).",
+    )
+    user_header = HeaderNameField(
+        required=False,
+        help_text="For identifier 'user': a header naming the user that the operator trusts "
+        "(set by an auth proxy in front of the gateway). Without it, 'user' counts per key.",
     )
     default_max_tokens = serializers.IntegerField(
         min_value=1,
@@ -117,13 +124,20 @@ class TokenRateLimiterPlugin(Plugin):
         config = self.settings
         self.limit: int = config["limit"]
         self.window_ms = parse_duration_ms(config["window"])
-        self.by_user = config["identifier"] == "user"
+        self.user_header: str | None = (
+            config.get("user_header") if config["identifier"] == "user" else None
+        )
         self.default_max_tokens: int = config["default_max_tokens"]
         self._script: Any = None
 
+    def fails_open_on(self, stage: str, error: Exception) -> bool:
+        """fail_open covers Redis being unavailable (handled in the hook) and nothing else: an
+        error while deciding refuses the request, it never admits it."""
+        return stage != "pre_request" and self.fail_open
+
     def identity(self, request: RequestContext) -> str:
-        """The X-User-ID (identifier "user"), else the API key, else the client IP."""
-        user = request.headers.get("X-User-ID") if self.by_user else None
+        """The trusted user header (identifier "user"), else the API key, else the client IP."""
+        user = request.headers.get(self.user_header) if self.user_header else None
         if user:
             return "user:" + hashlib.sha256(user.encode()).hexdigest()[:32]
         if request.api_key_id:
@@ -139,7 +153,7 @@ class TokenRateLimiterPlugin(Plugin):
         reservation = Reservation(self.keys(request), uuid.uuid4().hex, tokens)
         try:
             decision = self._run("reserve", reservation, tokens)
-        except redis.RedisError as exc:
+        except REDIS_UNAVAILABLE as exc:
             self._redis_down(exc)
             return
         request.response_headers.update(self._headers(decision))

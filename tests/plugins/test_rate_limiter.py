@@ -48,7 +48,8 @@ def test_a_rejected_request_consumes_nothing(route, proxy_client):
                 {
                     "per_user": {"limit": 1, "window": "1m"},
                     "global": {"limit": 3, "window": "1m"},
-                }
+                },
+                user_header="X-User-ID",
             )
         ]
     )

@@ -275,12 +275,18 @@ def test_api_keys_have_separate_budgets():
     assert remaining(plugin, api_key_id="key-a") == 100
 
 
-def test_user_identifier_counts_per_x_user_id_then_per_key():
-    plugin = limiter(1000, identifier="user")
+def test_user_identifier_counts_per_trusted_user_header_then_per_key():
+    plugin = limiter(1000, identifier="user", user_header="X-User-ID")
     reserve(plugin, 900, **{"X-User-ID": "alice"})
     assert remaining(plugin, **{"X-User-ID": "alice"}) == 100
     assert remaining(plugin, **{"X-User-ID": "bob"}) == 1000
     assert remaining(plugin) == 1000  # no header: the API key's own budget
+
+
+def test_user_identifier_without_user_header_ignores_client_user_headers():
+    plugin = limiter(1000, identifier="user")
+    reserve(plugin, 900, **{"X-User-ID": "alice"})
+    assert remaining(plugin, **{"X-User-ID": "bob"}) == 100  # same key: same budget
 
 
 def test_plugin_instances_do_not_share_budgets():
