@@ -159,8 +159,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["keys.permissions.IsGatewayAdmin"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "gateway_project.pagination.AdminPagination",
     "PAGE_SIZE": 10,
+    # JSON only, bounded in size (DATA_UPLOAD_MAX_MEMORY_SIZE) and depth; forms are a 415.
+    "DEFAULT_PARSER_CLASSES": ["gateway_project.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "gateway_project.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
