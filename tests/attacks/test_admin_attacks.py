@@ -68,3 +68,86 @@ def test_form_bodies_are_refused_with_415(api):
     response = api.post("/api/v1/gateways", {"name": "x", "subdomain": "x"})  # multipart
     assert response.status_code == 415
     assert "Unsupported media type" in response.json()["error"]
+
+
+@pytest.fixture(scope="module")
+def gunicorn_gateway(tmp_path_factory, django_db_blocker):
+    """A real gunicorn gateway (one gevent worker) for errors gunicorn itself answers."""
+    import os
+
+    from tests.e2e.server import GatewayServer
+
+    with django_db_blocker.unblock():
+        server = GatewayServer(
+            tmp_path_factory.mktemp("admin-attacks"), os.environ["TEST_REDIS_URL"], workers=1
+        ).start()
+    yield server
+    server.stop()
+
+
+def raw_exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes, read the answer until the server closes: (status, headers, body)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (x.partition(":") for x in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "message"),
+    [
+        (
+            b"GET /api/v1/gateways HTTP/1.1\r\nHost: localhost\r\nX-Big: "
+            + b"a" * 9000
+            + b"\r\n\r\n",
+            431,
+            "request header fields too large",
+        ),
+        (
+            b"GET /api/v1/gateways HTTP/1.1\r\nHost: localhost\r\n"
+            + b"".join(b"X-H%d: 1\r\n" % i for i in range(120))
+            + b"\r\n",
+            431,
+            "request header fields too large",
+        ),
+        (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n", 414, "uri too long"),
+        (b"NOT A REQUEST\r\n\r\n", 400, "bad request"),
+        (b"GET / HTTP/1.1\r\nHost: localhost\r\nBad Name: x\r\n\r\n", 400, "bad request"),
+    ],
+    ids=["header-too-large", "too-many-headers", "request-line-too-long", "garbage", "bad-name"],
+)
+def test_gunicorn_errors_are_json(gunicorn_gateway, request_bytes, status, message):
+    got_status, headers, body = raw_exchange(gunicorn_gateway.port, request_bytes)
+    assert (got_status, headers["content-type"]) == (status, "application/json")
+    assert json.loads(body) == {"error": message}
+    assert headers["content-length"] == str(len(body))
+
+
+def test_a_10_mb_admin_body_through_gunicorn_is_a_413_json(gunicorn_gateway):
+    body = json.dumps({"name": "x" * (10 * 1024 * 1024), "subdomain": "big"}).encode()
+    response = gunicorn_gateway.admin.post(
+        gunicorn_gateway.base_url + "/api/v1/gateways",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 413
+    assert response.json() == {"error": "request body too large"}
+
+
+def test_deep_json_through_gunicorn_is_a_400(gunicorn_gateway):
+    response = gunicorn_gateway.admin.post(
+        gunicorn_gateway.base_url + "/api/v1/gateways",
+        data=nested(5000),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 400
+    assert response.json() == {"error": "request body too deeply nested"}
