@@ -39,7 +39,9 @@ class ValidationErrorSerializer(ErrorSerializer):
         return {
             **super().get_fields(),
             "fields": serializers.DictField(
-                help_text="The refused fields, each with its messages (nested as the body is)."
+                required=False,
+                help_text="The refused fields, each with its messages (nested as the body is); "
+                "absent when the body is not valid JSON.",
             ),
         }
 
