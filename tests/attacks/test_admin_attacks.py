@@ -58,6 +58,12 @@ def test_an_unknown_admin_path_is_a_json_404(api, path):
     assert response.json() == {"error": "Not found."}
 
 
+def test_a_host_outside_allowed_hosts_is_a_json_400(api):
+    response = api.get("/api/v1/gateways", HTTP_HOST="attacker.example")
+    assert response.status_code == 400
+    assert response.json() == {"error": "bad request"}
+
+
 def test_a_wrong_method_is_a_json_405(api):
     response = api.put("/api/v1/plugins", {}, format="json")
     assert response.status_code == 405
