@@ -8,3 +8,6 @@ MAX_PAGE_SIZE = 500
 class AdminPagination(LimitOffsetPagination):
     default_limit = 10
     max_limit = MAX_PAGE_SIZE
+    limit_query_description = (
+        f"Results per page (default 10). Larger values are served as {MAX_PAGE_SIZE}."
+    )

@@ -10,9 +10,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
+from gateway_project.pagination import MAX_PAGE_SIZE
+
 UUID_PATH_PARAMETERS = ("gateway_id", "object_id")
 ACTION_DESCRIPTIONS = {
-    "list": "List the {plural} (paginated: `limit`, at most 500, and `offset`).",
+    "list": f"List the {{plural}} (paginated: `limit`, at most {MAX_PAGE_SIZE}, and `offset`).",
     "create": "Create {a_name}.",
     "retrieve": "Get one {name}.",
     "update": "Replace {a_name} (every writable field).",
