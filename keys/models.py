@@ -41,6 +41,7 @@ class AdminToken(models.Model):
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)  # None: never expires
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)  # to the minute
 
     class Meta:
         ordering = ["-created_at"]

@@ -48,14 +48,19 @@ def api_key_verify(*, keys: Mapping[str, VerifiedKey], presented: str) -> Verifi
     return key
 
 
-def admin_token_user(*, presented: str):
-    """The active staff user owning the presented admin token, if it has not expired; or None."""
+def admin_token_verify(*, presented: str) -> AdminToken | None:
+    """The presented admin token, if it exists, has not expired and its user is active staff."""
     digest = hash_secret(presented)
     token = AdminToken.objects.select_related("user").filter(token_hash=digest).first()
     if token is None or not digests_match(token.token_hash, digest) or token.is_expired():
         return None
-    user = token.user
-    return user if user.is_active and user.is_staff else None
+    return token if token.user.is_active and token.user.is_staff else None
+
+
+def admin_token_user(*, presented: str):
+    """The active staff user owning the presented, unexpired admin token, or None."""
+    token = admin_token_verify(presented=presented)
+    return token.user if token else None
 
 
 def admin_token_list() -> QuerySet[AdminToken]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -63,6 +63,17 @@ def admin_token_create(
         expires_at=expires_at,
     )
     return token, secret
+
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def admin_token_mark_used(*, token: AdminToken) -> None:
+    """Record the token's use, at most one write per token and minute."""
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        AdminToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
 
 
 def admin_token_revoke(*, token: AdminToken) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from datetime import timedelta
 from io import StringIO
@@ -94,3 +95,22 @@ def test_reuse_stored_ignores_another_users_token(settings, tmp_path):
     settings.VAR_DIR = tmp_path
     first = run("create_admin_token", "--username", "admin", "--reuse-stored")
     assert run("create_admin_token", "--username", "ops", "--reuse-stored") != first
+
+
+def listed_last_use() -> str:
+    """The "last used" column of the one listed token."""
+    header, line = run("admin_tokens", "list").splitlines()
+    return dict(zip(re.split(r"\s{2,}", header), re.split(r"\s{2,}", line), strict=True))[
+        "last used"
+    ]
+
+
+def test_last_use_is_recorded_and_listed(anonymous_api):
+    token = run("create_admin_token", "--username", "ops")
+    assert listed_last_use() == "-"
+    assert status_with(anonymous_api, token) == 200
+    used = AdminToken.objects.get().last_used_at
+    assert timezone.now() - used < timedelta(minutes=1)
+    assert status_with(anonymous_api, token) == 200
+    assert AdminToken.objects.get().last_used_at == used  # one write per minute at most
+    assert listed_last_use() == used.strftime("%Y-%m-%d %H:%M UTC")

@@ -8,7 +8,7 @@ from keys.models import AdminToken
 from keys.selectors import admin_token_find, admin_token_list
 from keys.services import admin_token_revoke
 
-COLUMNS = "{:<36}  {:<10}  {:<20}  {:<20}  {:<20}  {}"
+COLUMNS = "{:<36}  {:<10}  {:<16}  {:<20}  {:<20}  {:<20}  {}"
 
 
 def when(moment) -> str:
@@ -20,7 +20,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
-        actions.add_parser("list", help="id, prefix, user, created, expires, status")
+        actions.add_parser("list", help="id, prefix, user, created, expires, last used, status")
         revoke = actions.add_parser("revoke", help="revoke one token: it stops working at once")
         revoke.add_argument("reference", help="the token's display prefix (gat_…) or its id")
 
@@ -31,7 +31,9 @@ class Command(BaseCommand):
             self.revoke(options["reference"])
 
     def list_tokens(self) -> None:
-        self.stdout.write(COLUMNS.format("id", "prefix", "user", "created", "expires", "status"))
+        self.stdout.write(
+            COLUMNS.format("id", "prefix", "user", "created", "expires", "last used", "status")
+        )
         for token in admin_token_list():
             status = "expired" if token.is_expired() else "active"
             self.stdout.write(
@@ -41,6 +43,7 @@ class Command(BaseCommand):
                     token.user.get_username(),
                     when(token.created_at),
                     when(token.expires_at),
+                    when(token.last_used_at) if token.last_used_at else "-",
                     status,
                 )
             )
