@@ -21,9 +21,9 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 run: migrate
-	@TOKEN=$$($(PY) manage.py create_admin_token --username $(ADMIN_USER)); \
+	@TOKEN=$$($(PY) manage.py create_admin_token --username $(ADMIN_USER) --reuse-stored); \
 	echo ""; \
-	echo "Admin token:  $$TOKEN"; \
+	echo "Admin token:  $$TOKEN  (kept in var/admin_token, mode 0600; manage.py admin_tokens list|revoke)"; \
 	echo "Admin API:    http://localhost:$(PORT)/api/v1/gateways  (Authorization: Bearer <token>)"; \
 	echo "API docs:     http://localhost:$(PORT)/api/v1/docs"; \
 	echo "Django admin: http://localhost:$(PORT)/admin/  (python manage.py changepassword $(ADMIN_USER))"; \

@@ -1,15 +1,21 @@
-"""One error vocabulary for the admin plane: `{"error": message}` plus `fields` for validation."""
+"""One error vocabulary for the admin plane: `{"error": message}` plus `fields` for validation.
+
+DRF views answer through `api_exception_handler`; anything Django itself answers (unknown URL,
+a body over DATA_UPLOAD_MAX_MEMORY_SIZE, a server error) goes through the `handler*` views below,
+which urls.py installs: every error of the gateway is JSON, never an HTML page."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
+
+from gateway_project.parsers import RequestBodyTooLarge, TooDeeplyNested
 
 
 class Conflict(exceptions.APIException):
@@ -39,7 +45,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
-    if isinstance(exc, exceptions.ParseError):
+    elif isinstance(exc, RequestDataTooBig):
+        exc = RequestBodyTooLarge()
+    if isinstance(exc, exceptions.ParseError) and not isinstance(exc, TooDeeplyNested):
         exc = exceptions.ParseError("invalid JSON payload")
     response = exception_handler(exc, context)
     if response is None:
@@ -53,3 +61,26 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         response.data = {"error": str(exc.detail) if hasattr(exc, "detail") else str(exc)}
     set_rollback()
     return response
+
+
+def error_page(status_code: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status_code)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """handler400; Django also routes a body over DATA_UPLOAD_MAX_MEMORY_SIZE here: 413."""
+    if isinstance(exception, RequestDataTooBig):
+        return error_page(413, RequestBodyTooLarge.default_detail)
+    return error_page(400, "bad request")
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error_page(403, "permission denied")
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return error_page(404, "Not found.")
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    return error_page(500, "internal server error")

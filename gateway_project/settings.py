@@ -159,10 +159,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["keys.permissions.IsGatewayAdmin"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "gateway_project.pagination.AdminPagination",
     "PAGE_SIZE": 10,
+    # JSON only, bounded in size (DATA_UPLOAD_MAX_MEMORY_SIZE) and depth; forms are a 415.
+    "DEFAULT_PARSER_CLASSES": ["gateway_project.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "gateway_project.exceptions.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "gateway_project.schema.GatewayAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -171,7 +173,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Gateways, upstreams, services, rules, plugins and API keys.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["keys.permissions.IsGatewayAdmin"],
+    # The docs page and the schema hold no data (every operation needs a token or a staff
+    # session): readable by anyone unless GATEWAY_PUBLIC_API_DOCS=false.
+    "SERVE_PERMISSIONS": [
+        "rest_framework.permissions.AllowAny"
+        if env_bool("GATEWAY_PUBLIC_API_DOCS", True)
+        else "keys.permissions.IsGatewayAdmin"
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",  # served by the gateway itself, no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }

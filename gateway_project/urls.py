@@ -27,15 +27,7 @@ urlpatterns = [
 ]
 
 
-def not_found(request, exception=None):
-    """JSON 404 for API paths that match no route; the admin keeps Django's page."""
-    from django.views.defaults import page_not_found
-
-    from proxy.responses import json_error
-
-    if request.path.startswith("/api/"):
-        return json_error(404, "Not found.")
-    return page_not_found(request, exception)
-
-
-handler404 = not_found
+handler400 = "gateway_project.exceptions.bad_request"
+handler403 = "gateway_project.exceptions.permission_denied"
+handler404 = "gateway_project.exceptions.not_found"
+handler500 = "gateway_project.exceptions.server_error"

@@ -6,11 +6,14 @@
   connections are closed at once.
 - gunicorn writes a response's head and its first body bytes in two sends; here they leave
   together (one syscall and one TCP segment fewer per response: see bench/README.md).
+- gunicorn answers requests it cannot parse (bad request line, headers too large, ...) with an
+  HTML page; here they get the gateway's JSON `{"error": ...}` with the same status.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import select
 import socket
@@ -18,6 +21,7 @@ from typing import Any
 
 import gevent
 from gevent import monkey
+from gunicorn import util
 from gunicorn.workers.ggevent import GeventWorker
 
 IDLE_SWEEP_INTERVAL_SECONDS = 0.25
@@ -100,6 +104,41 @@ def is_final_response_head(data: Any) -> bool:
     )
 
 
+class ErrorPageCapture:
+    """Stands in for the client socket while gunicorn writes its HTML error page: keeps the
+    status line, so the page can be sent again as JSON."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.written = b""
+
+    def sendall(self, data: bytes) -> None:
+        self.written += data
+
+    def gettimeout(self) -> float:
+        return 0.0  # gunicorn's write_nonblock then leaves the blocking mode alone
+
+    def __getattr__(self, name: str) -> Any:  # the access log reads the socket's addresses
+        return getattr(self._sock, name)
+
+    def status(self) -> tuple[int, str]:
+        """(500, "Internal Server Error") when nothing parsable was written."""
+        code, _, reason = self.written.partition(b"\r\n")[0].split(b" ", 1)[-1].partition(b" ")
+        if not code.isdigit():
+            return 500, "Internal Server Error"
+        return int(code), reason.decode("latin-1")
+
+
+def json_error_response(status: int, reason: str) -> bytes:
+    """A complete HTTP/1.1 error response (connection closed) with a JSON body."""
+    body = json.dumps({"error": reason.lower()}).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
 class GatewayGeventWorker(GeventWorker):
     """The gevent worker plus a registry of connections waiting for their next request."""
 
@@ -122,6 +161,16 @@ class GatewayGeventWorker(GeventWorker):
         finally:
             writer.flush()  # a head without body (204, HEAD, empty answers) leaves now
             self.idle_connections.add(sock)  # waiting for the next request, or for the close
+
+    def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: BaseException) -> None:
+        """gunicorn's error answer (its status, logging and access log) with a JSON body.
+
+        The message is the status's reason phrase: gunicorn's own message quotes the client's
+        malformed input, which is not echoed back."""
+        capture = ErrorPageCapture(client)
+        super().handle_error(req, capture, addr, exc)
+        with contextlib.suppress(OSError):
+            util.write_nonblock(client, json_error_response(*capture.status()))
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         """SIGTERM: stop as gunicorn does, and keep closing connections that fall idle."""

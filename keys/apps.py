@@ -8,4 +8,4 @@ class KeysConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from keys import signals  # noqa: F401
+        from keys import schema, signals  # noqa: F401

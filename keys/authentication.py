@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rest_framework import authentication, exceptions
 
-from keys.selectors import admin_token_user
+from keys.selectors import admin_token_verify
+from keys.services import admin_token_mark_used
 
 
 class AdminTokenAuthentication(authentication.BaseAuthentication):
@@ -20,10 +21,11 @@ class AdminTokenAuthentication(authentication.BaseAuthentication):
         token = token.strip()
         if not token:
             raise exceptions.AuthenticationFailed("empty token provided")
-        user = admin_token_user(presented=token)
-        if user is None:
+        admin_token = admin_token_verify(presented=token)
+        if admin_token is None:
             raise exceptions.AuthenticationFailed("invalid token")
-        return user, token
+        admin_token_mark_used(token=admin_token)
+        return admin_token.user, token
 
     def authenticate_header(self, request) -> str:
         return self.keyword

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,11 +48,31 @@ def api_key_verify(*, keys: Mapping[str, VerifiedKey], presented: str) -> Verifi
     return key
 
 
-def admin_token_user(*, presented: str):
-    """The active staff user owning the presented admin token, or None."""
+def admin_token_verify(*, presented: str) -> AdminToken | None:
+    """The presented admin token, if it exists, has not expired and its user is active staff."""
     digest = hash_secret(presented)
     token = AdminToken.objects.select_related("user").filter(token_hash=digest).first()
-    if token is None or not digests_match(token.token_hash, digest):
+    if token is None or not digests_match(token.token_hash, digest) or token.is_expired():
         return None
-    user = token.user
-    return user if user.is_active and user.is_staff else None
+    return token if token.user.is_active and token.user.is_staff else None
+
+
+def admin_token_user(*, presented: str):
+    """The active staff user owning the presented, unexpired admin token, or None."""
+    token = admin_token_verify(presented=presented)
+    return token.user if token else None
+
+
+def admin_token_list() -> QuerySet[AdminToken]:
+    return AdminToken.objects.select_related("user")
+
+
+def admin_token_find(*, reference: str) -> AdminToken:
+    """The one token whose id or display prefix is `reference`.
+
+    AdminToken.DoesNotExist when none matches, MultipleObjectsReturned when a prefix is shared."""
+    tokens = admin_token_list()
+    try:
+        return tokens.get(pk=uuid.UUID(reference))
+    except ValueError:
+        return tokens.get(prefix=reference)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -44,8 +44,11 @@ def api_key_revoke(*, api_key: ApiKey) -> None:
 
 
 @transaction.atomic
-def admin_token_create(*, username: str) -> tuple[AdminToken, str]:
-    """Create an admin token for `username`, creating the staff user when needed."""
+def admin_token_create(
+    *, username: str, expires_at: datetime | None = None
+) -> tuple[AdminToken, str]:
+    """Create an admin token for `username` (the staff user too when needed), valid until
+    `expires_at` (None: until revoked)."""
     user, created = get_user_model().objects.get_or_create(
         username=username, defaults={"is_staff": True, "is_superuser": True}
     )
@@ -54,6 +57,25 @@ def admin_token_create(*, username: str) -> tuple[AdminToken, str]:
         user.save(update_fields=["password"])
     secret = new_secret(ADMIN_TOKEN_PREFIX)
     token = AdminToken.objects.create(
-        user=user, prefix=display_prefix(secret), token_hash=hash_secret(secret)
+        user=user,
+        prefix=display_prefix(secret),
+        token_hash=hash_secret(secret),
+        expires_at=expires_at,
     )
     return token, secret
+
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def admin_token_mark_used(*, token: AdminToken) -> None:
+    """Record the token's use, at most one write per token and minute."""
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        AdminToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+
+
+def admin_token_revoke(*, token: AdminToken) -> None:
+    """The token stops authenticating at once (each admin request looks it up)."""
+    token.delete()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -33,12 +34,21 @@ class ApiKeyViewSet(
     def get_queryset(self):
         return selectors.api_key_list(gateway_id=self.gateway.pk)
 
+    @extend_schema(
+        description="Create an API key. The plain `key` is in this response only: store it.",
+        responses={201: ApiKeyWithSecretSerializer},
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         api_key, secret = services.api_key_create(gateway=self.gateway, **serializer.validated_data)
         return self._with_secret(api_key, secret, status.HTTP_201_CREATED)
 
+    @extend_schema(
+        description="Give the key a new secret; the old one stops working at once. "
+        "The new plain `key` is in this response only.",
+        request=None,
+    )
     @action(detail=True, methods=["post"], serializer_class=ApiKeyWithSecretSerializer)
     def rotate(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         api_key, secret = services.api_key_rotate(api_key=self.get_object())

@@ -9,10 +9,14 @@ from rest_framework.views import APIView
 
 from plugins.registry import registry
 from plugins.schema import serializer_schema
+from plugins.serializers import PluginCatalogueEntrySerializer
 
 
 class PluginCatalogueView(APIView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(
+        description="Every plugin the gateway can run, with the JSON Schema of its settings.",
+        responses={200: PluginCatalogueEntrySerializer(many=True)},
+    )
     def get(self, request: Request) -> Response:
         return Response(
             [

@@ -1,0 +1,108 @@
+"""The admin API's OpenAPI schema as an operator reads it in Swagger UI."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+WRITE_METHODS = {"post", "put", "patch"}
+
+
+@pytest.fixture
+def schema(anonymous_api) -> dict[str, Any]:
+    response = anonymous_api.get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def operations(schema: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            yield path, method, operation
+
+
+def descriptions(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "description" and isinstance(value, str):
+                yield value
+            yield from descriptions(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from descriptions(item)
+
+
+def test_the_admin_token_is_a_bearer_security_scheme(schema):
+    assert schema["components"]["securitySchemes"]["adminToken"]["type"] == "http"
+    assert schema["components"]["securitySchemes"]["adminToken"]["scheme"] == "bearer"
+    for _, _, operation in operations(schema):
+        assert {"adminToken": []} in operation["security"]
+
+
+def test_the_docs_page_and_schema_are_readable_without_credentials(anonymous_api):
+    docs = anonymous_api.get("/api/v1/docs")
+    assert docs.status_code == 200
+    assert b"swagger-ui" in docs.content
+
+
+def test_a_token_sent_as_the_scheme_says_is_accepted(schema, anonymous_api, admin_token):
+    assert schema["components"]["securitySchemes"]["adminToken"]["scheme"] == "bearer"
+    anonymous_api.credentials(HTTP_AUTHORIZATION=f"Bearer {admin_token}")
+    assert anonymous_api.get("/api/v1/gateways").status_code == 200
+
+
+def test_error_answers_are_documented_with_the_json_error_shape(schema):
+    error = {"$ref": "#/components/schemas/Error"}
+    for path, method, operation in operations(schema):
+        responses = operation["responses"]
+        assert responses["401"]["content"]["application/json"]["schema"] == error
+        if "{" in path:
+            assert responses["404"]["content"]["application/json"]["schema"] == error
+        if method in WRITE_METHODS and "requestBody" in operation:
+            body = responses["400"]["content"]["application/json"]["schema"]
+            assert body == {"$ref": "#/components/schemas/ValidationError"}
+    gateway_create = schema["paths"]["/api/v1/gateways/"]["post"]["responses"]
+    assert gateway_create["409"]["content"]["application/json"]["schema"] == error
+    assert set(schema["components"]["schemas"]["ValidationError"]["properties"]) == {
+        "error",
+        "fields",
+    }
+
+
+def test_the_plugin_catalogue_is_a_list(schema):
+    response = schema["paths"]["/api/v1/plugins"]["get"]["responses"]["200"]
+    assert response["content"]["application/json"]["schema"] == {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/PluginCatalogueEntry"},
+    }
+
+
+def test_only_json_bodies_are_advertised(schema):
+    for _, _, operation in operations(schema):
+        if "requestBody" in operation:
+            assert set(operation["requestBody"]["content"]) == {"application/json"}
+
+
+def test_rotate_takes_no_body(schema):
+    rotate = schema["paths"]["/api/v1/gateways/{gateway_id}/keys/{object_id}/rotate/"]["post"]
+    assert "requestBody" not in rotate
+
+
+def test_no_code_docstring_leaks_into_descriptions(schema):
+    from gateway_project import urls
+
+    classes = set()
+    for pattern in urls.router.urls:
+        view = pattern.callback.cls
+        classes |= set(inspect.getmro(view)) | {view.serializer_class}
+    classes.add(urls.PluginCatalogueView)
+    docstrings = {inspect.getdoc(cls).splitlines()[0] for cls in classes if cls.__doc__}
+    texts = list(descriptions(schema))
+    assert texts
+    leaked = {doc for doc in docstrings for text in texts if doc in text}
+    assert not leaked
