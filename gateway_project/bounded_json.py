@@ -31,8 +31,9 @@ def nesting_depth(data: bytes) -> int:
     return bracket_depth(STRING_RE.sub(b"", data))
 
 
-def loads(data: bytes | bytearray | str, max_depth: int) -> Any:
-    """`json.loads` that raises JSONTooDeep past `max_depth` levels (ValueError when invalid)."""
+def loads(data: bytes | bytearray | str, max_depth: int, **json_options: Any) -> Any:
+    """`json.loads` that raises JSONTooDeep past `max_depth` levels (ValueError when invalid);
+    `json_options` go to `json.loads`."""
     raw = data.encode() if isinstance(data, str) else bytes(data)
     # Cheapest first: few brackets cannot nest deep; a bracket depth (strings included) within
     # the limit is a proof; only then are strings skipped for the exact depth.
@@ -42,4 +43,4 @@ def loads(data: bytes | bytearray | str, max_depth: int) -> Any:
         and nesting_depth(raw) > max_depth
     ):
         raise JSONTooDeep(TOO_DEEP_MESSAGE)
-    return json.loads(raw)
+    return json.loads(raw, **json_options)

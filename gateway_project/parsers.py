@@ -9,6 +9,8 @@ from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.utils import json
 
+from gateway_project import bounded_json
+
 MAX_JSON_DEPTH = 32  # objects and arrays inside one another; admin payloads need about 8
 
 
@@ -23,32 +25,15 @@ class TooDeeplyNested(exceptions.ParseError):
     default_code = "too_deeply_nested"
 
 
-def json_depth(value: Any) -> int:
-    """How many objects/arrays are nested in `value` at its deepest point (iterative)."""
-    deepest, pending = 0, [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict):
-            item = item.values()
-        elif not isinstance(item, list):
-            continue
-        deepest = max(deepest, depth)
-        pending.extend((child, depth + 1) for child in item)
-    return deepest
-
-
 def loads_bounded(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """`json.loads` that refuses documents nested deeper than `max_depth` (TooDeeplyNested)
-    instead of overflowing the stack; NaN and Infinity are refused as in DRF's strict mode."""
+    before parsing them; NaN and Infinity are refused as in DRF's strict mode."""
     try:
-        value = json.loads(text, parse_constant=json.strict_constant)
-    except RecursionError as exc:
+        return bounded_json.loads(text, max_depth, parse_constant=json.strict_constant)
+    except bounded_json.JSONTooDeep as exc:
         raise TooDeeplyNested() from exc
     except ValueError as exc:
         raise exceptions.ParseError("invalid JSON payload") from exc
-    if json_depth(value) > max_depth:
-        raise TooDeeplyNested()
-    return value
 
 
 def read_bounded(stream: BinaryIO | None, limit: int | None) -> bytes:
