@@ -6,32 +6,23 @@ from typing import Any, ClassVar
 
 from django.db import models
 from rest_framework import serializers
-from rest_framework.utils import html
 
 # Serializer context of the data migrations that re-normalise stored data written before
 # validation was strict: textual booleans are read as DRF reads them, unknown keys dropped.
 LEGACY_CONTEXT = {"legacy": True}
-# Keys an HTML form of the browsable API adds to what it posts.
-FORM_KEYS = frozenset({"csrfmiddlewaretoken"})
 
 
 def _is_legacy(field: serializers.Field) -> bool:
     return bool(field.context.get("legacy"))
 
 
-def _is_form(field: serializers.Field) -> bool:
-    """True when the root serializer reads an HTML form, whose values are all text."""
-    return html.is_html_input(getattr(field.root, "initial_data", None))
-
-
 class JSONBooleanField(serializers.BooleanField):
-    """A JSON boolean: `"false"`, `0` or `"yes"` are refused, not guessed (an HTML form's
-    checkbox values excepted: a form has no other way to say it)."""
+    """A JSON boolean: `"false"`, `0` or `"yes"` are refused, not guessed."""
 
     default_error_messages = {"invalid": "Must be a JSON boolean (true or false)."}
 
     def to_internal_value(self, data: Any) -> bool:
-        if not (isinstance(data, bool) or _is_legacy(self) or _is_form(self)):
+        if not (isinstance(data, bool) or _is_legacy(self)):
             self.fail("invalid", input=data)
         return super().to_internal_value(data)
 
@@ -43,8 +34,7 @@ class StrictSerializer(serializers.Serializer):
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
-            known = set(self.fields) | (FORM_KEYS if _is_form(self) else set())
-            unknown = sorted(set(data) - known)
+            unknown = sorted(set(data) - set(self.fields))
             if unknown and _is_legacy(self):
                 data = {key: value for key, value in data.items() if key in self.fields}
             elif unknown:

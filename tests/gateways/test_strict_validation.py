@@ -94,13 +94,6 @@ def test_a_body_read_with_get_can_be_sent_back(api, gateway):
     assert api.put(url, api.get(url).json(), format="json").status_code == 200
 
 
-def test_an_html_form_of_the_browsable_api_is_not_refused_for_its_csrf_token(api, gateway):
-    url = gateway_url(gateway, "keys")
-    response = api.post(url, {"name": "k", "csrfmiddlewaretoken": "t"})  # form-encoded
-    assert response.status_code == 201, response.json()
-    assert field_errors(api.post(url, {"name": "k", "nam": "x"}), "nam") == UNKNOWN
-
-
 @pytest.mark.parametrize(("field", "value"), [("active", "false"), ("public", 1)])
 def test_rule_booleans_must_be_json_booleans(api, gateway, field, value):
     service = make_service(api, gateway)
