@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
+import logging
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import redis
 
+logger = logging.getLogger(__name__)
+
 START_TIMEOUT_SECONDS = 10.0
+CHECK_INTERVAL_SECONDS = 0.5
 
 
 def redis_server_binary() -> str:
@@ -96,3 +102,49 @@ def redis_url_from_environment(var_dir: Path) -> str:
         url = ensure_embedded_redis(var_dir)
         os.environ["REDIS_URL"] = url  # children (gunicorn workers) share this server
     return url
+
+
+class EmbeddedRedisSupervisor:
+    """Runs the embedded Redis of `var_dir` for the gunicorn master: restarts it on the same
+    socket whenever it dies (workers reconnect), and stops it when the master exits.
+
+    The watcher is a thread (a greenlet under gevent's monkey patching, so it never runs while
+    the master forks); forked children inherit it but it only acts in the process that
+    started it."""
+
+    def __init__(self, var_dir: Path, interval: float = CHECK_INTERVAL_SECONDS) -> None:
+        self.var_dir = var_dir
+        self.interval = interval
+        self.owner_pid = os.getpid()
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()  # a restart and the final stop never overlap
+
+    def start(self) -> str:
+        """Start (or adopt) the server, watch it; return its URL, also exported as REDIS_URL."""
+        url = ensure_embedded_redis(self.var_dir)
+        os.environ["REDIS_URL"] = url  # children (gunicorn workers) share this server
+        threading.Thread(target=self._watch, name="embedded-redis", daemon=True).start()
+        atexit.register(self.stop)  # also when the master dies of an unhandled error
+        return url
+
+    def stop(self) -> None:
+        """Stop watching and stop the server (in the owning process only; idempotent)."""
+        if os.getpid() != self.owner_pid:
+            return
+        self._stopping.set()
+        with self._lock:
+            stop_embedded_redis(self.var_dir)
+
+    def _watch(self) -> None:
+        socket_path = self.var_dir / "redis.sock"
+        while not self._stopping.wait(self.interval) and os.getpid() == self.owner_pid:
+            if _is_alive(socket_path):
+                continue
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                logger.warning("embedded Redis is down; restarting it on %s", socket_path)
+                try:
+                    ensure_embedded_redis(self.var_dir)
+                except (OSError, RuntimeError, subprocess.CalledProcessError):
+                    logger.exception("embedded Redis could not be restarted; retrying")
