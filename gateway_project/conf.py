@@ -15,6 +15,7 @@ DEFAULTS: dict[str, Any] = {
     "READ_TIMEOUT": 60.0,
     "CONFIG_CHECK_INTERVAL": 0.1,
     "MAX_BODY_BYTES": 32 * 1024 * 1024,
+    "UPSTREAM_DENY": [],  # CIDRs no upstream may point into (gateway_project.upstream_deny)
     "PLUGINS": [
         "plugins.builtin.rate_limiter.RateLimiterPlugin",
         "plugins.builtin.token_rate_limiter.TokenRateLimiterPlugin",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -183,6 +184,10 @@ GATEWAY = {
     "CONNECT_TIMEOUT": float(os.environ.get("GATEWAY_CONNECT_TIMEOUT", "5")),
     "READ_TIMEOUT": float(os.environ.get("GATEWAY_READ_TIMEOUT", "60")),
     "CONFIG_CHECK_INTERVAL": float(os.environ.get("GATEWAY_CONFIG_CHECK_INTERVAL", "0.1")),
+    # e.g. 169.254.0.0/16,127.0.0.0/8; parsed here so a typo stops the start-up
+    "UPSTREAM_DENY": [
+        str(ipaddress.ip_network(cidr, strict=False)) for cidr in env_list("GATEWAY_UPSTREAM_DENY")
+    ],
 }
 
 LOGGING = {

@@ -8,6 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from gateway_project.serializers import StrictSerializer
+from gateway_project.upstream_deny import refuse_denied_address
 from gateways.models import PORT_VALIDATORS
 
 PROVIDERS = ("openai", "anthropic", "mistral", "azure", "google", "bedrock")
@@ -106,7 +107,7 @@ def _target_identity(target: Mapping[str, Any]) -> tuple[Any, ...]:
 class TargetSerializer(serializers.Serializer):
     """A host target (host, port, protocol, path, weight) or an LLM provider target."""
 
-    host = serializers.CharField(required=False, max_length=255)
+    host = serializers.CharField(required=False, max_length=255, validators=[refuse_denied_address])
     port = serializers.IntegerField(required=False, validators=PORT_VALIDATORS)
     protocol = serializers.ChoiceField(choices=["http", "https"], default="http")
     path = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
@@ -114,7 +115,7 @@ class TargetSerializer(serializers.Serializer):
     headers = serializers.DictField(child=serializers.CharField(), required=False, default=dict)
     credentials = CredentialsSerializer(required=False)
     provider = serializers.ChoiceField(choices=PROVIDERS, required=False)
-    base_url = serializers.URLField(required=False)
+    base_url = serializers.URLField(required=False, validators=[refuse_denied_address])
     models = serializers.ListField(child=serializers.CharField(), required=False)
     default_model = serializers.CharField(required=False)
 

@@ -24,7 +24,7 @@ from proxy.outgoing import (
 )
 from proxy.responses import json_error
 from proxy.streaming import build_response
-from proxy.upstream import UpstreamTimeout, UpstreamUnavailable, send
+from proxy.upstream import UpstreamAddressDenied, UpstreamTimeout, UpstreamUnavailable, send
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +170,8 @@ def forward(
         raise ProxyError(504, "upstream timed out") from exc
     except UpstreamUnavailable as exc:
         raise ProxyError(502, "upstream unreachable") from exc
+    except UpstreamAddressDenied as exc:
+        raise ProxyError(502, "upstream address not allowed") from exc
     return build_response(route.chain, context, result, started)
 
 
