@@ -12,6 +12,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from gateway_project.embedded_redis import socket_url
+from gateway_project.redis_cluster import is_cluster_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("GATEWAY_VAR_DIR", BASE_DIR / "var"))
@@ -114,22 +115,25 @@ EMBEDDED_REDIS = not os.environ.get("REDIS_URL")
 
 
 def cache_settings(redis_url: str) -> dict:
-    """django-redis settings with short timeouts: a Redis outage must never hang a request."""
+    """django-redis settings with short timeouts: a Redis outage must never hang a request.
+
+    A `redis+cluster://host:port` (or `rediss+cluster://`) URL names a Redis Cluster node."""
+    options: dict = {
+        "SOCKET_CONNECT_TIMEOUT": 0.5,
+        "SOCKET_TIMEOUT": 0.5,
+        "CONNECTION_POOL_KWARGS": {
+            "max_connections": 1000,
+            "retry": Retry(NoBackoff(), 0),  # fail fast; callers decide what an outage means
+        },
+    }
+    if is_cluster_url(redis_url):
+        options["CONNECTION_FACTORY"] = "gateway_project.redis_cluster.ClusterConnectionFactory"
     return {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": redis_url,
             "KEY_PREFIX": "gw",
-            "OPTIONS": {
-                "SOCKET_CONNECT_TIMEOUT": 0.5,
-                "SOCKET_TIMEOUT": 0.5,
-                "CONNECTION_POOL_KWARGS": {
-                    "max_connections": 1000,
-                    "retry": Retry(
-                        NoBackoff(), 0
-                    ),  # fail fast; callers decide what an outage means
-                },
-            },
+            "OPTIONS": options,
         }
     }
 
