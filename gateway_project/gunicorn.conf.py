@@ -1,5 +1,6 @@
 """gunicorn configuration: gevent workers, one per core, embedded Redis started by the master."""
 
+import gevent
 from gevent import monkey
 
 monkey.patch_all()  # before anything imports ssl, socket or redis (the workers inherit them)
@@ -32,7 +33,7 @@ def on_starting(server) -> None:
     The supervisor lives on the arbiter, not in this module: a HUP re-reads this file."""
     if not os.environ.get("REDIS_URL"):
         server.embedded_redis = EmbeddedRedisSupervisor(VAR_DIR)
-        server.embedded_redis.start()
+        server.embedded_redis.start(spawn=gevent.spawn)
 
 
 def on_exit(server) -> None:

@@ -115,3 +115,12 @@ def test_embedded_redis_stops_with_the_master(embedded_server, signals):
     server.process.wait(timeout=DEADLINE_SECONDS)
     await_true(lambda: not process_running(pid), f"redis-server {pid} to exit")
     assert not (server.var_dir / "redis.sock").exists()
+
+
+def test_embedded_redis_does_not_outlive_a_killed_master(embedded_server):
+    server, _ = embedded_server
+    pid = redis_pid(server.var_dir)
+    assert pid is not None
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait(timeout=DEADLINE_SECONDS)
+    await_true(lambda: not process_running(pid), f"redis-server {pid} to exit")
