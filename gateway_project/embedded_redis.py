@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +38,19 @@ def socket_url(socket_path: Path) -> str:
     return f"unix://{socket_path}?db=0"
 
 
+def _client(socket_path: Path) -> redis.Redis:
+    """A one-off client without redis-py's retries (with backoff, a dead server cost seconds)."""
+    return redis.Redis(
+        unix_socket_path=str(socket_path), socket_timeout=1, retry=Retry(NoBackoff(), 0)
+    )
+
+
 def _is_alive(socket_path: Path) -> bool:
     if not socket_path.exists():
         return False
     try:
-        return bool(redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).ping())
+        with _client(socket_path) as client:
+            return bool(client.ping())
     except redis.RedisError:
         return False
 
@@ -123,7 +133,8 @@ def _server_pid(socket_path: Path) -> int | None:
     if not socket_path.exists():
         return None
     try:
-        info = redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).info("server")
+        with _client(socket_path) as client:
+            info = client.info("server")
     except redis.RedisError:
         return None
     return int(info["process_id"])
