@@ -100,14 +100,16 @@ class GatewayServer:
             time.sleep(0.1)
 
     def worker_pids(self) -> list[int]:
-        return [child.pid for child in psutil.Process(self.process.pid).children()]
+        redis = set(self.redis_pids())
+        children = psutil.Process(self.process.pid).children()
+        return [child.pid for child in children if child.pid not in redis]
 
     def pids(self) -> list[int]:
         """The processes whose cost we report: the gunicorn master and its workers."""
         return [self.process.pid, *self.worker_pids()]
 
     def redis_pids(self) -> list[int]:
-        """The embedded Redis (a daemon, not a child of gunicorn), reported apart."""
+        """The embedded Redis (a child of the gunicorn master, not a worker), reported apart."""
         pid = procs.daemon_pid(self.var_dir / "redis.pid", str(self.var_dir))
         return [pid] if pid else []
 

@@ -17,6 +17,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_BODY_BYTES": 32 * 1024 * 1024,
     "BODY_READ_TIMEOUT": 30.0,  # seconds for a whole request body, from its first read
     "MAX_JSON_DEPTH": 64,  # nesting of arrays/objects in a JSON request body
+    "UPSTREAM_DENY": [],  # CIDRs no upstream may point into (gateway_project.upstream_deny)
     "PLUGINS": [
         "plugins.builtin.rate_limiter.RateLimiterPlugin",
         "plugins.builtin.token_rate_limiter.TokenRateLimiterPlugin",

@@ -1,5 +1,6 @@
 """gunicorn configuration: gevent workers, one per core, embedded Redis started by the master."""
 
+import gevent
 from gevent import monkey
 
 monkey.patch_all()  # before anything imports ssl, socket or redis (the workers inherit them)
@@ -8,10 +9,7 @@ import multiprocessing  # noqa: E402
 import os  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from gateway_project.embedded_redis import (  # noqa: E402
-    redis_url_from_environment,
-    stop_embedded_redis,
-)
+from gateway_project.embedded_redis import EmbeddedRedisSupervisor  # noqa: E402
 
 VAR_DIR = Path(os.environ.get("GATEWAY_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
 
@@ -28,16 +26,18 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 wsgi_app = "gateway_project.wsgi:application"
 control_socket_disable = True  # several gateways may run on one machine (tests, bench)
 
-_started_embedded_redis = False
-
 
 def on_starting(server) -> None:
-    """Start the embedded Redis once, in the master, so every worker shares it."""
-    global _started_embedded_redis
-    _started_embedded_redis = not os.environ.get("REDIS_URL")
-    redis_url_from_environment(VAR_DIR)
+    """Start the embedded Redis once, in the master, so every worker shares it, and supervise it.
+
+    The supervisor lives on the arbiter, not in this module: a HUP re-reads this file."""
+    if not os.environ.get("REDIS_URL"):
+        server.embedded_redis = EmbeddedRedisSupervisor(VAR_DIR)
+        server.embedded_redis.start(spawn=gevent.spawn)
 
 
 def on_exit(server) -> None:
-    if _started_embedded_redis:
-        stop_embedded_redis(VAR_DIR)
+    """TERM, INT, QUIT (also after any number of HUPs): stop the embedded Redis we run."""
+    supervisor = getattr(server, "embedded_redis", None)
+    if supervisor is not None:
+        supervisor.stop()

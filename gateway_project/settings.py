@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -11,6 +12,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from gateway_project.embedded_redis import socket_url
+from gateway_project.redis_cluster import is_cluster_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("GATEWAY_VAR_DIR", BASE_DIR / "var"))
@@ -113,22 +115,25 @@ EMBEDDED_REDIS = not os.environ.get("REDIS_URL")
 
 
 def cache_settings(redis_url: str) -> dict:
-    """django-redis settings with short timeouts: a Redis outage must never hang a request."""
+    """django-redis settings with short timeouts: a Redis outage must never hang a request.
+
+    A `redis+cluster://host:port` (or `rediss+cluster://`) URL names a Redis Cluster node."""
+    options: dict = {
+        "SOCKET_CONNECT_TIMEOUT": 0.5,
+        "SOCKET_TIMEOUT": 0.5,
+        "CONNECTION_POOL_KWARGS": {
+            "max_connections": 1000,
+            "retry": Retry(NoBackoff(), 0),  # fail fast; callers decide what an outage means
+        },
+    }
+    if is_cluster_url(redis_url):
+        options["CONNECTION_FACTORY"] = "gateway_project.redis_cluster.ClusterConnectionFactory"
     return {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": redis_url,
             "KEY_PREFIX": "gw",
-            "OPTIONS": {
-                "SOCKET_CONNECT_TIMEOUT": 0.5,
-                "SOCKET_TIMEOUT": 0.5,
-                "CONNECTION_POOL_KWARGS": {
-                    "max_connections": 1000,
-                    "retry": Retry(
-                        NoBackoff(), 0
-                    ),  # fail fast; callers decide what an outage means
-                },
-            },
+            "OPTIONS": options,
         }
     }
 
@@ -194,6 +199,10 @@ GATEWAY = {
     "MAX_BODY_BYTES": int(os.environ.get("GATEWAY_MAX_BODY_BYTES", str(32 * 1024 * 1024))),
     "BODY_READ_TIMEOUT": float(os.environ.get("GATEWAY_BODY_READ_TIMEOUT", "30")),
     "MAX_JSON_DEPTH": int(os.environ.get("GATEWAY_MAX_JSON_DEPTH", "64")),
+    # e.g. 169.254.0.0/16,127.0.0.0/8; parsed here so a typo stops the start-up
+    "UPSTREAM_DENY": [
+        str(ipaddress.ip_network(cidr, strict=False)) for cidr in env_list("GATEWAY_UPSTREAM_DENY")
+    ],
 }
 
 LOGGING = {

@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from gateway_project.serializers import StrictModelSerializer
+from gateway_project.upstream_deny import refuse_denied_address
 from gateways.models import DNS_LABEL, Gateway, Rule, Service, Upstream
 from gateways.targets import (
     CredentialsSerializer,
@@ -127,6 +128,9 @@ class ServiceSerializer(GatewayChildSerializer):
         if others.exists():
             raise serializers.ValidationError("A service with this name exists in this gateway.")
         return name
+
+    def validate_host(self, host: str) -> str:
+        return refuse_denied_address(host)
 
     def validate_credentials(self, credentials: dict[str, Any]) -> dict[str, Any]:
         stored = self.instance.credentials if self.instance is not None else None

@@ -8,6 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from gateway_project.serializers import JSONBooleanField, StrictSerializer
+from gateway_project.upstream_deny import refuse_denied_address
 from gateways.models import PORT_VALIDATORS
 from gateways.providers import PROVIDER_NAMES, PROVIDERS
 from plugins.fields import BaseURLField, HeaderNameField, HeadersField, HeaderValueField, HostField
@@ -107,7 +108,7 @@ def _target_identity(target: Mapping[str, Any]) -> tuple[Any, ...]:
 class TargetSerializer(StrictSerializer):
     """A host target (host, port, protocol, path, weight) or an LLM provider target."""
 
-    host = HostField(required=False)
+    host = HostField(required=False, validators=[refuse_denied_address])
     port = serializers.IntegerField(required=False, validators=PORT_VALIDATORS)
     protocol = serializers.ChoiceField(choices=["http", "https"], default="http")
     path = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
@@ -115,7 +116,7 @@ class TargetSerializer(StrictSerializer):
     headers = HeadersField(required=False, default=dict)
     credentials = CredentialsSerializer(required=False)
     provider = serializers.ChoiceField(choices=PROVIDER_NAMES, required=False)
-    base_url = BaseURLField(required=False)
+    base_url = BaseURLField(required=False, validators=[refuse_denied_address])
     models = serializers.ListField(child=serializers.CharField(), required=False)
     default_model = serializers.CharField(required=False)
 

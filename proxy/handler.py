@@ -29,7 +29,7 @@ from proxy.outgoing import (
 from proxy.paths import UnsafePath, normalize_path, raw_request_path
 from proxy.responses import json_error
 from proxy.streaming import build_response
-from proxy.upstream import UpstreamTimeout, UpstreamUnavailable, send
+from proxy.upstream import UpstreamAddressDenied, UpstreamTimeout, UpstreamUnavailable, send
 
 logger = logging.getLogger(__name__)
 
@@ -191,6 +191,8 @@ def forward(
         raise ProxyError(504, "upstream timed out") from exc
     except UpstreamUnavailable as exc:
         raise ProxyError(502, "upstream unreachable") from exc
+    except UpstreamAddressDenied as exc:
+        raise ProxyError(502, "upstream address not allowed") from exc
     return build_response(route.chain, context, result, started)
 
 

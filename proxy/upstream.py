@@ -13,7 +13,7 @@ from requests.structures import CaseInsensitiveDict
 from gateways.snapshot import Route
 from plugins.base import RequestContext
 from proxy.balancer import Balancer, Target
-from proxy.connections import UpstreamAdapter
+from proxy.connections import UpstreamAdapter, UpstreamAddressDenied
 from proxy.matching import RouteMatch
 from proxy.outgoing import default_model, inject_credentials, upstream_path, upstream_url
 
@@ -118,6 +118,10 @@ def send(
             )
             last_error = exc
             continue
+        except UpstreamAddressDenied:
+            route.balancer.released(target)  # never tried: not a failure of the target
+            logger.warning("upstream %s refused: address denied", target.base_url)
+            raise
         except requests.exceptions.Timeout as exc:
             route.balancer.failed(target)
             logger.warning(

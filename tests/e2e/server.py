@@ -19,22 +19,25 @@ BIN = Path(sys.executable).parent
 
 
 class GatewayServer:
-    """gunicorn + SQLite in its own var dir, on a free loopback port, sharing a given Redis."""
+    """gunicorn + SQLite in its own var dir, on a free loopback port, sharing a given Redis
+    (`redis_url` None: the embedded Redis the gunicorn master runs in the var dir)."""
 
-    def __init__(self, var_dir: Path, redis_url: str, workers: int = 3, **env: str) -> None:
+    def __init__(self, var_dir: Path, redis_url: str | None, workers: int = 3, **env: str) -> None:
         self.var_dir = var_dir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
             "GATEWAY_VAR_DIR": str(var_dir),
-            "REDIS_URL": redis_url,
+            "REDIS_URL": redis_url or "",
             "WEB_CONCURRENCY": str(workers),
             "GATEWAY_BIND": f"127.0.0.1:{self.port}",
             "DJANGO_SETTINGS_MODULE": "gateway_project.settings",
             **env,
         }
         self.env.pop("DATABASE_URL", None)
+        if not redis_url:
+            self.env.pop("REDIS_URL")
         self.process: subprocess.Popen | None = None
         self.admin = requests.Session()
 
