@@ -66,6 +66,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "proxy.middleware.GatewayProxyMiddleware",
+    "gateways.propagation.ConfigPropagationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -94,10 +95,12 @@ TEMPLATES = [
     },
 ]
 
+# Connections are closed after each request by default: under gevent every greenlet (request)
+# has its own connection, so "persistent" ones would pile up, one per request, until collected.
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'gateway.sqlite3'}"),
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -183,6 +186,10 @@ GATEWAY = {
     "CONNECT_TIMEOUT": float(os.environ.get("GATEWAY_CONNECT_TIMEOUT", "5")),
     "READ_TIMEOUT": float(os.environ.get("GATEWAY_READ_TIMEOUT", "60")),
     "CONFIG_CHECK_INTERVAL": float(os.environ.get("GATEWAY_CONFIG_CHECK_INTERVAL", "0.1")),
+    "CONFIG_DB_CHECK_INTERVAL": float(os.environ.get("GATEWAY_CONFIG_DB_CHECK_INTERVAL", "2")),
+    "SNAPSHOT_CACHE_SIZE": int(os.environ.get("GATEWAY_SNAPSHOT_CACHE_SIZE", "1000")),
+    "UNKNOWN_HOST_CACHE_SIZE": int(os.environ.get("GATEWAY_UNKNOWN_HOST_CACHE_SIZE", "10000")),
+    "SNAPSHOT_BUILD_CONCURRENCY": int(os.environ.get("GATEWAY_SNAPSHOT_BUILD_CONCURRENCY", "2")),
 }
 
 LOGGING = {

@@ -7,8 +7,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateways.invalidation import local_version
 from gateways.models import Gateway, Rule, Service
+from gateways.snapshot_cache import Entry, SnapshotCache
+from gateways.versions import DIRECTORY, versions_of
 from keys.selectors import VerifiedKey, verified_keys_of_gateway
 from plugins.models import PluginConfig
 from plugins.pipeline import CompiledChain, PluginSpec, compile_chain
@@ -180,25 +181,17 @@ def build_snapshot(subdomain: str) -> GatewaySnapshot | None:
     )
 
 
-class SnapshotCache:
-    """subdomain → snapshot for the current config version (unknown subdomains cached too)."""
-
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[int | None, GatewaySnapshot | None]] = {}
-
-    def get(self, subdomain: str) -> GatewaySnapshot | None:
-        version = local_version.current()
-        entry = self._entries.get(subdomain)
-        if entry is not None and entry[0] == version:
-            return entry[1]
+def load_entry(subdomain: str) -> Entry:
+    """The snapshot of `subdomain` with the version it was built at (versions read first)."""
+    directory = versions_of([DIRECTORY]).get(DIRECTORY, 0)
+    gateway_id = Gateway.objects.filter(subdomain=subdomain).values_list("id", flat=True).first()
+    if gateway_id is not None:
+        scope = str(gateway_id)
+        version = versions_of([scope]).get(scope, 0)
         snapshot = build_snapshot(subdomain)
-        if len(self._entries) > 10_000:
-            self._entries.clear()  # bound the cache of unknown hosts
-        self._entries[subdomain] = (version, snapshot)
-        return snapshot
-
-    def clear(self) -> None:
-        self._entries.clear()
+        if snapshot is not None and snapshot.id == scope:
+            return Entry(scope, version, snapshot)
+    return Entry(DIRECTORY, directory, None)
 
 
-snapshots = SnapshotCache()
+snapshots = SnapshotCache(load_entry)
