@@ -89,7 +89,8 @@ class LRU:
 class SnapshotCache:
     """subdomain → compiled snapshot (None for unknown subdomains), kept current."""
 
-    def __init__(self, load: Loader) -> None:
+    def __init__(self, load: Loader, *, listen: bool = True) -> None:
+        """`listen`: also hear this process's own writes at once (not only through Redis)."""
         self._load = load
         self.live = LRU("SNAPSHOT_CACHE_SIZE")
         self.unknown = LRU("UNKNOWN_HOST_CACHE_SIZE")
@@ -101,7 +102,8 @@ class SnapshotCache:
         self._guard = threading.Lock()  # gevent's lock once gunicorn has monkey-patched
         self._building: dict[str, threading.Lock] = {}
         self._db_slots = threading.BoundedSemaphore(gateway_settings.SNAPSHOT_BUILD_CONCURRENCY)
-        invalidation.local_listeners.append(self.note)
+        if listen:
+            invalidation.local_listeners.append(self.note)
 
     def get(self, subdomain: str) -> Any | None:
         self._refresh()
@@ -149,8 +151,6 @@ class SnapshotCache:
     def _check_database(self) -> None:
         with self._db_slots, short_lived_connection():
             stamp = current_stamp()
-            if stamp is None:
-                return
             self._adopt(stamp.epoch)
             if self._counter is not None and stamp.counter <= self._counter:
                 return  # Redis has everything the database has

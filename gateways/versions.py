@@ -46,16 +46,24 @@ def _pending() -> PendingChange | None:
     return None
 
 
-def _next_stamp() -> Stamp:
-    """Increment the counter row (created on first use) and return it; locks it until commit."""
-    if not ConfigVersion.objects.filter(scope=COUNTER).update(version=F("version") + 1):
+def _counter_row() -> ConfigVersion:
+    """The counter row; created (new epoch) when missing, as in a database flushed by tests."""
+    row = ConfigVersion.objects.filter(scope=COUNTER).first()
+    if row is None:
         try:
             with transaction.atomic():
-                ConfigVersion.objects.create(scope=COUNTER, version=1)
+                row = ConfigVersion.objects.create(scope=COUNTER)
         except IntegrityError:  # created concurrently
-            return _next_stamp()
-    row = ConfigVersion.objects.get(scope=COUNTER)
-    return Stamp(row.epoch, row.version)
+            row = ConfigVersion.objects.get(scope=COUNTER)
+    return row
+
+
+def _next_stamp() -> Stamp:
+    """Increment the counter and return it; the row stays locked until the transaction ends."""
+    if not ConfigVersion.objects.filter(scope=COUNTER).update(version=F("version") + 1):
+        _counter_row()
+        return _next_stamp()
+    return current_stamp()
 
 
 def record_change(
@@ -77,9 +85,9 @@ def record_change(
             change.scopes.add(scope)
 
 
-def current_stamp() -> Stamp | None:
-    row = ConfigVersion.objects.filter(scope=COUNTER).first()
-    return Stamp(row.epoch, row.version) if row else None
+def current_stamp() -> Stamp:
+    row = _counter_row()
+    return Stamp(row.epoch, row.version)
 
 
 def versions_of(scopes: Iterable[str]) -> dict[str, int]:
