@@ -63,12 +63,12 @@ def test_item3_gateway_disabled_during_a_redis_outage_stops_serving_when_redis_r
             f"{server.base_url}/api/v1/gateways/{gateway.id}", json={"status": "inactive"}
         )
         assert response.status_code == 200
-        assert response.headers["X-Config-Propagation"] == "delayed"
         ensure_embedded_redis(directory)
         wait_until(
             lambda: set(statuses(server, "outage", gateway.key, 12, threads=4)) == {404},
             timeout=15,
         )
+        assert response.headers["X-Config-Propagation"] == "delayed"
     finally:
         server.stop()
 

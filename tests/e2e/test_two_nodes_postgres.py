@@ -136,11 +136,10 @@ def test_a_change_made_during_a_redis_outage_reaches_both_nodes(cluster, e2e_ups
     cluster.redis.stop()
     disabled = admin.patch(url, json={"status": "inactive"}, timeout=10)
     assert disabled.status_code == 200
-    assert disabled.headers["X-Config-Propagation"] == "delayed"
     cluster.redis.start()
 
-    took = wait_until(lambda: cluster.all_answer("pg-outage", gateway.key, 404), timeout=15)
-    assert took < 15
+    wait_until(lambda: cluster.all_answer("pg-outage", gateway.key, 404), timeout=15)
+    assert disabled.headers["X-Config-Propagation"] == "delayed"
     with cluster.postgres.connect() as conn:
         epoch, counter = conn.execute(
             "SELECT epoch, version FROM gateways_configversion WHERE scope = 'counter'"

@@ -157,3 +157,26 @@ def test_concurrent_lookups_of_a_cold_gateway_build_once(route):
 def test_directory_scope_is_bumped_by_gateway_writes(route):
     route(subdomain="dir")
     assert versions_of([DIRECTORY])[DIRECTORY] == current_stamp().counter - 4  # then 4 child writes
+
+
+def test_a_lost_publish_is_caught_up_from_the_database(route, api, redis_conn, settings):
+    gateway = route(subdomain="lost")
+    settings.GATEWAY = {
+        **settings.GATEWAY,
+        "CONFIG_CHECK_INTERVAL": 0,
+        "CONFIG_DB_CHECK_INTERVAL": 3600,
+    }
+    worker = other_worker()
+    assert worker.get("lost").active
+    key = invalidation.versions_key(current_stamp().epoch)
+    published_before = redis_conn.hgetall(key)
+    assert api.patch(f"/api/v1/gateways/{gateway.id}", {"status": "inactive"}).status_code == 200
+    redis_conn.delete(key)  # Redis as it would be had the publish been lost
+    redis_conn.hset(key, mapping=published_before)
+    assert worker.get("lost").active  # Redis alone cannot tell
+
+    settings.GATEWAY = {**settings.GATEWAY, "CONFIG_DB_CHECK_INTERVAL": 0}
+    assert not worker.get("lost").active
+    stamp = current_stamp()
+    assert invalidation.published_counter(stamp.epoch) == stamp.counter  # re-published
+    assert invalidation.published_versions(stamp.epoch, [gateway.id]) == {gateway.id: stamp.counter}
