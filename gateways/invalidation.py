@@ -1,8 +1,4 @@
-"""The published copy of the config versions in Redis, and the receiver that records changes.
-
-The database is authoritative (gateways.versions); Redis carries a copy workers poll cheaply:
-one hash per database epoch holding `counter` and one field per scope (`s:<scope>`).
-"""
+"""The published copy of the config versions in Redis, and the receiver that records changes."""
 
 from __future__ import annotations
 
@@ -38,6 +34,8 @@ def redis_connection() -> redis.Redis:
 
 
 def versions_key(epoch: str) -> str:
+    """The database (gateways.versions) is authoritative; Redis holds a copy workers poll cheaply:
+    one hash per database epoch with `counter` and one field per scope (`s:<scope>`)."""
     return f"gw:{{config}}:{epoch}"  # one hash: Redis Cluster-ready as it stands
 
 

@@ -1,15 +1,4 @@
-"""Per-process snapshot cache: bounded LRUs (live gateways, unknown hosts), versions, one build.
-
-Freshness: every CONFIG_CHECK_INTERVAL one Redis read of the published counter; when it moved,
-one read of the versions of the cached scopes, and entries older than those are dropped. Every
-CONFIG_DB_CHECK_INTERVAL (and at once when Redis comes back) the database's own counter is read:
-when Redis is behind it (a publish was lost during an outage) the cache catches up from the
-database and re-publishes the missed versions to Redis, so no committed change is lost.
-
-Database use: one build per subdomain at a time (others wait for it), at most
-SNAPSHOT_BUILD_CONCURRENCY builds or checks at once per process, each on a connection closed
-right after.
-"""
+"""Per-process snapshot cache: bounded LRUs (live gateways, unknown hosts), versions, one build."""
 
 from __future__ import annotations
 
@@ -93,7 +82,18 @@ class LRU:
 
 
 class SnapshotCache:
-    """subdomain → compiled snapshot (None for unknown subdomains), kept current."""
+    """subdomain → compiled snapshot (None for unknown subdomains), kept current.
+
+    Freshness: every CONFIG_CHECK_INTERVAL one Redis read of the published counter; when it moved,
+    one read of the versions of the cached scopes, and entries older than those are dropped. Every
+    CONFIG_DB_CHECK_INTERVAL (and at once when Redis comes back) the database's own counter is read:
+    when Redis is behind it (a publish was lost during an outage) the cache catches up from the
+    database and re-publishes the missed versions to Redis, so no committed change is lost.
+
+    Database use: one build per subdomain at a time (others wait for it), at most
+    SNAPSHOT_BUILD_CONCURRENCY builds or checks at once per process, each on a connection closed
+    right after.
+    """
 
     def __init__(self, load: Loader, *, listen: bool = True) -> None:
         """`listen`: also hear this process's own writes at once (not only through Redis)."""

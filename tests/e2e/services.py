@@ -58,7 +58,8 @@ class PostgresServer:
 
     def __init__(self, max_connections: int = 100, database: str = "gateway") -> None:
         self.bin = postgres_bin_dir()
-        self.directory = Path(tempfile.mkdtemp(prefix="gw-pg-"))
+        # /tmp rather than $TMPDIR: the server's user (nobody, when we are root) must reach it.
+        self.directory = Path(tempfile.mkdtemp(prefix="gw-pg-", dir="/tmp"))
         self.data = self.directory / "data"
         self.port = free_port()
         self.max_connections = max_connections
