@@ -141,6 +141,8 @@ class SnapshotCache:
             return
         try:
             counter = invalidation.published_counter(self._epoch)
+            # A counter gone back means Redis restarted empty: it may have missed changes.
+            lost = self._counter is not None and counter < self._counter
             if counter != self._counter:
                 self._drop_older(invalidation.published_versions(self._epoch, self._scopes()))
                 self._counter = counter
@@ -149,7 +151,7 @@ class SnapshotCache:
                 logger.warning("config versions unreadable (Redis down); checking the database")
             self._redis_up = False
             return
-        if not self._redis_up:  # Redis is back: whatever it missed meanwhile is in the database
+        if lost or not self._redis_up:  # whatever Redis missed meanwhile is in the database
             self._redis_up = True
             self._db_checked_at = time.monotonic()
             self._check_database()

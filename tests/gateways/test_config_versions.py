@@ -180,3 +180,21 @@ def test_a_lost_publish_is_caught_up_from_the_database(route, api, redis_conn, s
     stamp = current_stamp()
     assert invalidation.published_counter(stamp.epoch) == stamp.counter  # re-published
     assert invalidation.published_versions(stamp.epoch, [gateway.id]) == {gateway.id: stamp.counter}
+
+
+def test_a_redis_restarted_empty_is_refilled_from_the_database(route, redis_conn, settings):
+    gateway = route(subdomain="refill")
+    settings.GATEWAY = {
+        **settings.GATEWAY,
+        "CONFIG_CHECK_INTERVAL": 0,
+        "CONFIG_DB_CHECK_INTERVAL": 3600,
+    }
+    worker = other_worker()
+    worker.get("refill")
+    stamp = current_stamp()
+    redis_conn.delete(invalidation.versions_key(stamp.epoch))  # as after a restart without data
+    worker.get("refill")
+    assert invalidation.published_counter(stamp.epoch) == stamp.counter
+    assert invalidation.published_versions(stamp.epoch, [gateway.id]) == {
+        gateway.id: versions_of([gateway.id])[gateway.id]
+    }
