@@ -160,20 +160,22 @@ class SnapshotCache:
         with self._db_slots, short_lived_connection():
             stamp = current_stamp()
             self._adopt(stamp.epoch)
-            if self._counter is not None and stamp.counter <= self._counter:
-                return  # Redis has everything the database has
-            self._drop_older(versions_of(self._scopes()))
-            missed = self._missed_by_redis(stamp)
+            in_database = versions_of(self._scopes())
+            self._drop_older(in_database)
+            missed = self._missed_by_redis(stamp, in_database)
         if missed:
             logger.warning("re-publishing %d config version(s) Redis missed", len(missed))
             invalidation.publish(stamp, missed)
 
-    def _missed_by_redis(self, stamp: Stamp) -> dict[str, int]:
+    def _missed_by_redis(self, stamp: Stamp, in_database: dict[str, int]) -> dict[str, int]:
+        """Versions Redis lacks: of the cached scopes, and all changes past its counter."""
         try:
             counter = invalidation.published_counter(stamp.epoch)
+            published = invalidation.published_versions(stamp.epoch, in_database)
         except redis.RedisError:
             return {}
-        return versions_after(counter) if counter < stamp.counter else {}
+        missed = {s: v for s, v in in_database.items() if v > published.get(s, 0)}
+        return missed | versions_after(counter) if counter < stamp.counter else missed
 
     def _adopt(self, epoch: str) -> None:
         if epoch != self._epoch:  # another database lineage (a new or reset database)

@@ -198,3 +198,26 @@ def test_a_redis_restarted_empty_is_refilled_from_the_database(route, redis_conn
     assert invalidation.published_versions(stamp.epoch, [gateway.id]) == {
         gateway.id: versions_of([gateway.id])[gateway.id]
     }
+
+
+def test_a_lost_publish_followed_by_a_published_one_is_caught_up(route, api, redis_conn, settings):
+    """Redis's counter is current (a later write was published), one gateway's field is not."""
+    lost, later = route(subdomain="lost-first"), route(subdomain="later")
+    settings.GATEWAY = {
+        **settings.GATEWAY,
+        "CONFIG_CHECK_INTERVAL": 0,
+        "CONFIG_DB_CHECK_INTERVAL": 3600,
+    }
+    worker = other_worker()
+    assert worker.get("lost-first").active
+    key = invalidation.versions_key(current_stamp().epoch)
+    field = f"s:{lost.id}"
+    old_version = redis_conn.hget(key, field)
+    assert api.patch(f"/api/v1/gateways/{lost.id}", {"status": "inactive"}).status_code == 200
+    redis_conn.hset(key, field, old_version)  # this publish was lost...
+    assert api.patch(f"/api/v1/gateways/{later.id}", {"name": "x"}).status_code == 200  # not this
+    assert worker.get("lost-first").active
+
+    settings.GATEWAY = {**settings.GATEWAY, "CONFIG_DB_CHECK_INTERVAL": 0}
+    assert not worker.get("lost-first").active
+    assert int(redis_conn.hget(key, field)) == versions_of([lost.id])[lost.id]
