@@ -117,8 +117,10 @@ class SnapshotCache:
         return (entry or self._build(subdomain)).snapshot
 
     def clear(self) -> None:
+        """Forget everything, as a new process would: the next lookup also checks the database."""
         self.live.clear()
         self.unknown.clear()
+        self._db_checked_at = float("-inf")
 
     def note(self, stamp: Stamp, versions: dict[str, int]) -> None:
         """A change published (or not) by this process: apply it here at once."""
@@ -180,7 +182,8 @@ class SnapshotCache:
     def _adopt(self, epoch: str) -> None:
         if epoch != self._epoch:  # another database lineage (a new or reset database)
             self._epoch, self._counter, self._seen = epoch, None, {}
-            self.clear()
+            self.live.clear()
+            self.unknown.clear()
 
     def _scopes(self) -> set[str]:
         return self.live.scopes() | {DIRECTORY}

@@ -84,8 +84,9 @@ def test_a_renamed_gateway_leaves_its_old_host(route, api, polling):
 
 
 def test_unknown_hosts_never_evict_a_live_gateway(
-    api, upstream, proxy_client, django_assert_num_queries
+    api, upstream, proxy_client, django_assert_num_queries, settings
 ):
+    settings.GATEWAY = {**settings.GATEWAY, "CONFIG_DB_CHECK_INTERVAL": 3600}
     # In the test's transaction (db): lookups keep one connection, which makes 10,001 quick.
     gateway = routed_gateway(
         in_process_post(api), subdomain="live", targets=[("127.0.0.1", upstream.port)]
