@@ -13,7 +13,11 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXIES": [],
     "CONNECT_TIMEOUT": 5.0,
     "READ_TIMEOUT": 60.0,
-    "CONFIG_CHECK_INTERVAL": 0.1,
+    "CONFIG_CHECK_INTERVAL": 0.1,  # seconds between polls of the published version (Redis)
+    "CONFIG_DB_CHECK_INTERVAL": 2.0,  # seconds between checks of the database's own counter
+    "SNAPSHOT_CACHE_SIZE": 1000,  # compiled gateways kept per process (LRU)
+    "UNKNOWN_HOST_CACHE_SIZE": 10_000,  # unknown subdomains remembered per process (LRU)
+    "SNAPSHOT_BUILD_CONCURRENCY": 2,  # database connections a process's proxy side may hold
     "MAX_BODY_BYTES": 32 * 1024 * 1024,
     "BODY_READ_TIMEOUT": 30.0,  # seconds for a whole request body, from its first read
     "MAX_JSON_DEPTH": 64,  # nesting of arrays/objects in a JSON request body

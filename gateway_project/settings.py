@@ -68,6 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "proxy.middleware.GatewayProxyMiddleware",
+    "gateways.propagation.ConfigPropagationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -96,10 +97,12 @@ TEMPLATES = [
     },
 ]
 
+# Connections are closed after each request by default: under gevent every greenlet (request)
+# has its own connection, so "persistent" ones would pile up, one per request, until collected.
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'gateway.sqlite3'}"),
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -203,6 +206,10 @@ GATEWAY = {
     "UPSTREAM_DENY": [
         str(ipaddress.ip_network(cidr, strict=False)) for cidr in env_list("GATEWAY_UPSTREAM_DENY")
     ],
+    "CONFIG_DB_CHECK_INTERVAL": float(os.environ.get("GATEWAY_CONFIG_DB_CHECK_INTERVAL", "2")),
+    "SNAPSHOT_CACHE_SIZE": int(os.environ.get("GATEWAY_SNAPSHOT_CACHE_SIZE", "1000")),
+    "UNKNOWN_HOST_CACHE_SIZE": int(os.environ.get("GATEWAY_UNKNOWN_HOST_CACHE_SIZE", "10000")),
+    "SNAPSHOT_BUILD_CONCURRENCY": int(os.environ.get("GATEWAY_SNAPSHOT_BUILD_CONCURRENCY", "2")),
 }
 
 LOGGING = {

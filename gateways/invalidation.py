@@ -1,64 +1,94 @@
-"""The config version in Redis: bumped after every committed admin write, polled by workers."""
+"""The published copy of the config versions in Redis, and the receiver that records changes."""
 
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Callable, Iterable
 
 import redis
-from django.db import transaction
 from django_redis import get_redis_connection
 
-from gateway_project.conf import gateway_settings
+from gateways.models import Gateway, Rule
+from gateways.propagation import mark_delayed
+from gateways.versions import DIRECTORY, Stamp, record_change
 
 logger = logging.getLogger(__name__)
 
-VERSION_KEY = "gw:config-version"
+# Keep every field only moving forward: publishes of concurrent transactions may arrive in any
+# order, and a worker repairing a missed publish may race the admin that made it.
+PUBLISH_SCRIPT = """
+for i = 1, #ARGV, 2 do
+  local old = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
+  if tonumber(ARGV[i + 1]) > old then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+return 1
+"""
+
+Listener = Callable[[Stamp, dict[str, int]], None]
+local_listeners: list[Listener] = []  # this process's caches, told of its own writes at once
 
 
-def bump_config_version() -> None:
-    """Increment the shared version so every worker drops its compiled snapshots."""
+def redis_connection() -> redis.Redis:
+    """The one place the config channel gets its Redis client."""
+    return get_redis_connection("default")
+
+
+def versions_key(epoch: str) -> str:
+    """The database (gateways.versions) is authoritative; Redis holds a copy workers poll cheaply:
+    one hash per database epoch with `counter` and one field per scope (`s:<scope>`)."""
+    return f"gw:{{config}}:{epoch}"  # one hash: Redis Cluster-ready as it stands
+
+
+def publish(stamp: Stamp, versions: dict[str, int]) -> bool:
+    """Publish a committed change; False (and a warning) when Redis could not take it."""
+    args: list[str | int] = ["counter", stamp.counter]
+    for scope, version in versions.items():
+        args += [f"s:{scope}", version]
     try:
-        get_redis_connection("default").incr(VERSION_KEY)
-    except redis.RedisError:
-        logger.exception(
-            "could not publish a configuration change; workers stay stale until Redis is back"
+        redis_connection().register_script(PUBLISH_SCRIPT)(
+            keys=[versions_key(stamp.epoch)], args=args
         )
-    local_version.forget()
+        published = True
+    except redis.RedisError:
+        logger.warning(
+            "configuration change %s committed but not published (Redis unavailable): "
+            "workers pick it up from the database within CONFIG_DB_CHECK_INTERVAL",
+            stamp.counter,
+        )
+        mark_delayed()
+        published = False
+    for listener in local_listeners:
+        listener(stamp, versions)
+    return published
 
 
-def config_changed(**kwargs: object) -> None:
-    """Signal receiver: publish the change once the surrounding transaction commits."""
-    transaction.on_commit(bump_config_version)
+def published_counter(epoch: str) -> int:
+    """The counter Redis holds for `epoch` (raises redis.RedisError when Redis is down)."""
+    return int(redis_connection().hget(versions_key(epoch), "counter") or 0)
 
 
-class LocalVersion:
-    """This process's view of the shared version, refreshed at most every CONFIG_CHECK_INTERVAL."""
-
-    def __init__(self) -> None:
-        self.value: int | None = None
-        self.checked_at = 0.0
-
-    def current(self) -> int | None:
-        now = time.monotonic()
-        if self.value is None or now - self.checked_at >= gateway_settings.CONFIG_CHECK_INTERVAL:
-            self.checked_at = now
-            self.value = self._read(default=self.value)
-        return self.value
-
-    @staticmethod
-    def _read(default: int | None) -> int | None:
-        try:
-            raw = get_redis_connection("default").get(VERSION_KEY)
-        except redis.RedisError:
-            logger.warning(
-                "configuration version unreadable (Redis down); serving the cached config"
-            )
-            return default if default is not None else -1
-        return int(raw or 0)
-
-    def forget(self) -> None:
-        self.value = None
+def published_versions(epoch: str, scopes: Iterable[str]) -> dict[str, int]:
+    scopes = list(scopes)
+    if not scopes:
+        return {}
+    values = redis_connection().hmget(versions_key(epoch), [f"s:{s}" for s in scopes])
+    pairs = zip(scopes, values, strict=True)
+    return {scope: int(value) for scope, value in pairs if value is not None}
 
 
-local_version = LocalVersion()
+def scopes_of(instance: object) -> set[str]:
+    """The scopes a changed object belongs to: its gateway's, plus the directory for gateways."""
+    if isinstance(instance, Gateway):
+        return {str(instance.pk), DIRECTORY}
+    gateway_id = getattr(instance, "gateway_id", None)
+    if gateway_id is None and getattr(instance, "rule_id", None) is not None:  # a rule's plugin
+        gateway_id = Rule.objects.filter(pk=instance.rule_id).values_list("gateway_id").first()
+        gateway_id = gateway_id[0] if gateway_id else None
+    return {str(gateway_id)} if gateway_id else set()
+
+
+def config_changed(*, instance: object, **kwargs: object) -> None:
+    """Signal receiver: bump the version of the touched gateway, once per transaction."""
+    scopes = scopes_of(instance)
+    if scopes:
+        record_change(scopes=scopes, publish=publish)

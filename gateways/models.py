@@ -15,6 +15,10 @@ DNS_LABEL = RegexValidator(
 PORT_VALIDATORS = [MinValueValidator(1), MaxValueValidator(65535)]
 
 
+def new_epoch() -> str:
+    return uuid.uuid4().hex
+
+
 class TimestampedModel(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -120,3 +124,19 @@ class Rule(TimestampedModel):
 
     def __str__(self) -> str:
         return self.name or self.path
+
+
+class ConfigVersion(models.Model):
+    """The authoritative change counter of the configuration, one row per scope.
+
+    Scope `counter` is bumped once per transaction that changes any config; each touched scope
+    (a gateway's id, or `directory` for the set of subdomains) then holds that counter value.
+    `epoch` (on the counter row) names this database's lineage: a fresh database is a new one.
+    """
+
+    scope = models.CharField(max_length=64, primary_key=True)
+    version = models.BigIntegerField(default=0)
+    epoch = models.CharField(max_length=32, default=new_epoch, editable=False)
+
+    def __str__(self) -> str:
+        return f"{self.scope}@{self.version}"

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateways.invalidation import local_version
-from gateways.models import Gateway, Rule, Service
+from django.db import connection
+
+from gateways.models import ConfigVersion, Gateway, Rule, Service
 from gateways.providers import provider_base_url
+from gateways.snapshot_cache import Entry, SnapshotCache
+from gateways.versions import DIRECTORY, versions_of
 from keys.selectors import VerifiedKey, verified_keys_of_gateway
 from plugins.models import PluginConfig
 from plugins.pipeline import CompiledChain, PluginSpec, compile_chain
@@ -176,25 +180,30 @@ def build_snapshot(subdomain: str) -> GatewaySnapshot | None:
     )
 
 
-class SnapshotCache:
-    """subdomain → snapshot for the current config version (unknown subdomains cached too)."""
+def _directory_and_gateway(subdomain: str) -> tuple[int, str | None]:
+    """The directory version and the id of the gateway at `subdomain`, in one cheap statement.
 
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[int | None, GatewaySnapshot | None]] = {}
+    (Unknown hosts cost exactly this one query; a flood of them must stay cheap.)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT version FROM {ConfigVersion._meta.db_table} WHERE scope = %s), "
+            f"(SELECT id FROM {Gateway._meta.db_table} WHERE subdomain = %s)",
+            [DIRECTORY, subdomain],
+        )
+        version, gateway_id = cursor.fetchone()
+    return version or 0, str(uuid.UUID(str(gateway_id))) if gateway_id else None
 
-    def get(self, subdomain: str) -> GatewaySnapshot | None:
-        version = local_version.current()
-        entry = self._entries.get(subdomain)
-        if entry is not None and entry[0] == version:
-            return entry[1]
+
+def load_entry(subdomain: str) -> Entry:
+    """The snapshot of `subdomain` with the version it was built at (versions read first)."""
+    directory, scope = _directory_and_gateway(subdomain)
+    if scope is not None:
+        version = versions_of([scope]).get(scope, 0)
         snapshot = build_snapshot(subdomain)
-        if len(self._entries) > 10_000:
-            self._entries.clear()  # bound the cache of unknown hosts
-        self._entries[subdomain] = (version, snapshot)
-        return snapshot
-
-    def clear(self) -> None:
-        self._entries.clear()
+        if snapshot is not None and snapshot.id == scope:
+            return Entry(scope, version, snapshot)
+    return Entry(DIRECTORY, directory, None)
 
 
-snapshots = SnapshotCache()
+snapshots = SnapshotCache(load_entry)

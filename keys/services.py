@@ -21,6 +21,7 @@ def api_key_assign_secret(*, api_key: ApiKey) -> str:
     return secret
 
 
+@transaction.atomic
 def api_key_create(
     *, gateway: Gateway, name: str, expires_at: datetime | None = None
 ) -> tuple[ApiKey, str]:

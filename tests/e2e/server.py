@@ -19,10 +19,18 @@ BIN = Path(sys.executable).parent
 
 
 class GatewayServer:
-    """gunicorn + SQLite in its own var dir, on a free loopback port, sharing a given Redis
-    (`redis_url` None: the embedded Redis the gunicorn master runs in the var dir)."""
+    """gunicorn on a free loopback port; SQLite in its own var dir, or the database at
+    `database_url` (several nodes may share one); a given Redis, or (`redis_url` None) the
+    embedded Redis the gunicorn master runs in the var dir."""
 
-    def __init__(self, var_dir: Path, redis_url: str | None, workers: int = 3, **env: str) -> None:
+    def __init__(
+        self,
+        var_dir: Path,
+        redis_url: str | None,
+        workers: int = 3,
+        database_url: str | None = None,
+        **env: str,
+    ) -> None:
         self.var_dir = var_dir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -38,6 +46,8 @@ class GatewayServer:
         self.env.pop("DATABASE_URL", None)
         if not redis_url:
             self.env.pop("REDIS_URL")
+        if database_url:
+            self.env["DATABASE_URL"] = database_url
         self.process: subprocess.Popen | None = None
         self.admin = requests.Session()
 
@@ -52,8 +62,10 @@ class GatewayServer:
         )
         return done.stdout.strip()
 
-    def start(self) -> GatewayServer:
-        self.manage("migrate", "--noinput")
+    def start(self, migrate: bool = True) -> GatewayServer:
+        """Migrate (unless another node on the same database did), mint a token, serve."""
+        if migrate:
+            self.manage("migrate", "--noinput")
         token = self.manage("create_admin_token", "--username", "e2e")
         self.admin.headers["Authorization"] = f"Bearer {token}"
         self.log = open(self.var_dir / "gunicorn.log", "w")  # noqa: SIM115 (closed in stop)
