@@ -174,6 +174,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "gateway_project.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "gateway_project.schema.GatewayAutoSchema",
     "UNAUTHENTICATED_USER": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",  # the API takes JSON only
 }
 
 SPECTACULAR_SETTINGS = {
