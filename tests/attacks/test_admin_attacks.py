@@ -71,7 +71,7 @@ def test_a_wrong_method_is_a_json_405(api):
 
 
 def test_form_bodies_are_refused_with_415(api):
-    response = api.post("/api/v1/gateways", {"name": "x", "subdomain": "x"})  # multipart
+    response = api.post("/api/v1/gateways", {"name": "x", "subdomain": "x"}, format="multipart")
     assert response.status_code == 415
     assert "Unsupported media type" in response.json()["error"]
 
