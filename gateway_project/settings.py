@@ -68,7 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "proxy.middleware.GatewayProxyMiddleware",
-    "gateways.propagation.ConfigPropagationMiddleware",
+    "gateway_project.propagation.ConfigPropagationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

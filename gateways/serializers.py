@@ -9,6 +9,7 @@ from rest_framework import serializers
 from gateway_project.serializers import StrictModelSerializer
 from gateway_project.upstream_deny import refuse_denied_address
 from gateways.models import DNS_LABEL, Gateway, Rule, Service, Upstream
+from gateways.paths import HTTP_METHODS, compile_path_pattern, normalized_pattern
 from gateways.targets import (
     CredentialsSerializer,
     HealthChecksSerializer,
@@ -18,7 +19,6 @@ from gateways.targets import (
 )
 from plugins.fields import HeadersField, HostField
 from plugins.validation import PluginChainField, WholeItemsListField
-from proxy.matching import HTTP_METHODS, compile_path_pattern, normalized_pattern
 
 # What an 'endpoint' service sets itself; a service of type 'upstream' takes it from the
 # upstream's targets, so a value given here would be silently ignored: it is refused.

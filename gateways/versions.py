@@ -9,18 +9,11 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
+from gateway_project.invalidation import Stamp
 from gateways.models import ConfigVersion
 
 COUNTER = "counter"
 DIRECTORY = "directory"  # the set of subdomains: negative (unknown host) entries depend on it
-
-
-@dataclass(frozen=True)
-class Stamp:
-    """Where this database's configuration stands: its lineage and its change counter."""
-
-    epoch: str
-    counter: int
 
 
 @dataclass

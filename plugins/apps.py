@@ -8,7 +8,7 @@ class PluginsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from plugins import checks, signals  # noqa: F401
+        from plugins import checks  # noqa: F401
         from plugins.registry import registry
 
         registry.load()

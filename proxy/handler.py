@@ -12,7 +12,8 @@ from requests.structures import CaseInsensitiveDict
 from gateway_project.bounded_json import JSONTooDeep
 from gateway_project.conf import gateway_settings
 from gateway_project.request_body import BodyReadTimeout, BodyTooLarge, read_limited
-from gateways.snapshot import GatewaySnapshot, Route, snapshots
+from gateway_project.responses import json_error
+from gateways.path_normalization import UnsafePath, normalize_path, raw_request_path
 from keys.secrets import hash_secret
 from keys.selectors import api_key_verify
 from plugins.base import PluginRejection, RequestContext
@@ -26,8 +27,7 @@ from proxy.outgoing import (
     forwarded_headers,
     strip_hop_by_hop,
 )
-from proxy.paths import UnsafePath, normalize_path, raw_request_path
-from proxy.responses import json_error
+from proxy.snapshot import GatewaySnapshot, Route, snapshots
 from proxy.streaming import build_response
 from proxy.upstream import UpstreamAddressDenied, UpstreamTimeout, UpstreamUnavailable, send
 

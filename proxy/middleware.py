@@ -7,8 +7,8 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from gateway_project.conf import gateway_settings
+from gateway_project.responses import json_error
 from proxy.handler import handle_proxy_request
-from proxy.responses import json_error
 
 
 class InvalidHost(ValueError):

@@ -13,10 +13,17 @@ from requests.structures import CaseInsensitiveDict
 from gateway_project.bounded_json import loads
 from gateway_project.conf import gateway_settings
 from gateway_project.request_body import DECHUNKED
+from gateways.path_normalization import (
+    SUB_DELIMS,
+    UnsafePath,
+    normalize_path,
+    normalized_base,
+    within,
+)
+from gateways.paths import join_paths, substitute_params
 from gateways.providers import PROVIDERS
 from proxy.balancer import Target
-from proxy.matching import RouteMatch, join_paths, substitute_params
-from proxy.paths import SUB_DELIMS, UnsafePath, normalize_path, normalized_base, within
+from proxy.matching import RouteMatch
 
 HOP_BY_HOP = frozenset(
     {

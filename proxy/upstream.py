@@ -10,12 +10,12 @@ from http.cookiejar import DefaultCookiePolicy
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from gateways.snapshot import Route
 from plugins.base import RequestContext
 from proxy.balancer import Balancer, Target
 from proxy.connections import UpstreamAdapter, UpstreamAddressDenied
 from proxy.matching import RouteMatch
 from proxy.outgoing import default_model, inject_credentials, upstream_path, upstream_url
+from proxy.snapshot import Route
 
 logger = logging.getLogger(__name__)
 

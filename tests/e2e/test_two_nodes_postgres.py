@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from gateways.invalidation import versions_key
+from gateway_project.invalidation import versions_key
 from tests.builders import routed_gateway
 from tests.e2e.server import GatewayServer
 from tests.e2e.services import PostgresServer, RedisServer, require_services, wait_until

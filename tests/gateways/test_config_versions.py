@@ -8,10 +8,10 @@ import uuid
 import pytest
 from django.db.backends.signals import connection_created
 
-from gateways import invalidation
-from gateways.snapshot import load_entry, snapshots
-from gateways.snapshot_cache import SnapshotCache
+from gateway_project import invalidation
 from gateways.versions import DIRECTORY, current_stamp, versions_of
+from proxy.snapshot import load_entry, snapshots
+from proxy.snapshot_cache import SnapshotCache
 from tests.builders import in_process_post, routed_gateway
 
 PLUGINS = [

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from gateways.path_normalization import UnsafePath, normalize_path, raw_request_path
+from gateways.paths import compile_path_pattern
 from proxy.balancer import Target
-from proxy.matching import RouteMatch, compile_path_pattern
+from proxy.matching import RouteMatch
 from proxy.outgoing import upstream_path
-from proxy.paths import UnsafePath, normalize_path, raw_request_path
 
 
 @pytest.mark.parametrize(

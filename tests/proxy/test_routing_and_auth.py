@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from gateways.snapshot import snapshots
+from proxy.snapshot import snapshots
 
 HOST = "api.localhost"
 

@@ -11,14 +11,14 @@ from typing import Any
 from django.db import connection
 
 from gateways.models import ConfigVersion, Gateway, Rule, Service
+from gateways.paths import PathPattern, compile_path_pattern
 from gateways.providers import provider_base_url
-from gateways.snapshot_cache import Entry, SnapshotCache
 from gateways.versions import DIRECTORY, versions_of
 from keys.selectors import VerifiedKey, verified_keys_of_gateway
 from plugins.models import PluginConfig
 from plugins.pipeline import CompiledChain, PluginSpec, compile_chain
 from proxy.balancer import Balancer, Target
-from proxy.matching import PathPattern, compile_path_pattern
+from proxy.snapshot_cache import Entry, SnapshotCache
 
 logger = logging.getLogger(__name__)
 

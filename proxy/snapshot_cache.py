@@ -13,8 +13,8 @@ from typing import Any
 
 import redis
 
+from gateway_project import invalidation
 from gateway_project.conf import gateway_settings
-from gateways import invalidation
 from gateways.versions import (
     DIRECTORY,
     Stamp,

@@ -1,16 +1,15 @@
-"""The published copy of the config versions in Redis, and the receiver that records changes."""
+"""The config channel: the published copy of the config versions in Redis, read by every worker."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import redis
 from django_redis import get_redis_connection
 
-from gateways.models import Gateway, Rule
-from gateways.propagation import mark_delayed
-from gateways.versions import DIRECTORY, Stamp, record_change
+from gateway_project.propagation import mark_delayed
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +22,15 @@ for i = 1, #ARGV, 2 do
 end
 return 1
 """
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Where this database's configuration stands: its lineage and its change counter."""
+
+    epoch: str
+    counter: int
+
 
 Listener = Callable[[Stamp, dict[str, int]], None]
 local_listeners: list[Listener] = []  # this process's caches, told of its own writes at once
@@ -74,21 +82,3 @@ def published_versions(epoch: str, scopes: Iterable[str]) -> dict[str, int]:
     values = redis_connection().hmget(versions_key(epoch), [f"s:{s}" for s in scopes])
     pairs = zip(scopes, values, strict=True)
     return {scope: int(value) for scope, value in pairs if value is not None}
-
-
-def scopes_of(instance: object) -> set[str]:
-    """The scopes a changed object belongs to: its gateway's, plus the directory for gateways."""
-    if isinstance(instance, Gateway):
-        return {str(instance.pk), DIRECTORY}
-    gateway_id = getattr(instance, "gateway_id", None)
-    if gateway_id is None and getattr(instance, "rule_id", None) is not None:  # a rule's plugin
-        gateway_id = Rule.objects.filter(pk=instance.rule_id).values_list("gateway_id").first()
-        gateway_id = gateway_id[0] if gateway_id else None
-    return {str(gateway_id)} if gateway_id else set()
-
-
-def config_changed(*, instance: object, **kwargs: object) -> None:
-    """Signal receiver: bump the version of the touched gateway, once per transaction."""
-    scopes = scopes_of(instance)
-    if scopes:
-        record_change(scopes=scopes, publish=publish)
