@@ -11,7 +11,7 @@ from rest_framework import serializers
 from gateway_project.bounded_json import JSONTooDeep, loads
 from gateway_project.conf import gateway_settings
 from gateway_project.serializers import JSONBooleanField, StrictSerializer
-from plugins.models import STAGES
+from plugins.stages import STAGES
 
 
 class PluginRejection(Exception):

@@ -1,7 +1,7 @@
 """Field types shared by plugin settings and the routing serializers, each validated once.
 
-Durations, header names and values, hosts, base URLs, CORS origins, IP addresses and CIDR
-ranges: what a field returns is what is stored, so stored data passes the field again.
+Durations and seconds, header names and values, hosts, base URLs, CORS origins, IP addresses
+and CIDR ranges: what a field returns is what is stored, so stored data passes the field again.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from django.core.validators import URLValidator
 from rest_framework import serializers
 
-from plugins.durations import parse_duration_ms
+from plugins.durations import MAX_DURATION_MS, parse_duration_ms
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -36,6 +36,46 @@ class DurationField(serializers.CharField):
         except ValueError as exc:
             raise serializers.ValidationError(str(exc)) from exc
         return text
+
+
+class SecondsField(serializers.Field):
+    """Whole seconds as an integer, or a duration of whole seconds such as `600s` or `10m`."""
+
+    json_schema = {"type": ["integer", "string"]}  # see plugins.schema
+    invalid_message = "Give seconds or a duration such as '10m'."
+
+    def __init__(self, *, max_value: int = MAX_DURATION_MS // 1000, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.min_value = 0
+        self.max_value = max_value
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool):
+            raise serializers.ValidationError(self.invalid_message)
+        if isinstance(data, int) or (isinstance(data, str) and data.strip().isdigit()):
+            seconds = int(data)
+        elif isinstance(data, str):
+            seconds = self._duration_seconds(data)
+        else:
+            raise serializers.ValidationError(self.invalid_message)
+        if not self.min_value <= seconds <= self.max_value:
+            raise serializers.ValidationError(
+                f"Must be between {self.min_value} and {self.max_value} seconds."
+            )
+        return seconds
+
+    @staticmethod
+    def _duration_seconds(text: str) -> int:
+        try:
+            milliseconds = parse_duration_ms(text)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        if milliseconds % 1000:
+            raise serializers.ValidationError("Must be a whole number of seconds.")
+        return milliseconds // 1000
+
+    def to_representation(self, value: Any) -> Any:
+        return value
 
 
 def is_header_name(value: str) -> bool:

@@ -6,7 +6,10 @@ import uuid
 
 from django.db import models
 
-STAGES = ("pre_request", "post_request", "pre_response", "post_response")
+from plugins.stages import STAGES
+from plugins.validation import validate_plugin_config_model
+
+__all__ = ["STAGES", "PluginConfig"]  # STAGES: kept importable from here for older callers
 
 
 class PluginConfig(models.Model):
@@ -59,6 +62,4 @@ class PluginConfig(models.Model):
         return "gateway" if self.gateway_id else "rule"
 
     def clean(self) -> None:
-        from plugins.validation import validate_plugin_config_model
-
         validate_plugin_config_model(self)

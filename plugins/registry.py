@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from gateway_project.conf import gateway_settings
 from plugins.base import Plugin
-from plugins.models import STAGES
+from plugins.stages import STAGES
 
 
 class PluginRegistry:

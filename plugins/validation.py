@@ -7,11 +7,12 @@ from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from rest_framework import serializers
 
 from gateway_project.serializers import LEGACY_CONTEXT, JSONBooleanField, StrictSerializer
-from plugins.models import STAGES, PluginConfig
 from plugins.registry import registry
+from plugins.stages import STAGES
 
 
 class PluginConfigSerializer(StrictSerializer):
@@ -93,7 +94,7 @@ class PluginChainField(WholeItemsListField):
         return [self.child.to_representation(item) for item in data]
 
 
-def validate_plugin_config_model(config: PluginConfig) -> None:
+def validate_plugin_config_model(config: models.Model) -> None:
     """Django-admin validation of one PluginConfig row, with the API's rules and messages;
     the row's settings become the normalised ones the API would store."""
     serializer = PluginConfigSerializer(

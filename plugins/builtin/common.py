@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import redis
 
-from plugins.fields import HeaderNameField, is_header_name
-
-__all__ = ["REDIS_UNAVAILABLE", "HeaderNameField", "is_header_name"]
-
 # What "Redis is unavailable" means to a limiter's fail_open: it cannot be reached or answer
 # writes (a replica, a cluster failing over); never a bad reply or bad input.
 REDIS_UNAVAILABLE = (

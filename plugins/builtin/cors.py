@@ -9,8 +9,13 @@ from rest_framework import serializers
 
 from gateway_project.serializers import JSONBooleanField
 from plugins.base import Plugin, PluginRejection, PluginSettingsSerializer, RequestContext
-from plugins.durations import parse_duration_ms
-from plugins.fields import HeaderNameField, OriginField, is_header_name, normalise_origin
+from plugins.fields import (
+    HeaderNameField,
+    OriginField,
+    SecondsField,
+    is_header_name,
+    normalise_origin,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -27,38 +32,6 @@ class MethodField(serializers.ChoiceField):
         return super().to_internal_value(data.upper() if isinstance(data, str) else data)
 
 
-class MaxAgeField(serializers.Field):
-    """Seconds as an integer, or a duration string of whole seconds such as `600s` or `10m`."""
-
-    json_schema = {"type": ["integer", "string"]}  # see plugins.schema
-
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool):
-            raise serializers.ValidationError("Give seconds or a duration such as '10m'.")
-        if isinstance(data, int) or (isinstance(data, str) and data.strip().isdigit()):
-            seconds = int(data)
-        elif isinstance(data, str):
-            seconds = self._duration_seconds(data)
-        else:
-            raise serializers.ValidationError("Give seconds or a duration such as '10m'.")
-        if not 0 <= seconds <= MAX_AGE_LIMIT:
-            raise serializers.ValidationError(f"Must be between 0 and {MAX_AGE_LIMIT} seconds.")
-        return seconds
-
-    @staticmethod
-    def _duration_seconds(text: str) -> int:
-        try:
-            milliseconds = parse_duration_ms(text)
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from exc
-        if milliseconds % 1000:
-            raise serializers.ValidationError("Must be a whole number of seconds.")
-        return milliseconds // 1000
-
-    def to_representation(self, value: Any) -> Any:
-        return value
-
-
 class CorsSettingsSerializer(PluginSettingsSerializer):
     allowed_origins = serializers.ListField(
         child=OriginField(),
@@ -73,7 +46,8 @@ class CorsSettingsSerializer(PluginSettingsSerializer):
     )
     allow_credentials = JSONBooleanField(default=False)
     expose_headers = serializers.ListField(child=HeaderNameField(), default=list)
-    max_age = MaxAgeField(
+    max_age = SecondsField(
+        max_value=MAX_AGE_LIMIT,
         required=False,
         help_text="How long browsers may cache a preflight: seconds, or a duration such as '10m'.",
     )

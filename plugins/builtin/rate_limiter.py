@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django_redis import get_redis_connection
 from rest_framework import serializers
 
 from gateway_project.serializers import StrictSerializer
-from plugins.base import Plugin, PluginRejection, PluginSettingsSerializer, RequestContext
-from plugins.builtin.common import REDIS_UNAVAILABLE
+from plugins.base import PluginRejection, PluginSettingsSerializer, RequestContext
+from plugins.builtin.redis_script import RedisScriptPlugin
 from plugins.durations import parse_duration_ms
 from plugins.fields import DurationField, HeaderNameField
 
-logger = logging.getLogger(__name__)
-
 SCOPES = ("global", "per_ip", "per_user", "per_key")
-SCRIPT_SOURCE = (Path(__file__).parent / "rate_limiter.lua").read_text()
 MAX_IDENTITY_LENGTH = 64
 # Up to this limit a scope logs each request (exact to the millisecond, memory ~ the limit);
 # above it, counts per 1/BUCKETS_PER_WINDOW of the window (bounded memory, still never over).
@@ -119,7 +114,7 @@ def _identity(value: str) -> str:
     return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
 
-class RateLimiterPlugin(Plugin):
+class RateLimiterPlugin(RedisScriptPlugin):
     """Sliding-window request limits; a rejected request consumes no budget."""
 
     name = "rate_limiter"
@@ -127,7 +122,7 @@ class RateLimiterPlugin(Plugin):
     allowed_stages = ("pre_request",)
     fixed_stages = ("pre_request",)
     settings_serializer = RateLimiterSettingsSerializer
-    fail_open_default = True
+    script_path = Path(__file__).parent / "rate_limiter.lua"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -141,12 +136,6 @@ class RateLimiterPlugin(Plugin):
         self.block = actions.get("type") == "block"
         self.retry_after: int | None = actions.get("retry_after")
         self.user_header: str | None = self.settings.get("user_header") or None
-        self._script: Any = None
-
-    def fails_open_on(self, stage: str, error: Exception) -> bool:
-        """fail_open covers Redis being unavailable (handled in the hook) and nothing else: an
-        error while deciding refuses the request, it never admits it."""
-        return stage != "pre_request" and self.fail_open
 
     def identity(self, scope: str, request: RequestContext) -> str:
         """Who a scope counts: everyone, the client IP, the user or the API key.
@@ -173,17 +162,10 @@ class RateLimiterPlugin(Plugin):
         return records + [key + ":blocked" for key in records]
 
     def pre_request(self, request: RequestContext) -> None:
-        try:
-            rejected, now_ms, states = self._decide(request)
-        except REDIS_UNAVAILABLE as exc:
-            if self.fail_open:
-                logger.warning(
-                    "rate_limiter %s: Redis unavailable, letting the request through: %s",
-                    self.instance_id,
-                    exc,
-                )
-                return
-            raise PluginRejection(503, "rate limiter unavailable") from exc
+        reply = self.decide(self.keys(request), self._args())
+        if reply is None:  # Redis unavailable, failing open
+            return
+        rejected, now_ms, states = self._states(reply)
         request.response_headers.update(self._headers(states, now_ms))
         if rejected is not None:
             retry_after = self.retry_after
@@ -196,9 +178,7 @@ class RateLimiterPlugin(Plugin):
                 retry_after=retry_after,
             )
 
-    def _decide(self, request: RequestContext) -> tuple[ScopeState | None, int, list[ScopeState]]:
-        if self._script is None:
-            self._script = get_redis_connection("default").register_script(SCRIPT_SOURCE)
+    def _args(self) -> list[Any]:
         args: list[Any] = [
             len(self.limits),
             uuid.uuid4().hex,
@@ -206,7 +186,9 @@ class RateLimiterPlugin(Plugin):
         ]
         for limit in self.limits:
             args += [limit.limit, limit.window_ms, limit.bucket_ms]
-        reply = self._script(keys=self.keys(request), args=args)
+        return args
+
+    def _states(self, reply: list[Any]) -> tuple[ScopeState | None, int, list[ScopeState]]:
         rejected_index, now_ms = int(reply[0]), int(reply[1])
         states = [
             ScopeState(limit, int(reply[2 + 3 * i]), int(reply[3 + 3 * i]), int(reply[4 + 3 * i]))

@@ -11,24 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from django_redis import get_redis_connection
 from rest_framework import serializers
 
-from plugins.base import (
-    Plugin,
-    PluginRejection,
-    PluginSettingsSerializer,
-    RequestContext,
-    ResponseContext,
-)
-from plugins.builtin.common import REDIS_UNAVAILABLE
+from plugins.base import PluginRejection, PluginSettingsSerializer, RequestContext, ResponseContext
 from plugins.builtin.llm_usage import UsageScanner, merge_usage, parse_json, total_tokens
+from plugins.builtin.redis_script import RedisScriptPlugin
 from plugins.durations import parse_duration_ms
 from plugins.fields import DurationField, HeaderNameField
 
 logger = logging.getLogger(__name__)
 
-SCRIPT_SOURCE = (Path(__file__).parent / "token_rate_limiter.lua").read_text()
 PROMPT_KEYS = ("messages", "system", "prompt", "input")
 
 
@@ -103,12 +95,17 @@ class Decision:
     total: int
     wait_ms: int
 
+    @classmethod
+    def from_reply(cls, reply: list[Any]) -> Decision:
+        """The script's reply `{admitted, _, total, wait_ms}`."""
+        return cls(admitted=bool(int(reply[0])), total=int(reply[2]), wait_ms=int(reply[3]))
+
 
 def _seconds(milliseconds: int) -> int:
     return max(1, math.ceil(milliseconds / 1000))
 
 
-class TokenRateLimiterPlugin(Plugin):
+class TokenRateLimiterPlugin(RedisScriptPlugin):
     """Reserves the estimated tokens before the upstream call; a refused request reserves
     nothing; after the response the reservation is replaced by the real usage."""
 
@@ -117,7 +114,7 @@ class TokenRateLimiterPlugin(Plugin):
     allowed_stages = ("pre_request", "post_response")
     fixed_stages = ("pre_request", "post_response")
     settings_serializer = TokenRateLimiterSettingsSerializer
-    fail_open_default = True
+    script_path = Path(__file__).parent / "token_rate_limiter.lua"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -128,12 +125,6 @@ class TokenRateLimiterPlugin(Plugin):
             config.get("user_header") if config["identifier"] == "user" else None
         )
         self.default_max_tokens: int = config["default_max_tokens"]
-        self._script: Any = None
-
-    def fails_open_on(self, stage: str, error: Exception) -> bool:
-        """fail_open covers Redis being unavailable (handled in the hook) and nothing else: an
-        error while deciding refuses the request, it never admits it."""
-        return stage != "pre_request" and self.fail_open
 
     def identity(self, request: RequestContext) -> str:
         """The trusted user header (identifier "user"), else the API key, else the client IP."""
@@ -151,11 +142,10 @@ class TokenRateLimiterPlugin(Plugin):
     def pre_request(self, request: RequestContext) -> None:
         tokens = estimate_tokens(request, self.default_max_tokens)
         reservation = Reservation(self.keys(request), uuid.uuid4().hex, tokens)
-        try:
-            decision = self._run("reserve", reservation, tokens)
-        except REDIS_UNAVAILABLE as exc:
-            self._redis_down(exc)
+        reply = self.decide(reservation.keys, self._args("reserve", reservation, tokens))
+        if reply is None:  # Redis unavailable, failing open
             return
+        decision = Decision.from_reply(reply)
         request.response_headers.update(self._headers(decision))
         if not decision.admitted:
             raise self._rejection(decision, tokens)
@@ -175,7 +165,7 @@ class TokenRateLimiterPlugin(Plugin):
         if used is None or used == reservation.tokens:
             return
         try:
-            self._run("reconcile", reservation, used)
+            self.run_script(reservation.keys, self._args("reconcile", reservation, used))
         except redis.RedisError as exc:  # accounting only: never fail the answered request
             logger.warning("token_rate_limiter %s: cannot reconcile: %s", self.instance_id, exc)
 
@@ -193,21 +183,8 @@ class TokenRateLimiterPlugin(Plugin):
             return 0
         return used
 
-    def _run(self, op: str, reservation: Reservation, tokens: int) -> Decision:
-        if self._script is None:
-            self._script = get_redis_connection("default").register_script(SCRIPT_SOURCE)
-        args = [op, self.limit, self.window_ms, reservation.rid, max(tokens, 0)]
-        reply = self._script(keys=reservation.keys, args=args)
-        return Decision(admitted=bool(int(reply[0])), total=int(reply[2]), wait_ms=int(reply[3]))
-
-    def _redis_down(self, exc: redis.RedisError) -> None:
-        if not self.fail_open:
-            raise PluginRejection(503, "token rate limiter unavailable") from exc
-        logger.warning(
-            "token_rate_limiter %s: Redis unavailable, letting the request through: %s",
-            self.instance_id,
-            exc,
-        )
+    def _args(self, op: str, reservation: Reservation, tokens: int) -> list[Any]:
+        return [op, self.limit, self.window_ms, reservation.rid, max(tokens, 0)]
 
     def _headers(self, decision: Decision) -> dict[str, str]:
         reset_ms = decision.wait_ms if decision.wait_ms >= 0 else self.window_ms

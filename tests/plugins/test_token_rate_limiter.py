@@ -323,16 +323,6 @@ def test_concurrent_reservations_admit_exactly_what_fits():
     assert remaining(plugin) == 0
 
 
-@pytest.fixture
-def redis_down(settings):
-    """The default cache pointed at a port where no Redis listens."""
-    location = "redis://127.0.0.1:1/0"
-    settings.CACHES = {
-        **settings.CACHES,
-        "default": {**settings.CACHES["default"], "LOCATION": location},
-    }
-
-
 @pytest.mark.usefixtures("redis_down")
 def test_redis_down_fails_open_by_default():
     plugin = limiter(10)

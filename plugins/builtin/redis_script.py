@@ -1,0 +1,66 @@
+"""Base of plugins that decide with one Lua script on the shared Redis, and their fail-open."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, ClassVar
+
+from django_redis import get_redis_connection
+
+from plugins.base import Plugin, PluginRejection
+from plugins.builtin.common import REDIS_UNAVAILABLE
+
+logger = logging.getLogger(__name__)
+
+
+class RedisScriptPlugin(Plugin):
+    """A plugin whose decision is one call of a Lua script (one Redis round trip).
+
+    Subclasses name their script in `script_path`; its source is read once, when the class
+    is defined, and registered on the `default` Redis connection at its first call (through
+    django-redis, so a Redis Cluster client plugs in there). `fail_open` covers Redis being
+    unavailable (`REDIS_UNAVAILABLE`) in the deciding stage, nothing else: bad input or a bad
+    reply refuses the request, it never admits it.
+    """
+
+    script_path: ClassVar[Path]
+    script_source: ClassVar[str]
+    deciding_stage: ClassVar[str] = "pre_request"
+    fail_open_default = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "script_path" in cls.__dict__:
+            cls.script_source = cls.script_path.read_text()
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._script: Any = None
+
+    def fails_open_on(self, stage: str, error: Exception) -> bool:
+        """An unexpected error while deciding refuses the request; later stages (accounting)
+        follow fail_open."""
+        return stage != self.deciding_stage and self.fail_open
+
+    def run_script(self, keys: list[str], args: list[Any]) -> Any:
+        """The script's reply; raises redis errors as they come."""
+        if self._script is None:
+            self._script = get_redis_connection("default").register_script(self.script_source)
+        return self._script(keys=keys, args=args)
+
+    def decide(self, keys: list[str], args: list[Any]) -> Any | None:
+        """The script's reply, or None when Redis is unavailable and the plugin fails open
+        (the request goes through); without fail_open, 503 `<name> unavailable`."""
+        try:
+            return self.run_script(keys, args)
+        except REDIS_UNAVAILABLE as exc:
+            if not self.fail_open:
+                raise PluginRejection(503, f"{self.name.replace('_', ' ')} unavailable") from exc
+            logger.warning(
+                "%s %s: Redis unavailable, letting the request through: %s",
+                self.name,
+                self.instance_id,
+                exc,
+            )
+            return None
