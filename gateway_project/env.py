@@ -155,6 +155,14 @@ GATEWAY_VARIABLES = (
 
 OTHER_VARIABLES = (
     Variable(
+        "DJANGO_SETTINGS_MODULE",
+        "gateway_project.settings",
+        text,
+        "read by Django: `gateway_project.settings.production` also selects production; "
+        "pytest uses `gateway_project.settings.test`",
+        "django",
+    ),
+    Variable(
         "GATEWAY_ENV",
         "development",
         text,
