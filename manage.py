@@ -3,15 +3,14 @@
 
 import os
 import sys
-from pathlib import Path
 
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_project.settings")
+    from gateway_project import env
     from gateway_project.embedded_redis import redis_url_from_environment
 
-    base_dir = Path(__file__).resolve().parent
-    redis_url_from_environment(Path(os.environ.get("GATEWAY_VAR_DIR", base_dir / "var")))
+    redis_url_from_environment(env.var_dir())
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

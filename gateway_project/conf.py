@@ -7,21 +7,11 @@ from typing import Any
 from django.conf import settings
 from django.core.signals import setting_changed
 
+from gateway_project.env import gateway_defaults
+
+ROLES = ("all", "admin", "proxy")  # GATEWAY["ROLE"]: the planes this process serves
 DEFAULTS: dict[str, Any] = {
-    "BASE_DOMAIN": "localhost",
-    "ROLE": "all",  # all | admin | proxy
-    "TRUSTED_PROXIES": [],
-    "CONNECT_TIMEOUT": 5.0,
-    "READ_TIMEOUT": 60.0,
-    "CONFIG_CHECK_INTERVAL": 0.1,  # seconds between polls of the published version (Redis)
-    "CONFIG_DB_CHECK_INTERVAL": 2.0,  # seconds between checks of the database's own counter
-    "SNAPSHOT_CACHE_SIZE": 1000,  # compiled gateways kept per process (LRU)
-    "UNKNOWN_HOST_CACHE_SIZE": 10_000,  # unknown subdomains remembered per process (LRU)
-    "SNAPSHOT_BUILD_CONCURRENCY": 2,  # database connections a process's proxy side may hold
-    "MAX_BODY_BYTES": 32 * 1024 * 1024,
-    "BODY_READ_TIMEOUT": 30.0,  # seconds for a whole request body, from its first read
-    "MAX_JSON_DEPTH": 64,  # nesting of arrays/objects in a JSON request body
-    "UPSTREAM_DENY": [],  # CIDRs no upstream may point into (gateway_project.upstream_deny)
+    **gateway_defaults(),  # the GATEWAY_* variables' defaults (gateway_project.env)
     "PLUGINS": [
         "plugins.builtin.rate_limiter.RateLimiterPlugin",
         "plugins.builtin.token_rate_limiter.TokenRateLimiterPlugin",

@@ -19,6 +19,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from gateway_project import env
+
 logger = logging.getLogger(__name__)
 
 START_TIMEOUT_SECONDS = 10.0
@@ -142,7 +144,7 @@ def _server_pid(socket_path: Path) -> int | None:
 
 def redis_url_from_environment(var_dir: Path) -> str:
     """`REDIS_URL` when set, else the embedded server's URL (started on first use)."""
-    url = os.environ.get("REDIS_URL")
+    url = env.read("REDIS_URL")
     if not url:
         url = ensure_embedded_redis(var_dir)
         os.environ["REDIS_URL"] = url  # children (gunicorn workers) share this server

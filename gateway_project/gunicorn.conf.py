@@ -5,24 +5,19 @@ from gevent import monkey
 
 monkey.patch_all()  # before anything imports ssl, socket or redis (the workers inherit them)
 
-import multiprocessing  # noqa: E402
-import os  # noqa: E402
-from pathlib import Path  # noqa: E402
-
+from gateway_project import env  # noqa: E402
 from gateway_project.embedded_redis import EmbeddedRedisSupervisor  # noqa: E402
 
-VAR_DIR = Path(os.environ.get("GATEWAY_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
-
-bind = os.environ.get("GATEWAY_BIND", "0.0.0.0:8080")
+bind = env.read("GATEWAY_BIND")
 worker_class = "gateway_project.workers.GatewayGeventWorker"  # gevent, quick stops
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
-worker_connections = int(os.environ.get("GATEWAY_WORKER_CONNECTIONS", "2000"))
-timeout = int(os.environ.get("GATEWAY_WORKER_TIMEOUT", "120"))
+workers = env.read("WEB_CONCURRENCY")
+worker_connections = env.read("GATEWAY_WORKER_CONNECTIONS")
+timeout = env.read("GATEWAY_WORKER_TIMEOUT")
 graceful_timeout = 20
 keepalive = 75
-accesslog = os.environ.get("GATEWAY_ACCESS_LOG") or None
+accesslog = env.read("GATEWAY_ACCESS_LOG")
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = env.read("LOG_LEVEL").lower()
 wsgi_app = "gateway_project.wsgi:application"
 control_socket_disable = True  # several gateways may run on one machine (tests, bench)
 
@@ -31,8 +26,8 @@ def on_starting(server) -> None:
     """Start the embedded Redis once, in the master, so every worker shares it, and supervise it.
 
     The supervisor lives on the arbiter, not in this module: a HUP re-reads this file."""
-    if not os.environ.get("REDIS_URL"):
-        server.embedded_redis = EmbeddedRedisSupervisor(VAR_DIR)
+    if not env.read("REDIS_URL"):
+        server.embedded_redis = EmbeddedRedisSupervisor(env.var_dir())
         server.embedded_redis.start(spawn=gevent.spawn)
 
 

@@ -8,4 +8,5 @@ class GatewaysConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from gateway_project import checks  # noqa: F401  (project system checks)
         from gateways import signals  # noqa: F401  (cache invalidation receivers)

@@ -1,40 +1,26 @@
-"""Shared fixtures: a real Redis (REDIS_URL or an embedded server), admin API clients, factories."""
+"""Shared fixtures: the test settings' Redis, admin API clients, factories."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
-from gateway_project.embedded_redis import ensure_embedded_redis, stop_embedded_redis
-
-TEST_REDIS_DIR = Path(tempfile.gettempdir()) / f"gw-test-redis-{os.getpid()}"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Point the cache at a Redis for the tests: REDIS_URL if given, else a fresh embedded one."""
-    from django.conf import settings
-
-    url = os.environ.get("TEST_REDIS_URL") or ensure_embedded_redis(TEST_REDIS_DIR)
-    os.environ["TEST_REDIS_URL"] = url
-    settings.CACHES["default"]["LOCATION"] = url
-    # admin_user (pytest-django) sets a password: PBKDF2 would cost ~0.4 s per admin test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+from gateway_project.embedded_redis import stop_embedded_redis
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if TEST_REDIS_DIR.exists():
-        stop_embedded_redis(TEST_REDIS_DIR)
-        shutil.rmtree(TEST_REDIS_DIR, ignore_errors=True)
+    """Stop the embedded Redis the test settings started (none when TEST_REDIS_URL was given)."""
+    if settings.TEST_REDIS_DIR.exists():
+        stop_embedded_redis(settings.TEST_REDIS_DIR)
+        shutil.rmtree(settings.TEST_REDIS_DIR, ignore_errors=True)
 
 
 @pytest.fixture
 def redis_url() -> str:
-    return os.environ["TEST_REDIS_URL"]
+    return settings.TEST_REDIS_URL
 
 
 @pytest.fixture

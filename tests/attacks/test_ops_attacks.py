@@ -23,7 +23,7 @@ def process_running(pid: int) -> bool:
     """Whether `pid` is a live process (a zombie waiting for its reaper counts as gone)."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
+    except (FileNotFoundError, ProcessLookupError, IndexError):  # ESRCH: exited while read
         return False
     return state not in ("Z", "X")
 

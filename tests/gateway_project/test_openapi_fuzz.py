@@ -3,8 +3,6 @@ is a 5xx, and every answer (status, content type, body) is one the schema docume
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import schemathesis
 from django.core import signals
@@ -17,12 +15,13 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from gateway_project import env
 from gateway_project.wsgi import application
 from tests.builders import in_process_post, routed_gateway
 
 # Generated cases per operation, on top of the coverage phase's deterministic ones: about
 # 3,500 requests in all, ~75 s of CPU on one core (the suite's longest test).
-EXAMPLES_PER_OPERATION = int(os.environ.get("GATEWAY_FUZZ_EXAMPLES", "10"))
+EXAMPLES_PER_OPERATION = env.read("GATEWAY_FUZZ_EXAMPLES")
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

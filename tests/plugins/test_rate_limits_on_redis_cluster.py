@@ -11,7 +11,7 @@ import pytest
 from redis.cluster import RedisCluster
 
 from gateway_project.redis_cluster import node_url
-from gateway_project.settings import cache_settings
+from gateway_project.settings.base import cache_settings
 from plugins.base import Plugin, PluginRejection
 from tests.plugins.helpers import make_plugin, make_request
 from tests.redis_cluster import RedisClusterNodes, cluster_binaries

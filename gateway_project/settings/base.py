@@ -1,30 +1,23 @@
-"""Django settings, read from the environment (12-factor); our own knobs live in GATEWAY."""
+"""Settings shared by every environment (development as is), read through gateway_project.env.
+
+production.py and test.py start from these and override; GATEWAY holds our own knobs.
+"""
 
 from __future__ import annotations
 
-import ipaddress
-import os
 import secrets
-from pathlib import Path
 
 import dj_database_url
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from gateway_project import env
 from gateway_project.embedded_redis import socket_url
 from gateway_project.redis_cluster import is_cluster_url
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("GATEWAY_VAR_DIR", BASE_DIR / "var"))
+BASE_DIR = env.BASE_DIR
+VAR_DIR = env.var_dir()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
 def development_secret_key() -> str:
@@ -36,19 +29,20 @@ def development_secret_key() -> str:
     return key_file.read_text().strip()
 
 
-PRODUCTION = os.environ.get("GATEWAY_ENV", "development") == "production"
-DEBUG = env_bool("DEBUG")
-SECRET_KEY = (
-    os.environ["SECRET_KEY"]
-    if PRODUCTION
-    else (os.environ.get("SECRET_KEY") or development_secret_key())
-)
+PRODUCTION = False
+DEBUG = env.read("DEBUG")
+SECRET_KEY = env.read("SECRET_KEY") or development_secret_key()
 
-GATEWAY_BASE_DOMAIN = os.environ.get("GATEWAY_BASE_DOMAIN", "localhost").lower().strip(".")
-ALLOWED_HOSTS = env_list(
-    "ALLOWED_HOSTS", f"localhost,127.0.0.1,[::1],testserver,.{GATEWAY_BASE_DOMAIN}"
-)
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+GATEWAY = env.gateway_from_env()
+GATEWAY_BASE_DOMAIN = GATEWAY["BASE_DOMAIN"]
+ALLOWED_HOSTS = env.read("ALLOWED_HOSTS") or [
+    "localhost",
+    "127.0.0.1",
+    "[::1]",
+    "testserver",
+    f".{GATEWAY_BASE_DOMAIN}",
+]
+CSRF_TRUSTED_ORIGINS = env.read("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -101,8 +95,8 @@ TEMPLATES = [
 # has its own connection, so "persistent" ones would pile up, one per request, until collected.
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'gateway.sqlite3'}"),
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+        env.read("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'gateway.sqlite3'}",
+        conn_max_age=env.read("DATABASE_CONN_MAX_AGE"),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -113,8 +107,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 
-REDIS_URL = os.environ.get("REDIS_URL") or socket_url(VAR_DIR / "redis.sock")
-EMBEDDED_REDIS = not os.environ.get("REDIS_URL")
+REDIS_URL = env.read("REDIS_URL") or socket_url(VAR_DIR / "redis.sock")
+EMBEDDED_REDIS = not env.read("REDIS_URL")
 
 
 def cache_settings(redis_url: str) -> dict:
@@ -186,31 +180,11 @@ SPECTACULAR_SETTINGS = {
     # session): readable by anyone unless GATEWAY_PUBLIC_API_DOCS=false.
     "SERVE_PERMISSIONS": [
         "rest_framework.permissions.AllowAny"
-        if env_bool("GATEWAY_PUBLIC_API_DOCS", True)
+        if env.read("GATEWAY_PUBLIC_API_DOCS")
         else "keys.permissions.IsGatewayAdmin"
     ],
     "SWAGGER_UI_DIST": "SIDECAR",  # served by the gateway itself, no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-}
-
-GATEWAY = {
-    "BASE_DOMAIN": GATEWAY_BASE_DOMAIN,
-    "ROLE": os.environ.get("GATEWAY_ROLE", "all"),
-    "TRUSTED_PROXIES": env_list("GATEWAY_TRUSTED_PROXIES"),
-    "CONNECT_TIMEOUT": float(os.environ.get("GATEWAY_CONNECT_TIMEOUT", "5")),
-    "READ_TIMEOUT": float(os.environ.get("GATEWAY_READ_TIMEOUT", "60")),
-    "CONFIG_CHECK_INTERVAL": float(os.environ.get("GATEWAY_CONFIG_CHECK_INTERVAL", "0.1")),
-    "MAX_BODY_BYTES": int(os.environ.get("GATEWAY_MAX_BODY_BYTES", str(32 * 1024 * 1024))),
-    "BODY_READ_TIMEOUT": float(os.environ.get("GATEWAY_BODY_READ_TIMEOUT", "30")),
-    "MAX_JSON_DEPTH": int(os.environ.get("GATEWAY_MAX_JSON_DEPTH", "64")),
-    # e.g. 169.254.0.0/16,127.0.0.0/8; parsed here so a typo stops the start-up
-    "UPSTREAM_DENY": [
-        str(ipaddress.ip_network(cidr, strict=False)) for cidr in env_list("GATEWAY_UPSTREAM_DENY")
-    ],
-    "CONFIG_DB_CHECK_INTERVAL": float(os.environ.get("GATEWAY_CONFIG_DB_CHECK_INTERVAL", "2")),
-    "SNAPSHOT_CACHE_SIZE": int(os.environ.get("GATEWAY_SNAPSHOT_CACHE_SIZE", "1000")),
-    "UNKNOWN_HOST_CACHE_SIZE": int(os.environ.get("GATEWAY_UNKNOWN_HOST_CACHE_SIZE", "10000")),
-    "SNAPSHOT_BUILD_CONCURRENCY": int(os.environ.get("GATEWAY_SNAPSHOT_BUILD_CONCURRENCY", "2")),
 }
 
 LOGGING = {
@@ -218,10 +192,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env.read("LOG_LEVEL")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
-
-if PRODUCTION:
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
