@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from gateway_project.conf import gateway_settings
-from proxy.handler import handle_proxy_request
+from proxy.orchestrator import handle_proxy_request
 from proxy.responses import json_error
 
 
