@@ -1,4 +1,4 @@
-"""The Plugin base class, the request/response contexts plugins see, and how they reject."""
+"""The Plugin base class, the request/response contexts plugins see, and how they answer."""
 
 from __future__ import annotations
 
@@ -32,6 +32,25 @@ class PluginRejection(Exception):
         self.retry_after = retry_after
 
 
+class PluginResponse(Exception):
+    """Raised by a plugin hook that answers the request itself (e.g. a CORS preflight): the
+    client gets `status`, `headers` (over the request's `response_headers`) and `body`; the
+    upstream is not called."""
+
+    def __init__(
+        self, status: int, headers: dict[str, str] | None = None, body: bytes = b""
+    ) -> None:
+        super().__init__(status)
+        self.status = status
+        self.headers = dict(headers or {})
+        self.body = body
+
+
+# What one plugin hook decided: (plugin name, stage, decision); decisions are "continue",
+# "answer" (PluginResponse), "reject" (PluginRejection), "fail_open" and "fail".
+Verdict = tuple[str, str, str]
+
+
 class PluginSettingsSerializer(StrictSerializer):
     """Base of every plugin's settings serializer: adds the common `fail_open` switch."""
 
@@ -56,6 +75,7 @@ class RequestContext:
     path_params: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     response_headers: dict[str, str] = field(default_factory=dict)
+    verdicts: list[Verdict] = field(default_factory=list)
 
     def json_body(self) -> Any:
         """The body parsed as JSON, or None when it is empty or not JSON (parsed once).
@@ -124,6 +144,11 @@ class Plugin:
     @property
     def stages(self) -> tuple[str, ...]:
         return self.fixed_stages or (self.stage,)
+
+    def pre_auth(self, request: RequestContext) -> None:
+        """Optional: runs before authentication, for CORS preflights only (a preflight carries
+        no API key). A plugin that overrides it is in its chain's `pre_auth` step; it answers
+        with PluginResponse or PluginRejection, or returns to let the request go on."""
 
     def pre_request(self, request: RequestContext) -> None:
         raise NotImplementedError(".pre_request() must be overridden")

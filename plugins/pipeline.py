@@ -13,13 +13,16 @@ from typing import Any
 
 import gevent
 
-from plugins.base import Plugin, PluginRejection, RequestContext, ResponseContext
+from plugins.base import Plugin, PluginRejection, PluginResponse, RequestContext, ResponseContext
 from plugins.models import STAGES
 from plugins.registry import registry
 
 logger = logging.getLogger(__name__)
 
 RESPONSE_STAGES = ("post_request", "pre_response", "post_response")
+# Not a configurable stage: the step a CORS preflight runs before authentication, made of the
+# pre_request plugins that override Plugin.pre_auth, in their pre_request order.
+PRE_AUTH = "pre_auth"
 
 
 class PluginFailure(Exception):
@@ -50,7 +53,8 @@ Step = tuple[Plugin, ...]
 
 @dataclass(frozen=True)
 class CompiledChain:
-    """The immutable plugin chain of one rule: steps per stage, built once per config version."""
+    """The immutable plugin chain of one rule: steps per stage (and the PRE_AUTH step), built
+    once per config version."""
 
     stages: Mapping[str, tuple[Step, ...]]
     chunk_plugins: tuple[Plugin, ...]
@@ -98,6 +102,12 @@ def compile_chain(levels: Iterable[Sequence[PluginSpec]]) -> CompiledChain:
     stages = {
         stage: tuple(step for level in built for step in _steps(level, stage)) for stage in STAGES
     }
+    stages[PRE_AUTH] = tuple(
+        (plugin,)
+        for step in stages["pre_request"]
+        for plugin in step
+        if type(plugin).pre_auth is not Plugin.pre_auth
+    )
     chunk_plugins = tuple(
         plugin
         for level in built
@@ -108,28 +118,37 @@ def compile_chain(levels: Iterable[Sequence[PluginSpec]]) -> CompiledChain:
     return CompiledChain(stages=stages, chunk_plugins=chunk_plugins)
 
 
-EMPTY_CHAIN = CompiledChain(stages={stage: () for stage in STAGES}, chunk_plugins=())
+EMPTY_CHAIN = CompiledChain(stages={stage: () for stage in (*STAGES, PRE_AUTH)}, chunk_plugins=())
 
 
 def _call(
     plugin: Plugin, stage: str, request: RequestContext, response: ResponseContext | None
 ) -> None:
+    """One hook; its decision is recorded in `request.verdicts`."""
     hook = getattr(plugin, stage)
+    verdicts = request.verdicts
     try:
         if response is None:
             hook(request)
         else:
             hook(request, response)
+    except PluginResponse:
+        verdicts.append((plugin.name, stage, "answer"))
+        raise
     except PluginRejection:
+        verdicts.append((plugin.name, stage, "reject"))
         raise
     except Exception as exc:
         if plugin.fails_open_on(stage, exc):
+            verdicts.append((plugin.name, stage, "fail_open"))
             logger.exception(
                 "plugin %s (%s) failed in %s; failing open", plugin.name, plugin.instance_id, stage
             )
             return
+        verdicts.append((plugin.name, stage, "fail"))
         logger.exception("plugin %s (%s) failed in %s", plugin.name, plugin.instance_id, stage)
         raise PluginFailure(plugin, exc) from exc
+    verdicts.append((plugin.name, stage, "continue"))
 
 
 def run_stage(
@@ -138,7 +157,8 @@ def run_stage(
     request: RequestContext,
     response: ResponseContext | None = None,
 ) -> None:
-    """Run every step of `stage`; raises PluginRejection or PluginFailure to stop the request."""
+    """Run every step of `stage`; raises PluginResponse, PluginRejection or PluginFailure to
+    stop the request."""
     for step in chain.stages[stage]:
         if len(step) == 1:
             _call(step[0], stage, request, response)

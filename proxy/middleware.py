@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 
 from gateway_project.conf import gateway_settings
 from gateway_project.responses import json_error
-from proxy.handler import handle_proxy_request
+from proxy.orchestrator import handle_proxy_request
 
 
 class InvalidHost(ValueError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -22,6 +23,7 @@ from gateways.path_normalization import (
 )
 from gateways.paths import join_paths, substitute_params
 from gateways.providers import PROVIDERS
+from plugins.base import RequestContext
 from proxy.balancer import Target
 from proxy.matching import RouteMatch
 
@@ -40,6 +42,47 @@ HOP_BY_HOP = frozenset(
     }
 )
 API_KEY_HEADERS = ("X-TG-API-Key", "X-API-Key")
+
+
+@dataclass(slots=True)
+class OutgoingRequest:
+    """What is sent to one target: exactly these bytes, no further merging."""
+
+    method: str
+    url: str
+    headers: CaseInsensitiveDict
+    body: bytes
+    timeouts: tuple[float, float]  # (connect, read) seconds
+
+
+def build_outgoing(
+    match: RouteMatch, context: RequestContext, target: Target, client: HttpRequest
+) -> OutgoingRequest:
+    """The request for `target` (built again for each target a retry picks): the client's
+    headers as plugins left them, forwarded headers, the rule's then the target's headers,
+    credentials and provider defaults; the upstream URL; the rule's timeouts."""
+    route = match.route
+    headers = CaseInsensitiveDict(context.headers)
+    if not route.preserve_host:
+        headers.pop("Host", None)
+    forwarded_headers(
+        headers,
+        remote_addr=client.META.get("REMOTE_ADDR", ""),
+        scheme=client.scheme,
+        host=client.META.get("HTTP_HOST", ""),
+        request_id=context.request_id,
+    )
+    apply_headers(headers, route.headers)
+    apply_headers(headers, target.headers)
+    body = inject_credentials(target, headers, default_model(target, context.body))
+    path = upstream_path(target, match, context.path, route.strip_path)
+    timeouts = (
+        route.connect_timeout or gateway_settings.CONNECT_TIMEOUT,
+        route.read_timeout or gateway_settings.READ_TIMEOUT,
+    )
+    return OutgoingRequest(
+        context.method, upstream_url(target, path, context.query_string), headers, body, timeouts
+    )
 
 
 def client_headers(request: HttpRequest) -> CaseInsensitiveDict:

@@ -1,17 +1,17 @@
-"""Turn the upstream's answer into the client's response: streamed as it arrives, or buffered
-when response-stage plugins need the whole body."""
+"""The client's response from the upstream's answer: buffered or streamed body, headers, timing."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 
+import requests
 from django.http import HttpResponse, StreamingHttpResponse
 from requests.structures import CaseInsensitiveDict
 
-from plugins.base import PluginRejection, RequestContext, ResponseContext
-from plugins.pipeline import CompiledChain, PluginFailure, run_stage, transform_chunk
+from plugins.base import RequestContext, ResponseContext
+from plugins.pipeline import CompiledChain
 from proxy.outgoing import strip_hop_by_hop
 from proxy.upstream import UpstreamResult
 
@@ -33,51 +33,56 @@ def should_buffer(chain: CompiledChain, headers: CaseInsensitiveDict) -> bool:
     return length.isdigit() and int(length) <= MAX_BUFFERED_BODY
 
 
-def build_response(
-    chain: CompiledChain, context: RequestContext, result: UpstreamResult, started: float
-) -> HttpResponse:
-    upstream = result.response
-    response_context = ResponseContext(
+def response_context_of(upstream: requests.Response) -> ResponseContext:
+    return ResponseContext(
         status=upstream.status_code, headers=strip_hop_by_hop(CaseInsensitiveDict(upstream.headers))
     )
-    try:
-        run_stage(chain, "post_request", context, response_context)
-        if should_buffer(chain, response_context.headers):
-            response = _buffered(chain, context, response_context, result)
-        else:
-            response = _streamed(chain, context, response_context, result)
-    except Exception:  # a plugin refused, or anything else: the upstream is done with
-        result.close()
-        raise
-    response.reason_phrase = upstream.reason or None
-    _copy_headers(response, response_context.headers, context.response_headers)
-    _copy_cookies(response, upstream.raw.headers.getlist("Set-Cookie"))
-    upstream_ms = result.elapsed_ms
-    response["X-Upstream-Latency-Ms"] = f"{upstream_ms:.2f}"
-    response["X-Gateway-Latency-Ms"] = f"{(time.perf_counter() - started) * 1000 - upstream_ms:.2f}"
-    return response
 
 
-def _buffered(chain, context, response_context, result: UpstreamResult) -> HttpResponse:
+def buffer_body(result: UpstreamResult, response_context: ResponseContext) -> None:
+    """Read the whole body into `response_context.body`, decoded: plugins see plain text."""
     try:
-        response_context.body = result.response.content  # decoded: plugins see plain text
+        response_context.body = result.response.content
     finally:
         result.close()
     response_context.headers.pop("Content-Encoding", None)
     response_context.headers.pop("Content-Length", None)
-    run_stage(chain, "pre_response", context, response_context)
-    run_stage(chain, "post_response", context, response_context)
+
+
+def buffered_response(response_context: ResponseContext) -> HttpResponse:
     response_context.headers["Content-Length"] = str(len(response_context.body))
     return HttpResponse(response_context.body, status=response_context.status)
 
 
-def _streamed(chain, context, response_context, result: UpstreamResult) -> StreamingHttpResponse:
-    response_context.streamed = True
-    run_stage(chain, "pre_response", context, response_context)
-    if chain.chunk_plugins:
+def upstream_chunks(
+    result: UpstreamResult, request_id: str, transform: Callable[[bytes], bytes] | None
+) -> Generator[bytes, None, bool]:
+    """Each piece of the body as soon as it arrives (through `transform`), never the whole
+    body at once; returns whether the upstream sent it to the end."""
+    raw = result.response.raw
+    try:
+        while True:
+            chunk = raw.read1(READ_SIZE, decode_content=False)
+            if not chunk:
+                return True
+            yield transform(chunk) if transform is not None else chunk
+    except Exception:
+        logger.warning("upstream stream broke off (request %s)", request_id, exc_info=True)
+        return False
+    finally:
+        result.close()
+
+
+def streamed_response(
+    body: Generator[bytes, None, None],
+    result: UpstreamResult,
+    response_context: ResponseContext,
+    rewritten: bool,
+) -> StreamingHttpResponse:
+    """The streaming response; `rewritten`: chunk hooks may change the body's length."""
+    if rewritten:
         response_context.headers.pop("Content-Length", None)
-    body = UpstreamBody(_stream(chain, context, response_context, result), result)
-    response = StreamingHttpResponse(body, status=response_context.status)
+    response = StreamingHttpResponse(UpstreamBody(body, result), status=response_context.status)
     if is_event_stream(response_context.headers):
         response["X-Accel-Buffering"] = "no"
         response["Cache-Control"] = response_context.headers.get("Cache-Control", "no-cache")
@@ -100,33 +105,22 @@ class UpstreamBody:
         self.result.close()
 
 
-def _stream(chain, context, response_context, result: UpstreamResult) -> Iterator[bytes]:
-    """Forward each piece of the body as soon as it arrives; never the whole body at once."""
-    raw = result.response.raw
-    completed = False
-    try:
-        while True:
-            chunk = raw.read1(READ_SIZE, decode_content=False)
-            if not chunk:
-                break
-            yield transform_chunk(chain, context, chunk) if chain.chunk_plugins else chunk
-        completed = True
-    except Exception:
-        logger.warning("upstream stream broke off (request %s)", context.request_id, exc_info=True)
-    finally:
-        result.close()
-    if completed:
-        _after_stream(chain, context, response_context)
-
-
-def _after_stream(chain, context, response_context) -> None:
-    try:
-        run_stage(chain, "post_response", context, response_context)
-    except (PluginRejection, PluginFailure):
-        logger.warning(
-            "post_response plugin refused a streamed response after it was sent (request %s)",
-            context.request_id,
-        )
+def finish_response(
+    response: HttpResponse,
+    result: UpstreamResult,
+    response_context: ResponseContext,
+    context: RequestContext,
+    started: float,
+) -> HttpResponse:
+    """The upstream's reason, headers and cookies, the plugins' headers, the latency headers."""
+    upstream = result.response
+    response.reason_phrase = upstream.reason or None
+    _copy_headers(response, response_context.headers, context.response_headers)
+    _copy_cookies(response, upstream.raw.headers.getlist("Set-Cookie"))
+    upstream_ms = result.elapsed_ms
+    response["X-Upstream-Latency-Ms"] = f"{upstream_ms:.2f}"
+    response["X-Gateway-Latency-Ms"] = f"{(time.perf_counter() - started) * 1000 - upstream_ms:.2f}"
+    return response
 
 
 def _copy_cookies(response: HttpResponse, set_cookies: list[str]) -> None:

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 
 import requests
-from requests.structures import CaseInsensitiveDict
 
-from plugins.base import RequestContext
 from proxy.balancer import Balancer, Target
 from proxy.connections import UpstreamAdapter, UpstreamAddressDenied
-from proxy.matching import RouteMatch
-from proxy.outgoing import default_model, inject_credentials, upstream_path, upstream_url
-from proxy.snapshot import Route
+from proxy.outgoing import OutgoingRequest
 
 logger = logging.getLogger(__name__)
 
@@ -55,15 +52,18 @@ def failure_reason(exc: requests.RequestException) -> str:
     )
 
 
-def _send_once(
-    method: str, url: str, headers: CaseInsensitiveDict, body: bytes, timeouts: tuple[float, float]
-) -> requests.Response:
+def _send_once(outgoing: OutgoingRequest) -> requests.Response:
     """One request through the session's pooled adapter, without the session's per-request
     merging (environment, cookies, hooks, redirects): a proxy forwards exactly what it built.
     See "What the profile changed" in bench/README.md."""
     prepared = requests.PreparedRequest()
-    prepared.prepare(method=method, url=url, headers=headers, data=body or None)
-    return SESSION.get_adapter(url).send(prepared, stream=True, timeout=timeouts)
+    prepared.prepare(
+        method=outgoing.method,
+        url=outgoing.url,
+        headers=outgoing.headers,
+        data=outgoing.body or None,
+    )
+    return SESSION.get_adapter(outgoing.url).send(prepared, stream=True, timeout=outgoing.timeouts)
 
 
 @dataclass
@@ -85,30 +85,20 @@ class UpstreamResult:
 
 
 def send(
-    *,
-    route: Route,
-    match: RouteMatch,
-    request: RequestContext,
-    headers: CaseInsensitiveDict,
-    timeouts: tuple[float, float],
+    balancer: Balancer, attempts: int, build: Callable[[Target], OutgoingRequest]
 ) -> UpstreamResult:
-    """Send to the route's targets: connection errors retry on another target for any method,
-    read timeouts only for idempotent methods. The response body is left unread (streamed)."""
-    attempts = route.retry_attempts + 1
+    """Send to the balancer's targets, `build(target)` giving each attempt's request:
+    connection errors retry on another target for any method, read timeouts only for
+    idempotent methods. The response body is left unread (streamed)."""
     last_error: Exception | None = None
-    for attempt, target in enumerate(route.balancer.iter_attempts(attempts), start=1):
-        target_headers = CaseInsensitiveDict(headers)
-        for name, value in target.headers.items():
-            target_headers[name] = value
-        body = inject_credentials(target, target_headers, default_model(target, request.body))
-        path = upstream_path(target, match, request.path, route.strip_path)
-        url = upstream_url(target, path, request.query_string)
-        route.balancer.started(target)
+    for attempt, target in enumerate(balancer.iter_attempts(attempts), start=1):
+        outgoing = build(target)
+        balancer.started(target)
         started = time.perf_counter()
         try:
-            response = _send_once(request.method, url, target_headers, body, timeouts)
+            response = _send_once(outgoing)
         except requests.exceptions.ConnectionError as exc:
-            route.balancer.failed(target)
+            balancer.failed(target)
             logger.warning(
                 "upstream %s unreachable (attempt %d/%d): %s",
                 target.base_url,
@@ -119,21 +109,21 @@ def send(
             last_error = exc
             continue
         except UpstreamAddressDenied:
-            route.balancer.released(target)  # never tried: not a failure of the target
+            balancer.released(target)  # never tried: not a failure of the target
             logger.warning("upstream %s refused: address denied", target.base_url)
             raise
         except requests.exceptions.Timeout as exc:
-            route.balancer.failed(target)
+            balancer.failed(target)
             logger.warning(
                 "upstream %s timed out (attempt %d/%d)", target.base_url, attempt, attempts
             )
-            if request.method not in IDEMPOTENT_METHODS or attempt == attempts:
+            if outgoing.method not in IDEMPOTENT_METHODS or attempt == attempts:
                 raise UpstreamTimeout(failure_reason(exc)) from exc
             last_error = exc
             continue
-        route.balancer.record(target, ok=True)
+        balancer.record(target, ok=True)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        return UpstreamResult(response, target, elapsed_ms, route.balancer)
+        return UpstreamResult(response, target, elapsed_ms, balancer)
     if last_error is None:
         raise UpstreamUnavailable("no target to try")
     if isinstance(last_error, requests.exceptions.Timeout):

@@ -8,7 +8,13 @@ from typing import Any
 from rest_framework import serializers
 
 from gateway_project.serializers import JSONBooleanField
-from plugins.base import Plugin, PluginRejection, PluginSettingsSerializer, RequestContext
+from plugins.base import (
+    Plugin,
+    PluginRejection,
+    PluginResponse,
+    PluginSettingsSerializer,
+    RequestContext,
+)
 from plugins.fields import (
     HeaderNameField,
     OriginField,
@@ -67,8 +73,21 @@ def requested_headers(value: str) -> list[str]:
     return list(unique)[:MAX_ECHOED_HEADERS]
 
 
+def is_preflight(request: RequestContext) -> bool:
+    """An OPTIONS request with Origin and Access-Control-Request-Method (the browser's check)."""
+    headers = request.headers
+    return (
+        request.method == "OPTIONS"
+        and "Origin" in headers
+        and "Access-Control-Request-Method" in headers
+    )
+
+
 class CorsPlugin(Plugin):
-    """Requests without Origin (server-to-server) pass untouched; browsers get CORS."""
+    """Requests without Origin (server-to-server) pass untouched; browsers get CORS.
+
+    A preflight is answered before authentication (`pre_auth`: it carries no API key) with
+    PluginResponse 204; other requests get their CORS headers in pre_request."""
 
     name = "cors"
     description = "CORS: allowed origins get CORS headers, preflights are answered by the gateway."
@@ -90,6 +109,10 @@ class CorsPlugin(Plugin):
         self.headers = frozenset(h.lower() for h in headers or ())
         self.expose = ", ".join(config["expose_headers"])
         self.max_age: int | None = config.get("max_age")
+
+    def pre_auth(self, request: RequestContext) -> None:
+        if is_preflight(request):
+            self.pre_request(request)
 
     def pre_request(self, request: RequestContext) -> None:
         origin = request.headers.get("Origin")
@@ -138,4 +161,4 @@ class CorsPlugin(Plugin):
             headers["Access-Control-Allow-Headers"] = ", ".join(asked)
         if self.max_age is not None:
             headers["Access-Control-Max-Age"] = str(self.max_age)
-        request.metadata["short_circuit"] = (204, headers, b"")
+        raise PluginResponse(204, headers)

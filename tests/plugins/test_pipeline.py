@@ -9,7 +9,10 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from gateway_project.conf import DEFAULTS
+from plugins.base import PluginRejection, PluginResponse
+from plugins.pipeline import EMPTY_CHAIN, PRE_AUTH, PluginSpec, compile_chain, run_stage
 from plugins.registry import registry
+from tests.plugins.helpers import make_request
 from tests.plugins.sample_plugins import SAMPLE_PLUGINS
 
 HOST = "api.localhost"
@@ -124,3 +127,58 @@ def test_misconfigured_plugin_list_stops_start_up(settings):
     settings.GATEWAY = {key: value for key, value in settings.GATEWAY.items() if key != "PLUGINS"}
     registry.load()
     assert "rate_limiter" in registry.names()
+
+
+def spec(name: str, priority: int, **settings) -> PluginSpec:
+    return PluginSpec(
+        id=f"{name}-{priority}",
+        level="gateway",
+        name=name,
+        enabled=True,
+        stage="pre_request",
+        priority=priority,
+        parallel=False,
+        settings=settings,
+    )
+
+
+CORS_SETTINGS = {"allowed_origins": ["https://app.example.com"], "allowed_methods": ["POST"]}
+
+
+def test_each_hook_decision_is_recorded_on_the_request():
+    chain = compile_chain(
+        [
+            [
+                spec("cors", 1, **CORS_SETTINGS),
+                spec("request_size_limiter", 2, allowed_payload_size=10, size_unit="bytes"),
+            ]
+        ]
+    )
+    request = make_request(headers={"Origin": "https://app.example.com"}, body=b"x" * 11)
+    with pytest.raises(PluginRejection):
+        run_stage(chain, "pre_request", request)
+    assert request.verdicts == [
+        ("cors", "pre_request", "continue"),
+        ("request_size_limiter", "pre_request", "reject"),
+    ]
+
+
+def test_the_pre_auth_step_holds_only_plugins_that_answer_before_authentication():
+    chain = compile_chain(
+        [
+            [
+                spec("request_size_limiter", 1, allowed_payload_size=10),
+                spec("cors", 2, **CORS_SETTINGS),
+            ]
+        ]
+    )
+    assert [plugin.name for (plugin,) in chain.stages[PRE_AUTH]] == ["cors"]
+    request = make_request(
+        method="OPTIONS",
+        headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"},
+    )
+    with pytest.raises(PluginResponse) as answer:
+        run_stage(chain, PRE_AUTH, request)
+    assert answer.value.status == 204
+    assert request.verdicts == [("cors", "pre_auth", "answer")]
+    assert not EMPTY_CHAIN.has(PRE_AUTH)

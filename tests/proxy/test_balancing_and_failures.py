@@ -102,3 +102,17 @@ def test_dead_target_is_skipped_after_the_threshold(route, upstream, proxy_clien
     assert statuses.count(502) == 2  # the dead target fails twice, then it cools down
     assert statuses[-6:] == [200] * 6
     assert len(upstream.seen) == 8
+
+
+def test_a_retried_request_is_built_afresh_for_the_next_target(route, upstream, proxy_client):
+    gateway = route(
+        targets=[("127.0.0.1", free_port()), ("127.0.0.1", upstream.port)],
+        retry_attempts=1,
+        upstream_extra={"credentials": {"header_name": "X-Upstream-Auth", "header_value": "s"}},
+    )
+    for _ in range(2):  # round robin: one of the two starts with the dead target
+        assert get(proxy_client, gateway, method="post").status_code == 200
+    assert len(upstream.seen) == 2
+    for seen in upstream.seen:
+        assert seen.headers["X-Forwarded-For"] == "127.0.0.1"
+        assert seen.headers["X-Upstream-Auth"] == "s"

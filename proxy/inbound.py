@@ -1,0 +1,125 @@
+"""The client's side of a proxied request: gateway, rule, request id, API key, body."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.http import HttpRequest
+from requests.structures import CaseInsensitiveDict
+
+from gateway_project.conf import gateway_settings
+from gateway_project.request_body import BodyReadTimeout, BodyTooLarge, read_limited
+from keys.secrets import hash_secret
+from keys.selectors import api_key_verify
+from plugins.pipeline import PRE_AUTH
+from proxy.matching import MethodNotAllowed, RouteMatch, match_route
+from proxy.outgoing import API_KEY_HEADERS
+from proxy.snapshot import GatewaySnapshot, Route, snapshots
+
+MAX_REQUEST_ID_LENGTH = 128
+
+
+class ProxyError(Exception):
+    """Ends a proxied request with a JSON error."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def request_id_of(request: HttpRequest) -> str:
+    sent = request.META.get("HTTP_X_REQUEST_ID", "")
+    if sent and len(sent) <= MAX_REQUEST_ID_LENGTH and sent.isprintable():
+        return sent
+    return uuid.uuid4().hex
+
+
+def preflight_method(request: HttpRequest) -> str | None:
+    """The method a CORS preflight asks for (Access-Control-Request-Method), else None."""
+    if request.method != "OPTIONS" or "HTTP_ORIGIN" not in request.META:
+        return None
+    asked = request.META.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
+    return asked.strip().upper() if asked is not None else None
+
+
+def resolve_gateway(subdomain: str) -> GatewaySnapshot:
+    snapshot = snapshots.get(subdomain)
+    if snapshot is None or not snapshot.active:
+        raise ProxyError(404, "Gateway not found")
+    return snapshot
+
+
+def match_rule(
+    snapshot: GatewaySnapshot, path: str, method: str, preflight: str | None
+) -> RouteMatch:
+    """The rule for path and method (404, or 405 with Allow).
+
+    A CORS preflight is protocol, not a route: it takes the rule of the method it asks for
+    (`preflight`) when that rule's chain answers preflights (a pre_auth plugin such as cors),
+    else it is matched as the OPTIONS request it is."""
+    if preflight is not None:
+        try:
+            match = match_route(snapshot.routes, path, preflight)
+        except MethodNotAllowed:
+            match = None
+        if match is not None and match.route.chain.has(PRE_AUTH):
+            return match
+    try:
+        match = match_route(snapshot.routes, path, method)
+    except MethodNotAllowed as exc:
+        raise ProxyError(405, "method not allowed", {"Allow": ", ".join(exc.allowed)}) from exc
+    if match is None:
+        raise ProxyError(404, "no matching rule found")
+    return match
+
+
+def bearer_token(authorization: str) -> str | None:
+    if authorization[:7].lower() == "bearer " and authorization[7:].strip():
+        return authorization[7:].strip()
+    return None
+
+
+def take_presented_key(snapshot: GatewaySnapshot, headers: CaseInsensitiveDict) -> str | None:
+    """Remove every API key the client sent from `headers` (none may reach the upstream);
+    returns the one to verify: X-TG-API-Key, else X-API-Key, else `Authorization: Bearer`.
+
+    A bearer token beside a key header is left for the upstream unless it is a key of this
+    gateway (or repeats the key): clients may pass their own upstream credentials that way."""
+    secrets = [headers.pop(name).strip() for name in API_KEY_HEADERS if name in headers]
+    secrets = [secret for secret in secrets if secret]
+    bearer = bearer_token(headers.get("Authorization", ""))
+    if bearer and (not secrets or bearer in secrets or hash_secret(bearer) in snapshot.keys):
+        del headers["Authorization"]
+        secrets.append(bearer)
+    return secrets[0] if secrets else None
+
+
+def authenticate(
+    snapshot: GatewaySnapshot, route: Route, headers: CaseInsensitiveDict
+) -> str | None:
+    """The verified API key id (None on public rules); key headers never go upstream."""
+    secret = take_presented_key(snapshot, headers)
+    if route.public:
+        return None
+    if secret is None:
+        raise ProxyError(401, "API key required")
+    key = api_key_verify(keys=snapshot.keys, presented=secret)
+    if key is None:
+        raise ProxyError(401, "invalid API key")
+    return key.id
+
+
+def read_body(request: HttpRequest) -> bytes:
+    """The whole body, within MAX_BODY_BYTES (413) and BODY_READ_TIMEOUT (408)."""
+    limit = gateway_settings.MAX_BODY_BYTES
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if length.isdigit() and int(length) > limit:
+        raise ProxyError(413, f"request body larger than {limit} bytes")
+    try:
+        return read_limited(request, limit)
+    except BodyTooLarge as exc:
+        raise ProxyError(413, str(exc)) from exc
+    except BodyReadTimeout as exc:
+        raise ProxyError(408, str(exc)) from exc
