@@ -68,6 +68,11 @@ def test_every_variable_is_documented():
         assert f"| `{variable.name}` |" in table
 
 
+def test_the_readme_shows_the_current_table():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert env.markdown_table().strip() in readme, "regenerate it: python -m gateway_project.env"
+
+
 def environment_reads(path: Path) -> list[str]:
     """`os.environ.get(...)`, `os.environ[...]` (read), `os.getenv(...)` in one file."""
     found = []
