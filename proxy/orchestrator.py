@@ -81,6 +81,7 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         logger.exception("proxy error (request %s)", request_id)
         response = json_error(500, "internal server error")
     response["X-Request-ID"] = request_id
+    response["X-Trace-ID"] = request_id  # TrustGate's name for it
     return response
 
 

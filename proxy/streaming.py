@@ -7,12 +7,12 @@ import time
 from collections.abc import Callable, Generator, Iterator
 
 import requests
-from django.http import HttpResponse, StreamingHttpResponse
 from requests.structures import CaseInsensitiveDict
 
 from plugins.base import RequestContext, ResponseContext
 from plugins.pipeline import CompiledChain
 from proxy.outgoing import strip_hop_by_hop
+from proxy.responses import ProxyResponse, StreamingProxyResponse
 from proxy.upstream import UpstreamResult
 
 logger = logging.getLogger(__name__)
@@ -49,9 +49,9 @@ def buffer_body(result: UpstreamResult, response_context: ResponseContext) -> No
     response_context.headers.pop("Content-Length", None)
 
 
-def buffered_response(response_context: ResponseContext) -> HttpResponse:
+def buffered_response(response_context: ResponseContext) -> ProxyResponse:
     response_context.headers["Content-Length"] = str(len(response_context.body))
-    return HttpResponse(response_context.body, status=response_context.status)
+    return ProxyResponse(response_context.body, status=response_context.status)
 
 
 def upstream_chunks(
@@ -78,11 +78,11 @@ def streamed_response(
     result: UpstreamResult,
     response_context: ResponseContext,
     rewritten: bool,
-) -> StreamingHttpResponse:
+) -> StreamingProxyResponse:
     """The streaming response; `rewritten`: chunk hooks may change the body's length."""
     if rewritten:
         response_context.headers.pop("Content-Length", None)
-    response = StreamingHttpResponse(UpstreamBody(body, result), status=response_context.status)
+    response = StreamingProxyResponse(UpstreamBody(body, result), status=response_context.status)
     if is_event_stream(response_context.headers):
         response["X-Accel-Buffering"] = "no"
         response["Cache-Control"] = response_context.headers.get("Cache-Control", "no-cache")
@@ -106,12 +106,12 @@ class UpstreamBody:
 
 
 def finish_response(
-    response: HttpResponse,
+    response: ProxyResponse | StreamingProxyResponse,
     result: UpstreamResult,
     response_context: ResponseContext,
     context: RequestContext,
     started: float,
-) -> HttpResponse:
+) -> ProxyResponse | StreamingProxyResponse:
     """The upstream's reason, headers and cookies, the plugins' headers, the latency headers."""
     upstream = result.response
     response.reason_phrase = upstream.reason or None
@@ -123,14 +123,18 @@ def finish_response(
     return response
 
 
-def _copy_cookies(response: HttpResponse, set_cookies: list[str]) -> None:
-    """Each upstream Set-Cookie becomes its own header again (requests folds them into one)."""
+def _copy_cookies(response: ProxyResponse | StreamingProxyResponse, set_cookies: list[str]) -> None:
+    """Each upstream Set-Cookie line is passed on as received, as its own header (requests
+    folds them into one; SimpleCookie would drop or rewrite attributes it does not know)."""
     for value in set_cookies:
-        response.cookies.load(value)
+        if not response.add_repeated_header("Set-Cookie", value):
+            logger.warning("upstream Set-Cookie with control characters dropped")
 
 
 def _copy_headers(
-    response: HttpResponse, upstream_headers: CaseInsensitiveDict, extra: dict
+    response: ProxyResponse | StreamingProxyResponse,
+    upstream_headers: CaseInsensitiveDict,
+    extra: dict,
 ) -> None:
     if "Content-Type" not in upstream_headers:
         del response["Content-Type"]

@@ -13,6 +13,7 @@ class RawResponse:
     status: int
     headers: dict[str, str]  # lower-case names
     body: bytes
+    head: bytes = b""  # the status line and header lines as received
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -48,11 +49,11 @@ def read_response(sock: socket.socket) -> RawResponse:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     if headers.get("transfer-encoding", "").lower() == "chunked":
-        return RawResponse(int(status_line.split()[1]), headers, read_chunked(sock, body))
+        return RawResponse(int(status_line.split()[1]), headers, read_chunked(sock, body), head)
     length = headers.get("content-length")
     while (length is None or len(body) < int(length)) and (chunk := sock.recv(65536)):
         body += chunk
-    return RawResponse(int(status_line.split()[1]), headers, body)
+    return RawResponse(int(status_line.split()[1]), headers, body, head)
 
 
 def read_chunked(sock: socket.socket, data: bytes) -> bytes:

@@ -53,6 +53,8 @@ class EchoHandler(BaseHTTPRequestHandler):
             self._json(
                 200, {}, extra={"Set-Cookie": "a=1; Path=/; HttpOnly"}, cookies=["b=2; Max-Age=60"]
             )
+        elif parts.path == "/set-cookies":  # each `cookie` query value as its own Set-Cookie
+            self._json(200, {}, cookies=query.get("cookie", []))
         elif parts.path == "/sse":
             self._sse()
         elif parts.path == "/slow":

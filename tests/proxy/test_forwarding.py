@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 import pytest
 
@@ -48,6 +49,33 @@ def test_sent_request_id_is_kept(route, upstream, proxy_client):
     )
     assert response["X-Request-ID"] == "abc-123"
     assert upstream.seen[-1].headers["X-Request-Id"] == "abc-123"
+
+
+@pytest.mark.parametrize(
+    ("path", "key", "status"),
+    [
+        ("/x", True, 200),  # forwarded
+        ("/x", False, 401),  # refused by the proxy
+        ("/status/500", True, 500),  # the upstream's error
+    ],
+)
+def test_every_answer_carries_the_request_id_as_x_trace_id(route, proxy_client, path, key, status):
+    gateway = route()
+    headers = {"HTTP_X_API_KEY": gateway.key} if key else {}
+    response = proxy_client.get(path, HTTP_HOST=HOST, **headers)
+    assert response.status_code == status
+    assert response["X-Trace-ID"] == response["X-Request-ID"]
+    assert len(response["X-Trace-ID"]) == 32
+
+
+def test_plugin_rejections_carry_x_trace_id(route, proxy_client):
+    whitelist = {"name": "ip_whitelist", "stage": "pre_request", "settings": {"ips": ["192.0.2.1"]}}
+    gateway = route(required_plugins=[whitelist])
+    response = proxy_client.get(
+        "/x", HTTP_HOST=HOST, HTTP_X_API_KEY=gateway.key, HTTP_X_REQUEST_ID="trace-1"
+    )
+    assert response.status_code == 403
+    assert response["X-Trace-ID"] == "trace-1"
 
 
 def test_preserve_host_and_rule_headers(route, upstream, proxy_client):
@@ -104,10 +132,40 @@ def test_other_methods_are_forwarded(route, upstream, proxy_client, method):
     assert (upstream.seen[-1].method, upstream.seen[-1].body) == (method, b"payload")
 
 
+def set_cookie_lines(response) -> list[str]:
+    """Set-Cookie lines as Django's WSGI handler writes them: headers, then `response.cookies`."""
+    lines = [value for name, value in response.items() if name.lower() == "set-cookie"]
+    return lines + [cookie.output(header="").strip() for cookie in response.cookies.values()]
+
+
 def test_each_upstream_cookie_stays_its_own_header(route, proxy_client):
     gateway = route()
     response = proxy_client.get("/cookies", HTTP_HOST=HOST, HTTP_X_API_KEY=gateway.key)
-    assert response.cookies["a"].value == "1"
-    assert response.cookies["a"]["httponly"] is True
-    assert response.cookies["b"]["max-age"] == "60"
+    assert set_cookie_lines(response) == ["a=1; Path=/; HttpOnly", "b=2; Max-Age=60"]
     assert "Set-Cookie" not in response.headers
+
+
+# Attributes and values SimpleCookie does not know: it dropped the first two, and read
+# `Priority=High` as a cookie of its own.
+TOKEN_LIMIT = {  # runs in post_response too
+    "name": "token_rate_limiter",
+    "stage": "pre_request",
+    "priority": 1,
+    "settings": {"limit": 1_000_000, "window": "1m"},
+}
+UNUSUAL_COOKIES = [
+    "sid=abc123; Path=/; Secure; HttpOnly; SameSite=None; Partitioned",
+    "pref=dark mode; Path=/",
+    "tok=x; Priority=High; Path=/",
+]
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_upstream_set_cookie_lines_pass_through_unchanged(route, proxy_client, streamed):
+    plugins = [] if streamed else [TOKEN_LIMIT]  # a response-stage plugin makes the body buffered
+    gateway = route(required_plugins=plugins)
+    query = urlencode([("cookie", cookie) for cookie in UNUSUAL_COOKIES])
+    response = proxy_client.get(f"/set-cookies?{query}", HTTP_HOST=HOST, HTTP_X_API_KEY=gateway.key)
+    assert response.status_code == 200
+    assert response.streaming is streamed
+    assert set_cookie_lines(response) == UNUSUAL_COOKIES
