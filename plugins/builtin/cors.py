@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MAX_ECHOED_HEADERS = 64
 MAX_AGE_LIMIT = 366 * 86400
+MAX_LOGGED_ORIGIN = 200
 
 
 class MethodField(serializers.ChoiceField):
@@ -58,6 +59,15 @@ class CorsSettingsSerializer(PluginSettingsSerializer):
         help_text="How long browsers may cache a preflight: seconds, or a duration such as '10m'.",
     )
 
+    require_origin = JSONBooleanField(
+        default=False,
+        help_text="Refuse requests without Origin (403 'invalid origin'), as TrustGate does; "
+        "false lets server-to-server callers through untouched.",
+    )
+    log_violations = JSONBooleanField(
+        default=False, help_text="Log a warning for each refused origin."
+    )
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["allow_credentials"] and "*" in attrs["allowed_origins"]:
             raise serializers.ValidationError(
@@ -84,10 +94,13 @@ def is_preflight(request: RequestContext) -> bool:
 
 
 class CorsPlugin(Plugin):
-    """Requests without Origin (server-to-server) pass untouched; browsers get CORS.
+    """Requests without Origin (server-to-server) pass untouched unless `require_origin`;
+    browsers get CORS.
 
     A preflight is answered before authentication (`pre_auth`: it carries no API key) with
-    PluginResponse 204; other requests get their CORS headers in pre_request."""
+    PluginResponse 204; other requests get their CORS headers in pre_request. An OPTIONS
+    request with Origin but without Access-Control-Request-Method is a malformed preflight
+    (400), unless OPTIONS itself is an allowed method (the browser's actual OPTIONS request)."""
 
     name = "cors"
     description = "CORS: allowed origins get CORS headers, preflights are answered by the gateway."
@@ -109,6 +122,8 @@ class CorsPlugin(Plugin):
         self.headers = frozenset(h.lower() for h in headers or ())
         self.expose = ", ".join(config["expose_headers"])
         self.max_age: int | None = config.get("max_age")
+        self.require_origin: bool = config["require_origin"]
+        self.log_violations: bool = config["log_violations"]
 
     def pre_auth(self, request: RequestContext) -> None:
         if is_preflight(request):
@@ -117,14 +132,23 @@ class CorsPlugin(Plugin):
     def pre_request(self, request: RequestContext) -> None:
         origin = request.headers.get("Origin")
         if origin is None:
+            if self.require_origin:
+                raise PluginRejection(403, "invalid origin")
             return
         request.response_headers["Vary"] = "Origin"
         if not self._origin_allowed(origin):
+            self._log_violation(request, origin)
             raise PluginRejection(403, "CORS origin not allowed")
         request.response_headers.update(self._origin_headers(origin))
-        method = request.headers.get("Access-Control-Request-Method")
-        if request.method == "OPTIONS" and method is not None:
-            self._preflight(request, method.strip())
+        if request.method != "OPTIONS":
+            return
+        method = request.headers.get("Access-Control-Request-Method", "").strip()
+        if method:
+            self._preflight(request, method)
+        elif "OPTIONS" not in self.methods:
+            raise PluginRejection(
+                400, "CORS preflight missing Access-Control-Request-Method header"
+            )
 
     def _origin_allowed(self, origin: str) -> bool:
         if self.any_origin:
@@ -133,6 +157,16 @@ class CorsPlugin(Plugin):
             return normalise_origin(origin) in self.origins
         except ValueError:
             return False  # e.g. the opaque origin "null"
+
+    def _log_violation(self, request: RequestContext, origin: str) -> None:
+        """One warning line: the refused origin (escaped, cut short) and the request's ids."""
+        if self.log_violations:
+            logger.warning(
+                "CORS violation: origin not allowed: %s (gateway %s, request %s)",
+                ascii(origin[:MAX_LOGGED_ORIGIN]),
+                request.gateway_id,
+                request.request_id,
+            )
 
     def _origin_headers(self, origin: str) -> dict[str, str]:
         headers = {"Access-Control-Allow-Origin": "*" if self.any_origin else origin}
@@ -143,12 +177,12 @@ class CorsPlugin(Plugin):
         return headers
 
     def _preflight(self, request: RequestContext, method: str) -> None:
-        # A refused preflight is 403, like a refused origin: the client may not make this
-        # cross-origin request by policy. 405 (the reference's choice) would claim the resource
-        # does not support OPTIONS and requires an Allow header; browsers treat any non-2xx
-        # preflight answer as a failure, so the status only matters to people debugging.
+        # 405 as TrustGate answers it, with the Allow header a 405 requires; browsers treat any
+        # non-2xx preflight answer as a failure, so the status only matters to clients and people.
         if method.upper() not in self.methods:
-            raise PluginRejection(403, f"CORS method not allowed: {method}")
+            raise PluginRejection(
+                405, "CORS preflight: method not allowed", headers={"Allow": self.allow_methods}
+            )
         asked = requested_headers(request.headers.get("Access-Control-Request-Headers", ""))
         refused = [name for name in asked if not self.any_header and name not in self.headers]
         if refused:

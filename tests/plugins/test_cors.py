@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from plugins.base import PluginRejection, PluginResponse, RequestContext
@@ -51,6 +53,7 @@ def answered(settings: dict, **headers: str) -> tuple[PluginResponse, RequestCon
         {"allowed_origins": ["*"], "allowed_methods": ["get", "Post"], "max_age": 600},
         {"allowed_origins": ["https://[2001:db8::1]:8443"], "allowed_methods": ["DELETE"]},
         {"allowed_origins": [APP], "allowed_methods": ["GET"], "allowed_headers": ["*"]},
+        {**SETTINGS, "log_violations": True, "require_origin": True, "max_age": "600s"},
     ],
 )
 def test_valid_settings_are_accepted(create_gateway_with, settings):
@@ -68,6 +71,9 @@ def test_valid_settings_are_accepted(create_gateway_with, settings):
         ({"allowed_origins": ["ftp://x.example"], "allowed_methods": ["GET"]}, "allowed_origins"),
         ({"allowed_origins": [f"{APP}/path"], "allowed_methods": ["GET"]}, "allowed_origins"),
         ({"allowed_origins": [APP]}, "allowed_methods"),
+        ({**SETTINGS, "log_violations": "true"}, "log_violations"),
+        ({**SETTINGS, "require_origin": 1}, "require_origin"),
+        ({**SETTINGS, "log_violation": True}, "log_violation"),
         ({"allowed_origins": [APP], "allowed_methods": ["FETCH"]}, "allowed_methods"),
         (
             {
@@ -182,9 +188,10 @@ def test_preflight_echoes_only_valid_header_names():
     assert answer.headers["Access-Control-Allow-Headers"] == "x-api-key"
 
 
-def test_preflight_for_a_method_not_allowed_is_a_403():
+def test_preflight_for_a_method_not_allowed_is_a_405_as_trustgate():
     rejection = refused(SETTINGS, "OPTIONS", Origin=APP, Access_Control_Request_Method="DELETE")
-    assert (rejection.status, rejection.message) == (403, "CORS method not allowed: DELETE")
+    assert (rejection.status, rejection.message) == (405, "CORS preflight: method not allowed")
+    assert rejection.headers == {"Allow": "GET, POST"}
 
 
 def test_preflight_asking_for_headers_not_allowed_is_a_403():
@@ -213,12 +220,25 @@ def test_preflight_from_a_disallowed_origin_is_a_403():
     assert rejection.status == 403
 
 
-def test_plain_options_request_is_not_a_preflight():
+def test_options_without_requested_method_is_not_answered_before_authentication():
     request = make_request(method="OPTIONS", headers={"Origin": APP})
-    plugin = make_plugin("cors", SETTINGS)
-    plugin.pre_auth(request)  # not a preflight: nothing to do before authentication
+    make_plugin("cors", SETTINGS).pre_auth(request)
     assert request.response_headers == {}
-    plugin.pre_request(request)
+
+
+def test_options_without_requested_method_is_a_400_as_trustgate():
+    rejection = refused(SETTINGS, "OPTIONS", Origin=APP)
+    assert (rejection.status, rejection.message) == (
+        400,
+        "CORS preflight missing Access-Control-Request-Method header",
+    )
+    assert refused(SETTINGS, "OPTIONS", Origin=APP, Access_Control_Request_Method=" ").status == 400
+
+
+def test_options_without_requested_method_passes_when_options_is_allowed():
+    """The browser's actual OPTIONS request, after its preflight for OPTIONS succeeded."""
+    settings = {**SETTINGS, "allowed_methods": ["GET", "OPTIONS"]}
+    request = run(settings, "OPTIONS", Origin=APP)
     assert request.response_headers["Access-Control-Allow-Origin"] == APP
 
 
@@ -226,3 +246,26 @@ def test_max_age_accepts_plain_seconds():
     settings = {**SETTINGS, "max_age": 86400}
     answer, _ = answered(settings, Origin=APP, Access_Control_Request_Method="GET")
     assert answer.headers["Access-Control-Max-Age"] == "86400"
+
+
+def test_requests_without_origin_are_refused_when_origin_is_required():
+    rejection = refused({**SETTINGS, "require_origin": True}, "POST")
+    assert (rejection.status, rejection.message) == (403, "invalid origin")
+    assert run({**SETTINGS, "require_origin": True}, "POST", Origin=APP).response_headers
+
+
+def test_refused_origins_are_logged_when_asked_without_secrets(caplog):
+    settings = {**SETTINGS, "log_violations": True}
+    with caplog.at_level(logging.WARNING, logger="plugins.builtin.cors"):
+        refused(settings, Origin="https://evil.example\r\nforged", X_API_Key="sk-secret-key")
+        run(settings, Origin=APP, X_API_Key="sk-secret-key")
+    [line] = caplog.messages
+    assert "origin not allowed: 'https://evil.example\\r\\nforged'" in line
+    assert "\n" not in line
+    assert "sk-secret" not in line
+
+
+def test_refused_origins_are_not_logged_by_default(caplog):
+    with caplog.at_level(logging.WARNING, logger="plugins.builtin.cors"):
+        refused(SETTINGS, Origin="https://evil.example")
+    assert caplog.messages == []
