@@ -1,4 +1,4 @@
-"""The client's IP: the socket peer, or X-Forwarded-For when the peer is a trusted proxy."""
+"""The client's IP: the socket peer, or X-Real-IP / X-Forwarded-For when it is a trusted proxy."""
 
 from __future__ import annotations
 
@@ -29,11 +29,25 @@ def _is_trusted(value: str, networks: Sequence[Network]) -> bool:
     return address is not None and any(address in network for network in networks)
 
 
-def client_ip(remote_addr: str, forwarded_for: str | None, trusted_cidrs: Sequence[str]) -> str:
-    """Walk X-Forwarded-For from the right, skipping trusted proxies; untrusted peers are final."""
+def client_ip(
+    remote_addr: str,
+    forwarded_for: str | None,
+    trusted_cidrs: Sequence[str],
+    real_ip: str | None = None,
+) -> str:
+    """The peer, unless it is a trusted proxy: then a valid X-Real-IP (read first, as TrustGate
+    does), else X-Forwarded-For walked from the right, skipping trusted proxies. Headers from
+    an untrusted peer are never read."""
     networks = trusted_networks(tuple(trusted_cidrs))
-    if not forwarded_for or not _is_trusted(remote_addr, networks):
+    if not _is_trusted(remote_addr, networks):
         return remote_addr
+    real = _parse(real_ip) if real_ip else None
+    if real is not None:
+        return str(real)
+    return _forwarded_client(remote_addr, forwarded_for or "", networks)
+
+
+def _forwarded_client(remote_addr: str, forwarded_for: str, networks: Sequence[Network]) -> str:
     hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):
         if _parse(hop) is None:

@@ -100,6 +100,7 @@ def new_context(
             request.META.get("REMOTE_ADDR", ""),
             request.META.get("HTTP_X_FORWARDED_FOR"),
             gateway_settings.TRUSTED_PROXIES,
+            real_ip=request.META.get("HTTP_X_REAL_IP"),
         ),
         gateway_id=gateway_id,
         rule_id=match.route.id,

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from rest_framework import serializers
 
+from gateway_project.serializers import JSONBooleanField
 from plugins.base import Plugin, PluginRejection, PluginSettingsSerializer, RequestContext
 from plugins.fields import (
     Address,
@@ -21,6 +22,9 @@ MAX_ENTRIES = 10_000
 
 
 class IPFilterSettingsSerializer(PluginSettingsSerializer):
+    enabled = JSONBooleanField(
+        default=True, help_text="false: every request passes (the entries may then be empty)."
+    )
     ips = serializers.ListField(
         child=IPAddressField(),
         default=list,
@@ -35,7 +39,7 @@ class IPFilterSettingsSerializer(PluginSettingsSerializer):
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if not attrs.get("ips") and not attrs.get("cidrs"):
+        if attrs["enabled"] and not attrs.get("ips") and not attrs.get("cidrs"):
             message = ["Give at least one entry in ips or cidrs."]
             raise serializers.ValidationError({"ips": message, "cidrs": message})
         return attrs
@@ -72,10 +76,14 @@ class IPFilterPlugin(Plugin):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.enabled: bool = self.settings["enabled"]
         self.matcher = IPMatcher(self.settings["ips"], self.settings["cidrs"])
 
     def pre_request(self, request: RequestContext) -> None:
-        # Only the proxy-derived client IP counts: client-supplied headers are never trusted.
+        if not self.enabled:
+            return
+        # Only the proxy-derived client IP counts (X-Real-IP or X-Forwarded-For only from
+        # GATEWAY TRUSTED_PROXIES); client-supplied headers are never read here.
         matched = self.matcher.matches(parse_address(request.client_ip))
         if matched == self.reject_when_matched:
             raise PluginRejection(403, "forbidden")

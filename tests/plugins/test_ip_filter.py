@@ -31,7 +31,7 @@ def decision(
 def test_valid_settings_are_accepted(create_gateway_with, name):
     response = create_gateway_with(name, WHITELIST)
     assert response.status_code == 201, response.json()
-    assert response.json()["required_plugins"][0]["settings"] == WHITELIST
+    assert response.json()["required_plugins"][0]["settings"] == {"enabled": True, **WHITELIST}
 
 
 @pytest.mark.django_db
@@ -55,7 +55,9 @@ def test_invalid_entries_are_a_400_naming_the_index(create_gateway_with, setting
         ({}, "ips"),
         ({"ips": [], "cidrs": []}, "cidrs"),
         ({"ips": "10.0.0.1"}, "ips"),
-        ({"ips": ["10.0.0.1"], "enabled": True}, "enabled"),
+        ({"ips": ["10.0.0.1"], "enabled": "yes"}, "enabled"),
+        ({"enabled": True}, "ips"),
+        ({"ips": ["10.0.0.1"], "enable": True}, "enable"),
     ],
 )
 def test_empty_or_malformed_settings_are_a_400(create_gateway_with, settings, field):
@@ -117,3 +119,23 @@ def test_ipv4_mapped_rules_match_plain_ipv4_clients():
 def test_cidr_with_host_bits_covers_its_network():
     assert decision("ip_whitelist", {"cidrs": ["10.1.2.3/16"]}, "10.1.200.1") == ALLOWED
     assert decision("ip_whitelist", {"cidrs": ["10.1.2.3/16"]}, "10.2.0.1") == FORBIDDEN
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "settings", [{"enabled": False}, {"enabled": False, "ips": ["10.0.0.1"]}, WHITELIST]
+)
+def test_enabled_is_accepted_as_trustgate_sends_it(create_gateway_with, settings):
+    response = create_gateway_with("ip_whitelist", settings)
+    assert response.status_code == 201, response.json()
+    assert response.json()["required_plugins"][0]["settings"]["enabled"] is settings.get(
+        "enabled", True
+    )
+
+
+def test_disabled_filters_let_every_client_through():
+    disabled = {**WHITELIST, "enabled": False}
+    assert decision("ip_whitelist", disabled, "198.51.100.1") == ALLOWED
+    assert decision("ip_blacklist", disabled, "192.0.2.10") == ALLOWED
+    assert decision("ip_whitelist", {"enabled": False}, "") == ALLOWED
+    assert decision("ip_whitelist", {**WHITELIST, "enabled": True}, "198.51.100.1") == FORBIDDEN

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 HOST = "api.localhost"
 
 
@@ -61,6 +63,18 @@ def test_ip_whitelist_uses_the_socket_peer_not_headers(route, proxy_client):
         proxy_client.get("/x", HTTP_HOST="local.localhost", HTTP_X_API_KEY=allowed.key).status_code
         == 200
     )
+
+
+@pytest.mark.parametrize(("trusted", "status"), [(["127.0.0.0/8", "::1/128"], 200), ([], 403)])
+def test_ip_whitelist_reads_x_real_ip_only_from_a_trusted_proxy(
+    route, proxy_client, settings, trusted, status
+):
+    settings.GATEWAY = {**settings.GATEWAY, "TRUSTED_PROXIES": trusted}
+    gateway = route(required_plugins=one("ip_whitelist", enabled=True, ips=["10.9.9.9"]))
+    response = proxy_client.get(
+        "/x", HTTP_HOST=HOST, HTTP_X_API_KEY=gateway.key, HTTP_X_REAL_IP="10.9.9.9"
+    )
+    assert response.status_code == status
 
 
 def test_request_size_limiter_refuses_large_bodies(route, upstream, proxy_client):
