@@ -54,21 +54,22 @@ class RequestSizeLimiterPlugin(Plugin):
         self.require_content_length: bool = config["require_content_length"]
 
     def pre_request(self, request: RequestContext) -> None:
+        """Refuse (411, 413) with TrustGate's messages, else report the sizes in the
+        response headers TrustGate sets."""
         self._check_content_length(request)
         size = len(request.body)
         if size > self.max_bytes:
-            raise PluginRejection(
-                413, f"request size limit exceeded: {size} bytes received, at most {self.max_bytes}"
-            )
-        # A body is never longer in characters than in bytes: count only when it could matter.
-        if self.max_chars is not None and size > self.max_chars:
+            raise PluginRejection(413, bytes_exceeded(size))
+        headers = {"X-Request-Size-Bytes": str(size), "X-Size-Limit-Bytes": str(self.max_bytes)}
+        if self.max_chars is not None:
             chars = count_chars(request.body)
             if chars > self.max_chars:
                 raise PluginRejection(
-                    413,
-                    f"character limit exceeded: {chars} characters received, "
-                    f"at most {self.max_chars}",
+                    413, f"Character limit exceeded. Received: {chars} characters"
                 )
+            headers["X-Request-Size-Chars"] = str(chars)
+            headers["X-Size-Limit-Chars"] = str(self.max_chars)
+        request.response_headers.update(headers)
 
     def _check_content_length(self, request: RequestContext) -> None:
         """411 without Content-Length when required, for requests that carry (or should carry)
@@ -79,7 +80,8 @@ class RequestSizeLimiterPlugin(Plugin):
                 raise PluginRejection(411, "Content-Length header is required")
             return
         if declared.isdigit() and int(declared) > self.max_bytes:
-            raise PluginRejection(
-                413,
-                f"request size limit exceeded: {declared} bytes declared, at most {self.max_bytes}",
-            )
+            raise PluginRejection(413, bytes_exceeded(int(declared)))
+
+
+def bytes_exceeded(size: int) -> str:
+    return f"Request size limit exceeded. Received: {size} bytes"

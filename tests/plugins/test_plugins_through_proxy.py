@@ -85,10 +85,12 @@ def test_request_size_limiter_refuses_large_bodies(route, upstream, proxy_client
         "/x", b"tiny", content_type="text/plain", HTTP_HOST=HOST, HTTP_X_API_KEY=gateway.key
     )
     assert small.status_code == 200
+    assert (small["X-Request-Size-Bytes"], small["X-Size-Limit-Bytes"]) == ("4", "10")
     large = proxy_client.post(
         "/x", b"x" * 11, content_type="text/plain", HTTP_HOST=HOST, HTTP_X_API_KEY=gateway.key
     )
     assert large.status_code == 413
+    assert json.loads(large.content)["error"] == "Request size limit exceeded. Received: 11 bytes"
     assert len(upstream.seen) == 1
 
 

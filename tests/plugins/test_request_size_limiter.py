@@ -73,12 +73,12 @@ def test_unit_defaults_to_megabytes():
     assert check({"allowed_payload_size": 1}, b"x" * (1024 * 1024 + 1)) == 413
 
 
-def test_rejection_messages_state_the_sizes():
+def test_rejection_messages_are_trustgates():
     plugin = make_plugin("request_size_limiter", {"allowed_payload_size": 4, "size_unit": "bytes"})
     with pytest.raises(PluginRejection) as caught:
         plugin.pre_request(make_request(body=b"12345"))
     assert caught.value.status == 413
-    assert caught.value.message == "request size limit exceeded: 5 bytes received, at most 4"
+    assert caught.value.message == "Request size limit exceeded. Received: 5 bytes"
 
 
 def test_a_declared_length_over_the_limit_is_refused():
@@ -103,7 +103,7 @@ def test_character_rejection_message_counts_characters():
     with pytest.raises(PluginRejection) as caught:
         plugin.pre_request(make_request(body="日本語".encode()))
     assert caught.value.status == 413
-    assert caught.value.message == "character limit exceeded: 3 characters received, at most 2"
+    assert caught.value.message == "Character limit exceeded. Received: 3 characters"
 
 
 def test_zero_characters_allows_only_empty_bodies():
@@ -133,3 +133,35 @@ def test_bodiless_get_without_content_length_passes_even_when_required():
 
 def test_content_length_is_optional_by_default():
     assert check({"allowed_payload_size": 1}, b"{}", headers={}) == 200
+
+
+def test_a_passing_request_reports_its_size_and_the_limit_in_headers():
+    plugin = make_plugin("request_size_limiter", {"allowed_payload_size": 1})
+    request = make_request(body="héllo".encode())
+    plugin.pre_request(request)
+    assert request.response_headers == {
+        "X-Request-Size-Bytes": "6",
+        "X-Size-Limit-Bytes": str(1024 * 1024),
+    }
+
+
+def test_with_a_character_limit_the_characters_are_reported_too():
+    settings = {"allowed_payload_size": 10, "size_unit": "kilobytes", "max_chars_per_request": 50}
+    request = make_request(body="héllo".encode())
+    make_plugin("request_size_limiter", settings).pre_request(request)
+    assert request.response_headers == {
+        "X-Request-Size-Bytes": "6",
+        "X-Size-Limit-Bytes": "10240",
+        "X-Request-Size-Chars": "5",
+        "X-Size-Limit-Chars": "50",
+    }
+
+
+def test_a_refused_request_reports_no_sizes():
+    request = make_request(body=b"12345")
+    with pytest.raises(PluginRejection) as caught:
+        make_plugin(
+            "request_size_limiter", {"allowed_payload_size": 4, "size_unit": "bytes"}
+        ).pre_request(request)
+    assert caught.value.headers == {}
+    assert request.response_headers == {}
