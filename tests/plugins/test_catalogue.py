@@ -34,6 +34,9 @@ VALID = [
     ("token_rate_limiter", {"limit": 1000, "window": "1m", "identifier": "user"}),
     ("ip_whitelist", {"ips": ["10.0.0.1"], "cidrs": ["10.0.0.0/8"]}),
     ("ip_blacklist", {"cidrs": ["2001:db8::/32"]}),
+    ("ip_whitelist", {"enabled": False}),
+    ("ip_whitelist", {"enabled": True, "ips": ["127.0.0.1"]}),
+    ("cors", {**CORS, "log_violations": True, "require_origin": True}),
 ]
 # Settings the schema refuses, which the API must refuse too.
 INVALID = [
@@ -55,6 +58,9 @@ INVALID = [
     ("cors", {**CORS, "allow_credentials": "true"}),
     ("request_size_limiter", {"allowed_payload_size": 1, "require_content_length": 1}),
     ("ip_blacklist", {"cidrs": ["10.0.0.0/8"], "fail_open": "no"}),
+    ("ip_whitelist", {"ips": ["10.0.0.1"], "enabled": "false"}),
+    ("cors", {**CORS, "log_violations": "yes"}),
+    ("cors", {**CORS, "require_origin": 0}),
 ]
 
 
