@@ -101,6 +101,8 @@ def test_cors_settings_are_stored_normalised(create_gateway_with):
         "max_age": 600,
         "allow_credentials": False,
         "expose_headers": [],
+        "require_origin": False,
+        "log_violations": False,
     }
 
 
