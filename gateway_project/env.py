@@ -98,7 +98,7 @@ GATEWAY_VARIABLES = (
         "GATEWAY_TRUSTED_PROXIES",
         [],
         items,
-        "comma-separated IPs/CIDRs whose `X-Forwarded-For` is believed",
+        "comma-separated IPs/CIDRs whose `X-Real-IP` / `X-Forwarded-For` are believed",
         "gateway",
     ),
     Variable(
