@@ -17,7 +17,7 @@ ACTION_DESCRIPTIONS = {
     "list": f"List the {{plural}} (paginated: `limit`, at most {MAX_PAGE_SIZE}, and `offset`).",
     "create": "Create {a_name}.",
     "retrieve": "Get one {name}.",
-    "update": "Replace {a_name} (every writable field).",
+    "update": "Change {a_name}: fields left out keep their value (as PATCH, as TrustGate).",
     "partial_update": "Change some fields of {a_name}.",
     "destroy": "Delete {a_name}.",
 }

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from gateway_project.views import VersionView
 from gateways.views import GatewayViewSet, RuleViewSet, ServiceViewSet, UpstreamViewSet
 from keys.views import ApiKeyViewSet
 from plugins.views import PluginCatalogueView
@@ -20,6 +21,7 @@ router.register(f"{nested}/keys", ApiKeyViewSet, basename="api-key")
 
 urlpatterns = [
     path("api/v1/plugins", PluginCatalogueView.as_view(), name="plugin-catalogue"),
+    path("api/v1/version", VersionView.as_view(), name="version"),
     path("api/v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(router.urls)),

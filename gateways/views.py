@@ -20,7 +20,12 @@ from gateways.serializers import (
 
 
 class SaveThroughServiceMixin:
-    """create/update/destroy call the viewset's `save_object`/`delete_object`."""
+    """create/update/destroy call the viewset's `save_object`/`delete_object`.
+
+    PUT is partial, as in TrustGate: fields left out keep their value (PATCH does the same).
+    """
+
+    partial_put = True  # read by the OpenAPI schema
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
@@ -30,9 +35,7 @@ class SaveThroughServiceMixin:
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         instance = self.get_object()
-        serializer = self.get_serializer(
-            instance, data=request.data, partial=kwargs.get("partial", False)
-        )
+        serializer = self.get_serializer(instance, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         instance = self.save_object(data=serializer.validated_data, instance=instance)
         return Response(self.get_serializer(self.get_object()).data)

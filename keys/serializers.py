@@ -14,6 +14,7 @@ from keys.models import ApiKey
 class ApiKeySerializer(StrictModelSerializer):
     gateway_id = serializers.UUIDField(read_only=True)
     active = serializers.SerializerMethodField()
+    not_supported_yet = frozenset({"subject_type", "subject", "policies"})  # TrustGate IAM keys
 
     class Meta:
         model = ApiKey
