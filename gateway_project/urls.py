@@ -6,9 +6,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from gateway_project.views import VersionView
-from gateways.views import GatewayViewSet, RuleViewSet, ServiceViewSet, UpstreamViewSet
+from gateways.views import (
+    GatewayViewSet,
+    PluginsView,
+    RuleViewSet,
+    ServiceViewSet,
+    UpstreamViewSet,
+)
 from keys.views import ApiKeyViewSet
-from plugins.views import PluginCatalogueView
 
 router = SimpleRouter()
 router.trailing_slash = "/?"  # both /gateways and /gateways/ (the seed writes no slash)
@@ -20,7 +25,7 @@ router.register(f"{nested}/rules", RuleViewSet, basename="rule")
 router.register(f"{nested}/keys", ApiKeyViewSet, basename="api-key")
 
 urlpatterns = [
-    path("api/v1/plugins", PluginCatalogueView.as_view(), name="plugin-catalogue"),
+    path("api/v1/plugins", PluginsView.as_view(), name="plugins"),
     path("api/v1/version", VersionView.as_view(), name="version"),
     path("api/v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

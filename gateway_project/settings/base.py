@@ -185,6 +185,7 @@ SPECTACULAR_SETTINGS = {
     ],
     "SWAGGER_UI_DIST": "SIDECAR",  # served by the gateway itself, no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"PluginOwnerTypeEnum": ["gateway", "rule"]},
 }
 
 LOGGING = {

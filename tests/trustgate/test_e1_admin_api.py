@@ -123,3 +123,188 @@ def test_a_misspelt_field_is_still_an_unknown_field(api, gateway):
     payload = {"name": "u", "targets": [HOST_TARGET], "websocket_confg": {}}
     response = api.post(gateway_url(gateway, "upstreams"), payload, format="json")
     assert field_errors(response, "websocket_confg") == ["Unknown field."]
+
+
+# --- POST/PUT/DELETE /api/v1/plugins (add_plugins_test.go, delete_plugins_test.go) ---
+
+PLUGINS_URL = "/api/v1/plugins"
+BLOCK_LOCALHOST = {
+    "name": "ip_blacklist",
+    "stage": "pre_request",
+    "settings": {"ips": ["127.0.0.1"]},
+}
+SIZE_LIMIT = {
+    "name": "request_size_limiter",
+    "stage": "pre_request",
+    "settings": {"allowed_payload_size": 1, "size_unit": "megabytes"},
+}
+
+
+def proxied(proxy_client, gateway, subdomain: str) -> int:
+    host = f"{subdomain}.localhost"
+    return proxy_client.get("/x", HTTP_HOST=host, HTTP_X_TG_API_KEY=gateway.key).status_code
+
+
+def add_plugins(api, owner: dict, plugins: list[dict]) -> None:
+    response = api.post(PLUGINS_URL, {**owner, "plugins": plugins}, format="json")
+    assert response.status_code == 204, response.content
+
+
+def plugins_of(api, kind: str, owner: dict, gateway_id: str) -> list[dict]:
+    if kind == "gateway":
+        return api.get(f"/api/v1/gateways/{gateway_id}").json()["required_plugins"]
+    return api.get(f"/api/v1/gateways/{gateway_id}/rules/{owner['id']}").json()["plugin_chain"]
+
+
+@pytest.mark.parametrize("kind", ["gateway", "rule"])
+def test_plugins_added_and_removed_take_effect_on_the_proxy(route, api, proxy_client, kind):
+    gateway = route(subdomain=f"plug-{kind}")
+    owner_id = gateway.id if kind == "gateway" else gateway.rule["id"]
+    assert proxied(proxy_client, gateway, f"plug-{kind}") == 200
+
+    added = api.post(
+        PLUGINS_URL, {"type": kind, "id": owner_id, "plugins": [BLOCK_LOCALHOST]}, format="json"
+    )
+    assert added.status_code == 204, added.content
+    assert added.content == b""
+    assert proxied(proxy_client, gateway, f"plug-{kind}") == 403
+
+    removed = api.delete(
+        PLUGINS_URL, {"type": kind, "id": owner_id, "plugins": ["ip_blacklist"]}, format="json"
+    )
+    assert removed.status_code == 204, removed.content
+    assert proxied(proxy_client, gateway, f"plug-{kind}") == 200
+
+
+def test_adding_appends_and_keeps_the_plugins_already_there(api, gateway):
+    body = {"type": "gateway", "id": gateway["id"], "plugins": [SIZE_LIMIT]}
+    assert api.post(PLUGINS_URL, body, format="json").status_code == 204
+    first = plugins_of(api, "gateway", gateway, gateway["id"])
+    body["plugins"] = [BLOCK_LOCALHOST]
+    assert api.post(PLUGINS_URL, body, format="json").status_code == 204
+    chain = plugins_of(api, "gateway", gateway, gateway["id"])
+    assert [plugin["name"] for plugin in chain] == ["request_size_limiter", "ip_blacklist"]
+    assert chain[0]["id"] == first[0]["id"]  # untouched plugins keep their id (and buckets)
+
+
+def test_the_same_plugin_at_the_same_stage_is_refused(api, gateway):
+    body = {"type": "gateway", "id": gateway["id"], "plugins": [SIZE_LIMIT]}
+    assert api.post(PLUGINS_URL, body, format="json").status_code == 204
+    again = api.post(PLUGINS_URL, body, format="json")
+    assert field_errors(again, "plugins.0.name") == ["plugin already exists for stage pre_request"]
+    assert "plugin already exists for stage pre_request" in again.json()["error"]
+    assert len(plugins_of(api, "gateway", gateway, gateway["id"])) == 1
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+@pytest.mark.parametrize("kind", ["gateway", "rule"])
+def test_an_unknown_gateway_or_rule_is_a_404(api, method, kind):
+    bodies = {
+        "post": {"plugins": [SIZE_LIMIT]},
+        "put": {"updates": [{"operation": "add", "plugin": SIZE_LIMIT}]},
+        "delete": {"plugins": ["cors"]},
+    }
+    body = {"type": kind, "id": "4b1c1e59-32f4-4d0c-8a93-0e7d1c6d1e01", **bodies[method]}
+    response = getattr(api, method)(PLUGINS_URL, body, format="json")
+    assert response.status_code == 404
+    assert response.json() == {"error": f"{kind} not found"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"type": "service", "plugins": [SIZE_LIMIT]}, "type"),
+        ({"type": "gateway", "id": "nope", "plugins": [SIZE_LIMIT]}, "id"),
+        ({"type": "gateway", "plugins": []}, "plugins"),
+        ({"type": "gateway", "plugins": [SIZE_LIMIT], "plugin": []}, "plugin"),
+        ({"type": "gateway", "plugins": [{**SIZE_LIMIT, "stages": []}]}, "plugins.0.stages"),
+        ({"type": "gateway", "plugins": [{**SIZE_LIMIT, "settings": {}}]}, "plugins.0.settings"),
+        ({"type": "gateway", "plugins": [{**SIZE_LIMIT, "name": "nope"}]}, "plugins.0.name"),
+        ({"type": "gateway", "plugins": [SIZE_LIMIT, SIZE_LIMIT]}, "plugins.1.name"),
+    ],
+)
+def test_invalid_add_bodies_are_400_naming_the_field(api, gateway, body, field):
+    response = api.post(PLUGINS_URL, {"id": gateway["id"], **body}, format="json")
+    assert field_errors(response, field)
+    assert plugins_of(api, "gateway", gateway, gateway["id"]) == []
+
+
+def test_granular_updates_apply_in_order(api, gateway):
+    service = make_service(api, gateway)
+    rule = make_rule(api, gateway, service)
+    owner = {"type": "rule", "id": rule["id"]}
+    assert (
+        api.post(PLUGINS_URL, {**owner, "plugins": [SIZE_LIMIT]}, format="json").status_code == 204
+    )
+    kept_id = plugins_of(api, "rule", rule, gateway["id"])[0]["id"]
+    larger = {**SIZE_LIMIT, "settings": {"allowed_payload_size": 5, "size_unit": "megabytes"}}
+    updates = [
+        {"operation": "add", "plugin": BLOCK_LOCALHOST},
+        {"operation": "edit", "plugin": larger},
+        {"operation": "delete", "plugin_name": "ip_blacklist"},
+        {"operation": "add", "plugin": {**BLOCK_LOCALHOST, "name": "ip_whitelist"}},
+    ]
+    response = api.put(PLUGINS_URL, {**owner, "updates": updates}, format="json")
+    assert response.status_code == 204, response.content
+    chain = plugins_of(api, "rule", rule, gateway["id"])
+    assert [plugin["name"] for plugin in chain] == ["request_size_limiter", "ip_whitelist"]
+    assert chain[0]["id"] == kept_id
+    assert chain[0]["settings"]["allowed_payload_size"] == 5
+
+    renamed = {"operation": "edit", "old_plugin_name": "ip_whitelist", "plugin": BLOCK_LOCALHOST}
+    response = api.put(PLUGINS_URL, {**owner, "updates": [renamed]}, format="json")
+    assert response.status_code == 204, response.content
+    chain = plugins_of(api, "rule", rule, gateway["id"])
+    assert [plugin["name"] for plugin in chain] == ["request_size_limiter", "ip_blacklist"]
+
+
+@pytest.mark.parametrize(
+    ("update", "field", "message"),
+    [
+        ({"operation": "add", "plugin": SIZE_LIMIT}, "updates.1.plugin.name", "plugin already"),
+        ({"operation": "edit", "plugin": BLOCK_LOCALHOST}, "updates.1.plugin.name", "No plugin"),
+        (
+            {"operation": "edit", "old_plugin_name": "cors", "plugin": SIZE_LIMIT},
+            "updates.1.old_plugin_name",
+            "No plugin",
+        ),
+        ({"operation": "delete", "plugin_name": "cors"}, "updates.1.plugin_name", "No plugin"),
+        ({"operation": "delete"}, "updates.1.plugin_name", "Required"),
+        ({"operation": "add"}, "updates.1.plugin", "Required"),
+        ({"operation": "move", "plugin": SIZE_LIMIT}, "updates.1.operation", ""),
+        ({"operation": "add", "plugin": SIZE_LIMIT, "index": 1}, "updates.1.index", "Unknown"),
+    ],
+)
+def test_a_refused_update_refuses_them_all(api, gateway, update, field, message):
+    owner = {"type": "gateway", "id": gateway["id"]}
+    assert (
+        api.post(PLUGINS_URL, {**owner, "plugins": [SIZE_LIMIT]}, format="json").status_code == 204
+    )
+    before = plugins_of(api, "gateway", gateway, gateway["id"])
+    allowed = {**BLOCK_LOCALHOST, "name": "ip_whitelist"}
+    updates = [{"operation": "add", "plugin": allowed}, update]  # the first one is valid
+    response = api.put(PLUGINS_URL, {**owner, "updates": updates}, format="json")
+    assert field_errors(response, field)[0].startswith(message)
+    assert plugins_of(api, "gateway", gateway, gateway["id"]) == before
+
+
+def test_a_delete_may_name_its_plugin_as_trustgate_clients_do(api, gateway):
+    owner = {"type": "gateway", "id": gateway["id"]}
+    assert (
+        api.post(PLUGINS_URL, {**owner, "plugins": [SIZE_LIMIT]}, format="json").status_code == 204
+    )
+    update = {"operation": "delete", "plugin": {"name": "request_size_limiter"}}
+    response = api.put(PLUGINS_URL, {**owner, "updates": [update]}, format="json")
+    assert response.status_code == 204, response.content
+    assert plugins_of(api, "gateway", gateway, gateway["id"]) == []
+
+
+def test_deleting_a_plugin_that_is_not_there_is_refused(api, gateway):
+    body = {"type": "gateway", "id": gateway["id"], "plugins": ["cors"]}
+    response = api.delete(PLUGINS_URL, body, format="json")
+    assert field_errors(response, "plugins.0") == ["No plugin named 'cors' in this chain."]
+
+
+def test_plugin_writes_need_admin_credentials(anonymous_api, gateway):
+    body = {"type": "gateway", "id": gateway["id"], "plugins": [SIZE_LIMIT]}
+    assert anonymous_api.post(PLUGINS_URL, body, format="json").status_code == 401
