@@ -59,7 +59,11 @@ class GatewayAutoSchema(AutoSchema):
             return ""
         name = RESOURCE_NAMES.get(basename, basename)
         article = "an" if name[0].lower() in "aeiou" else "a"
-        return template.format(name=name, a_name=f"{article} {name}", plural=f"{name}s")
+        description = template.format(name=name, a_name=f"{article} {name}", plural=f"{name}s")
+        paginator = self._get_paginator() if self.view.action == "list" else None
+        if getattr(paginator, "trustgate_key", None):
+            description += " " + paginator.trustgate_description()
+        return description
 
     def get_override_parameters(self) -> list[Any]:
         typed = [

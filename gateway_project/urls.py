@@ -13,7 +13,7 @@ from gateways.views import (
     ServiceViewSet,
     UpstreamViewSet,
 )
-from keys.views import ApiKeyViewSet
+from keys.views import ApiKeyViewSet, PublicApiKeyViewSet
 
 router = SimpleRouter()
 router.trailing_slash = "/?"  # both /gateways and /gateways/ (the seed writes no slash)
@@ -23,6 +23,7 @@ router.register(f"{nested}/upstreams", UpstreamViewSet, basename="upstream")
 router.register(f"{nested}/services", ServiceViewSet, basename="service")
 router.register(f"{nested}/rules", RuleViewSet, basename="rule")
 router.register(f"{nested}/keys", ApiKeyViewSet, basename="api-key")
+router.register(f"{nested}/public-keys", PublicApiKeyViewSet, basename="public-api-key")
 
 urlpatterns = [
     path("api/v1/plugins", PluginsView.as_view(), name="plugins"),

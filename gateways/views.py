@@ -11,6 +11,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from gateway_project.pagination import TRUSTGATE_RENDERERS, trustgate_pagination
 from gateway_project.schema import ErrorSerializer
 from gateways import selectors, services
 from gateways.models import Gateway
@@ -57,6 +58,8 @@ class SaveThroughServiceMixin:
 class GatewayViewSet(SaveThroughServiceMixin, viewsets.ModelViewSet):
     serializer_class = GatewaySerializer
     lookup_url_kwarg = "gateway_id"
+    renderer_classes = TRUSTGATE_RENDERERS
+    pagination_class = trustgate_pagination("gateways")
 
     def get_queryset(self):
         return selectors.gateway_list()

@@ -308,3 +308,59 @@ def test_deleting_a_plugin_that_is_not_there_is_refused(api, gateway):
 def test_plugin_writes_need_admin_credentials(anonymous_api, gateway):
     body = {"type": "gateway", "id": gateway["id"], "plugins": [SIZE_LIMIT]}
     assert anonymous_api.post(PLUGINS_URL, body, format="json").status_code == 401
+
+
+# --- list shapes (list_gateway_test.go) and public keys (list_api_keys_public_handler.go) ---
+
+
+def test_gateways_list_in_trustgate_shape_on_request(api):
+    for name in ("one", "two", "three"):
+        make_gateway(api, name)
+    default = api.get("/api/v1/gateways").json()
+    assert set(default) == {"count", "next", "previous", "results"}
+    by_query = api.get("/api/v1/gateways?format=trustgate&limit=2&offset=1")
+    assert by_query.status_code == 200
+    assert by_query["Content-Type"] == "application/json"
+    body = by_query.json()
+    assert (set(body), body["count"], body["offset"], body["limit"]) == (
+        {"gateways", "count", "offset", "limit"},
+        3,
+        1,
+        2,
+    )
+    assert [g["name"] for g in body["gateways"]] == ["two", "one"]  # newest first
+    by_accept = api.get("/api/v1/gateways", HTTP_ACCEPT="application/json; profile=trustgate")
+    assert by_accept.status_code == 200
+    assert (len(by_accept.json()["gateways"]), by_accept.json()["limit"]) == (3, 10)
+
+
+def test_keys_list_in_trustgate_shape_on_request(api, gateway):
+    keys = [
+        api.post(gateway_url(gateway, "keys"), {"name": f"k{i}"}, format="json").json()
+        for i in range(12)
+    ]
+    body = api.get(gateway_url(gateway, "keys") + "?format=trustgate").json()
+    assert set(body) == {"api_keys", "count"}
+    assert (len(body["api_keys"]), body["count"]) == (12, 12)  # whole, as TrustGate lists them
+    assert {key["id"] for key in body["api_keys"]} == {key["id"] for key in keys}
+    assert all("key" not in key for key in body["api_keys"])
+    assert len(api.get(gateway_url(gateway, "keys")).json()["results"]) == 10
+
+
+def test_public_keys_show_only_the_prefix(api, anonymous_api, gateway):
+    created = api.post(gateway_url(gateway, "keys"), {"name": "k"}, format="json").json()
+    response = api.get(gateway_url(gateway, "public-keys"))
+    assert response.status_code == 200
+    assert response.json()["count"] == 1
+    [listed] = response.json()["api_keys"]
+    assert listed["key"] == f"{created['prefix']}..."
+    assert created["key"] not in response.content.decode()
+    assert created["key"][len(created["prefix"]) :] not in response.content.decode()
+    assert (listed["id"], listed["name"], listed["gateway_id"]) == (
+        created["id"],
+        "k",
+        gateway["id"],
+    )
+    assert anonymous_api.get(gateway_url(gateway, "public-keys")).status_code == 401
+    unknown = "/api/v1/gateways/4b1c1e59-32f4-4d0c-8a93-0e7d1c6d1e01/public-keys"
+    assert api.get(unknown).status_code == 404
