@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from gateway_project.pagination import MAX_PAGE_SIZE, TRUSTGATE_RENDERERS, trustgate_pagination
+from gateway_project.serializers import StrictSerializer
 from gateways.models import Gateway
 from gateways.selectors import gateway_get
 from keys import selectors, services
@@ -76,6 +77,7 @@ class ApiKeyViewSet(
     )
     @action(detail=True, methods=["post"], serializer_class=ApiKeyWithSecretSerializer)
     def rotate(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        StrictSerializer(data=request.data or {}).is_valid(raise_exception=True)  # no body
         api_key, secret = services.api_key_rotate(api_key=self.get_object())
         return self._with_secret(api_key, secret, status.HTTP_200_OK)
 

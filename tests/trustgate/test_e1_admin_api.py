@@ -305,6 +305,21 @@ def test_deleting_a_plugin_that_is_not_there_is_refused(api, gateway):
     assert field_errors(response, "plugins.0") == ["No plugin named 'cors' in this chain."]
 
 
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [
+        ("put", {"updates": [{"operation": "delete", "plugin_name": "cors"}], "update": []}),
+        ("delete", {"plugins": ["cors"], "plugin": "cors"}),
+    ],
+)
+def test_unknown_keys_of_plugin_writes_are_named(api, gateway, method, body):
+    response = getattr(api, method)(
+        PLUGINS_URL, {"type": "gateway", "id": gateway["id"], **body}, format="json"
+    )
+    extra = next(key for key in body if key not in {"updates", "plugins"})
+    assert field_errors(response, extra) == ["Unknown field."]
+
+
 def test_plugin_writes_need_admin_credentials(anonymous_api, gateway):
     body = {"type": "gateway", "id": gateway["id"], "plugins": [SIZE_LIMIT]}
     assert anonymous_api.post(PLUGINS_URL, body, format="json").status_code == 401
@@ -364,3 +379,11 @@ def test_public_keys_show_only_the_prefix(api, anonymous_api, gateway):
     assert anonymous_api.get(gateway_url(gateway, "public-keys")).status_code == 401
     unknown = "/api/v1/gateways/4b1c1e59-32f4-4d0c-8a93-0e7d1c6d1e01/public-keys"
     assert api.get(unknown).status_code == 404
+
+
+def test_a_body_sent_to_rotate_is_refused_not_ignored(api, gateway):
+    key = api.post(gateway_url(gateway, "keys"), {"name": "k"}, format="json").json()
+    url = gateway_url(gateway, "keys", key["id"]) + "/rotate"
+    response = api.post(url, {"expires_at": "2099-01-01T00:00:00Z"}, format="json")
+    assert field_errors(response, "expires_at") == ["Unknown field."]
+    assert api.post(url).status_code == 200
