@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -27,6 +28,13 @@ class TrustGateJSONRenderer(JSONRenderer):
 
 # The renderers of views whose lists have a TrustGate shape.
 TRUSTGATE_RENDERERS = [*api_settings.DEFAULT_RENDERER_CLASSES, TrustGateJSONRenderer]
+
+
+class LenientFormatNegotiation(DefaultContentNegotiation):
+    """An unknown `?format=` is ignored (DRF answers 404): the Accept header decides."""
+
+    def filter_renderers(self, renderers: list[Any], format: str) -> list[Any]:
+        return [renderer for renderer in renderers if renderer.format == format] or renderers
 
 
 def wants_trustgate_shape(request: Request) -> bool:

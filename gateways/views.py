@@ -11,7 +11,11 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from gateway_project.pagination import TRUSTGATE_RENDERERS, trustgate_pagination
+from gateway_project.pagination import (
+    TRUSTGATE_RENDERERS,
+    LenientFormatNegotiation,
+    trustgate_pagination,
+)
 from gateway_project.schema import ErrorSerializer
 from gateways import selectors, services
 from gateways.models import Gateway
@@ -59,6 +63,7 @@ class GatewayViewSet(SaveThroughServiceMixin, viewsets.ModelViewSet):
     serializer_class = GatewaySerializer
     lookup_url_kwarg = "gateway_id"
     renderer_classes = TRUSTGATE_RENDERERS
+    content_negotiation_class = LenientFormatNegotiation
     pagination_class = trustgate_pagination("gateways")
 
     def get_queryset(self):

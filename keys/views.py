@@ -12,7 +12,12 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from gateway_project.pagination import MAX_PAGE_SIZE, TRUSTGATE_RENDERERS, trustgate_pagination
+from gateway_project.pagination import (
+    MAX_PAGE_SIZE,
+    TRUSTGATE_RENDERERS,
+    LenientFormatNegotiation,
+    trustgate_pagination,
+)
 from gateway_project.serializers import StrictSerializer
 from gateways.models import Gateway
 from gateways.selectors import gateway_get
@@ -28,6 +33,7 @@ class GatewayKeysMixin:
     """The keys of the gateway in the URL (404 when it does not exist)."""
 
     renderer_classes = TRUSTGATE_RENDERERS
+    content_negotiation_class = LenientFormatNegotiation
     pagination_class = KeyPagination
 
     @cached_property

@@ -387,3 +387,9 @@ def test_a_body_sent_to_rotate_is_refused_not_ignored(api, gateway):
     response = api.post(url, {"expires_at": "2099-01-01T00:00:00Z"}, format="json")
     assert field_errors(response, "expires_at") == ["Unknown field."]
     assert api.post(url).status_code == 200
+
+
+def test_an_unknown_format_is_ignored_not_a_404(api):
+    response = api.get("/api/v1/gateways?format=xml")
+    assert response.status_code == 200
+    assert "results" in response.json()
