@@ -3,9 +3,11 @@ JSON error answers of every operation, and UUID path parameters."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import force_instance
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
@@ -17,7 +19,7 @@ ACTION_DESCRIPTIONS = {
     "list": f"List the {{plural}} (paginated: `limit`, at most {MAX_PAGE_SIZE}, and `offset`).",
     "create": "Create {a_name}.",
     "retrieve": "Get one {name}.",
-    "update": "Replace {a_name} (every writable field).",
+    "update": "Change {a_name}: fields left out keep their value (as PATCH, as TrustGate).",
     "partial_update": "Change some fields of {a_name}.",
     "destroy": "Delete {a_name}.",
 }
@@ -57,7 +59,11 @@ class GatewayAutoSchema(AutoSchema):
             return ""
         name = RESOURCE_NAMES.get(basename, basename)
         article = "an" if name[0].lower() in "aeiou" else "a"
-        return template.format(name=name, a_name=f"{article} {name}", plural=f"{name}s")
+        description = template.format(name=name, a_name=f"{article} {name}", plural=f"{name}s")
+        paginator = self._get_paginator() if self.view.action == "list" else None
+        if getattr(paginator, "trustgate_key", None):
+            description += " " + paginator.trustgate_description()
+        return description
 
     def get_override_parameters(self) -> list[Any]:
         typed = [
@@ -66,6 +72,26 @@ class GatewayAutoSchema(AutoSchema):
             if "{" + name + "}" in self.path
         ]
         return [*typed, *super().get_override_parameters()]
+
+    def _get_request_body(self, direction: str = "request") -> dict[str, Any] | None:
+        """A DELETE documents its body when the view takes one (DELETE /api/v1/plugins)."""
+        if self._delete_takes_a_body():
+            self.method = "POST"  # drf-spectacular documents bodies of unsafe methods only
+            try:
+                return super()._get_request_body(direction)
+            finally:
+                self.method = "DELETE"
+        return super()._get_request_body(direction)
+
+    def _get_request_for_media_type(self, serializer: Any, direction: str = "request") -> Any:
+        """A partial PUT (every admin viewset) documents the PATCH body, nothing required."""
+        if self.method == "PUT" and getattr(self.view, "partial_put", False):
+            serializer = copy.copy(force_instance(serializer))
+            serializer.partial = True
+        return super()._get_request_for_media_type(serializer, direction)
+
+    def _delete_takes_a_body(self) -> bool:
+        return self.method == "DELETE" and getattr(self.view, "delete_takes_a_body", False)
 
     def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
         schema = super()._map_basic_serializer(serializer, direction)
@@ -89,7 +115,8 @@ class GatewayAutoSchema(AutoSchema):
             ("401", ErrorSerializer, "No valid admin token or staff session."),
             ("403", ErrorSerializer, "The user is not staff."),
         ]
-        if self.method in {"POST", "PUT", "PATCH"} and self.get_request_serializer() is not None:
+        takes_body = self.method in {"POST", "PUT", "PATCH"} or self._delete_takes_a_body()
+        if takes_body and self.get_request_serializer() is not None:
             errors += [
                 ("400", ValidationErrorSerializer, "Invalid body: `fields` names each problem."),
                 ("413", ErrorSerializer, "The body is larger than the admin API accepts."),

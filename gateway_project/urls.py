@@ -5,9 +5,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from gateways.views import GatewayViewSet, RuleViewSet, ServiceViewSet, UpstreamViewSet
-from keys.views import ApiKeyViewSet
-from plugins.views import PluginCatalogueView
+from gateway_project.views import VersionView
+from gateways.views import (
+    GatewayViewSet,
+    PluginsView,
+    RuleViewSet,
+    ServiceViewSet,
+    UpstreamViewSet,
+)
+from keys.views import ApiKeyViewSet, PublicApiKeyViewSet
 
 router = SimpleRouter()
 router.trailing_slash = "/?"  # both /gateways and /gateways/ (the seed writes no slash)
@@ -17,9 +23,11 @@ router.register(f"{nested}/upstreams", UpstreamViewSet, basename="upstream")
 router.register(f"{nested}/services", ServiceViewSet, basename="service")
 router.register(f"{nested}/rules", RuleViewSet, basename="rule")
 router.register(f"{nested}/keys", ApiKeyViewSet, basename="api-key")
+router.register(f"{nested}/public-keys", PublicApiKeyViewSet, basename="public-api-key")
 
 urlpatterns = [
-    path("api/v1/plugins", PluginCatalogueView.as_view(), name="plugin-catalogue"),
+    path("api/v1/plugins", PluginsView.as_view(), name="plugins"),
+    path("api/v1/version", VersionView.as_view(), name="version"),
     path("api/v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(router.urls)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import get_object_or_404
 
 from gateways.models import Gateway, Rule, Service, Upstream
@@ -26,3 +27,12 @@ def service_list(*, gateway: Gateway) -> QuerySet[Service]:
 
 def rule_list(*, gateway: Gateway) -> QuerySet[Rule]:
     return Rule.objects.filter(gateway=gateway).prefetch_related("plugin_chain")
+
+
+def plugin_owner_get(*, kind: str, owner_id: object) -> Gateway | Rule:
+    """The gateway or rule (`kind`) whose plugins a /plugins write changes; 404 when missing."""
+    model = Gateway if kind == "gateway" else Rule
+    owner = model.objects.filter(pk=owner_id).first()
+    if owner is None:
+        raise NotFound(f"{kind} not found")
+    return owner

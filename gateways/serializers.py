@@ -29,6 +29,7 @@ UPSTREAM_TYPE_REFUSAL = "Not allowed for type 'upstream': set it on the upstream
 class GatewaySerializer(StrictModelSerializer):
     subdomain = serializers.CharField(max_length=63, validators=[DNS_LABEL])
     required_plugins = PluginChainField()
+    not_supported_yet = frozenset({"telemetry", "security_config", "client_tls", "session_config"})
 
     class Meta:
         model = Gateway
@@ -63,6 +64,9 @@ class UpstreamSerializer(GatewayChildSerializer):
     targets = WholeItemsListField(child=TargetSerializer(), min_length=1, max_length=256)
     health_checks = HealthChecksSerializer(required=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+    not_supported_yet = frozenset(
+        {"websocket_config", "proxy_config", "proxy", "embedding", "embedding_config"}
+    )
 
     class Meta:
         model = Upstream
@@ -96,6 +100,7 @@ class ServiceSerializer(GatewayChildSerializer):
     read_timeout = serializers.FloatField(
         required=False, allow_null=True, min_value=0.01, max_value=3600
     )
+    not_supported_yet = frozenset({"retries"})
 
     class Meta:
         model = Service
@@ -179,6 +184,7 @@ class RuleSerializer(GatewayChildSerializer):
     headers = HeadersField(required=False)
     plugin_chain = PluginChainField()
     retry_attempts = serializers.IntegerField(required=False, min_value=0, max_value=10)
+    not_supported_yet = frozenset({"type", "trustlens", "session_config"})
 
     class Meta:
         model = Rule

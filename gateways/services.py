@@ -1,8 +1,7 @@
-"""Writes of gateways, upstreams, services and rules; plugin chains are replaced whole."""
+"""Writes of gateways, upstreams, services and rules; their plugin chains are replaced whole."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -10,21 +9,7 @@ from django.db.models import Model
 
 from gateway_project.exceptions import Conflict
 from gateways.models import Gateway, Rule, Service, Upstream
-from plugins.models import PluginConfig
-
-PLUGIN_FIELDS = ("name", "enabled", "stage", "priority", "parallel", "settings")
-
-
-def plugin_chain_replace(*, owner: Gateway | Rule, chain: Iterable[dict[str, Any]]) -> None:
-    """Replace the plugins of a gateway (`required_plugins`) or rule (`plugin_chain`)."""
-    owner_field = "gateway" if isinstance(owner, Gateway) else "rule"
-    PluginConfig.objects.filter(**{owner_field: owner}).delete()
-    PluginConfig.objects.bulk_create(
-        PluginConfig(
-            **{owner_field: owner}, position=position, **{f: plugin[f] for f in PLUGIN_FIELDS}
-        )
-        for position, plugin in enumerate(chain)
-    )
+from plugins.services import plugin_chain_replace
 
 
 def _save_with_chain(

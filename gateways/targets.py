@@ -31,6 +31,17 @@ class CredentialsSerializer(StrictSerializer):
     param_location = serializers.ChoiceField(choices=["query", "body"], required=False)
     api_key = HeaderValueField(required=False, max_length=4000)  # sent in a header
     unknown_key_message = "Unknown credential."
+    not_supported_yet = frozenset(
+        {
+            *(f"azure_{name}" for name in ("use_managed_identity", "endpoint", "version")),
+            *(f"azure_{name}" for name in ("client_id", "client_secret", "tenant_id")),
+            "gcp_use_service_account",
+            "gcp_service_account_json",
+            *(f"aws_{name}" for name in ("access_key_id", "secret_access_key", "region")),
+            *(f"aws_{name}" for name in ("session_token", "role", "use_role")),
+            "allow_override",
+        }
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if bool(attrs.get("header_name")) != bool(attrs.get("header_value")):
@@ -119,6 +130,9 @@ class TargetSerializer(StrictSerializer):
     base_url = BaseURLField(required=False, validators=[refuse_denied_address])
     models = serializers.ListField(child=serializers.CharField(), required=False)
     default_model = serializers.CharField(required=False)
+    not_supported_yet = frozenset(
+        {"auth", "provider_options", "stream", "insecure_ssl", "priority", "tags", "description"}
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("provider"):
@@ -161,3 +175,4 @@ class HealthChecksSerializer(StrictSerializer):
     passive = JSONBooleanField(default=True)
     threshold = serializers.IntegerField(default=3, min_value=1, max_value=1000)
     interval = serializers.IntegerField(default=10, min_value=1, max_value=3600)
+    not_supported_yet = frozenset({"path", "headers"})  # active checks

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
-from rest_framework import status, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from gateway_project.pagination import (
+    TRUSTGATE_RENDERERS,
+    LenientFormatNegotiation,
+    trustgate_pagination,
+)
+from gateway_project.schema import ErrorSerializer
 from gateways import selectors, services
 from gateways.models import Gateway
 from gateways.serializers import (
@@ -17,10 +25,22 @@ from gateways.serializers import (
     ServiceSerializer,
     UpstreamSerializer,
 )
+from plugins import services as plugin_services
+from plugins.serializers import (
+    PluginsAddSerializer,
+    PluginsDeleteSerializer,
+    PluginsUpdateSerializer,
+)
+from plugins.views import PluginCatalogueView
 
 
 class SaveThroughServiceMixin:
-    """create/update/destroy call the viewset's `save_object`/`delete_object`."""
+    """create/update/destroy call the viewset's `save_object`/`delete_object`.
+
+    PUT is partial, as in TrustGate: fields left out keep their value (PATCH does the same).
+    """
+
+    partial_put = True  # read by the OpenAPI schema
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
@@ -30,9 +50,7 @@ class SaveThroughServiceMixin:
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         instance = self.get_object()
-        serializer = self.get_serializer(
-            instance, data=request.data, partial=kwargs.get("partial", False)
-        )
+        serializer = self.get_serializer(instance, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         instance = self.save_object(data=serializer.validated_data, instance=instance)
         return Response(self.get_serializer(self.get_object()).data)
@@ -44,6 +62,9 @@ class SaveThroughServiceMixin:
 class GatewayViewSet(SaveThroughServiceMixin, viewsets.ModelViewSet):
     serializer_class = GatewaySerializer
     lookup_url_kwarg = "gateway_id"
+    renderer_classes = TRUSTGATE_RENDERERS
+    content_negotiation_class = LenientFormatNegotiation
+    pagination_class = trustgate_pagination("gateways")
 
     def get_queryset(self):
         return selectors.gateway_list()
@@ -105,3 +126,54 @@ class RuleViewSet(GatewayChildViewSet):
 
     def delete_object(self, instance) -> None:
         services.rule_delete(rule=instance)
+
+
+CHAIN_WRITE_RESPONSES = {
+    204: OpenApiResponse(description="Done: the chain is changed."),
+    404: OpenApiResponse(ErrorSerializer, description="No such gateway or rule."),
+}
+
+
+class PluginsView(PluginCatalogueView):
+    """GET: the catalogue. POST, PUT, DELETE: change the plugins of one gateway or rule, each
+    in one transaction (one config version), answering 204 as TrustGate does."""
+
+    delete_takes_a_body = True  # read by the OpenAPI schema
+
+    @extend_schema(
+        description="Add plugins to a gateway (`required_plugins`) or a rule (`plugin_chain`). "
+        "A plugin already there at the same stage is refused.",
+        request=PluginsAddSerializer,
+        responses=CHAIN_WRITE_RESPONSES,
+    )
+    def post(self, request: Request) -> Response:
+        return self._write(request, PluginsAddSerializer, plugin_services.plugin_chain_add)
+
+    @extend_schema(
+        description="Add, edit or delete plugins of a gateway or rule, in order, all or none.",
+        request=PluginsUpdateSerializer,
+        responses=CHAIN_WRITE_RESPONSES,
+    )
+    def put(self, request: Request) -> Response:
+        return self._write(request, PluginsUpdateSerializer, plugin_services.plugin_chain_update)
+
+    @extend_schema(
+        description="Remove plugins, by name, from a gateway or rule.",
+        request=PluginsDeleteSerializer,
+        responses=CHAIN_WRITE_RESPONSES,
+    )
+    def delete(self, request: Request) -> Response:
+        return self._write(request, PluginsDeleteSerializer, plugin_services.plugin_chain_remove)
+
+    @staticmethod
+    def _write(
+        request: Request,
+        serializer_class: type[serializers.Serializer],
+        write: Callable[..., None],
+    ) -> Response:
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        body = dict(serializer.validated_data)
+        owner = selectors.plugin_owner_get(kind=body.pop("type"), owner_id=body.pop("id"))
+        write(owner=owner, **body)
+        return Response(status=status.HTTP_204_NO_CONTENT)

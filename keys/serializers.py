@@ -14,6 +14,7 @@ from keys.models import ApiKey
 class ApiKeySerializer(StrictModelSerializer):
     gateway_id = serializers.UUIDField(read_only=True)
     active = serializers.SerializerMethodField()
+    not_supported_yet = frozenset({"subject_type", "subject", "policies"})  # TrustGate IAM keys
 
     class Meta:
         model = ApiKey
@@ -45,3 +46,16 @@ class ApiKeyWithSecretSerializer(ApiKeySerializer):
 
     class Meta(ApiKeySerializer.Meta):
         fields = [*ApiKeySerializer.Meta.fields, "key"]
+
+
+class PublicApiKeySerializer(ApiKeySerializer):
+    """A key as TrustGate's `/public-keys` lists it: `key` is only the display prefix."""
+
+    key = serializers.SerializerMethodField()
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+    def get_key(self, api_key: ApiKey) -> str:
+        return f"{api_key.prefix}..."

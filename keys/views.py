@@ -1,31 +1,40 @@
-"""Admin API for the API keys of a gateway: create, list, retrieve, revoke, rotate."""
+"""Admin API for the API keys of a gateway: create, list, retrieve, revoke, rotate, and the
+TrustGate list of keys showing only their prefix (`/public-keys`)."""
 
 from __future__ import annotations
 
 from functools import cached_property
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from gateway_project.pagination import (
+    MAX_PAGE_SIZE,
+    TRUSTGATE_RENDERERS,
+    LenientFormatNegotiation,
+    trustgate_pagination,
+)
+from gateway_project.serializers import StrictSerializer
 from gateways.models import Gateway
 from gateways.selectors import gateway_get
 from keys import selectors, services
 from keys.models import ApiKey
-from keys.serializers import ApiKeySerializer, ApiKeyWithSecretSerializer
+from keys.serializers import ApiKeySerializer, ApiKeyWithSecretSerializer, PublicApiKeySerializer
+
+# TrustGate lists a gateway's keys whole, as `{"api_keys": [...], "count": n}`.
+KeyPagination = trustgate_pagination("api_keys", fields=("count",), default_limit=MAX_PAGE_SIZE)
 
 
-class ApiKeyViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
-    serializer_class = ApiKeySerializer
-    lookup_url_kwarg = "object_id"
+class GatewayKeysMixin:
+    """The keys of the gateway in the URL (404 when it does not exist)."""
+
+    renderer_classes = TRUSTGATE_RENDERERS
+    content_negotiation_class = LenientFormatNegotiation
+    pagination_class = KeyPagination
 
     @cached_property
     def gateway(self) -> Gateway:
@@ -33,6 +42,29 @@ class ApiKeyViewSet(
 
     def get_queryset(self):
         return selectors.api_key_list(gateway_id=self.gateway.pk)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        description="List the API keys in TrustGate's shape; each `key` shows only the prefix."
+    )
+)
+class PublicApiKeyViewSet(GatewayKeysMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = PublicApiKeySerializer
+    pagination_class = trustgate_pagination(
+        "api_keys", fields=("count",), default_limit=MAX_PAGE_SIZE, only=True
+    )
+
+
+class ApiKeyViewSet(
+    GatewayKeysMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = ApiKeySerializer
+    lookup_url_kwarg = "object_id"
 
     @extend_schema(
         description="Create an API key. The plain `key` is in this response only: store it.",
@@ -51,6 +83,7 @@ class ApiKeyViewSet(
     )
     @action(detail=True, methods=["post"], serializer_class=ApiKeyWithSecretSerializer)
     def rotate(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        StrictSerializer(data=request.data or {}).is_valid(raise_exception=True)  # no body
         api_key, secret = services.api_key_rotate(api_key=self.get_object())
         return self._with_secret(api_key, secret, status.HTTP_200_OK)
 

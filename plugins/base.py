@@ -13,6 +13,9 @@ from gateway_project.conf import gateway_settings
 from gateway_project.serializers import JSONBooleanField, StrictSerializer
 from plugins.stages import STAGES
 
+# The catalogue's plugin categories (TrustGate's vocabulary).
+CATEGORIES = ("request_validation", "application_security", "content_security", "data_masking")
+
 
 class PluginRejection(Exception):
     """Raised by a plugin hook to answer the client at once with `status` and a JSON error."""
@@ -112,6 +115,8 @@ class Plugin:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    label: ClassVar[str] = ""  # the catalogue's display name; the name when empty
+    category: ClassVar[str] = ""  # one of CATEGORIES (checked when the registry loads)
     allowed_stages: ClassVar[tuple[str, ...]] = STAGES
     # Stages the plugin always runs in, whatever stage it is configured with (e.g. a token
     # limiter reserves in pre_request and reconciles in post_response).

@@ -7,7 +7,7 @@ from django.utils.module_loading import import_string
 from rest_framework import serializers
 
 from gateway_project.conf import gateway_settings
-from plugins.base import Plugin
+from plugins.base import CATEGORIES, Plugin
 from plugins.stages import STAGES
 
 
@@ -41,6 +41,10 @@ class PluginRegistry:
         stages = set(plugin_class.allowed_stages) | set(plugin_class.fixed_stages)
         if not stages or not stages <= set(STAGES):
             raise ImproperlyConfigured(f"GATEWAY['PLUGINS']: {path!r} declares unknown stages")
+        if plugin_class.category not in CATEGORIES:
+            raise ImproperlyConfigured(
+                f"GATEWAY['PLUGINS']: {path!r} declares no category of {', '.join(CATEGORIES)}"
+            )
         if not issubclass(plugin_class.settings_serializer, serializers.Serializer):
             raise ImproperlyConfigured(f"GATEWAY['PLUGINS']: {path!r} has no settings serializer")
         return plugin_class

@@ -11,7 +11,7 @@ import dj_database_url
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from gateway_project import env
+from gateway_project import __version__, env
 from gateway_project.embedded_redis import socket_url
 from gateway_project.redis_cluster import is_cluster_url
 
@@ -174,7 +174,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Gateway admin API",
     "DESCRIPTION": "Gateways, upstreams, services, rules, plugins and API keys.",
-    "VERSION": "1.0.0",
+    "VERSION": __version__,
     "SERVE_INCLUDE_SCHEMA": False,
     # The docs page and the schema hold no data (every operation needs a token or a staff
     # session): readable by anyone unless GATEWAY_PUBLIC_API_DOCS=false.
@@ -185,6 +185,7 @@ SPECTACULAR_SETTINGS = {
     ],
     "SWAGGER_UI_DIST": "SIDECAR",  # served by the gateway itself, no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"PluginOwnerTypeEnum": ["gateway", "rule"]},
 }
 
 LOGGING = {

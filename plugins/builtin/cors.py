@@ -107,6 +107,8 @@ class CorsPlugin(Plugin):
     allowed_stages = ("pre_request",)
     fixed_stages = ("pre_request",)
     settings_serializer = CorsSettingsSerializer
+    label = "CORS"
+    category = "application_security"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

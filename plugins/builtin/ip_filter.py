@@ -73,6 +73,7 @@ class IPFilterPlugin(Plugin):
     fixed_stages = ("pre_request",)
     settings_serializer = IPFilterSettingsSerializer
     reject_when_matched: ClassVar[bool]
+    category = "application_security"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -93,9 +94,11 @@ class IPWhitelistPlugin(IPFilterPlugin):
     name = "ip_whitelist"
     description = "Only clients whose IP is listed (addresses or CIDR ranges) get through."
     reject_when_matched = False
+    label = "IP Whitelist"
 
 
 class IPBlacklistPlugin(IPFilterPlugin):
     name = "ip_blacklist"
     description = "Clients whose IP is listed (addresses or CIDR ranges) are refused with 403."
     reject_when_matched = True
+    label = "IP Blacklist"

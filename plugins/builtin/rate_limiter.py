@@ -122,6 +122,8 @@ class RateLimiterPlugin(RedisScriptPlugin):
     allowed_stages = ("pre_request",)
     fixed_stages = ("pre_request",)
     settings_serializer = RateLimiterSettingsSerializer
+    label = "Rate Limiter"
+    category = "request_validation"
     script_path = Path(__file__).parent / "rate_limiter.lua"
 
     def __init__(self, **kwargs: Any) -> None:

@@ -45,6 +45,8 @@ class RequestSizeLimiterPlugin(Plugin):
     description = "Refuses requests whose body is larger than a byte or character limit."
     allowed_stages = ("pre_request",)
     settings_serializer = RequestSizeLimiterSettingsSerializer
+    label = "Request Size Limiter"
+    category = "request_validation"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

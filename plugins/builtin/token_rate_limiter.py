@@ -114,6 +114,8 @@ class TokenRateLimiterPlugin(RedisScriptPlugin):
     allowed_stages = ("pre_request", "post_response")
     fixed_stages = ("pre_request", "post_response")
     settings_serializer = TokenRateLimiterSettingsSerializer
+    label = "Token Rate Limiter"
+    category = "request_validation"
     script_path = Path(__file__).parent / "token_rate_limiter.lua"
 
     def __init__(self, **kwargs: Any) -> None:

@@ -65,9 +65,9 @@ def test_a_host_outside_allowed_hosts_is_a_json_400(api):
 
 
 def test_a_wrong_method_is_a_json_405(api):
-    response = api.put("/api/v1/plugins", {}, format="json")
+    response = api.patch("/api/v1/plugins", {}, format="json")
     assert response.status_code == 405
-    assert response.json() == {"error": 'Method "PUT" not allowed.'}
+    assert response.json() == {"error": 'Method "PATCH" not allowed.'}
 
 
 def test_form_bodies_are_refused_with_415(api):

@@ -54,6 +54,32 @@ def test_one_admin_write_bumps_the_counter_once_for_its_gateway_only(route, api,
     assert published == {alpha.id: after.counter, beta.id: beta_version}
 
 
+@pytest.mark.parametrize("kind", ["gateway", "rule"])
+def test_one_plugins_write_bumps_the_counter_once_for_its_gateway_only(route, api, kind):
+    alpha, beta = route(subdomain="alpha"), route(subdomain="beta")
+    owner = {"type": kind, "id": alpha.id if kind == "gateway" else alpha.rule["id"]}
+    writes = [
+        ("post", {"plugins": PLUGINS[:2]}),
+        ("put", {"updates": [{"operation": "add", "plugin": PLUGINS[2]}] + EDIT_AND_DELETE}),
+        ("delete", {"plugins": ["rate_limiter", "ip_blacklist"]}),
+    ]
+    for method, body in writes:
+        before = current_stamp()
+        beta_version = versions_of([beta.id])[beta.id]
+        response = getattr(api, method)("/api/v1/plugins", {**owner, **body}, format="json")
+        assert response.status_code == 204, (method, response.content)
+        after = current_stamp()
+        assert after.counter == before.counter + 1, method
+        assert versions_of([alpha.id, beta.id]) == {alpha.id: after.counter, beta.id: beta_version}
+        assert invalidation.published_counter(after.epoch) == after.counter
+
+
+EDIT_AND_DELETE = [
+    {"operation": "edit", "plugin": {**PLUGINS[0], "priority": 9}},
+    {"operation": "delete", "plugin_name": "request_size_limiter"},
+]
+
+
 def test_a_write_rebuilds_its_gateway_and_leaves_the_others_warm(route, api, polling):
     alpha = route(subdomain="alpha")
     route(subdomain="beta")

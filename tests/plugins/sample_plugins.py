@@ -17,6 +17,7 @@ class RecorderPlugin(Plugin):
     """Appends its label to X-Order; may sleep cooperatively to show concurrency."""
 
     name = "recorder"
+    category = "request_validation"
     allowed_stages = ("pre_request", "post_request", "pre_response", "post_response")
     settings_serializer = RecorderSettings
 
@@ -51,6 +52,7 @@ class CrasherPlugin(Plugin):
     """Raises in pre_request, as a buggy plugin would."""
 
     name = "crasher"
+    category = "request_validation"
     allowed_stages = ("pre_request",)
 
     def pre_request(self, request: RequestContext) -> None:
@@ -61,6 +63,7 @@ class ShoutPlugin(Plugin):
     """Upper-cases response bodies: whole ones in post_response, streamed ones chunk by chunk."""
 
     name = "shout"
+    category = "content_security"
     allowed_stages = ("post_response",)
 
     def post_response(self, request: RequestContext, response: ResponseContext) -> None:

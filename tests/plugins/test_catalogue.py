@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from jsonschema import Draft202012Validator
 
+from plugins.base import CATEGORIES, Plugin
 from plugins.registry import registry
 from plugins.validation import PluginConfigSerializer
 
@@ -101,7 +104,10 @@ def test_catalogue_lists_every_registered_plugin(api):
     for entry in entries:
         plugin = registry.get(entry["name"])
         assert set(entry) == {
+            "id",
             "name",
+            "label",
+            "category",
             "description",
             "allowed_stages",
             "fixed_stages",
@@ -110,6 +116,35 @@ def test_catalogue_lists_every_registered_plugin(api):
         assert entry["allowed_stages"] == list(plugin.allowed_stages)
         assert entry["fixed_stages"] == list(plugin.fixed_stages)
         assert entry["description"], entry["name"]
+
+
+def test_entries_carry_trustgate_ids_labels_and_categories(catalogue):
+    namespace = uuid.UUID("6ba7b810-9dad-11d1-80b4-00c04fd430c8")  # TrustGate's
+    for name, entry in catalogue.items():
+        assert entry["id"] == str(uuid.uuid5(namespace, name))
+        assert entry["category"] in CATEGORIES
+        assert entry["label"]
+    assert catalogue["rate_limiter"]["id"] == "9a4b5991-69aa-542e-bf16-73115d3cc6b9"
+    assert (catalogue["cors"]["label"], catalogue["cors"]["category"]) == (
+        "CORS",
+        "application_security",
+    )
+    assert catalogue["rate_limiter"]["category"] == "request_validation"
+
+
+def test_a_plugin_without_a_category_stops_start_up(settings):
+    settings.GATEWAY = {
+        **settings.GATEWAY,
+        "PLUGINS": ["tests.plugins.test_catalogue.UncategorisedPlugin"],
+    }
+    with pytest.raises(ImproperlyConfigured, match="category"):
+        registry.load()
+    settings.GATEWAY = {key: value for key, value in settings.GATEWAY.items() if key != "PLUGINS"}
+    registry.load()
+
+
+class UncategorisedPlugin(Plugin):
+    name = "uncategorised"
 
 
 def test_token_rate_limiter_runs_in_two_fixed_stages(catalogue):
