@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Model
 
-from gateway_project.exceptions import Conflict
+from gateway_project.exceptions import Conflict, is_unique_violation
 from gateways.models import Gateway, Rule, Service, Upstream
 from plugins.models import PluginConfig
 
@@ -40,6 +41,19 @@ def _save_with_chain(
     return instance
 
 
+@contextmanager
+def _conflict_on_duplicate(message: str) -> Iterator[None]:
+    """Run the block in a savepoint; a unique value the database refuses (a concurrent write
+    took it after the serializer's check) is a 409 with `message`."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        raise Conflict(message) from exc
+
+
 @transaction.atomic
 def gateway_save(*, data: dict[str, Any], gateway: Gateway | None = None) -> Gateway:
     """Create (no `gateway`) or update a gateway; a taken subdomain is a 409."""
@@ -47,11 +61,8 @@ def gateway_save(*, data: dict[str, Any], gateway: Gateway | None = None) -> Gat
     subdomain = data.get("subdomain", gateway.subdomain)
     if Gateway.objects.filter(subdomain=subdomain).exclude(pk=gateway.pk).exists():
         raise Conflict(f"subdomain {subdomain!r} is already taken")
-    try:
-        with transaction.atomic():
-            return _save_with_chain(gateway, dict(data), "required_plugins")
-    except IntegrityError as exc:  # a concurrent create took the subdomain
-        raise Conflict(f"subdomain {subdomain!r} is already taken") from exc
+    with _conflict_on_duplicate(f"subdomain {subdomain!r} is already taken"):
+        return _save_with_chain(gateway, dict(data), "required_plugins")
 
 
 def gateway_delete(*, gateway: Gateway) -> None:
@@ -79,7 +90,9 @@ def service_save(
     *, gateway: Gateway, data: dict[str, Any], service: Service | None = None
 ) -> Service:
     service = service or Service(gateway=gateway)
-    return _save_with_chain(service, dict(data))
+    name = data.get("name", service.name)
+    with _conflict_on_duplicate(f"a service named {name!r} exists in this gateway"):
+        return _save_with_chain(service, dict(data))
 
 
 def service_delete(*, service: Service) -> None:
