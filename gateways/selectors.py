@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from rest_framework.generics import get_object_or_404
 
 from gateways.models import Gateway, Rule, Service, Upstream
+from gateways.paths import normalized_pattern
 
 
 def gateway_list() -> QuerySet[Gateway]:
@@ -26,3 +27,22 @@ def service_list(*, gateway: Gateway) -> QuerySet[Service]:
 
 def rule_list(*, gateway: Gateway) -> QuerySet[Rule]:
     return Rule.objects.filter(gateway=gateway).prefetch_related("plugin_chain")
+
+
+def rule_route_clash(
+    *, gateway: Gateway, path: str, methods: list[str], service_id: object, exclude: Rule | None
+) -> str | None:
+    """Why an active rule routing `methods` `path` to the service would duplicate another
+    active rule of the gateway (same normalised path, a shared method), or None."""
+    pattern = normalized_pattern(path)
+    others = Rule.objects.filter(gateway=gateway, service_id=service_id, active=True)
+    if exclude is not None and exclude.pk is not None:
+        others = others.exclude(pk=exclude.pk)
+    for other in others:
+        shared = set(other.methods) & set(methods)
+        if normalized_pattern(other.path) == pattern and shared:
+            return (
+                f"An active rule already routes {', '.join(sorted(shared))} "
+                f"{path} to this service ({other.id})."
+            )
+    return None

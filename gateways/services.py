@@ -8,8 +8,10 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Model
+from rest_framework.exceptions import ValidationError
 
 from gateway_project.exceptions import Conflict, is_unique_violation
+from gateways import selectors
 from gateways.models import Gateway, Rule, Service, Upstream
 from plugins.models import PluginConfig
 
@@ -104,8 +106,21 @@ def service_delete(*, service: Service) -> None:
 
 @transaction.atomic
 def rule_save(*, gateway: Gateway, data: dict[str, Any], rule: Rule | None = None) -> Rule:
-    rule = rule or Rule(gateway=gateway)
-    return _save_with_chain(rule, dict(data), "plugin_chain")
+    """Create or update a rule; an active route another rule took meanwhile (a concurrent
+    write after the serializer's check) is refused as that check does: 400 on `path`."""
+    # Rule writes of one gateway take turns (a row lock on the gateway, PostgreSQL).
+    list(Gateway.objects.select_for_update().filter(pk=gateway.pk).values_list("pk"))
+    rule = _save_with_chain(rule or Rule(gateway=gateway), dict(data), "plugin_chain")
+    clash = rule.active and selectors.rule_route_clash(
+        gateway=gateway,
+        path=rule.path,
+        methods=rule.methods,
+        service_id=rule.service_id,
+        exclude=rule,
+    )
+    if clash:
+        raise ValidationError({"path": [clash]})
+    return rule
 
 
 def rule_delete(*, rule: Rule) -> None:
