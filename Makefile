@@ -6,7 +6,7 @@ PY := $(BIN)/python
 ADMIN_USER ?= admin
 PORT ?= 8080
 
-.PHONY: run test lint format bench install migrate
+.PHONY: run test lint format bench install migrate boot-check
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# requirements.txt alone in a fresh venv boots gunicorn and answers (a production image).
+boot-check:
+	PYTHON=$(PYTHON) .ci/boot-check
 
 lint: install
 	$(BIN)/ruff check .

@@ -65,13 +65,19 @@ def ensure_embedded_redis(var_dir: Path, *, attached: bool = False) -> str:
     `attached` is a child of this process and gets SIGTERM when it dies, even by SIGKILL
     (Linux); otherwise it daemonizes and outlives its starter.
     """
+    _ensure_server(var_dir, attached=attached)
+    return socket_url(var_dir / "redis.sock")
+
+
+def _ensure_server(var_dir: Path, *, attached: bool) -> subprocess.Popen | None:
+    """Start the server unless it runs; the started server when it is our child, else None."""
     var_dir.mkdir(parents=True, exist_ok=True)
     socket_path = var_dir / "redis.sock"
     with open(var_dir / "redis.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not _is_alive(socket_path):
-            _start_server(var_dir, socket_path, attached=attached)
-    return socket_url(socket_path)
+        if _is_alive(socket_path):
+            return None
+        return _start_server(var_dir, socket_path, attached=attached)
 
 
 def _terminate_with_parent() -> None:
@@ -80,7 +86,9 @@ def _terminate_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _start_server(var_dir: Path, socket_path: Path, *, attached: bool = False) -> None:
+def _start_server(
+    var_dir: Path, socket_path: Path, *, attached: bool = False
+) -> subprocess.Popen | None:
     socket_path.unlink(missing_ok=True)
     config = "\n".join(
         [
@@ -97,6 +105,7 @@ def _start_server(var_dir: Path, socket_path: Path, *, attached: bool = False) -
         ]
     ).encode()
     command = [redis_server_binary(), "-"]
+    server = None
     if attached:  # its own session: a terminal's Ctrl-C reaches the master, which stops it
         server = subprocess.Popen(
             command,
@@ -114,6 +123,7 @@ def _start_server(var_dir: Path, socket_path: Path, *, attached: bool = False) -
         if time.monotonic() > deadline:
             raise RuntimeError(f"embedded Redis did not start, see {var_dir / 'redis.log'}")
         time.sleep(0.05)
+    return server
 
 
 def stop_embedded_redis(var_dir: Path) -> None:
@@ -143,12 +153,28 @@ def _server_pid(socket_path: Path) -> int | None:
 
 
 def redis_url_from_environment(var_dir: Path) -> str:
-    """`REDIS_URL` when set, else the embedded server's URL (started on first use)."""
+    """`REDIS_URL` when set, else the embedded server's URL: the one running (a gunicorn
+    master's), or one started for this process (manage.py) and stopped when it exits.
+
+    A command never leaves a server behind: `make run` migrates before gunicorn starts, and a
+    gunicorn that fails before its master runs (a worker class that cannot be imported) would
+    otherwise leave the server its migration started running for good."""
     url = env.read("REDIS_URL")
     if not url:
-        url = ensure_embedded_redis(var_dir)
-        os.environ["REDIS_URL"] = url  # children (gunicorn workers) share this server
+        server = _ensure_server(var_dir, attached=True)
+        if server is not None:
+            atexit.register(_stop_child, server)
+        url = socket_url(var_dir / "redis.sock")
+        os.environ["REDIS_URL"] = url  # children (runserver's reloader) share this server
     return url
+
+
+def _stop_child(server: subprocess.Popen) -> None:
+    """Stop a server this process started, and only it (a gunicorn master may have replaced
+    it by its own on the same socket meanwhile)."""
+    server.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        server.wait(START_TIMEOUT_SECONDS)
 
 
 class EmbeddedRedisSupervisor:

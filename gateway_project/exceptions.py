@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -26,6 +27,18 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+UNIQUE_VIOLATION_SQLSTATE = "23505"  # PostgreSQL
+SQLITE_UNIQUE_VIOLATION = "UNIQUE constraint failed"
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """Whether the database refused a write for a duplicate value (not a missing reference)."""
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) == UNIQUE_VIOLATION_SQLSTATE or str(exc).startswith(
+        SQLITE_UNIQUE_VIOLATION
+    )
+
+
 def _first_message(detail: Any) -> str:
     if isinstance(detail, dict):
         for key, value in detail.items():
@@ -36,7 +49,8 @@ def _first_message(detail: Any) -> str:
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF's handler, re-shaped to `{"error": ..., "fields": ...}`."""
+    """DRF's handler, re-shaped to `{"error": ..., "fields": ...}`; a duplicate the database
+    refused (a check in a serializer raced by a concurrent write) is a 409."""
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else exc.messages
@@ -47,6 +61,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, RequestDataTooBig):
         exc = RequestBodyTooLarge()
+    elif isinstance(exc, IntegrityError) and is_unique_violation(exc):  # a concurrent write won
+        exc = Conflict("conflicts with an existing object")
     if isinstance(exc, exceptions.ParseError) and not isinstance(exc, TooDeeplyNested):
         exc = exceptions.ParseError("invalid JSON payload")
     response = exception_handler(exc, context)

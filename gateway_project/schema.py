@@ -29,6 +29,9 @@ CONFLICTS = {
     ("gateway", "create"): "the subdomain is taken",
     ("gateway", "update"): "the subdomain is taken",
     ("gateway", "partial_update"): "the subdomain is taken",
+    ("service", "create"): "a service of the gateway has the name",
+    ("service", "update"): "a service of the gateway has the name",
+    ("service", "partial_update"): "a service of the gateway has the name",
     ("upstream", "destroy"): "a service still uses the upstream",
     ("service", "destroy"): "a rule still uses the service",
 }

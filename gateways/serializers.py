@@ -9,7 +9,8 @@ from rest_framework import serializers
 from gateway_project.serializers import StrictModelSerializer
 from gateway_project.upstream_deny import refuse_denied_address
 from gateways.models import DNS_LABEL, Gateway, Rule, Service, Upstream
-from gateways.paths import HTTP_METHODS, compile_path_pattern, normalized_pattern
+from gateways.paths import HTTP_METHODS, compile_path_pattern
+from gateways.selectors import rule_route_clash
 from gateways.targets import (
     CredentialsSerializer,
     HealthChecksSerializer,
@@ -241,20 +242,12 @@ class RuleSerializer(GatewayChildSerializer):
         return attrs
 
     def _refuse_duplicate(self, rule: dict[str, Any]) -> None:
-        pattern = normalized_pattern(rule["path"])
-        others = Rule.objects.filter(
-            gateway=self.gateway, service_id=rule["service_id"], active=True
+        clash = rule_route_clash(
+            gateway=self.gateway,
+            path=rule["path"],
+            methods=rule["methods"],
+            service_id=rule["service_id"],
+            exclude=self.instance,
         )
-        if self.instance is not None:
-            others = others.exclude(pk=self.instance.pk)
-        for other in others:
-            shared = set(other.methods) & set(rule["methods"])
-            if normalized_pattern(other.path) == pattern and shared:
-                raise serializers.ValidationError(
-                    {
-                        "path": [
-                            f"An active rule already routes {', '.join(sorted(shared))} "
-                            f"{rule['path']} to this service ({other.id})."
-                        ]
-                    }
-                )
+        if clash:
+            raise serializers.ValidationError({"path": [clash]})

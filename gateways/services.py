@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Model
+from rest_framework.exceptions import ValidationError
 
-from gateway_project.exceptions import Conflict
+from gateway_project.exceptions import Conflict, is_unique_violation
+from gateways import selectors
 from gateways.models import Gateway, Rule, Service, Upstream
 from plugins.services import plugin_chain_replace
 
@@ -25,6 +29,19 @@ def _save_with_chain(
     return instance
 
 
+@contextmanager
+def _conflict_on_duplicate(message: str) -> Iterator[None]:
+    """Run the block in a savepoint; a unique value the database refuses (a concurrent write
+    took it after the serializer's check) is a 409 with `message`."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        raise Conflict(message) from exc
+
+
 @transaction.atomic
 def gateway_save(*, data: dict[str, Any], gateway: Gateway | None = None) -> Gateway:
     """Create (no `gateway`) or update a gateway; a taken subdomain is a 409."""
@@ -32,11 +49,8 @@ def gateway_save(*, data: dict[str, Any], gateway: Gateway | None = None) -> Gat
     subdomain = data.get("subdomain", gateway.subdomain)
     if Gateway.objects.filter(subdomain=subdomain).exclude(pk=gateway.pk).exists():
         raise Conflict(f"subdomain {subdomain!r} is already taken")
-    try:
-        with transaction.atomic():
-            return _save_with_chain(gateway, dict(data), "required_plugins")
-    except IntegrityError as exc:  # a concurrent create took the subdomain
-        raise Conflict(f"subdomain {subdomain!r} is already taken") from exc
+    with _conflict_on_duplicate(f"subdomain {subdomain!r} is already taken"):
+        return _save_with_chain(gateway, dict(data), "required_plugins")
 
 
 def gateway_delete(*, gateway: Gateway) -> None:
@@ -64,7 +78,9 @@ def service_save(
     *, gateway: Gateway, data: dict[str, Any], service: Service | None = None
 ) -> Service:
     service = service or Service(gateway=gateway)
-    return _save_with_chain(service, dict(data))
+    name = data.get("name", service.name)
+    with _conflict_on_duplicate(f"a service named {name!r} exists in this gateway"):
+        return _save_with_chain(service, dict(data))
 
 
 def service_delete(*, service: Service) -> None:
@@ -76,8 +92,21 @@ def service_delete(*, service: Service) -> None:
 
 @transaction.atomic
 def rule_save(*, gateway: Gateway, data: dict[str, Any], rule: Rule | None = None) -> Rule:
-    rule = rule or Rule(gateway=gateway)
-    return _save_with_chain(rule, dict(data), "plugin_chain")
+    """Create or update a rule; an active route another rule took meanwhile (a concurrent
+    write after the serializer's check) is refused as that check does: 400 on `path`."""
+    # Rule writes of one gateway take turns (a row lock on the gateway, PostgreSQL).
+    list(Gateway.objects.select_for_update().filter(pk=gateway.pk).values_list("pk"))
+    rule = _save_with_chain(rule or Rule(gateway=gateway), dict(data), "plugin_chain")
+    clash = rule.active and selectors.rule_route_clash(
+        gateway=gateway,
+        path=rule.path,
+        methods=rule.methods,
+        service_id=rule.service_id,
+        exclude=rule,
+    )
+    if clash:
+        raise ValidationError({"path": [clash]})
+    return rule
 
 
 def rule_delete(*, rule: Rule) -> None:

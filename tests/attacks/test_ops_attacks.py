@@ -38,6 +38,20 @@ def await_true(condition: Callable[[], object], what: str) -> object:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def redis_servers_of(var_dir: Path) -> list[int]:
+    """Live redis-server processes on the socket of `var_dir`, whoever started them (redis
+    shows its socket in its process title)."""
+    needle = str(var_dir / "redis.sock").encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and needle in (entry / "cmdline").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:  # exited while read
+            continue
+    return [pid for pid in pids if process_running(pid)]
+
+
 def redis_pid(var_dir: Path) -> int | None:
     try:
         pid = int((var_dir / "redis.pid").read_text().strip())
@@ -124,3 +138,31 @@ def test_embedded_redis_does_not_outlive_a_killed_master(embedded_server):
     server.process.send_signal(signal.SIGKILL)
     server.process.wait(timeout=DEADLINE_SECONDS)
     await_true(lambda: not process_running(pid), f"redis-server {pid} to exit")
+
+
+@pytest.mark.parametrize(
+    "gunicorn_args",
+    [
+        ("--worker-class", "gateway_project.no_such_module.Worker"),  # e.g. `packaging` missing
+        ("gateway_project.no_such_module:application",),
+    ],
+    ids=["worker-class-import-fails", "wsgi-import-fails"],
+)
+def test_no_embedded_redis_outlives_a_gunicorn_whose_workers_cannot_boot(tmp_path, gunicorn_args):
+    server = GatewayServer(tmp_path, None, workers=2)
+    server.manage("migrate", "--noinput")  # as `make run` does before starting gunicorn
+    try:
+        assert server.launch(*gunicorn_args).wait(timeout=DEADLINE_SECONDS) != 0
+        await_true(lambda: not redis_servers_of(tmp_path), "no redis-server to be left")
+    finally:
+        server.stop()
+        stop_embedded_redis(tmp_path)
+
+
+def test_a_manage_py_command_leaves_the_masters_redis_running(embedded_server):
+    server, gateway = embedded_server
+    pid = redis_pid(server.var_dir)
+    assert pid is not None
+    server.manage("create_admin_token", "--username", "second")
+    assert redis_servers_of(server.var_dir) == [pid]
+    assert_limit_enforced(server, gateway)

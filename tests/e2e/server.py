@@ -68,16 +68,21 @@ class GatewayServer:
             self.manage("migrate", "--noinput")
         token = self.manage("create_admin_token", "--username", "e2e")
         self.admin.headers["Authorization"] = f"Bearer {token}"
+        self.launch()
+        self._wait_ready()
+        return self
+
+    def launch(self, *gunicorn_args: str) -> subprocess.Popen:
+        """Start gunicorn (its output in gunicorn.log) without waiting for it to serve."""
         self.log = open(self.var_dir / "gunicorn.log", "w")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "gateway_project/gunicorn.conf.py"],
+            [str(BIN / "gunicorn"), "-c", "gateway_project/gunicorn.conf.py", *gunicorn_args],
             cwd=ROOT,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        self._wait_ready()
-        return self
+        return self.process
 
     def _wait_ready(self, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout

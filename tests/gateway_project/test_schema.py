@@ -74,6 +74,13 @@ def test_error_answers_are_documented_with_the_json_error_shape(schema):
     }
 
 
+def test_a_taken_service_name_is_a_documented_409(schema):
+    services = "/api/v1/gateways/{gateway_id}/services/"
+    writes = [(services, "post"), *((services + "{object_id}/", m) for m in ("put", "patch"))]
+    for path, method in writes:
+        assert "409" in schema["paths"][path][method]["responses"], (path, method)
+
+
 def test_the_plugin_catalogue_is_a_list(schema):
     response = schema["paths"]["/api/v1/plugins"]["get"]["responses"]["200"]
     assert response["content"]["application/json"]["schema"] == {

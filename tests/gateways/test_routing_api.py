@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import pytest
+from django.db.models.signals import pre_save
 
 from gateways.models import Gateway, Rule, Service, Upstream
 from keys.models import ApiKey
@@ -539,6 +540,25 @@ def test_service_names_are_unique_per_gateway(api, gateway, other_gateway):
         gateway_url(gateway, "services", second["id"]), {"name": "second"}, format="json"
     )
     assert keep.status_code == 200
+
+
+def test_a_service_name_only_the_database_sees_taken_is_a_409(api, gateway):
+    """The serializer's check passed; a concurrent create took the name before our insert."""
+
+    def concurrent_create(sender, instance: Service, **kwargs) -> None:
+        Service.objects.bulk_create([Service(gateway=instance.gateway, name=instance.name)])
+
+    pre_save.connect(concurrent_create, sender=Service, dispatch_uid="concurrent-create")
+    try:
+        response = api.post(
+            gateway_url(gateway, "services"),
+            {"name": "same", "type": "endpoint", "host": "h", "port": 80},
+            format="json",
+        )
+    finally:
+        pre_save.disconnect(sender=Service, dispatch_uid="concurrent-create")
+    assert response.status_code == 409, response.json()
+    assert response.json() == {"error": "a service named 'same' exists in this gateway"}
 
 
 def test_service_cannot_use_an_upstream_of_another_gateway(api, gateway, other_gateway):
