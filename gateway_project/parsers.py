@@ -10,6 +10,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.utils import json
 
 from gateway_project import bounded_json
+from gateway_project.request_body import BodyTooLarge, read_limited
 
 MAX_JSON_DEPTH = 32  # objects and arrays inside one another; admin payloads need about 8
 
@@ -40,10 +41,12 @@ def read_bounded(stream: BinaryIO | None, limit: int | None) -> bytes:
     """The whole body, or RequestBodyTooLarge past `limit` bytes (None: no limit)."""
     if stream is None:
         return b""
-    raw = stream.read() if limit is None else stream.read(limit + 1)
-    if limit is not None and len(raw) > limit:
-        raise RequestBodyTooLarge()
-    return raw
+    if limit is None:
+        return stream.read()
+    try:
+        return read_limited(stream, limit)
+    except BodyTooLarge as exc:
+        raise RequestBodyTooLarge() from exc
 
 
 class BoundedJSONParser(JSONParser):
