@@ -1,0 +1,99 @@
+"""The texts of an LLM request: OpenAI chat `messages`, Anthropic `messages`/`system`, Responses
+`input`; detectors check these rather than the whole JSON body."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+TEXT_PART_TYPES = frozenset({"text", "input_text", "output_text"})
+
+
+@dataclass(frozen=True)
+class MessageText:
+    """One text of a request: the role that wrote it, and where it sits in the body (a path of
+    keys and indexes, so a plugin can write a changed text back with `set_at`)."""
+
+    role: str
+    text: str
+    path: tuple[str | int, ...]
+
+
+def is_llm_request(body: Any) -> bool:
+    """Whether a parsed body is a chat/messages/responses request."""
+    if not isinstance(body, dict):
+        return False
+    if isinstance(body.get("messages"), list):
+        return True
+    return "model" in body and isinstance(body.get("input"), str | list)
+
+
+def message_texts(body: Any, roles: Iterable[str] | None = None) -> list[MessageText]:
+    """Texts of an LLM request body, of the given roles (all when None), in body order.
+
+    A system prompt (Anthropic `system`, Responses `instructions`) has the role "system"."""
+    if not is_llm_request(body):
+        return []
+    wanted = None if roles is None else frozenset(roles)
+    return [item for item in _all_texts(body) if wanted is None or item.role in wanted]
+
+
+def _all_texts(body: dict[str, Any]) -> Iterator[MessageText]:
+    for key in ("system", "instructions"):
+        yield from _content_texts(body.get(key), "system", (key,))
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        yield from _messages(messages, ("messages",))
+    value = body.get("input")
+    if isinstance(value, str):
+        yield MessageText("user", value, ("input",))
+    elif isinstance(value, list):
+        yield from _messages(value, ("input",))
+
+
+def _messages(messages: list[Any], path: tuple[str | int, ...]) -> Iterator[MessageText]:
+    for index, message in enumerate(messages):
+        if isinstance(message, str):  # Responses: a bare string item
+            yield MessageText("user", message, (*path, index))
+        elif isinstance(message, dict):
+            role = message.get("role") if isinstance(message.get("role"), str) else "user"
+            yield from _content_texts(message.get("content"), role, (*path, index, "content"))
+
+
+def _content_texts(content: Any, role: str, path: tuple[str | int, ...]) -> Iterator[MessageText]:
+    """A content that is a string, or a list of parts (`{"type": "text", "text": ...}`)."""
+    if isinstance(content, str):
+        yield MessageText(role, content, path)
+    elif isinstance(content, list):
+        for index, part in enumerate(content):
+            if isinstance(part, str):
+                yield MessageText(role, part, (*path, index))
+            elif (
+                isinstance(part, dict)
+                and part.get("type", "text") in TEXT_PART_TYPES
+                and isinstance(part.get("text"), str)
+            ):
+                yield MessageText(role, part["text"], (*path, index, "text"))
+            elif isinstance(part, dict) and part.get("type") == "tool_result":
+                yield from _content_texts(part.get("content"), role, (*path, index, "content"))
+
+
+def set_at(body: Any, path: tuple[str | int, ...], value: Any) -> None:
+    """Write `value` at `path` (from a MessageText) in a parsed body."""
+    holder = body
+    for step in path[:-1]:
+        holder = holder[step]
+    holder[path[-1]] = value
+
+
+def string_values(value: Any) -> Iterator[str]:
+    """Every string in a parsed JSON document (values, not keys), depth first."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from string_values(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from string_values(item)

@@ -1,0 +1,62 @@
+"""Texts of OpenAI chat, Anthropic messages and Responses requests, by role, writable back."""
+
+from __future__ import annotations
+
+from plugins.llm_content import message_texts, set_at, string_values
+
+OPENAI = {
+    "model": "gpt-4o",
+    "messages": [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "hello"},
+        {"role": "user", "content": [{"type": "text", "text": "part"}, {"type": "image_url"}]},
+        {"role": "assistant", "content": None, "tool_calls": []},
+    ],
+}
+ANTHROPIC = {
+    "model": "claude",
+    "system": [{"type": "text", "text": "sys"}],
+    "messages": [
+        {"role": "user", "content": [{"type": "tool_result", "content": "tool says"}]},
+    ],
+}
+RESPONSES = {"model": "gpt-4o", "instructions": "rules", "input": "question"}
+
+
+def test_openai_chat_texts_by_role():
+    assert [(t.role, t.text) for t in message_texts(OPENAI)] == [
+        ("system", "be brief"),
+        ("user", "hello"),
+        ("user", "part"),
+    ]
+    assert [t.text for t in message_texts(OPENAI, ["user"])] == ["hello", "part"]
+
+
+def test_anthropic_system_and_tool_results():
+    assert [(t.role, t.text) for t in message_texts(ANTHROPIC)] == [
+        ("system", "sys"),
+        ("user", "tool says"),
+    ]
+
+
+def test_responses_input_and_instructions():
+    assert [(t.role, t.text) for t in message_texts(RESPONSES)] == [
+        ("system", "rules"),
+        ("user", "question"),
+    ]
+
+
+def test_other_bodies_have_no_message_texts():
+    assert message_texts({"query": "select"}) == []
+    assert message_texts(["messages"]) == []
+
+
+def test_a_text_is_written_back_at_its_path():
+    body = {"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}]}]}
+    (text,) = message_texts(body)
+    set_at(body, text.path, "b")
+    assert body["messages"][0]["content"][0]["text"] == "b"
+
+
+def test_string_values_walks_the_document():
+    assert list(string_values({"a": ["x", {"b": "y"}, 3], "c": None})) == ["x", "y"]
