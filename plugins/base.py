@@ -54,6 +54,29 @@ class PluginResponse(Exception):
 Verdict = tuple[str, str, str]
 
 
+@dataclass(frozen=True)
+class Finding:
+    """What a content plugin found and did, for logs and metrics: `kind` names the detector,
+    entity or rule (never the matched text); `action` is one of "blocked", "masked",
+    "sanitized", "logged", "restored", "error"."""
+
+    plugin: str
+    kind: str
+    action: str
+
+
+@dataclass
+class LLMCall:
+    """The LLM side of a request routed to a provider target: who answered, tokens, cost."""
+
+    provider: str
+    model: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    cost: float | None = None
+
+
 class PluginSettingsSerializer(StrictSerializer):
     """Base of every plugin's settings serializer: adds the common `fail_open` switch."""
 
@@ -79,6 +102,8 @@ class RequestContext:
     metadata: dict[str, Any] = field(default_factory=dict)
     response_headers: dict[str, str] = field(default_factory=dict)
     verdicts: list[Verdict] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    llm: LLMCall | None = None  # set by the proxy when the rule routes to a provider target
 
     def json_body(self) -> Any:
         """The body parsed as JSON, or None when it is empty or not JSON (parsed once).
