@@ -49,6 +49,36 @@ class PluginResponse(Exception):
         self.body = body
 
 
+class StreamStop(Exception):
+    """Raised by a stream text filter to end a streamed answer at once: the client gets what
+    was sent so far, then an error event with `message` and `type` (e.g. "guardrail")."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+
+
+class TextFilter:
+    """A plugin's view of one text of a streamed answer (one choice's content, one tool call's
+    arguments, one content block), fed as the deltas arrive.
+
+    `feed` returns the text that may be sent now: a filter may hold back a tail that could
+    still grow into a match, and must give it back (processed) from `finish`, called once when
+    that text ends. `complete` processes a self-contained string of an event that is not a
+    delta (e.g. a final event repeating the whole text). Raise StreamStop to cut the stream;
+    any other error cuts it too, with the plugin's `stream_error_message`."""
+
+    def feed(self, text: str) -> str:
+        return text
+
+    def finish(self) -> str:
+        return ""
+
+    def complete(self, text: str) -> str:
+        return text
+
+
 # What one plugin hook decided: (plugin name, stage, decision); decisions are "continue",
 # "answer" (PluginResponse), "reject" (PluginRejection), "fail_open" and "fail".
 Verdict = tuple[str, str, str]
@@ -148,6 +178,8 @@ class Plugin:
     fixed_stages: ClassVar[tuple[str, ...]] = ()
     settings_serializer: ClassVar[type[serializers.Serializer]] = PluginSettingsSerializer
     fail_open_default: ClassVar[bool] = False
+    # The error a streamed answer ends with when this plugin's stream filter crashes.
+    stream_error_message: ClassVar[str] = "plugin execution failed"
 
     def __init__(self, *, instance_id: str, level: str, stage: str, settings: dict[str, Any]):
         """`settings` is the typed config: `validated_settings` output, never raw input."""
@@ -195,6 +227,15 @@ class Plugin:
     def on_chunk(self, request: RequestContext, chunk: bytes) -> bytes:
         """Called for each chunk of a streamed body in the response stages; may rewrite it."""
         return chunk
+
+    def stream_filter(
+        self, request: RequestContext, response: ResponseContext
+    ) -> TextFilter | None:
+        """Optional, for plugins in a response stage: a new TextFilter for one text of a
+        streamed answer (called once per text: per choice, tool call or content block), or None
+        to leave it alone. Streams of text (SSE of OpenAI chat chunks, Anthropic or Responses
+        events; plain text) are decoded for the filters; other bodies pass untouched."""
+        return None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.instance_id} {self.stages}>"

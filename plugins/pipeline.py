@@ -58,6 +58,7 @@ class CompiledChain:
 
     stages: Mapping[str, tuple[Step, ...]]
     chunk_plugins: tuple[Plugin, ...]
+    stream_plugins: tuple[Plugin, ...] = ()  # response-stage plugins with a stream_filter
 
     def has(self, stage: str) -> bool:
         return bool(self.stages.get(stage))
@@ -108,14 +109,24 @@ def compile_chain(levels: Iterable[Sequence[PluginSpec]]) -> CompiledChain:
         for plugin in step
         if type(plugin).pre_auth is not Plugin.pre_auth
     )
-    chunk_plugins = tuple(
+    return CompiledChain(
+        stages=stages,
+        chunk_plugins=_response_plugins_overriding(built, "on_chunk"),
+        stream_plugins=_response_plugins_overriding(built, "stream_filter"),
+    )
+
+
+def _response_plugins_overriding(
+    built: list[list[tuple[PluginSpec, Plugin]]], hook: str
+) -> tuple[Plugin, ...]:
+    """Plugins of a response stage that implement `hook`, in chain order (by level, priority)."""
+    in_order = [
         plugin
         for level in built
-        for _, plugin in level
-        if type(plugin).on_chunk is not Plugin.on_chunk
-        and any(stage in RESPONSE_STAGES for stage in plugin.stages)
-    )
-    return CompiledChain(stages=stages, chunk_plugins=chunk_plugins)
+        for _, plugin in sorted(level, key=lambda item: item[0].priority)
+        if any(stage in RESPONSE_STAGES for stage in plugin.stages)
+    ]
+    return tuple(p for p in in_order if getattr(type(p), hook) is not getattr(Plugin, hook))
 
 
 EMPTY_CHAIN = CompiledChain(stages={stage: () for stage in (*STAGES, PRE_AUTH)}, chunk_plugins=())

@@ -15,6 +15,7 @@ from gateway_project.responses import json_error
 from gateways.path_normalization import UnsafePath, normalize_path, raw_request_path
 from plugins.base import PluginRejection, PluginResponse, RequestContext, ResponseContext
 from plugins.pipeline import PRE_AUTH, CompiledChain, PluginFailure, run_stage, transform_chunk
+from plugins.streams import StreamRewriter, stream_rewriter
 from proxy.client_ip import client_ip
 from proxy.inbound import (
     ProxyError,
@@ -140,8 +141,12 @@ def respond(
         else:
             response_context.streamed = True
             run_stage(chain, "pre_response", context, response_context)
-            body = stream_body(chain, context, response_context, result)
-            response = streamed_response(body, result, response_context, bool(chain.chunk_plugins))
+            rewriter = stream_rewriter(chain.stream_plugins, context, response_context)
+            if rewriter is not None:
+                response_context.headers.pop("Content-Encoding", None)  # filters read text
+            body = stream_body(chain, context, response_context, result, rewriter)
+            rewritten = bool(chain.chunk_plugins or rewriter)
+            response = streamed_response(body, result, response_context, rewritten)
     except Exception:  # a plugin refused, or anything else: the upstream is done with
         result.close()
         raise
@@ -153,11 +158,13 @@ def stream_body(
     context: RequestContext,
     response_context: ResponseContext,
     result: UpstreamResult,
+    rewriter: StreamRewriter | None,
 ) -> Generator[bytes, None, None]:
-    """The streamed body, each chunk through the chunk hooks; post_response once it is sent
-    whole (a refusal then can only be logged)."""
+    """The streamed body, each chunk through the chunk hooks, its text through the plugins'
+    stream filters; post_response once it is sent whole (a refusal then can only be logged)."""
     hooks = functools.partial(transform_chunk, chain, context) if chain.chunk_plugins else None
-    if not (yield from upstream_chunks(result, context.request_id, hooks)):
+    chunks = upstream_chunks(result, context.request_id, hooks, decode=rewriter is not None)
+    if not (yield from (chunks if rewriter is None else rewriter.rewrite(chunks))):
         return
     try:
         run_stage(chain, "post_response", context, response_context)

@@ -55,14 +55,18 @@ def buffered_response(response_context: ResponseContext) -> ProxyResponse:
 
 
 def upstream_chunks(
-    result: UpstreamResult, request_id: str, transform: Callable[[bytes], bytes] | None
+    result: UpstreamResult,
+    request_id: str,
+    transform: Callable[[bytes], bytes] | None,
+    *,
+    decode: bool = False,
 ) -> Generator[bytes, None, bool]:
-    """Each piece of the body as soon as it arrives (through `transform`), never the whole
-    body at once; returns whether the upstream sent it to the end."""
+    """Each piece of the body as soon as it arrives (through `transform`; decompressed when
+    `decode`), never the whole body at once; returns whether the upstream sent it to the end."""
     raw = result.response.raw
     try:
         while True:
-            chunk = raw.read1(READ_SIZE, decode_content=False)
+            chunk = raw.read1(READ_SIZE, decode_content=decode)
             if not chunk:
                 return True
             yield transform(chunk) if transform is not None else chunk

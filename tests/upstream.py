@@ -6,6 +6,7 @@ import json
 import socket
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -57,6 +58,8 @@ class EchoHandler(BaseHTTPRequestHandler):
             self._json(200, {}, cookies=query.get("cookie", []))
         elif parts.path == "/sse":
             self._sse()
+        elif parts.path == "/scripted":
+            self._scripted(json.loads(body))
         elif parts.path == "/slow":
             time.sleep(float(query.get("seconds", ["2"])[0]))
             self._json(200, {"slow": True})
@@ -103,6 +106,26 @@ class EchoHandler(BaseHTTPRequestHandler):
             self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
             self.wfile.flush()
             time.sleep(SSE_INTERVAL)
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _scripted(self, script: dict) -> None:
+        """Send `chunks` (strings) as separate, flushed HTTP chunks of `content_type`,
+        gzip-compressed as one stream when `gzip` is true."""
+        self.send_response(200)
+        self.send_header("Content-Type", script.get("content_type", "text/event-stream"))
+        self.send_header("Transfer-Encoding", "chunked")
+        compressor = zlib.compressobj(wbits=31) if script.get("gzip") else None
+        if compressor:
+            self.send_header("Content-Encoding", "gzip")
+        self.end_headers()
+        pieces = [chunk.encode() for chunk in script["chunks"]]
+        if compressor:
+            pieces = [compressor.compress(p) + compressor.flush(zlib.Z_SYNC_FLUSH) for p in pieces]
+            pieces.append(compressor.flush())
+        for piece in pieces:
+            self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 

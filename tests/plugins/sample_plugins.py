@@ -5,7 +5,14 @@ from __future__ import annotations
 import gevent
 from rest_framework import serializers
 
-from plugins.base import Plugin, PluginSettingsSerializer, RequestContext, ResponseContext
+from plugins.base import (
+    Plugin,
+    PluginSettingsSerializer,
+    RequestContext,
+    ResponseContext,
+    StreamStop,
+    TextFilter,
+)
 
 
 class RecorderSettings(PluginSettingsSerializer):
@@ -75,10 +82,68 @@ class ShoutPlugin(Plugin):
         return chunk.upper()
 
 
+class RedactFilter(TextFilter):
+    """Replaces a word in a streamed text, holding back a tail that may be the word's start."""
+
+    def __init__(self, word: str, stop_on: str, crash_on: str) -> None:
+        self.word, self.stop_on, self.crash_on = word, stop_on, crash_on
+        self.held = ""
+
+    def feed(self, text: str) -> str:
+        text = self.held + text
+        if self.stop_on and self.stop_on in text:
+            raise StreamStop(f"content flagged: {self.stop_on}", "guardrail")
+        if self.crash_on and self.crash_on in text:
+            raise RuntimeError("redact filter crashed")
+        text = self.complete(text)
+        keep = next(
+            (
+                n
+                for n in range(min(len(self.word) - 1, len(text)), 0, -1)
+                if self.word.startswith(text[-n:])
+            ),
+            0,
+        )
+        self.held = text[len(text) - keep :]
+        return text[: len(text) - keep]
+
+    def finish(self) -> str:
+        held, self.held = self.held, ""
+        return held
+
+    def complete(self, text: str) -> str:
+        return text.replace(self.word, "[gone]")
+
+
+class RedactSettings(PluginSettingsSerializer):
+    word = serializers.CharField(default="secret")
+    stop_on = serializers.CharField(default="", allow_blank=True)
+    crash_on = serializers.CharField(default="", allow_blank=True)
+
+
+class RedactPlugin(Plugin):
+    """Replaces a word in streamed answers through a stream filter (and in whole bodies)."""
+
+    name = "redact"
+    category = "data_masking"
+    allowed_stages = ("post_response",)
+    settings_serializer = RedactSettings
+    stream_error_message = "redaction failed"
+
+    def post_response(self, request: RequestContext, response: ResponseContext) -> None:
+        if response.body is not None:
+            response.body = response.body.replace(self.settings["word"].encode(), b"[gone]")
+
+    def stream_filter(self, request: RequestContext, response: ResponseContext) -> TextFilter:
+        settings = self.settings
+        return RedactFilter(settings["word"], settings["stop_on"], settings["crash_on"])
+
+
 SAMPLE_PLUGINS = [
     "tests.plugins.sample_plugins.RecorderPlugin",
     "tests.plugins.sample_plugins.SecondRecorderPlugin",
     "tests.plugins.sample_plugins.ThirdRecorderPlugin",
     "tests.plugins.sample_plugins.CrasherPlugin",
     "tests.plugins.sample_plugins.ShoutPlugin",
+    "tests.plugins.sample_plugins.RedactPlugin",
 ]
