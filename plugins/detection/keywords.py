@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterable
 
 from rapidfuzz import process
@@ -11,13 +12,28 @@ from rapidfuzz.distance import Levenshtein
 from plugins.detection.normalise import normalise
 
 WORD_RE = re.compile(r"\w+")
+# ASCII text is split on its punctuation and blanks at C speed; other text by `\w+`.
+ASCII_SEPARATORS = str.maketrans(dict.fromkeys(string.punctuation.replace("_", ""), " "))
 # Digits and signs written for letters (`b0mb`, `expl0s1ve`): a word is also tried read so.
 LEET = str.maketrans("0134579", "oieasgt")
 CUTOFF_TOLERANCE = 1e-4
+DIGIT_RE = re.compile(r"[0-9]")
 
 
 def words_of(text: str) -> list[str]:
-    return WORD_RE.findall(normalise(text).lower())
+    """The words of a normalised, lower-cased text."""
+    if text.isascii():
+        return text.translate(ASCII_SEPARATORS).split()
+    return WORD_RE.findall(text)
+
+
+def readings_of(text: str) -> list[list[str]]:
+    """The words of `text`, and of `text` with digits read as letters when it has any."""
+    text = normalise(text).lower()
+    readings = [words_of(text)]
+    if DIGIT_RE.search(text):
+        readings.append(words_of(text.translate(LEET)))
+    return readings
 
 
 class KeywordMatcher:
@@ -26,31 +42,49 @@ class KeywordMatcher:
 
     def __init__(self, keywords: Iterable[str], threshold: float) -> None:
         self.keywords: tuple[tuple[int, str], ...] = tuple(
-            (index, " ".join(words_of(keyword))) for index, keyword in enumerate(keywords)
+            (index, " ".join(words_of(normalise(keyword).lower())))
+            for index, keyword in enumerate(keywords)
         )
         # rapidfuzz compares in floating point: 0.8 would refuse `bombs` for `bomb` (exactly
         # 0.8); similarity steps are at least 1/200 (keywords are at most 200 characters).
         self.cutoff = threshold - CUTOFF_TOLERANCE
-        self.lengths = sorted({keyword.count(" ") + 1 for _, keyword in self.keywords})
 
     def __bool__(self) -> bool:
         return bool(self.keywords)
 
     def first(self, text: str) -> int | None:
         """The index of the first keyword found in `text`, else None."""
-        words = words_of(text)
-        if not words or not self.keywords:
+        readings = readings_of(text)
+        if not readings[0] or not self.keywords:
             return None
-        candidates = {n: self._grams(words, n) for n in self.lengths}
+        unique = {word for words in readings for word in words}
         for index, keyword in self.keywords:
-            grams = candidates[keyword.count(" ") + 1]
+            grams = unique if " " not in keyword else _phrases(readings, keyword, unique)
             if keyword in grams or process.extractOne(
                 keyword, grams, scorer=Levenshtein.normalized_similarity, score_cutoff=self.cutoff
             ):
                 return index
         return None
 
-    @staticmethod
-    def _grams(words: list[str], n: int) -> set[str]:
-        grams = {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
-        return grams | {gram.translate(LEET) for gram in grams if not gram.isalpha()}
+
+def _phrases(readings: list[list[str]], keyword: str, unique: set[str]) -> set[str]:
+    """The runs of as many words as `keyword` has that start with a word like its first one
+    or end with a word like its last one (at least half similar): a phrase 80 % similar to
+    the keyword has one of them."""
+    parts = keyword.split(" ")
+    n = len(parts)
+    first = _near(parts[0], unique)
+    last = _near(parts[-1], unique)
+    phrases = set()
+    for words in readings:
+        starts = {i for i, word in enumerate(words) if word in first}
+        starts.update(i - n + 1 for i, word in enumerate(words) if word in last and i >= n - 1)
+        phrases.update(" ".join(words[i : i + n]) for i in starts if i + n <= len(words))
+    return phrases
+
+
+def _near(part: str, unique: set[str]) -> set[str]:
+    found = process.extract(
+        part, unique, scorer=Levenshtein.normalized_similarity, score_cutoff=0.5, limit=None
+    )
+    return {word for word, _, _ in found}

@@ -26,6 +26,7 @@ LOOK_ALIKES = {
 }  # fmt: skip
 TRANSLATION = {**dict.fromkeys(map(ord, INVISIBLE)), **{ord(k): v for k, v in LOOK_ALIKES.items()}}
 # An inline comment reads as a blank (`UNION/**/SELECT`); a fixed, linear pattern.
+ESCAPE_RE = re.compile(r"%[0-9A-Fa-f]{2}")
 INLINE_COMMENT_RE = re.compile(r"/\*[^*]*\*+(?:[^/*][^*]*\*+)*/")
 
 
@@ -34,7 +35,7 @@ def url_decoded(text: str, *, plus: bool = False) -> str:
     if plus and "+" in text:
         text = text.replace("+", " ")
     for _ in range(2):
-        if "%" not in text:
+        if "%" not in text or not ESCAPE_RE.search(text):
             break
         text = unquote(text, errors="replace")
     return text
