@@ -43,7 +43,7 @@ class PromptModerationSettingsSerializer(PluginSettingsSerializer):
     roles = serializers.ListField(
         child=serializers.ChoiceField(choices=list(ROLES)),
         default=lambda: ["user"],
-        allow_empty=False,
+        min_length=1,
         help_text="Message roles checked in LLM requests.",
     )
 

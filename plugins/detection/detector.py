@@ -10,7 +10,7 @@ from plugins.base import Plugin, PluginRejection, RequestContext
 from plugins.detection.engine import Matcher, Rule, compiled
 from plugins.detection.fields import expand
 from plugins.detection.report import BLOCKED, LOGGED, SANITIZED, report
-from plugins.detection.scan import LOCATIONS, Sanitiser, hits
+from plugins.detection.scan import LOCATIONS, Hit, Sanitiser, hits, path_hit
 
 BLOCK, LOG_ONLY, SANITIZE = "block", "log_only", "sanitize"
 
@@ -54,12 +54,22 @@ class PatternDetector(Plugin):
 
     def pre_request(self, request: RequestContext) -> None:
         if self.action == SANITIZE:
-            for hit in Sanitiser(self.matchers, self.sanitize_char).request(request):
-                report(request, self.name, hit.rule, hit.where, SANITIZED)
+            self.sanitise(request)
             return
         found = hits(request, self.matchers, first=self.action == BLOCK)
         if found and self.action == BLOCK:
-            report(request, self.name, found[0].rule, found[0].where, BLOCKED)
-            raise PluginRejection(self.status_code, self.error_message)
+            self.refuse(request, found[0])
         for hit in found:
             report(request, self.name, hit.rule, hit.where, LOGGED)
+
+    def sanitise(self, request: RequestContext) -> None:
+        """Rewrite what matched; an attack in the path (the route) is refused instead."""
+        hit = path_hit(request, self.matchers)
+        if hit is not None:
+            self.refuse(request, hit)
+        for hit in Sanitiser(self.matchers, self.sanitize_char).request(request):
+            report(request, self.name, hit.rule, hit.where, SANITIZED)
+
+    def refuse(self, request: RequestContext, hit: Hit) -> None:
+        report(request, self.name, hit.rule, hit.where, BLOCKED)
+        raise PluginRejection(self.status_code, self.error_message)

@@ -36,7 +36,7 @@ def locations_field(**kwargs: Any) -> serializers.ListField:
     """`content_to_check`: headers, path_and_query, body, or all (all three)."""
     return serializers.ListField(
         child=serializers.ChoiceField(choices=LOCATION_CHOICES),
-        allow_empty=False,
+        min_length=1,
         max_length=len(LOCATION_CHOICES),
         help_text="Where to look: headers, path_and_query, body, or all (all three).",
         **kwargs,

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote, quote_plus
 
 from plugins.base import RequestContext
 from plugins.detection.engine import Matcher, Rule
@@ -44,7 +44,10 @@ def query_pairs(query_string: str) -> list[tuple[str, str]]:
 
 
 def path_texts(request: RequestContext) -> Iterator[str]:
+    """The path, the whole query string, then each query name and value on its own."""
     yield normalise(request.path)
+    if request.query_string:
+        yield normalise(request.query_string, plus=True)
     for name, value in query_pairs(request.query_string):
         yield normalise(name, plus=True)
         yield normalise(value, plus=True)
@@ -100,6 +103,13 @@ def hits(request: RequestContext, matchers: Mapping[str, Matcher], *, first: boo
     return list(found.values())
 
 
+def path_hit(request: RequestContext, matchers: Mapping[str, Matcher]) -> Hit | None:
+    """A rule matching the path itself (which routes the request, so is never rewritten)."""
+    matcher = matchers.get(PATH_AND_QUERY)
+    rule = matcher.first(normalise(request.path)) if matcher else None
+    return None if rule is None else Hit(rule, PATH_AND_QUERY)
+
+
 class Sanitiser:
     """Rewrites a request with every matched fragment replaced by `char` repeated; collects the
     hits. A text whose attack only shows once normalised is replaced by its normalised form."""
@@ -143,7 +153,9 @@ class Sanitiser:
                 parts.append(f"{name}={value}" if value else name)
             else:
                 parts.append(f"{quote_plus(clean_name)}={quote_plus(clean_value)}")
-        request.query_string = "&".join(parts)
+        query = "&".join(parts)
+        clean = self.text(query, PATH_AND_QUERY, plus=True)  # rules spanning parameters
+        request.query_string = query if clean == query else quote(clean, safe="=&")
 
     def _body(self, request: RequestContext) -> None:
         document = body_document(request)
