@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from collections.abc import Iterable
@@ -28,12 +29,12 @@ def words_of(text: str) -> list[str]:
 
 
 def readings_of(text: str) -> list[list[str]]:
-    """The words of `text`, and of `text` with digits read as letters when it has any."""
+    """The words of `text`; and of `text` with digits read as letters when a word mixes them."""
     text = normalise(text).lower()
-    readings = [words_of(text)]
-    if DIGIT_RE.search(text):
-        readings.append(words_of(text.translate(LEET)))
-    return readings
+    words = words_of(text)
+    if DIGIT_RE.search(text) and any(not w.isalpha() and not w.isdigit() for w in set(words)):
+        return [words, words_of(text.translate(LEET))]
+    return [words]
 
 
 class KeywordMatcher:
@@ -57,14 +58,26 @@ class KeywordMatcher:
         readings = readings_of(text)
         if not readings[0] or not self.keywords:
             return None
-        unique = {word for words in readings for word in words}
+        unique = set(readings[0]).union(*readings[1:])
+        by_length: dict[int, list[str]] = {}
+        for word in unique:
+            by_length.setdefault(len(word), []).append(word)
         for index, keyword in self.keywords:
-            grams = unique if " " not in keyword else _phrases(readings, keyword, unique)
-            if keyword in grams or process.extractOne(
+            if " " in keyword:
+                grams: Iterable[str] = _phrases(readings, keyword, unique)
+            else:
+                grams = self._same_length(keyword, by_length)
+            if keyword in unique or process.extractOne(
                 keyword, grams, scorer=Levenshtein.normalized_similarity, score_cutoff=self.cutoff
             ):
                 return index
         return None
+
+    def _same_length(self, keyword: str, by_length: dict[int, list[str]]) -> list[str]:
+        """The words long enough and short enough to be `cutoff` similar to `keyword`."""
+        shortest = math.ceil(len(keyword) * self.cutoff)
+        longest = math.floor(len(keyword) / self.cutoff) if self.cutoff > 0 else 10**6
+        return [w for n in range(shortest, longest + 1) for w in by_length.get(n, ())]
 
 
 def _phrases(readings: list[list[str]], keyword: str, unique: set[str]) -> set[str]:

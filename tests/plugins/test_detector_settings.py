@@ -93,3 +93,10 @@ def test_settings_are_stored_with_their_defaults(api, create_gateway_with):
         "actions": {"type": "block", "message": "Content blocked"},
         "roles": ["user"],
     }
+
+
+def test_the_bench_row_settings_are_accepted(create_gateway_with):
+    from bench.scenarios import PLUGIN_SETTINGS
+
+    response = create_gateway_with("injection_protection", PLUGIN_SETTINGS["injection_protection"])
+    assert response.status_code == 201, response.json()

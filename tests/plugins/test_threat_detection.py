@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from bench.config import CHAT_4K_REQUEST
 from plugins.base import Finding, PluginRejection
 from plugins.detection.engine import Matcher, Rule, check_pattern
 from plugins.detection.keywords import KeywordMatcher
@@ -176,3 +177,17 @@ def test_prompt_moderation_reads_the_messages_of_the_configured_roles(body, refu
     else:
         moderation().pre_request(request)
         assert request.findings == []
+
+
+@pytest.mark.parametrize(
+    ("name", "settings"),
+    [
+        ("injection_protection", ALL),
+        ("code_sanitation", {**ALL, "apply_all_languages": True}),
+        ("prompt_moderation", {"keywords": ["bomb", "ransomware"], "actions": {"type": "block"}}),
+    ],
+)
+def test_the_bench_4k_chat_prompt_passes_every_detector(name, settings):
+    request = make_request(body=json.dumps(CHAT_4K_REQUEST).encode())
+    make_plugin(name, settings).pre_request(request)
+    assert request.findings == []
