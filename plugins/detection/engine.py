@@ -13,6 +13,11 @@ import re2
 # that its DFA never gives up on a long input.
 MAX_MEMORY = 64 << 20
 MAX_PATTERN_LENGTH = 2000
+# Many short texts (the strings of a large JSON body) are first scanned as one, joined by this
+# separator, with every rule in multi-line mode: whatever matches one text matches the joined
+# ones, so a body without a match costs one scan (`\A` and `\z` would not hold: not joined).
+SEPARATOR = "\n"
+ABSOLUTE_ANCHORS = ("\\A", "\\z")
 
 
 @dataclass(frozen=True)
@@ -49,12 +54,10 @@ class Matcher:
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
         self._regexes = tuple(re2.compile(rule.pattern, _options()) for rule in self.rules)
-        self._set: re2.Set | None = None
-        if self.rules:
-            self._set = re2.Set.SearchSet(_options())
-            for rule in self.rules:
-                self._set.Add(rule.pattern)
-            self._set.Compile()
+        self._set = _rule_set(rule.pattern for rule in self.rules)
+        self._joined: re2.Set | None = None
+        if not any(anchor in rule.pattern for rule in self.rules for anchor in ABSOLUTE_ANCHORS):
+            self._joined = _rule_set(f"(?m){rule.pattern}" for rule in self.rules)
 
     def __bool__(self) -> bool:
         return bool(self.rules)
@@ -65,6 +68,12 @@ class Matcher:
             return []
         indexes = self._set.Match(text)
         return [self.rules[index] for index in sorted(indexes)] if indexes else []
+
+    def may_match_one_of(self, joined: str) -> bool:
+        """False only when none of the texts joined by SEPARATOR can match a rule."""
+        if self._set is None or self._joined is None:
+            return self._set is not None
+        return bool(self._joined.Match(joined))
 
     def first(self, text: str) -> Rule | None:
         hits = self.matching(text)
@@ -77,6 +86,17 @@ class Matcher:
             regex = self._regexes[self.rules.index(rule)]
             text = regex.sub(lambda match: char * len(match.group(0)), text)
         return text, hits
+
+
+def _rule_set(patterns: Iterable[str]) -> re2.Set | None:
+    patterns = list(patterns)
+    if not patterns:
+        return None
+    rule_set = re2.Set.SearchSet(_options())
+    for pattern in patterns:
+        rule_set.Add(pattern)
+    rule_set.Compile()
+    return rule_set
 
 
 @functools.lru_cache(maxsize=256)

@@ -48,7 +48,11 @@ PATTERNS: dict[str, dict[str, str]] = {
             rf"select{_S}(?:\*|(?:distinct{_S})?{_NAME}\s*,\s*[\w.`\"\[\],\s]+?|count\s*\(\s*\*\s*\)|"
             rf"@@\w+|{_NAME}{_S}from{_S}{_NAME}{_S}where)\s*(?:{_S})?(?:from\b|=|<|>|like\b|in\b|$))"
         ),
-        "order_by_probe": r"(?i)['\"`)]\s*(?:order|group)\s+by\s+\d+\b",
+        "order_by_probe": r"(?i)['\"`)]\s*(?:(?:order|group)\s+by|having)\s+\d+\b",
+        "quoted_boolean_function": (
+            r"(?i)['\"`)]\s*(?:and|or|&&|\|\|)\s+\(?\s*(?:ascii|substring|substr|mid|length|"
+            r"char|ord|if|case|exists|select|sleep|benchmark|updatexml|extractvalue|count)\s*\("
+        ),
         "time_based": (
             r"(?i)\b(?:sleep|pg_sleep|benchmark)\s*\(\s*\d+(?:\.\d+)?\s*(?:\)|,)|"
             r"\bwaitfor\s+delay\s+['\"]|\bdbms_pipe\.receive_message\s*\("
@@ -68,7 +72,8 @@ PATTERNS: dict[str, dict[str, str]] = {
         ),
         "javascript": (
             r"(?i)\bthis\.\w+\s*(?:==|!=|>|<)|\bdb\.\w+\.(?:find|drop|remove|insert|update|"
-            r"aggregate)\w*\s*\(|;\s*return\s+(?:true|1)\b|\bsleep\s*\(\s*\d{3,}\s*\)"
+            r"aggregate)\w*\s*\(|;\s*return\s+(?:true|1)\b|\bsleep\s*\(\s*\d{3,}\s*\)|"
+            r"['\"]\s*;\s*(?:while\s*\(|for\s*\(|return\s|var\s|let\s|sleep\s*\()"
         ),
     },
     "command": {
@@ -79,6 +84,10 @@ PATTERNS: dict[str, dict[str, str]] = {
             r"(?:[;&|`]|\$\()\s*(?:sleep|timeout|ping\s+-[cnw])\s+\d+"
         ),
         "chained_word": (rf"(?i)(?:[;`]|&&|\|\||\$\()\s*(?:{_SHELL_WORDS})\s*(?:$|[;&|`)]|\s+-\w)"),
+        "network_probe": (
+            r"(?i)(?:[;&|`\n]|\$\()\s*(?:nslookup|dig|host|ping|curl|wget|nc|telnet|ssh|ftp)\s+"
+            r"[\w.-]+\.[a-z]{2,}\b"
+        ),
         "subshell": rf"(?i)\$\(\s*(?:{_SHELL_COMMANDS})\b|`\s*(?:{_SHELL_WORDS})\s*`",
         "exec_function": (
             r"(?i)\b(?:system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec|spawn|"
@@ -131,8 +140,9 @@ PATTERNS: dict[str, dict[str, str]] = {
     "ssrf": {
         "scheme": r"(?i)\b(?:file|gopher|dict|tftp|jar|netdoc|expect|phar|ldap|php):(?://|/)",
         "loopback": (
-            r"(?i)\b(?:https?|ftp|wss?)://(?:[^/@\s]*@)?(?:localhost|127(?:\.\d{1,3}){1,3}|"
-            r"0\.0\.0\.0|0+|\[?::1?\]?|\[::ffff:[\d.:a-f]+\]|localtest\.me|"
+            r"(?i)\b(?:https?|ftp|wss?)://(?:[^/@\s]*@)?(?:localhost(?:\.localdomain)?|"
+            r"127(?:\.\d{1,3}){1,3}|0\.0\.0\.0|0+|\[?::1?\]?|\[::ffff:[\d.:a-f]+\]|localtest\.me|"
+            r"\[(?:0{0,4}:){2,7}(?:ffff:)?(?:127(?:\.\d{1,3}){3}|0{0,3}1)\]|"
             r"[\w.-]*\.(?:nip|sslip|xip)\.io|0x[0-9a-f]{1,8}(?:\.[0-9a-fx]+)*|\d{8,10}|0\d{1,4}\.[\d.]+)"
             r"(?:[:/?#\s\\]|$)"
         ),
@@ -170,6 +180,7 @@ PATTERNS: dict[str, dict[str, str]] = {
         "erb": r"(?i)<%=?\s*[^%]*?(?:\d\s*[*+]\s*\d|system|`|eval|exec|file\.|io\.)[^%]*%>",
         "arithmetic": r"(?i)[$#]?\{\s*\d+\s*\*\s*['\"]?\d+['\"]?\s*\}",
         "smarty": r"(?i)\{\s*php\s*\}|\{\s*\$smarty\b|\{\s*system\s*\(",
+        "freemarker": r"(?i)<#assign\b|freemarker\.template\.utility\.|\?new\s*\(\s*\)",
         "expression_language": (
             r"(?i)\$\{[^}]*(?:getruntime|\bt\s*\(|jndi:|class\.|\.exec\s*\()|"
             r"#\{[^}]*(?:getruntime|\bt\s*\()|\$\{\s*jndi:"
@@ -184,7 +195,9 @@ PATTERNS: dict[str, dict[str, str]] = {
         ),
     },
     "xpath": {
-        "quoted_tautology": r"(?i)['\"]\s*(?:or|and)\s+['\"]?[^'\"\s]*['\"]?\s*=\s*['\"]",
+        "quoted_tautology": (
+            r"(?i)['\"]\s*(?:or|and)\s+(?:['\"]?[^'\"\s]*['\"]?\s*=\s*['\"]|\d+\s*=\s*\d+)"
+        ),
         "functions": (
             r"(?i)\b(?:contains|substring|concat|count|string-length|starts-with|normalize-space|"
             r"translate|local-name|name|position|last|text)\s*\(\s*(?:/|\.\.?/|@|['\"]\w|\))"
@@ -198,6 +211,7 @@ PATTERNS: dict[str, dict[str, str]] = {
             r"http/\d(?:\.\d)?\s+\d{3}\b|x-(?:forwarded-(?:for|host|proto)|real-ip|original-url|"
             r"rewrite-url)\s*:|refresh\s*:\s*\d|transfer-encoding\s*:|access-control-allow-[\w-]+\s*:)"
         ),
+        "response_splitting": r"(?i)(?:\r?\n){2}\s*<\s*(?:script|html|body|iframe|svg)\b",
         "encoded_crlf": r"(?i)%0d%0a|%0a%0d|\\r\\n(?:location|set-cookie|content-|http/)",
     },
     "xss": {

@@ -25,9 +25,10 @@ LOOK_ALIKES = {
     "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
 }  # fmt: skip
 TRANSLATION = {**dict.fromkeys(map(ord, INVISIBLE)), **{ord(k): v for k, v in LOOK_ALIKES.items()}}
-# An inline comment reads as a blank (`UNION/**/SELECT`); a fixed, linear pattern.
 ESCAPE_RE = re.compile(r"%[0-9A-Fa-f]{2}")
-INLINE_COMMENT_RE = re.compile(r"/\*[^*]*\*+(?:[^/*][^*]*\*+)*/")
+# An inline comment reads as a blank (`UNION/**/SELECT`); a fixed, linear pattern. It stays on
+# one line: texts joined by new lines (engine.SEPARATOR) are normalised as each one would be.
+INLINE_COMMENT_RE = re.compile(r"/\*[^*\n]*\*+(?:[^/*\n][^*\n]*\*+)*/")
 
 
 def url_decoded(text: str, *, plus: bool = False) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from plugins.base import RequestContext
-from plugins.detection.engine import Matcher, Rule
+from plugins.detection.engine import SEPARATOR, Matcher, Rule
 from plugins.detection.normalise import normalise
 
 HEADERS, PATH_AND_QUERY, BODY = "headers", "path_and_query", "body"
@@ -27,7 +27,7 @@ class Hit:
     where: str
 
 
-def header_texts(request: RequestContext) -> Iterator[str]:
+def header_values(request: RequestContext) -> Iterator[str]:
     for name, value in request.headers.items():
         if name.lower() not in CREDENTIAL_HEADERS:
             yield value
@@ -43,7 +43,11 @@ def query_pairs(query_string: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def path_texts(request: RequestContext) -> Iterator[str]:
+def header_texts(request: RequestContext, matcher: Matcher) -> Iterator[str]:
+    return map(normalise, header_values(request))
+
+
+def path_texts(request: RequestContext, matcher: Matcher) -> Iterator[str]:
     """The path, the whole query string, then each query name and value on its own."""
     yield normalise(request.path)
     if request.query_string:
@@ -72,18 +76,22 @@ def body_document(request: RequestContext) -> Any:
     return parsed if isinstance(parsed, dict | list | str) else None
 
 
-def body_texts(request: RequestContext) -> Iterator[str]:
+def body_texts(request: RequestContext, matcher: Matcher) -> Iterator[str]:
+    """The raw body, or each string of a JSON body (once the joined strings may match)."""
     if not request.body:
         return
     document = body_document(request)
     if document is None:
         yield normalise(request.body.decode("utf-8", errors="replace"))
-    else:
-        yield from map(normalise, json_strings(document))
+        return
+    strings = list(json_strings(document))
+    if len(strings) > 1 and not matcher.may_match_one_of(normalise(SEPARATOR.join(strings))):
+        return
+    yield from map(normalise, strings)
 
 
-TEXTS: Mapping[str, Callable[[RequestContext], Iterator[str]]] = {
-    HEADERS: lambda request: map(normalise, header_texts(request)),
+TEXTS: Mapping[str, Callable[[RequestContext, Matcher], Iterator[str]]] = {
+    HEADERS: header_texts,
     PATH_AND_QUERY: path_texts,
     BODY: body_texts,
 }
@@ -95,7 +103,7 @@ def hits(request: RequestContext, matchers: Mapping[str, Matcher], *, first: boo
     for where, matcher in matchers.items():
         if not matcher:
             continue
-        for text in TEXTS[where](request):
+        for text in TEXTS[where](request, matcher):
             for rule in matcher.matching(text):
                 found.setdefault(rule, Hit(rule, where))
                 if first:

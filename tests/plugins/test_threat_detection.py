@@ -191,3 +191,22 @@ def test_the_bench_4k_chat_prompt_passes_every_detector(name, settings):
     request = make_request(body=json.dumps(CHAT_4K_REQUEST).encode())
     make_plugin(name, settings).pre_request(request)
     assert request.findings == []
+
+
+def test_the_strings_of_a_json_body_are_scanned_joined_first_anchors_included():
+    rules = [Rule("template", "exact", "^\\s*constructor\\s*$"), Rule("c", "c", "^debug=true$")]
+    matcher = Matcher(rules)
+    assert matcher.may_match_one_of("a\nconstructor\nb")
+    assert matcher.may_match_one_of("x\ndebug=true")
+    assert not matcher.may_match_one_of("a constructor\nof bridges")
+    absolute = Matcher([Rule("c", "c", "\\Adebug\\z")])
+    assert absolute.may_match_one_of("anything")  # cannot be joined: every text is scanned
+
+
+def test_an_attack_deep_in_a_large_json_body_is_found():
+    records = [{"id": i, "name": f"user{i}", "city": "Oslo"} for i in range(20_000)]
+    records[-1]["name"] = "constructor"
+    request = make_request(body=json.dumps(records).encode())
+    with pytest.raises(PluginRejection):
+        make_plugin("injection_protection", ALL).pre_request(request)
+    assert request.findings == [Finding("injection_protection", "template", "blocked")]
