@@ -4,7 +4,7 @@ matches a text; the matching rules' own regexes then find the fragments (for san
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import re2
@@ -103,7 +103,3 @@ def _rule_set(patterns: Iterable[str]) -> re2.Set | None:
 def compiled(rules: tuple[Rule, ...]) -> Matcher:
     """The matcher of `rules`, shared by every plugin instance built with the same rules."""
     return Matcher(rules)
-
-
-def select(rules: Sequence[Rule], wanted: Callable[[Rule], bool]) -> tuple[Rule, ...]:
-    return tuple(rule for rule in rules if wanted(rule))
