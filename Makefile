@@ -6,7 +6,7 @@ PY := $(BIN)/python
 ADMIN_USER ?= admin
 PORT ?= 8080
 
-.PHONY: run test lint format bench install migrate boot-check
+.PHONY: run test lint format bench corpus install migrate boot-check
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -50,3 +50,7 @@ format: install
 
 bench: install
 	$(MAKE) -C bench run PY=$(abspath $(PY)) BENCH_QUICK=$(BENCH_QUICK)
+
+# The detectors on the labelled corpus (tests/corpus): caught, missed, false alarms per type.
+corpus: install
+	$(PY) -m tests.corpus

@@ -32,6 +32,31 @@ CHAT_COMPLETION = {
     ],
     "usage": {"prompt_tokens": 14, "completion_tokens": 3, "total_tokens": 17},
 }
+# A chat prompt of 4 KB of ordinary prose: what content plugins (detectors, masking) cost on a
+# realistic prompt. Mentions of select, drop and scripts on purpose: it must pass them all.
+CHAT_4K_SENTENCES = (
+    "I'm preparing the quarterly business review for our customer success team.",
+    "We cover renewals, expansion revenue, support ticket trends and product adoption.",
+    "Last quarter we renewed 92% of accounts, expanded 14 of them and closed 1,240 tickets.",
+    "The median first response time was 2 hours, down from 3.5 hours the quarter before.",
+    "Two enterprise customers asked us to drop the legacy export format by December.",
+    "Please select the three most important points for the executive audience.",
+    "Suggest a chart for each point and say which data we need to build it.",
+    "Our onboarding script for new admins was rewritten in May; adoption rose by 18%.",
+    "Churn is concentrated in accounts with fewer than ten seats and no champion.",
+    "The support team wants a self-service page for password resets and SSO questions.",
+    "Finance will review the pricing change for the Pro plan (from $49 to $59 per seat).",
+    "Draft an executive summary of about 200 words, then a one-line headline.",
+    "Keep the tone factual and avoid jargon; the board is not technical.",
+    "Mention the risks: two renewals at risk in EMEA and a delayed integration.",
+)
+CHAT_4K_MESSAGE = (" ".join(CHAT_4K_SENTENCES) + " ") * 4
+CHAT_4K_MESSAGE = CHAT_4K_MESSAGE[:4096].rsplit(" ", 1)[0].ljust(4096, ".")
+CHAT_4K_REQUEST = {
+    "model": "gpt-4o-mini",
+    "messages": [{"role": "user", "content": CHAT_4K_MESSAGE}],
+    "max_tokens": 16,
+}
 # Sent with every request of every row, so each row sees the same payload.
 ORIGIN = "https://example.com"
 SSE_EVENTS = 20
@@ -55,6 +80,7 @@ class Workload:
 WORKLOADS = (
     Workload("json", "GET", "/json"),
     Workload("chat", "POST", "/v1/chat/completions", compact_json(CHAT_REQUEST)),
+    Workload("chat4k", "POST", "/v1/chat/completions", compact_json(CHAT_4K_REQUEST)),
 )
 
 

@@ -23,6 +23,9 @@ PLUGIN_SETTINGS: dict[str, dict[str, Any]] = {
     "request_size_limiter": {"allowed_payload_size": 1, "size_unit": "megabytes"},
     "cors": {"allowed_origins": [ORIGIN], "allowed_methods": ["GET", "POST"]},
     "ip_whitelist": {"cidrs": ["127.0.0.0/8", "::1/128"]},
+    # Every injection type, in headers, path, query and body (the chat4k workload shows the
+    # cost on a 4 KB prompt).
+    "injection_protection": {"content_to_check": ["all"], "action": "block", "status_code": 403},
 }
 PREFERRED_STAGE = "pre_request"
 PLACEHOLDER_KEY = "gk_" + "0" * 43
@@ -70,6 +73,13 @@ class GatewayRow:
 GATEWAY_ROWS = (
     GatewayRow("gateway-a", "gateway (a) no plugins", True, ()),
     GatewayRow("gateway-b", "gateway (b) key + rate_limiter", False, ("rate_limiter",)),
+    # Before (c): the profile is taken on the last gateway row, the one with the most plugins.
+    GatewayRow(
+        "gateway-threats",
+        "gateway key + injection_protection (all types)",
+        False,
+        ("injection_protection",),
+    ),
     GatewayRow(
         "gateway-c",
         "gateway (c) (b) + traffic control",

@@ -19,6 +19,9 @@ DEFAULTS: dict[str, Any] = {
         "plugins.builtin.cors.CorsPlugin",
         "plugins.builtin.ip_filter.IPWhitelistPlugin",
         "plugins.builtin.ip_filter.IPBlacklistPlugin",
+        "plugins.builtin.injection_protection.InjectionProtectionPlugin",
+        "plugins.builtin.code_sanitation.CodeSanitationPlugin",
+        "plugins.builtin.prompt_moderation.PromptModerationPlugin",
     ],
 }
 

@@ -40,6 +40,31 @@ VALID = [
     ("ip_whitelist", {"enabled": False}),
     ("ip_whitelist", {"enabled": True, "ips": ["127.0.0.1"]}),
     ("cors", {**CORS, "log_violations": True, "require_origin": True}),
+    ("injection_protection", {"content_to_check": ["all"]}),
+    (
+        "injection_protection",
+        {
+            "predefined_injections": [{"type": "sql", "enabled": True}],
+            "custom_injections": [
+                {"name": "no-debug", "pattern": "debug=true", "content_to_check": "path_and_query"}
+            ],
+            "content_to_check": ["headers", "path_and_query", "body"],
+            "action": "log_only",
+            "status_code": 403,
+        },
+    ),
+    (
+        "code_sanitation",
+        {"apply_all_languages": True, "content_to_check": ["body"], "action": "sanitize"},
+    ),
+    (
+        "prompt_moderation",
+        {
+            "keywords": ["bomb"],
+            "regex": ["how to make .* explosives"],
+            "actions": {"type": "block"},
+        },
+    ),
 ]
 # Settings the schema refuses, which the API must refuse too.
 INVALID = [
@@ -64,6 +89,11 @@ INVALID = [
     ("ip_whitelist", {"ips": ["10.0.0.1"], "enabled": "false"}),
     ("cors", {**CORS, "log_violations": "yes"}),
     ("cors", {**CORS, "require_origin": 0}),
+    ("injection_protection", {"content_to_check": ["body"], "action": "sanitize"}),
+    ("injection_protection", {"content_to_check": ["body"], "status_code": 600}),
+    ("code_sanitation", {"apply_all_languages": True, "content_to_check": [], "action": "block"}),
+    ("prompt_moderation", {"keywords": ["bomb"], "actions": {"type": "block"}, "roles": []}),
+    ("prompt_moderation", {"keywords": ["bomb"], "actions": {"type": "warn"}}),
 ]
 
 

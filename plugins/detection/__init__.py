@@ -1,0 +1,1 @@
+"""Threat detection shared by injection_protection, code_sanitation and prompt_moderation."""
