@@ -19,6 +19,7 @@ DEFAULTS: dict[str, Any] = {
         "plugins.builtin.cors.CorsPlugin",
         "plugins.builtin.ip_filter.IPWhitelistPlugin",
         "plugins.builtin.ip_filter.IPBlacklistPlugin",
+        "plugins.builtin.data_masking.DataMaskingPlugin",
     ],
 }
 
