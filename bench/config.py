@@ -32,6 +32,21 @@ CHAT_COMPLETION = {
     ],
     "usage": {"prompt_tokens": 14, "completion_tokens": 3, "total_tokens": 17},
 }
+# A 4 KB chat prompt of plain English prose (content plugins scan every character of it).
+PROSE = (
+    "Please read the following notes from our planning meeting and write a short summary. "
+    "The team agreed that the new onboarding guide should be shorter and easier to follow, "
+    "with one page for each step and a clear checklist at the end. Several people asked for "
+    "more examples, especially for the parts that explain how accounts are set up and how "
+    "the first project is created. We also talked about the support rota for the holidays, "
+    "the budget for the spring conference and the plan to move the weekly call to Thursday "
+    "afternoon so that colleagues in other time zones can join without staying up late. "
+)
+CHAT_4K_REQUEST = {
+    "model": "gpt-4o-mini",
+    "messages": [{"role": "user", "content": (PROSE * 8)[:4096]}],
+    "max_tokens": 16,
+}
 # Sent with every request of every row, so each row sees the same payload.
 ORIGIN = "https://example.com"
 SSE_EVENTS = 20
@@ -55,6 +70,7 @@ class Workload:
 WORKLOADS = (
     Workload("json", "GET", "/json"),
     Workload("chat", "POST", "/v1/chat/completions", compact_json(CHAT_REQUEST)),
+    Workload("chat4k", "POST", "/v1/chat/completions", compact_json(CHAT_4K_REQUEST)),
 )
 
 

@@ -23,6 +23,7 @@ PLUGIN_SETTINGS: dict[str, dict[str, Any]] = {
     "request_size_limiter": {"allowed_payload_size": 1, "size_unit": "megabytes"},
     "cors": {"allowed_origins": [ORIGIN], "allowed_methods": ["GET", "POST"]},
     "ip_whitelist": {"cidrs": ["127.0.0.0/8", "::1/128"]},
+    "data_masking": {"apply_all": True},
 }
 PREFERRED_STAGE = "pre_request"
 PLACEHOLDER_KEY = "gk_" + "0" * 43
@@ -75,6 +76,10 @@ GATEWAY_ROWS = (
         "gateway (c) (b) + traffic control",
         False,
         ("rate_limiter", "ip_whitelist", "request_size_limiter", "cors"),
+    ),
+    GatewayRow("gateway-k", "gateway (k) key only", False, ()),
+    GatewayRow(
+        "gateway-m", "gateway (m) key + data_masking (all entities)", False, ("data_masking",)
     ),
 )
 GATEWAY_KEYS = frozenset(row.key for row in GATEWAY_ROWS)

@@ -84,7 +84,8 @@ def test_openai_stream_masks_an_email_split_across_events(gateway_server, e2e_up
     )
     assert openai_text(body) == MASKED
     assert events(body)[-1].data == "[DONE]"
-    assert b"john" not in body and b"exa" not in body
+    assert b"john" not in body
+    assert b"exa" not in body
 
 
 def test_anthropic_stream_masks_an_email_split_across_events(gateway_server, e2e_upstream):

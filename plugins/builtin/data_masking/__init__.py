@@ -5,15 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugins.base import Finding, Plugin, RequestContext, ResponseContext, TextFilter
+from plugins.base import (
+    Finding,
+    Plugin,
+    RequestContext,
+    ResponseContext,
+    TextFilter,
+)
 from plugins.builtin.data_masking.body import NOT_PARSED, mask_body
+from plugins.builtin.data_masking.errors import FAILED, scrubbed
 from plugins.builtin.data_masking.masker import Hits, Masker, restore_tokens
 from plugins.builtin.data_masking.settings import DataMaskingSettingsSerializer
 from plugins.builtin.data_masking.stream import ChainedFilter, MaskingFilter, RestoringFilter
 
 TOKENS = "data_masking.tokens"  # request.metadata: token -> original value (this request only)
 FOUND = "data_masking.found"  # request.metadata: (kind, action) already recorded as findings
-FAILED = "data masking failed"
 
 
 class DataMaskingPlugin(Plugin):
@@ -41,6 +47,7 @@ class DataMaskingPlugin(Plugin):
     def fails_open_on(self, stage: str, error: Exception) -> bool:
         return False
 
+    @scrubbed
     def pre_request(self, request: RequestContext) -> None:
         """The body masked before it goes upstream; with reversible hashing, the tokens'
         originals kept on the request for the post_response instance."""
@@ -62,6 +69,7 @@ class DataMaskingPlugin(Plugin):
             request.metadata.setdefault(TOKENS, {}).update(hits.tokens)
         self.record(request, hits)
 
+    @scrubbed
     def post_response(self, request: RequestContext, response: ResponseContext) -> None:
         """A buffered answer masked, then this request's tokens restored (a streamed one goes
         through `stream_filter`)."""

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 
 from plugins.base import TextFilter
+from plugins.builtin.data_masking.errors import scrubbed
 from plugins.builtin.data_masking.masker import CONTEXT_WINDOW, Hits, Masker, restore_tokens
 
 HOLD = 256  # characters kept back: the longest value that may still be growing
@@ -26,6 +27,7 @@ class MaskingFilter(TextFilter):
         self.held = ""
         self.before = ""  # the end of the text sent so far: context words of what follows
 
+    @scrubbed
     def feed(self, text: str) -> str:
         buffer = self.held + self.masker.prepare(text)
         limit = len(buffer) - HOLD
@@ -36,10 +38,12 @@ class MaskingFilter(TextFilter):
         self.held = buffer[cut:]
         return self._send(buffer[:cut])
 
+    @scrubbed
     def finish(self) -> str:
         held, self.held = self.held, ""
         return self._send(held)
 
+    @scrubbed
     def complete(self, text: str) -> str:
         masked = self.masker.mask(text, self.hits)
         self.on_hits()
@@ -89,6 +93,7 @@ class RestoringFilter(TextFilter):
         self.restored = restored
         self.held = ""
 
+    @scrubbed
     def feed(self, text: str) -> str:
         buffer = self.held + text
         start = buffer.rfind("<", max(0, len(buffer) - TOKEN_MAX))
@@ -99,10 +104,12 @@ class RestoringFilter(TextFilter):
             self.held = ""
         return restore_tokens(buffer, self.tokens, self.restored)
 
+    @scrubbed
     def finish(self) -> str:
         held, self.held = self.held, ""
         return restore_tokens(held, self.tokens, self.restored)
 
+    @scrubbed
     def complete(self, text: str) -> str:
         return restore_tokens(text, self.tokens, self.restored)
 
@@ -114,11 +121,14 @@ class ChainedFilter(TextFilter):
         self.first = first
         self.second = second
 
+    @scrubbed
     def feed(self, text: str) -> str:
         return self.second.feed(self.first.feed(text))
 
+    @scrubbed
     def finish(self) -> str:
         return self.second.feed(self.first.finish()) + self.second.finish()
 
+    @scrubbed
     def complete(self, text: str) -> str:
         return self.second.complete(self.first.complete(text))

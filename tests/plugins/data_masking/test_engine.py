@@ -9,7 +9,9 @@ import pytest
 from requests.structures import CaseInsensitiveDict
 
 from plugins.base import Finding, ResponseContext
+from plugins.builtin.data_masking import DataMaskingPlugin
 from plugins.builtin.data_masking.entities import BY_NAME, NAMES
+from plugins.builtin.data_masking.masker import Hits, Masker
 from plugins.sse import SSEParser
 from plugins.streams import stream_rewriter
 from tests.plugins.data_masking.examples import EXAMPLES
@@ -168,7 +170,8 @@ def test_a_value_split_across_deltas_is_masked(size):
     stream = [openai_chunk(delta) for delta in deltas] + [openai_chunk("", "stop")]
     body = rewrite(plugin, make_request(), [*stream, "data: [DONE]\n\n"], "text/event-stream")
     assert openai_text(body) == text.replace("john.doe@example.com", "[MASKED_EMAIL]")
-    assert b"john" not in body and b"example" not in body
+    assert b"john" not in body
+    assert b"example" not in body
 
 
 def test_text_far_from_a_possible_match_is_sent_at_once():
@@ -204,7 +207,8 @@ def test_restoring_tokens_split_across_deltas():
     request = make_request(body=b"mail a@b.io", headers={"Content-Type": "text/plain"})
     pre.pre_request(request)
     token = request.body.decode().split()[1]
-    assert token.startswith("<PII_EMAIL_") and "a@b.io" not in request.body.decode()
+    assert token.startswith("<PII_EMAIL_")
+    assert "a@b.io" not in request.body.decode()
     post = make_plugin("data_masking", settings, stage="post_response")
     answer = f"Sure, I wrote to {token} and {token}."
     deltas = [answer[i : i + 4] for i in range(0, len(answer), 4)]
@@ -212,3 +216,51 @@ def test_restoring_tokens_split_across_deltas():
     body = rewrite(post, request, stream, "text/event-stream")
     assert openai_text(body) == "Sure, I wrote to a@b.io and a@b.io."
     assert Finding("data_masking", "reversible_hashing", "restored") in request.findings
+
+
+class ExplodingMasker(Masker):
+    """A masker with a bug: it raises, quoting the text, on a word."""
+
+    def mask(self, text: str, hits: Hits, context: str = "") -> str:
+        if "boom" in text:
+            raise RuntimeError(f"cannot mask {text!r}")
+        return super().mask(text, hits, context)
+
+
+class ExplodingMaskingPlugin(DataMaskingPlugin):
+    name = "data_masking_exploding"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.masker = ExplodingMasker(self.settings)
+
+
+@pytest.fixture
+def exploding(settings):
+    from gateway_project.conf import DEFAULTS
+    from plugins.registry import registry
+
+    path = f"{__name__}.ExplodingMaskingPlugin"
+    settings.GATEWAY = {**settings.GATEWAY, "PLUGINS": [*DEFAULTS["PLUGINS"], path]}
+    registry.load()
+    yield make_plugin("data_masking_exploding", only("email"), stage="post_response")
+    settings.GATEWAY = {key: value for key, value in settings.GATEWAY.items() if key != "PLUGINS"}
+    registry.load()
+
+
+def test_a_crash_mid_stream_ends_it_with_an_error_event_and_logs_no_text(exploding, caplog):
+    text = "secret a@b.io " + "x " * 200 + "boom and more"
+    deltas = [text[i : i + 7] for i in range(0, len(text), 7)]
+    stream = [openai_chunk(d) for d in deltas] + [openai_chunk("", "stop"), "data: [DONE]\n\n"]
+    body = rewrite(exploding, make_request(), stream, "text/event-stream")
+    parser = SSEParser()
+    parsed = parser.feed(body) + parser.finish()
+    assert parsed[-2].json() == {
+        "error": {"message": "data masking failed", "type": "data_masking_exploding"}
+    }
+    assert parsed[-1].data == "[DONE]"
+    assert b"boom" not in body
+    assert b"a@b.io" not in body
+    assert "data masking failed: RuntimeError" in caplog.text
+    assert "cannot mask" not in caplog.text
+    assert "boom" not in caplog.text

@@ -180,7 +180,9 @@ def test_an_unmasked_body_is_forwarded_byte_for_byte(route, upstream, proxy_clie
     assert upstream.seen[-1].body == raw.encode()
 
 
-def test_a_masking_crash_answers_500_and_the_upstream_sees_nothing(route, upstream, proxy_client):
+def test_a_masking_crash_answers_500_and_the_upstream_sees_nothing(
+    route, upstream, proxy_client, caplog
+):
     """A text body that is not the UTF-8 it declares cannot be masked: the masker raises."""
     gateway = route(plugin_chain=[masking(predefined_entities=[{"entity": "credit_card"}])])
     body = b"card 4111 1111 1111 1111 \xff\xfe"
@@ -188,3 +190,5 @@ def test_a_masking_crash_answers_500_and_the_upstream_sees_nothing(route, upstre
     assert response.status_code == 500
     assert json.loads(response.content) == {"error": "data masking failed"}
     assert upstream.seen == []
+    assert "data masking failed: UnicodeDecodeError" in caplog.text
+    assert "4111" not in caplog.text
