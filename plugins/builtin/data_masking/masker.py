@@ -30,11 +30,23 @@ ANCHOR_START = re2._Anchor.ANCHOR_START
 TOKEN = re.compile(r"<PII_[A-Z0-9_]+_[0-9a-f]{8}>")
 
 
-def re2_options() -> re2.Options:
+def re2_options(*, capture: bool = True) -> re2.Options:
     options = re2.Options()
     options.log_errors = False
     options.max_mem = 8 << 20
+    options.never_capture = not capture
     return options
+
+
+def byte_spans(regexp: Any, data: bytes) -> Iterator[tuple[int, int]]:
+    """Spans of the matches of a low-level RE2 regexp in `data`, left to right."""
+    pos, end = 0, len(data)
+    while pos <= end:
+        span = regexp.Match(UNANCHORED, data, pos, end)[0]
+        if span[0] < 0:
+            return
+        yield span
+        pos = span[1] if span[1] > span[0] else span[1] + 1
 
 
 def compile_re2(pattern: str) -> Any:
@@ -108,6 +120,11 @@ class Masker:
         ordered = sorted(keywords, key=len, reverse=True)
         alternation = "|".join(re.escape(word) for word in ordered)
         self.keyword_regex = re.compile(alternation, flags) if keywords else None
+        # The scan and the regex rules without groups: where a stream may not cut.
+        patterns = [regex.pattern for regex, _ in self.regex_rules]
+        if self.scan is not None:
+            patterns.append(self.scan.pattern)
+        self.spotters = [re2.compile(p, re2_options(capture=False))._regexp for p in patterns]
         self.max_edits: int = settings.get("max_edit_distance", 1)
         self.similarity: float = settings.get("similarity_threshold", 0.8)
 
@@ -254,10 +271,10 @@ class Masker:
 
     def candidate_spans(self, text: str) -> list[tuple[int, int]]:
         """Where anything may match, checks aside: a stream never cuts inside one."""
-        regexes = [regex for regex, _ in self.regex_rules]
-        if self.scan is not None:
-            regexes.append(self.scan)
-        spans = [match.span() for regex in regexes for match in regex.finditer(text)]
+        data = text.encode()
+        spans = [span for regexp in self.spotters for span in byte_spans(regexp, data)]
+        if len(data) != len(text):
+            spans = [(len(data[:a].decode()), len(data[:b].decode())) for a, b in spans]
         if self.keyword_regex is not None:
             spans.extend(match.span() for match in self.keyword_regex.finditer(text))
         return spans

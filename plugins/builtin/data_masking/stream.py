@@ -11,6 +11,7 @@ from plugins.builtin.data_masking.errors import scrubbed
 from plugins.builtin.data_masking.masker import CONTEXT_WINDOW, Hits, Masker, restore_tokens
 
 HOLD = 256  # characters kept back: the longest value that may still be growing
+STEP = 32  # text is let go in pieces of at least this much: fewer scans of the held tail
 MAX_HOLD = 8192  # a match still growing past HOLD (a PEM key) is held up to this
 WORD_BACKTRACK = 64  # a cut moves back at most this far to fall between words
 TOKEN_PREFIX = re.compile(r"<(?:P(?:I(?:I(?:_[A-Za-z0-9_]{0,40})?)?)?)?$")
@@ -31,7 +32,7 @@ class MaskingFilter(TextFilter):
     def feed(self, text: str) -> str:
         buffer = self.held + self.masker.prepare(text)
         limit = len(buffer) - HOLD
-        if limit <= 0:
+        if limit < STEP:
             self.held = buffer
             return ""
         cut = self.cut(buffer, limit)
