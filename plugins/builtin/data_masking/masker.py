@@ -19,7 +19,6 @@ from plugins.builtin.data_masking.entities import BY_NAME, ENTITIES, Entity
 
 APPLY_ALL_MASK = "*****"
 CONTEXT_WINDOW = 48  # characters before a value where a context word rescues a failed check
-WORD = re.compile(r"\w+")
 # Zero-width and bidirectional controls stripped by normalize_input.
 INVISIBLE = dict.fromkeys(
     [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
@@ -127,6 +126,15 @@ class Masker:
         self.spotters = [re2.compile(p, re2_options(capture=False))._regexp for p in patterns]
         self.max_edits: int = settings.get("max_edit_distance", 1)
         self.similarity: float = settings.get("similarity_threshold", 0.8)
+        self.fuzzy_words = self._fuzzy_words_regex()
+
+    def _fuzzy_words_regex(self) -> re.Pattern[str] | None:
+        """Whole words of a length some keyword is within max_edit_distance of."""
+        if not self.keywords or not self.max_edits:
+            return None
+        lengths = [len(keyword) for keyword in self.keywords]
+        shortest, longest = max(1, min(lengths) - self.max_edits), max(lengths) + self.max_edits
+        return re.compile(rf"(?<!\w)\w{{{shortest},{longest}}}(?!\w)")
 
     @staticmethod
     def _rule_target(prefix: str, index: int, rule: dict[str, Any]) -> Target:
@@ -284,7 +292,9 @@ class Masker:
             return hits.replace(self.keywords[self._fold(match.group())], match.group())
 
         text = self.keyword_regex.sub(exact, text)
-        return WORD.sub(lambda match: self._fuzzy(match.group(), hits), text)
+        if self.fuzzy_words is None:
+            return text
+        return self.fuzzy_words.sub(lambda match: self._fuzzy(match.group(), hits), text)
 
     def _fuzzy(self, word: str, hits: Hits) -> str:
         folded = self._fold(word)
