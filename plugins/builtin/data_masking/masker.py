@@ -115,6 +115,7 @@ class Masker:
             if rule["type"] == "keyword"
         }
         self.keywords = {self._fold(word): target for word, target in keywords.items()}
+        self.first_keyword = next(iter(keywords.values()), None)  # for case folds lower() misses
         flags = re.IGNORECASE if self.normalize else 0
         ordered = sorted(keywords, key=len, reverse=True)
         alternation = "|".join(re.escape(word) for word in ordered)
@@ -182,7 +183,7 @@ class Masker:
         return scan
 
     def _fold(self, text: str) -> str:
-        return text.casefold() if self.normalize else text
+        return text.lower() if self.normalize else text
 
     def prepare(self, text: str) -> str:
         """The text as it is matched (and sent on): NFKC without invisible characters when
@@ -289,7 +290,8 @@ class Masker:
 
     def mask_keywords(self, text: str, hits: Hits) -> str:
         def exact(match: re.Match[str]) -> str:
-            return hits.replace(self.keywords[self._fold(match.group())], match.group())
+            target = self.keywords.get(self._fold(match.group()), self.first_keyword)
+            return hits.replace(target, match.group())
 
         text = self.keyword_regex.sub(exact, text)
         if self.fuzzy_words is None:
