@@ -8,7 +8,7 @@ from typing import Any
 
 from plugins.registry import registry
 
-MASK = "********"  # the same mask as upstream credentials (gateways.targets.MASK)
+MASK = "********"  # upstream credentials (gateways.targets) show the same mask
 MASK_REFUSED = f"{MASK!r} is the mask of a stored secret; send the secret itself."
 
 
