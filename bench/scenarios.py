@@ -26,6 +26,7 @@ PLUGIN_SETTINGS: dict[str, dict[str, Any]] = {
     # Every injection type, in headers, path, query and body (the chat4k workload shows the
     # cost on a 4 KB prompt).
     "injection_protection": {"content_to_check": ["all"], "action": "block", "status_code": 403},
+    "data_masking": {"apply_all": True},
 }
 PREFERRED_STAGE = "pre_request"
 PLACEHOLDER_KEY = "gk_" + "0" * 43
@@ -85,6 +86,10 @@ GATEWAY_ROWS = (
         "gateway (c) (b) + traffic control",
         False,
         ("rate_limiter", "ip_whitelist", "request_size_limiter", "cors"),
+    ),
+    GatewayRow("gateway-k", "gateway (k) key only", False, ()),
+    GatewayRow(
+        "gateway-m", "gateway (m) key + data_masking (all entities)", False, ("data_masking",)
     ),
 )
 GATEWAY_KEYS = frozenset(row.key for row in GATEWAY_ROWS)

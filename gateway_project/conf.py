@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
         "plugins.builtin.injection_protection.InjectionProtectionPlugin",
         "plugins.builtin.code_sanitation.CodeSanitationPlugin",
         "plugins.builtin.prompt_moderation.PromptModerationPlugin",
+        "plugins.builtin.data_masking.DataMaskingPlugin",
     ],
 }
 

@@ -1,10 +1,12 @@
 """Plugin configurations are edited inline on gateways and rules (see gateways.admin)."""
 
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
 from plugins.models import PluginConfig
+from plugins.secret_settings import masked_settings
 from plugins.validation import duplicate_plugin_message
 
 
@@ -24,8 +26,18 @@ class PluginInlineFormSet(BaseInlineFormSet):
             seen.add(key)
 
 
+class PluginConfigForm(forms.ModelForm):
+    """Secret settings are shown masked; the mask saved back keeps the stored secret."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["settings"] = masked_settings(self.instance.name, self.instance.settings)
+
+
 class GatewayPluginInline(admin.StackedInline):
     model = PluginConfig
+    form = PluginConfigForm
     formset = PluginInlineFormSet
     fk_name = "gateway"
     exclude = ["rule"]
@@ -35,6 +47,7 @@ class GatewayPluginInline(admin.StackedInline):
 
 class RulePluginInline(admin.StackedInline):
     model = PluginConfig
+    form = PluginConfigForm
     formset = PluginInlineFormSet
     fk_name = "rule"
     exclude = ["gateway"]

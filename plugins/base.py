@@ -178,8 +178,13 @@ class Plugin:
     fixed_stages: ClassVar[tuple[str, ...]] = ()
     settings_serializer: ClassVar[type[serializers.Serializer]] = PluginSettingsSerializer
     fail_open_default: ClassVar[bool] = False
+    # The 500 error a request gets when this plugin crashes and does not fail open.
+    error_message: ClassVar[str] = "plugin execution failed"
     # The error a streamed answer ends with when this plugin's stream filter crashes.
     stream_error_message: ClassVar[str] = "plugin execution failed"
+    # Dotted paths of write-only settings (e.g. "reversible_hashing.secret", "api_key"): the
+    # admin API and the Django admin show them masked (see plugins.secret_settings).
+    secret_settings: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, instance_id: str, level: str, stage: str, settings: dict[str, Any]):
         """`settings` is the typed config: `validated_settings` output, never raw input."""

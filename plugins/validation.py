@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from gateway_project.serializers import LEGACY_CONTEXT, JSONBooleanField, StrictSerializer
 from plugins.registry import registry
+from plugins.secret_settings import masked_settings, restore_masked_settings, stored_counterpart
 from plugins.stages import STAGES
 
 
@@ -48,11 +49,19 @@ class PluginConfigSerializer(StrictSerializer):
                     ]
                 }
             )
+        _, unrestored = restore_masked_settings(attrs["name"], attrs["settings"], None)
+        if unrestored:  # a mask no stored secret stands behind (the chain restored the others)
+            raise serializers.ValidationError({"settings": unrestored})
         try:
             attrs["settings"] = plugin_class.validated_settings(attrs["settings"])
         except serializers.ValidationError as exc:
             raise serializers.ValidationError({"settings": exc.detail}) from exc
         return attrs
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["settings"] = masked_settings(data.get("name"), data.get("settings"))
+        return data
 
 
 class WholeItemsListField(serializers.ListField):
@@ -77,7 +86,7 @@ class PluginChainField(WholeItemsListField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> list[dict[str, Any]]:
-        chain = super().to_internal_value(data)
+        chain = super().to_internal_value(self._restore_masked_secrets(data))
         seen: set[tuple[str, str]] = set()
         for index, plugin in enumerate(chain):
             key = (plugin["name"], plugin["stage"])
@@ -88,6 +97,22 @@ class PluginChainField(WholeItemsListField):
             seen.add(key)
         return chain
 
+    def _restore_masked_secrets(self, data: Any) -> Any:
+        """Secrets sent back as the mask (a GET edited and PUT back) take the stored values
+        of the chain this field replaces."""
+        owner = getattr(self.parent, "instance", None)
+        if not isinstance(data, list) or owner is None or owner.pk is None:
+            return data
+        stored = list(getattr(owner, self.source).all())
+        restored = []
+        for item in data:
+            if isinstance(item, dict) and isinstance(item.get("settings"), dict):
+                previous = stored_counterpart(item, stored)
+                settings, _ = restore_masked_settings(item.get("name"), item["settings"], previous)
+                item = {**item, "settings": settings}
+            restored.append(item)
+        return restored
+
     def to_representation(self, data: Any) -> list[dict[str, Any]]:
         if hasattr(data, "all"):
             data = data.all()
@@ -97,6 +122,11 @@ class PluginChainField(WholeItemsListField):
 def validate_plugin_config_model(config: models.Model) -> None:
     """Django-admin validation of one PluginConfig row, with the API's rules and messages;
     the row's settings become the normalised ones the API would store."""
+    settings = config.settings if config.settings is not None else {}
+    if config.pk is not None:
+        stored = type(config)._default_manager.filter(pk=config.pk).values_list("settings")
+        previous = stored.first()
+        settings, _ = restore_masked_settings(config.name, settings, previous and previous[0])
     serializer = PluginConfigSerializer(
         data={
             "name": config.name,
@@ -104,7 +134,7 @@ def validate_plugin_config_model(config: models.Model) -> None:
             "stage": config.stage,
             "priority": config.priority,
             "parallel": config.parallel,
-            "settings": config.settings if config.settings is not None else {},
+            "settings": settings,
         }
     )
     if not serializer.is_valid():

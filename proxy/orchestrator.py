@@ -76,8 +76,8 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
     except PluginRejection as exc:
         headers = {**(context.response_headers if context else {}), **exc.headers}
         response = json_error(exc.status, exc.message, headers=headers, retry_after=exc.retry_after)
-    except PluginFailure:
-        response = json_error(500, "plugin execution failed")
+    except PluginFailure as failure:
+        response = json_error(500, failure.plugin.error_message)
     except Exception:
         logger.exception("proxy error (request %s)", request_id)
         response = json_error(500, "internal server error")

@@ -1,0 +1,341 @@
+"""The masking engine of one plugin instance, compiled once: entities in one combined RE2
+scan, then operator regex rules (RE2), keywords, and fuzzy keyword matching per word."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import operator
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import re2
+from rapidfuzz.distance import Levenshtein
+
+from plugins.builtin.data_masking.entities import BY_NAME, ENTITIES, Entity
+
+APPLY_ALL_MASK = "*****"
+CONTEXT_WINDOW = 48  # characters before a value where a context word rescues a failed check
+# Zero-width and bidirectional controls stripped by normalize_input.
+INVISIBLE = dict.fromkeys(
+    [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+)
+# google-re2 is pinned: its low-level Match call (byte offsets, every group's span).
+UNANCHORED = re2._Anchor.UNANCHORED
+ANCHOR_START = re2._Anchor.ANCHOR_START
+TOKEN = re.compile(r"<PII_[A-Z0-9_]+_[0-9a-f]{8}>")
+
+
+def re2_options(*, capture: bool = True) -> re2.Options:
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = 8 << 20
+    options.never_capture = not capture
+    return options
+
+
+def byte_spans(regexp: Any, data: bytes) -> Iterator[tuple[int, int]]:
+    """Spans of the matches of a low-level RE2 regexp in `data`, left to right."""
+    pos, end = 0, len(data)
+    while pos <= end:
+        span = regexp.Match(UNANCHORED, data, pos, end)[0]
+        if span[0] < 0:
+            return
+        yield span
+        pos = span[1] if span[1] > span[0] else span[1] + 1
+
+
+def compile_re2(pattern: str) -> Any:
+    """An operator's pattern on RE2 (linear time); raises re2.error when it cannot."""
+    return re2.compile(pattern, re2_options())
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a hit becomes: `kind` names it in findings and tokens (never the value)."""
+
+    kind: str
+    mask: str
+    preserve_len: bool = False
+
+
+@dataclass
+class Hits:
+    """What masking one request (or answer) did: kinds hit, and with reversible hashing the
+    token → original value mapping (kept on the request context only)."""
+
+    secret: bytes | None = None
+    kinds: dict[str, None] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def replace(self, target: Target, value: str) -> str:
+        self.kinds[target.kind] = None
+        if self.secret is not None:
+            digest = hmac.new(self.secret, value.encode(), hashlib.sha256).hexdigest()[:8]
+            token = f"<PII_{target.kind.upper()}_{digest}>"
+            self.tokens[token] = value
+            return token
+        return "*" * len(value) if target.preserve_len else target.mask
+
+
+@dataclass(frozen=True)
+class ScanEntity:
+    entity: Entity
+    target: Target
+    value_group: str | None
+    context: re.Pattern[str] | None
+
+
+def context_regex(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not words:
+        return None
+    alternation = "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternation})(?!\w)")
+
+
+class Masker:
+    """Masks text as the settings say; shared by concurrent requests (no state of its own)."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.normalize: bool = settings.get("normalize_input", False)
+        self.entities = self._entities(settings)
+        self.scan = self._scan_regex()
+        rules = settings.get("rules", [])
+        self.regex_rules = [
+            (compile_re2(rule["pattern"]), self._rule_target("regex_rule", index, rule))
+            for index, rule in enumerate(rules, 1)
+            if rule["type"] == "regex"
+        ]
+        keywords = {
+            rule["pattern"]: Target(f"keyword_rule_{index}", rule["mask_with"])
+            for index, rule in enumerate(rules, 1)
+            if rule["type"] == "keyword"
+        }
+        self.keywords = {self._fold(word): target for word, target in keywords.items()}
+        self.first_keyword = next(iter(keywords.values()), None)  # for case folds lower() misses
+        flags = re.IGNORECASE if self.normalize else 0
+        ordered = sorted(keywords, key=len, reverse=True)
+        alternation = "|".join(re.escape(word) for word in ordered)
+        self.keyword_regex = re.compile(alternation, flags) if keywords else None
+        # The scan and the regex rules without groups: where a stream may not cut.
+        patterns = [regex.pattern for regex, _ in self.regex_rules]
+        if self.scan is not None:
+            patterns.append(self.scan.pattern)
+        self.spotters = [re2.compile(p, re2_options(capture=False))._regexp for p in patterns]
+        self.max_edits: int = settings.get("max_edit_distance", 1)
+        self.similarity: float = settings.get("similarity_threshold", 0.8)
+        self.fuzzy_words = self._fuzzy_words_regex()
+
+    def _fuzzy_words_regex(self) -> re.Pattern[str] | None:
+        """Whole words of a length some keyword is within max_edit_distance of."""
+        if not self.keywords or not self.max_edits:
+            return None
+        lengths = [len(keyword) for keyword in self.keywords]
+        shortest, longest = max(1, min(lengths) - self.max_edits), max(lengths) + self.max_edits
+        return re.compile(rf"(?<!\w)\w{{{shortest},{longest}}}(?!\w)")
+
+    @staticmethod
+    def _rule_target(prefix: str, index: int, rule: dict[str, Any]) -> Target:
+        return Target(f"{prefix}_{index}", rule["mask_with"], rule.get("preserve_len", False))
+
+    @staticmethod
+    def _entities(settings: dict[str, Any]) -> list[ScanEntity]:
+        items = {item["entity"]: item for item in settings.get("predefined_entities", [])}
+        apply_all = settings.get("apply_all", False)
+        chosen = []
+        for entity in ENTITIES:
+            item = items.get(entity.name)
+            if item is None and not apply_all or item is not None and not item["enabled"]:
+                continue
+            item = item or {}
+            mask = item.get("mask_with") or (APPLY_ALL_MASK if apply_all else entity.mask)
+            target = Target(entity.name, mask, item.get("preserve_len", False))
+            group = f"v{len(chosen)}" if "(?P<value>" in entity.pattern else None
+            chosen.append(ScanEntity(entity, target, group, context_regex(entity.context)))
+        return chosen
+
+    def _scan_regex(self) -> Any:
+        if not self.entities:
+            return None
+        parts = []
+        for index, item in enumerate(self.entities):
+            pattern = item.entity.pattern
+            if item.value_group:
+                pattern = pattern.replace("(?P<value>", f"(?P<{item.value_group}>")
+            parts.append(f"(?P<e{index}>{pattern})")
+        scan = re2.compile("|".join(parts), re2_options())
+        self.anchored_set = re2.Set.MatchSet(re2_options())
+        self.anchored = []
+        for item in self.entities:
+            regex = re2.compile(item.entity.pattern, re2_options())
+            self.anchored.append((regex._regexp, regex.groupindex.get("value", 0)))
+            self.anchored_set.Add(item.entity.pattern.replace("(?P<value>", "(?:"))
+        self.anchored_set.Compile()
+        outer_groups = [scan.groupindex[f"e{i}"] for i in range(len(self.entities))]
+        getter = operator.itemgetter(*outer_groups)
+        self.outer_spans = getter if len(outer_groups) > 1 else lambda groups: (getter(groups),)
+        self.value_groups = [
+            scan.groupindex[item.value_group] if item.value_group else 0 for item in self.entities
+        ]
+        return scan
+
+    def _fold(self, text: str) -> str:
+        return text.lower() if self.normalize else text
+
+    def prepare(self, text: str) -> str:
+        """The text as it is matched (and sent on): NFKC without invisible characters when
+        normalize_input is set."""
+        if not self.normalize or text.isascii():
+            return text
+        return unicodedata.normalize("NFKC", text).translate(INVISIBLE)
+
+    def mask(self, text: str, hits: Hits, context: str = "") -> str:
+        """Everything the settings name, masked: entities, regex rules, keywords, fuzzy.
+        `context`: the text just before (of a stream), where context words may stand."""
+        text = self.prepare(text)
+        text = self.mask_entities(text, hits, context)
+        for regex, target in self.regex_rules:
+            text = regex.sub(lambda match, t=target: hits.replace(t, match.group()), text)
+        if self.keyword_regex is not None:
+            text = self.mask_keywords(text, hits)
+        return text
+
+    def entity_spans(self, text: str, start: int = 0) -> list[tuple[int, int, Target]]:
+        """Entity hits at or after `start` (text before it only gives context words).
+
+        A match that fails its check leaves the place to the entities listed after it that
+        match there (an IPv6-looking MAC address, an IBAN-looking ISIN)."""
+        if self.scan is None:
+            return []
+        data = text.encode()
+        ascii_only = len(data) == len(text)
+        pos = start if ascii_only else len(text[:start].encode())
+        spans: list[tuple[int, int, Target]] = []
+        regexp, end = self.scan._regexp, len(data)
+        while pos < end:
+            groups = regexp.Match(UNANCHORED, data, pos, end)
+            if groups[0][0] < 0:
+                break
+            index = self._matched_entity(groups)
+            value = groups[self.value_groups[index]] if self.value_groups[index] else groups[0]
+            hit = self._hit(text, data, ascii_only, index, value)
+            if hit is None:
+                hit = self._fallback(text, data, ascii_only, index, groups[0][0])
+            if hit is None:
+                pos = groups[0][1] if groups[0][1] > groups[0][0] else groups[0][0] + 1
+                continue
+            spans.append(hit[:3])
+            pos = max(hit[3], groups[0][0] + 1)
+        return spans
+
+    def _matched_entity(self, groups: list[tuple[int, int]]) -> int:
+        for index, span in enumerate(self.outer_spans(groups)):
+            if span[0] >= 0:
+                return index
+        raise AssertionError("a match of the scan is a match of one of its entities")
+
+    def _hit(
+        self, text: str, data: bytes, ascii_only: bool, index: int, value: tuple[int, int]
+    ) -> tuple[int, int, Target, int] | None:
+        """(start, end, target, byte end) of a value that counts, in characters of `text`."""
+        begin, end = value
+        if not ascii_only:
+            begin, end = len(data[:begin].decode()), len(data[:end].decode())
+        item = self.entities[index]
+        return (begin, end, item.target, value[1]) if self._counts(item, text, begin, end) else None
+
+    def _fallback(
+        self, text: str, data: bytes, ascii_only: bool, failed: int, at: int
+    ) -> tuple[int, int, Target, int] | None:
+        """The first entity after `failed` whose value matching at byte `at` counts."""
+        matching = self.anchored_set.Match(data[at:]) or []
+        for index in sorted(i for i in matching if i > failed):
+            regexp, group = self.anchored[index]
+            groups = regexp.Match(ANCHOR_START, data, at, len(data))
+            if groups[0][0] >= 0:
+                hit = self._hit(text, data, ascii_only, index, groups[group])
+                if hit is not None:
+                    return hit
+        return None
+
+    @staticmethod
+    def _counts(item: ScanEntity, text: str, start: int, end: int) -> bool:
+        check = item.entity.check
+        if check is None or check(text[start:end]):
+            return True
+        if item.context is None:
+            return False
+        window = text[max(0, start - CONTEXT_WINDOW) : start].lower()
+        return item.context.search(window) is not None
+
+    def mask_entities(self, text: str, hits: Hits, context: str = "") -> str:
+        if not context:
+            return replace_spans(text, self.entity_spans(text), hits)
+        shift = len(context)
+        spans = self.entity_spans(context + text, shift)
+        return replace_spans(text, [(s - shift, e - shift, t) for s, e, t in spans], hits)
+
+    def candidate_spans(self, text: str) -> list[tuple[int, int]]:
+        """Where anything may match, checks aside: a stream never cuts inside one."""
+        data = text.encode()
+        spans = [span for regexp in self.spotters for span in byte_spans(regexp, data)]
+        if len(data) != len(text):
+            spans = [(len(data[:a].decode()), len(data[:b].decode())) for a, b in spans]
+        if self.keyword_regex is not None:
+            spans.extend(match.span() for match in self.keyword_regex.finditer(text))
+        return spans
+
+    def mask_keywords(self, text: str, hits: Hits) -> str:
+        def exact(match: re.Match[str]) -> str:
+            target = self.keywords.get(self._fold(match.group()), self.first_keyword)
+            return hits.replace(target, match.group())
+
+        text = self.keyword_regex.sub(exact, text)
+        if self.fuzzy_words is None:
+            return text
+        return self.fuzzy_words.sub(lambda match: self._fuzzy(match.group(), hits), text)
+
+    def _fuzzy(self, word: str, hits: Hits) -> str:
+        folded = self._fold(word)
+        for keyword, target in self.keywords.items():
+            if abs(len(keyword) - len(folded)) > self.max_edits:
+                continue
+            edits = Levenshtein.distance(folded, keyword, score_cutoff=self.max_edits)
+            similar = 1 - edits / max(len(keyword), len(folded)) >= self.similarity
+            if 0 < edits <= self.max_edits and similar:
+                return hits.replace(target, word)
+        return word
+
+
+def replace_spans(text: str, spans: list[tuple[int, int, Target]], hits: Hits) -> str:
+    if not spans:
+        return text
+    out, last = [], 0
+    for start, end, target in spans:
+        out.append(text[last:start])
+        out.append(hits.replace(target, text[start:end]))
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def restore_tokens(text: str, tokens: dict[str, str], restored: Callable[[], None]) -> str:
+    """Tokens of this request put back to their original values."""
+    if "<PII_" not in text:
+        return text
+
+    def original(match: re.Match[str]) -> str:
+        value = tokens.get(match.group())
+        if value is None:
+            return match.group()
+        restored()
+        return value
+
+    return TOKEN.sub(original, text)
+
+
+def known_entity(name: str) -> bool:
+    return name in BY_NAME

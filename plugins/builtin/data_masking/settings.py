@@ -1,0 +1,99 @@
+"""Settings of data_masking (TrustGate's shape), validated strictly when written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import re2
+from rest_framework import serializers
+
+from gateway_project.serializers import JSONBooleanField, StrictSerializer
+from plugins.base import PluginSettingsSerializer
+from plugins.builtin.data_masking.entities import NAMES
+from plugins.builtin.data_masking.masker import compile_re2
+
+MAX_RULES = 200
+MAX_PATTERN = 1000
+MIN_SECRET = 16
+
+
+class EntitySerializer(StrictSerializer):
+    entity = serializers.ChoiceField(choices=NAMES)
+    enabled = JSONBooleanField(default=True)
+    mask_with = serializers.CharField(required=False, max_length=200)
+    preserve_len = JSONBooleanField(default=False)
+
+
+class RuleSerializer(StrictSerializer):
+    pattern = serializers.CharField(max_length=MAX_PATTERN, trim_whitespace=False)
+    type = serializers.ChoiceField(choices=["keyword", "regex"])
+    mask_with = serializers.CharField(max_length=200, trim_whitespace=False)
+    preserve_len = JSONBooleanField(
+        default=False,
+        help_text="Regex hits become '*' as long as the value; keywords keep mask_with as "
+        "TrustGate does.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["type"] == "regex":
+            try:
+                regex = compile_re2(attrs["pattern"])
+            except re2.error as exc:
+                raise serializers.ValidationError(
+                    {"pattern": [f"Not a regular expression RE2 runs in linear time: {exc}."]}
+                ) from exc
+            if regex.search("") is not None:
+                raise serializers.ValidationError({"pattern": ["Matches the empty string."]})
+        return attrs
+
+
+class ReversibleHashingSerializer(StrictSerializer):
+    enabled = JSONBooleanField(default=False)
+    secret = serializers.CharField(
+        required=False,
+        min_length=MIN_SECRET,
+        max_length=1000,
+        trim_whitespace=False,
+        help_text="HMAC-SHA256 key of the tokens; write-only (shown masked).",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["enabled"] and not attrs.get("secret"):
+            raise serializers.ValidationError({"secret": ["Required when enabled."]})
+        return attrs
+
+
+class DataMaskingSettingsSerializer(PluginSettingsSerializer):
+    fail_open = None  # masking always fails closed
+    predefined_entities = serializers.ListField(
+        child=EntitySerializer(), required=False, default=list, max_length=len(NAMES)
+    )
+    rules = serializers.ListField(
+        child=RuleSerializer(), required=False, default=list, max_length=MAX_RULES
+    )
+    apply_all = JSONBooleanField(default=False)
+    similarity_threshold = serializers.FloatField(default=0.8, min_value=0.0, max_value=1.0)
+    max_edit_distance = serializers.IntegerField(default=1, min_value=0, max_value=5)
+    normalize_input = JSONBooleanField(default=False)
+    reversible_hashing = ReversibleHashingSerializer(required=False)
+
+    def _unknown_key_message(self, key: str) -> str:
+        if key == "fail_open":
+            return "Not offered: data_masking always fails closed."
+        return super()._unknown_key_message(key)
+
+    def validate_predefined_entities(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        names = [item["entity"] for item in items]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise serializers.ValidationError(f"Entities named twice: {', '.join(twice)}.")
+        return items
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        entities = any(item["enabled"] for item in attrs["predefined_entities"])
+        if not (entities or attrs["rules"] or attrs["apply_all"]):
+            raise serializers.ValidationError(
+                {"predefined_entities": ["Give at least one enabled entity or rule, or apply_all."]}
+            )
+        attrs.setdefault("reversible_hashing", {"enabled": False})
+        return attrs
