@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import gevent
 from rest_framework import serializers
 
-from plugins.base import Plugin, PluginSettingsSerializer, RequestContext, ResponseContext
+from plugins.base import LLMCall, Plugin, PluginSettingsSerializer, RequestContext, ResponseContext
+
+# What LLMRecorderPlugin saw, by request id (the proxy's X-Request-ID answer header).
+LLM_CALLS: dict[str, LLMCall] = {}
 
 
 class RecorderSettings(PluginSettingsSerializer):
@@ -75,10 +80,23 @@ class ShoutPlugin(Plugin):
         return chunk.upper()
 
 
+class LLMRecorderPlugin(Plugin):
+    """Keeps a copy of each request's LLM call (provider, model, tokens, cost) once answered."""
+
+    name = "llm_recorder"
+    category = "request_validation"
+    allowed_stages = ("post_response",)
+
+    def post_response(self, request: RequestContext, response: ResponseContext) -> None:
+        if request.llm is not None:
+            LLM_CALLS[request.request_id] = dataclasses.replace(request.llm)
+
+
 SAMPLE_PLUGINS = [
     "tests.plugins.sample_plugins.RecorderPlugin",
     "tests.plugins.sample_plugins.SecondRecorderPlugin",
     "tests.plugins.sample_plugins.ThirdRecorderPlugin",
     "tests.plugins.sample_plugins.CrasherPlugin",
     "tests.plugins.sample_plugins.ShoutPlugin",
+    "tests.plugins.sample_plugins.LLMRecorderPlugin",
 ]

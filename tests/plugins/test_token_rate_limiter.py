@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from plugins.base import Plugin, PluginRejection, RequestContext, ResponseContext
-from plugins.builtin.llm_usage import UsageScanner
+from plugins.base import LLMCall, Plugin, PluginRejection, RequestContext, ResponseContext
+from plugins.builtin.llm_usage import UsageScanner, record_usage, total_tokens
 from plugins.builtin.token_rate_limiter import estimate_tokens
 from tests.plugins.helpers import make_plugin, make_request, settings_errors
 
@@ -32,16 +32,22 @@ def limiter(limit: int = 1000, window: str = "1m", **settings: object) -> Plugin
     return make_plugin("token_rate_limiter", {"limit": limit, "window": window, **settings})
 
 
+def llm_request(body: bytes, api_key_id: str | None = KEY, **headers: str) -> RequestContext:
+    """A request routed to a provider target, as the proxy hands it to plugins."""
+    llm = LLMCall("openai", "gpt-4o")
+    return make_request(body=body, api_key_id=api_key_id, headers=headers, llm=llm)
+
+
 def reserve(plugin: Plugin, tokens: int, api_key_id: str = KEY, **headers: str) -> RequestContext:
     """A request estimated at exactly `tokens` (max_tokens, empty prompt), after pre_request."""
-    request = make_request(body=chat(tokens), api_key_id=api_key_id, headers=headers)
+    request = llm_request(chat(tokens), api_key_id, **headers)
     plugin.pre_request(request)
     return request
 
 
 def remaining(plugin: Plugin, api_key_id: str = KEY, **headers: str) -> int:
     """Tokens left, from the headers of a probe over the limit (refused, reserves nothing)."""
-    request = make_request(body=chat(plugin.limit + 1), api_key_id=api_key_id, headers=headers)
+    request = llm_request(chat(plugin.limit + 1), api_key_id, **headers)
     with pytest.raises(PluginRejection):
         plugin.pre_request(request)
     return int(request.response_headers["x-ratelimit-remaining-tokens"])
@@ -52,9 +58,13 @@ def json_response(body: bytes, status: int = 200) -> ResponseContext:
     return ResponseContext(status=status, headers=headers, body=body)
 
 
-def streamed(plugin: Plugin, request: RequestContext, chunks: list[bytes]) -> ResponseContext:
-    """Pass a streamed body through on_chunk like the proxy does; the chunks stay unchanged."""
-    assert [plugin.on_chunk(request, chunk) for chunk in chunks] == chunks
+def streamed(request: RequestContext, chunks: list[bytes]) -> ResponseContext:
+    """Meter a streamed body the way the proxy does (usage on `request.llm` at its end)."""
+    scanner = UsageScanner()
+    for chunk in chunks:
+        scanner.feed(chunk)
+    scanner.finish()
+    record_usage(request.llm, scanner.usage, None)
     headers = CaseInsensitiveDict({"Content-Type": "text/event-stream"})
     return ResponseContext(status=200, headers=headers, body=None, streamed=True)
 
@@ -175,7 +185,7 @@ def test_rejected_request_is_a_429_and_reserves_nothing(redis_conn):
 def test_rejection_headers_show_the_budget_left():
     plugin = limiter(100, "1m")
     reserve(plugin, 70)
-    request = make_request(body=chat(50), api_key_id=KEY)
+    request = llm_request(chat(50))
     with pytest.raises(PluginRejection):
         plugin.pre_request(request)
     assert request.response_headers["x-ratelimit-remaining-tokens"] == "30"
@@ -222,7 +232,7 @@ def test_streamed_sse_usage_is_read_across_one_byte_chunks():
     plugin = limiter(1000)
     request = reserve(plugin, 500)
     chunks = [OPENAI_SSE[i : i + 1] for i in range(len(OPENAI_SSE))]
-    plugin.post_response(request, streamed(plugin, request, chunks))
+    plugin.post_response(request, streamed(request, chunks))
     assert remaining(plugin) == 1000 - 42
 
 
@@ -235,10 +245,7 @@ def test_sse_usage_is_found_wherever_the_chunks_split(stream):
             for chunk in (stream[:cut], stream[cut:second_cut], stream[second_cut:]):
                 scanner.feed(chunk)
             scanner.finish()
-            total = scanner.usage.get("total_tokens") or (
-                scanner.usage["input_tokens"] + scanner.usage["output_tokens"]
-            )
-            assert total == expected, (cut, second_cut)
+            assert total_tokens(scanner.usage) == expected, (cut, second_cut)
 
 
 def test_sse_usage_after_an_overlong_line_is_still_found():
@@ -256,7 +263,7 @@ def test_chunked_json_answer_is_read_when_the_stream_ends():
     plugin = limiter(1000)
     request = reserve(plugin, 500)
     body = usage_body(77)
-    plugin.post_response(request, streamed(plugin, request, [body[:20], body[20:]]))
+    plugin.post_response(request, streamed(request, [body[:20], body[20:]]))
     assert remaining(plugin) == 1000 - 77
 
 
@@ -264,7 +271,7 @@ def test_sse_without_usage_keeps_the_estimate():
     plugin = limiter(1000)
     request = reserve(plugin, 200)
     stream = b'data: {"choices":[{"delta":{"content":"hi"}}]}\n\ndata: [DONE]\n\n'
-    plugin.post_response(request, streamed(plugin, request, [stream]))
+    plugin.post_response(request, streamed(request, [stream]))
     assert remaining(plugin) == 800
 
 
@@ -309,7 +316,7 @@ def test_concurrent_reservations_admit_exactly_what_fits():
     barrier = threading.Barrier(50)
 
     def attempt(_: int) -> bool:
-        request = make_request(body=chat(100), api_key_id=KEY)
+        request = llm_request(chat(100))
         barrier.wait()
         try:
             plugin.pre_request(request)
