@@ -343,3 +343,69 @@ def test_redis_down_is_a_503_when_fail_open_is_false():
     with pytest.raises(PluginRejection) as caught:
         reserve(limiter(10, fail_open=False), 5)
     assert (caught.value.status, caught.value.message) == (503, "token rate limiter unavailable")
+
+
+def test_requests_not_routed_to_a_provider_are_not_counted(redis_conn):
+    plugin = limiter(10)
+    request = make_request(body=chat(5000), api_key_id=KEY)  # no request.llm: not LLM traffic
+    plugin.pre_request(request)
+    plugin.post_response(request, json_response(usage_body(5000)))
+    assert request.response_headers == {}
+    assert redis_conn.keys(f"{{trl:{plugin.instance_id}:*") == []
+
+
+TRUSTGATE_MINUTE = {"identifier_header": "X-User-ID", "window": {"unit": "minute", "max": 1000}}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("settings", "stored"),
+    [
+        (
+            TRUSTGATE_MINUTE,
+            {"limit": 1000, "window": "1m", "identifier": "user", "user_header": "X-User-ID"},
+        ),
+        ({"window": {"unit": "hour", "max": 5}}, {"limit": 5, "window": "1h", "identifier": "key"}),
+        (
+            {"window": {"unit": "day", "max": 7}, "default_max_tokens": 10},
+            {"limit": 7, "window": "1d", "identifier": "key", "default_max_tokens": 10},
+        ),
+    ],
+)
+def test_trustgate_e2_settings_are_stored_as_the_native_shape(
+    create_gateway_with, settings, stored
+):
+    response = create_gateway_with("token_rate_limiter", settings)
+    assert response.status_code == 201, response.json()
+    assert response.json()["required_plugins"][0]["settings"] == {
+        "default_max_tokens": 1024,
+        **stored,
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ({"window": {"unit": "week", "max": 10}}, "window"),
+        ({"window": {"unit": "minute"}}, "window"),
+        ({"window": {"unit": "minute", "max": 0}}, "window"),
+        ({"window": {"unit": "minute", "max": 10, "burst": 5}}, "window"),
+        (
+            {"identifier_header": "X User", "window": {"unit": "minute", "max": 10}},
+            "identifier_header",
+        ),
+        ({"identifier_header": "X-User-ID"}, "window"),
+        ({"limit": 10, "window": {"unit": "minute", "max": 10}}, "limit"),
+        ({**TRUSTGATE_MINUTE, "user_header": "X-Other"}, "user_header"),
+    ],
+)
+def test_bad_trustgate_e2_settings_are_a_400_naming_the_field(create_gateway_with, settings, field):
+    assert field in settings_errors(create_gateway_with("token_rate_limiter", settings))
+
+
+def test_trustgate_e2_identifier_header_names_whose_budget_it_is():
+    plugin = make_plugin("token_rate_limiter", TRUSTGATE_MINUTE)
+    reserve(plugin, 900, **{"X-User-ID": "alice"})
+    assert remaining(plugin, **{"X-User-ID": "alice"}) == 100
+    assert remaining(plugin, **{"X-User-ID": "bob"}) == 1000
