@@ -12,8 +12,6 @@ from gateway_project.env import gateway_defaults
 ROLES = ("all", "admin", "proxy")  # GATEWAY["ROLE"]: the planes this process serves
 DEFAULTS: dict[str, Any] = {
     **gateway_defaults(),  # the GATEWAY_* variables' defaults (gateway_project.env)
-    # How stale a process's view of target health (shared in Redis) may be, in ms.
-    "HEALTH_CACHE_MS": 100,
     "PLUGINS": [
         "plugins.builtin.rate_limiter.RateLimiterPlugin",
         "plugins.builtin.token_rate_limiter.TokenRateLimiterPlugin",

@@ -120,7 +120,9 @@ class PriceField(serializers.DecimalField):
     """A non-negative price per million tokens: validated as a decimal, stored as a number."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_digits=16, decimal_places=6, min_value=0, **kwargs)
+        super().__init__(
+            max_digits=16, decimal_places=6, min_value=0, coerce_to_string=False, **kwargs
+        )
 
     def to_internal_value(self, data: Any) -> float:
         if isinstance(data, bool):

@@ -9,11 +9,10 @@ from pathlib import Path
 import redis
 from django_redis import get_redis_connection
 
-from gateway_project.conf import gateway_settings
-
 logger = logging.getLogger(__name__)
 
 FAILED_SCRIPT = (Path(__file__).parent / "health_failed.lua").read_text()
+CACHE_SECONDS = 0.1  # how long a process reuses its last read of an upstream's health
 ERROR_BACKOFF = 1.0  # seconds without asking Redis again after it failed to answer
 
 
@@ -22,7 +21,7 @@ class SharedHealth:
     (counted in Redis by all workers) take a target out for `cooldown` seconds.
 
     Reading costs one MGET of the upstream's cool-down keys (one hash slot), at most every
-    HEALTH_CACHE_MS per process; in between the last answer is used. Any Redis error counts
+    CACHE_SECONDS per process; in between the last answer is used. Any Redis error counts
     as "all healthy": health only orders targets, it never refuses a request.
     """
 
@@ -36,11 +35,11 @@ class SharedHealth:
         self._script = None
 
     def down(self) -> frozenset[int]:
-        """Indices of the targets cooling down (at most HEALTH_CACHE_MS old)."""
+        """Indices of the targets cooling down (at most CACHE_SECONDS old)."""
         now = time.monotonic()
         if now < self._fresh_until:
             return self._down
-        self._fresh_until = now + gateway_settings.HEALTH_CACHE_MS / 1000  # one reader at a time
+        self._fresh_until = now + CACHE_SECONDS  # set first: one reader at a time
         try:
             values = get_redis_connection("default").mget(self.down_keys)
         except redis.RedisError as exc:
@@ -51,7 +50,7 @@ class SharedHealth:
 
     def failed(self, index: int) -> None:
         """One failure of target `index`; past the threshold it cools down (seen at once here,
-        by other processes within HEALTH_CACHE_MS)."""
+        by other processes within CACHE_SECONDS)."""
         try:
             if self._script is None:
                 self._script = get_redis_connection("default").register_script(FAILED_SCRIPT)

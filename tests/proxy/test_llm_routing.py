@@ -10,6 +10,7 @@ import pytest
 from gateway_project.conf import DEFAULTS
 from plugins.base import LLMCall
 from plugins.registry import registry
+from proxy import health
 from tests.e2e.services import wait_until
 from tests.openai_upstream import COMPLETION_TOKENS, PROMPT_TOKENS, OpenAIServer
 from tests.plugins.sample_plugins import LLM_CALLS, SAMPLE_PLUGINS
@@ -214,9 +215,9 @@ def _redis_calls(redis_conn, command: str) -> int:
     ids=["one-target", "health-off", "two-targets"],
 )
 def test_health_is_read_at_most_once_per_cache_window(
-    llm_route, providers, proxy_client, redis_conn, settings, count, health_checks, reads
+    llm_route, providers, proxy_client, redis_conn, monkeypatch, count, health_checks, reads
 ):
-    settings.GATEWAY = {**settings.GATEWAY, "HEALTH_CACHE_MS": 60_000}
+    monkeypatch.setattr(health, "CACHE_SECONDS", 60.0)
     gateway = llm_route([s.target("gpt-a") for s in providers(count)], health_checks=health_checks)
     before = _redis_calls(redis_conn, "mget")
     for _ in range(10):
