@@ -14,6 +14,7 @@ from gateway_project.redis_cluster import node_url
 from gateway_project.settings.base import cache_settings
 from plugins.base import LLMCall, Plugin, PluginRejection
 from tests.builders import provider_target
+from tests.openai_upstream import OpenAIServer
 from tests.plugins.helpers import make_plugin, make_request
 from tests.redis_cluster import RedisClusterNodes, cluster_binaries
 from tests.upstream import free_port
@@ -133,3 +134,25 @@ def test_unreachable_cluster_fails_open_or_closed_as_configured(settings, name):
     with pytest.raises(PluginRejection) as caught:
         closed.pre_request(make_request(llm=LLM))
     assert caught.value.status == 503
+
+
+def test_target_health_lives_on_the_cluster(cluster, route, upstreams, proxy_client):
+    failing, backup = (upstreams.start(server_class=OpenAIServer) for _ in range(2))
+    failing.behaviour.status = 500
+    gateway = route(
+        path="/v1/*",
+        targets=[failing.target("m"), backup.target("m", priority=1)],
+        health_checks={"passive": True, "threshold": 1, "interval": 60},
+    )
+    body = json.dumps({"model": "m", "messages": []})
+    for _ in range(3):
+        response = proxy_client.post(
+            "/v1/chat/completions",
+            data=body,
+            content_type="application/json",
+            HTTP_HOST=HOST,
+            HTTP_X_API_KEY=gateway.key,
+        )
+        assert response.status_code == 200
+    assert (len(failing.seen), len(backup.seen)) == (1, 3)  # cooled down after one failure
+    assert any(key.startswith("{lbh:") for key in cluster_keys(cluster))
