@@ -11,7 +11,7 @@ import pytest
 
 from keys.models import ApiKey
 from plugins.models import PluginConfig
-from tests.builders import created, in_process_post, routed_gateway
+from tests.builders import created, in_process_post, provider_target, routed_gateway
 from tests.e2e.server import GatewayServer
 from tests.raw_http import chunked, raw_exchange, request_head
 from tests.upstream import UpstreamServer
@@ -119,10 +119,10 @@ def deep_json(levels: int) -> bytes:
     return b'{"messages": ' + b"[" * levels + b"]" * levels + b"}"
 
 
-def test_deep_json_cannot_reopen_an_exhausted_token_budget(route, proxy_client):
+def test_deep_json_cannot_reopen_an_exhausted_token_budget(route, upstream, proxy_client):
     limiter = {"name": "token_rate_limiter", "stage": "pre_request", "priority": 1}
     limiter["settings"] = {"limit": 1000, "window": "1m"}
-    gateway = route(required_plugins=[limiter])
+    gateway = route(targets=[provider_target(upstream.port)], required_plugins=[limiter])
     chat = json.dumps({"max_tokens": 900, "messages": [{"role": "user", "content": "hi"}]})
 
     def post(body):
