@@ -116,27 +116,59 @@ def _target_identity(target: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(target.get(key) or None for key in keys)
 
 
+class PriceField(serializers.DecimalField):
+    """A non-negative price per million tokens: validated as a decimal, stored as a number."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            max_digits=16, decimal_places=6, min_value=0, coerce_to_string=False, **kwargs
+        )
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return float(super().to_internal_value(data))
+
+    def to_representation(self, value: Any) -> float:
+        return float(value)
+
+
+class PricingSerializer(StrictSerializer):
+    """What a provider target's tokens cost, for the request's cost (USD or any currency)."""
+
+    input_per_million = PriceField(help_text="Price of one million prompt tokens.")
+    output_per_million = PriceField(help_text="Price of one million completion tokens.")
+    unknown_key_message = "Unknown price."
+
+
 class TargetSerializer(StrictSerializer):
-    """A host target (host, port, protocol, path, weight) or an LLM provider target."""
+    """A host target (host, port, protocol, path, weight, priority) or an LLM provider target.
+
+    The balancer picks among the healthy targets of the lowest `priority`, by `weight`; the
+    next priority is the fallback."""
 
     host = HostField(required=False, validators=[refuse_denied_address])
     port = serializers.IntegerField(required=False, validators=PORT_VALIDATORS)
     protocol = serializers.ChoiceField(choices=["http", "https"], default="http")
     path = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     weight = serializers.IntegerField(required=False, default=1, min_value=0, max_value=1000)
+    priority = serializers.IntegerField(required=False, default=0, min_value=0, max_value=1000)
     headers = HeadersField(required=False, default=dict)
     credentials = CredentialsSerializer(required=False)
     provider = serializers.ChoiceField(choices=PROVIDER_NAMES, required=False)
     base_url = BaseURLField(required=False, validators=[refuse_denied_address])
     models = serializers.ListField(child=serializers.CharField(), required=False)
     default_model = serializers.CharField(required=False)
+    pricing = PricingSerializer(required=False)
     not_supported_yet = frozenset(
-        {"auth", "provider_options", "stream", "insecure_ssl", "priority", "tags", "description"}
+        {"auth", "provider_options", "stream", "insecure_ssl", "tags", "description"}
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("provider"):
             return self._validate_provider(attrs)
+        if attrs.get("pricing"):
+            raise serializers.ValidationError({"pricing": ["Only provider targets have pricing."]})
         if not attrs.get("host"):
             raise serializers.ValidationError(
                 {"host": ["A target needs either a host or a provider."]}
@@ -170,7 +202,9 @@ class TargetSerializer(StrictSerializer):
 
 
 class HealthChecksSerializer(StrictSerializer):
-    """Passive health: `threshold` failures take a target out for `interval` seconds."""
+    """Passive health, shared by every worker and node through Redis: `threshold` failures
+    within `interval` seconds take a target out for `interval` seconds (it is tried only after
+    the healthy ones). Failures: connection errors and timeouts; a provider's 429 and 5xx."""
 
     passive = JSONBooleanField(default=True)
     threshold = serializers.IntegerField(default=3, min_value=1, max_value=1000)

@@ -1,13 +1,15 @@
-"""Load balancing over an upstream's targets, with passive health (failing targets cool down)."""
+"""Load balancing over an upstream's targets: priority levels, weights, shared passive health."""
 
 from __future__ import annotations
 
 import itertools
 import random
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from plugins.builtin.llm_usage import Pricing
+from proxy.health import SharedHealth
 
 
 @dataclass(frozen=True)
@@ -23,13 +25,9 @@ class Target:
     provider: str = ""
     models: tuple[str, ...] = ()
     default_model: str = ""
-
-
-@dataclass
-class TargetHealth:
-    failures: int = 0
-    unhealthy_until: float = 0.0
-    in_flight: int = 0
+    priority: int = 0
+    pricing: Pricing | None = None
+    index: int = 0  # position in its upstream
 
 
 def smooth_weighted_order(weights: Sequence[int]) -> list[int]:
@@ -46,76 +44,103 @@ def smooth_weighted_order(weights: Sequence[int]) -> list[int]:
     return order
 
 
-class Balancer:
-    """Orders targets per request by algorithm; unhealthy targets go last, not away."""
+class Level:
+    """The targets of one priority, ordered per request by the upstream's algorithm."""
 
-    def __init__(self, targets: Sequence[Target], algorithm: str, health: dict[str, Any]) -> None:
+    def __init__(self, targets: Sequence[Target], algorithm: str) -> None:
         self.targets = tuple(targets)
         self.algorithm = algorithm
-        self.passive = bool(health.get("passive", True))
-        self.threshold = int(health.get("threshold", 3))
-        self.cooldown = float(health.get("interval", 10))
-        self.health = {target.key: TargetHealth() for target in self.targets}
         self._counter = itertools.count()
         weights = [max(target.weight, 0) for target in self.targets]
-        if not any(weights):
-            weights = [1] * len(self.targets)
-        self.weights = weights
-        self._weighted_cycle = smooth_weighted_order(_reduced(weights))
+        self.weights = weights if any(weights) else [1] * len(self.targets)
+        self._weighted_cycle = smooth_weighted_order(_reduced(self.weights))
 
-    def candidates(self) -> list[Target]:
-        """Targets to try for one request, best first."""
-        ordered = [self.targets[i] for i in self._order()]
-        now = time.monotonic()
-        healthy = [t for t in ordered if self.health[t.key].unhealthy_until <= now]
-        return healthy + [t for t in ordered if t not in healthy]
-
-    def _order(self) -> list[int]:
+    def order(self, in_flight: Sequence[int]) -> list[Target]:
         count = len(self.targets)
         if count == 1:
-            return [0]
+            return list(self.targets)
         if self.algorithm == "least-conn":
             start = next(self._counter)
             rotated = [(start + i) % count for i in range(count)]
-            return sorted(rotated, key=lambda i: self.health[self.targets[i].key].in_flight)
-        if self.algorithm == "random":
-            return _weighted_shuffle(self.weights)
-        if self.algorithm == "weighted-round-robin":
-            first = self._weighted_cycle[next(self._counter) % len(self._weighted_cycle)]
+            indices = sorted(rotated, key=lambda i: in_flight[self.targets[i].index])
+        elif self.algorithm == "random":
+            indices = _weighted_shuffle(self.weights)
         else:
-            first = next(self._counter) % count
-        return [first] + [i for i in range(count) if i != first]
+            if self.algorithm == "weighted-round-robin":
+                first = self._weighted_cycle[next(self._counter) % len(self._weighted_cycle)]
+            else:
+                first = next(self._counter) % count
+            indices = [first] + [i for i in range(count) if i != first]
+        return [self.targets[i] for i in indices]
+
+
+class Balancer:
+    """Orders targets per request: the lowest priority first, by the algorithm within it;
+    targets cooling down go last, not away. Passive health is shared through Redis (see
+    SharedHealth) when it is on and there is more than one target to choose from."""
+
+    def __init__(
+        self,
+        targets: Sequence[Target],
+        algorithm: str,
+        health: dict[str, Any],
+        scope: str = "",
+    ) -> None:
+        self.targets = tuple(targets)
+        self.algorithm = algorithm
+        priorities = sorted({target.priority for target in self.targets})
+        self.levels = [
+            Level([t for t in self.targets if t.priority == p], algorithm) for p in priorities
+        ]
+        self.in_flight = [0] * len(self.targets)
+        self.health: SharedHealth | None = None
+        if scope and len(self.targets) > 1 and health.get("passive", True):
+            interval = float(health.get("interval", 10))
+            self.health = SharedHealth(
+                scope,
+                len(self.targets),
+                threshold=int(health.get("threshold", 3)),
+                window=interval,
+                cooldown=interval,
+            )
+        self.serves_llm = any(target.provider for target in self.targets)
+
+    def candidates(self) -> list[Target]:
+        """Targets to try for one request, best first."""
+        if len(self.targets) == 1:
+            return list(self.targets)
+        ordered = [t for level in self.levels for t in level.order(self.in_flight)]
+        down = self.health.down() if self.health is not None else frozenset()
+        if not down:
+            return ordered
+        return [t for t in ordered if t.index not in down] + [t for t in ordered if t.index in down]
+
+    def attempts(self, retry_attempts: int) -> list[Target]:
+        """The targets one request tries, in order: `retry_attempts + 1` of them, cycling
+        through the candidates; for LLM upstreams at least every target once (fallback)."""
+        candidates = self.candidates()
+        count = retry_attempts + 1
+        if self.serves_llm:
+            count = max(count, len(candidates))
+        return [candidates[i % len(candidates)] for i in range(count)]
 
     def started(self, target: Target) -> None:
         """A request goes to `target`: in flight until `released`."""
-        self.health[target.key].in_flight += 1
+        self.in_flight[target.index] += 1
 
     def released(self, target: Target) -> None:
         """The request's exchange with `target` is over (its whole body, for streams)."""
-        state = self.health[target.key]
-        state.in_flight = max(state.in_flight - 1, 0)
+        self.in_flight[target.index] = max(self.in_flight[target.index] - 1, 0)
 
     def failed(self, target: Target) -> None:
-        """The request to `target` got no answer: a failure, and no longer in flight."""
-        self.record(target, ok=False)
+        """The request to `target` failed: a failure for passive health, no longer in flight."""
+        self.record_failure(target)
         self.released(target)
 
-    def record(self, target: Target, *, ok: bool) -> None:
-        """Passive health: `threshold` failures in a row take the target out for `interval`."""
-        state = self.health[target.key]
-        if ok:
-            state.failures = 0
-            return
-        state.failures += 1
-        if self.passive and state.failures >= self.threshold:
-            state.unhealthy_until = time.monotonic() + self.cooldown
-            state.failures = 0
-
-    def iter_attempts(self, attempts: int) -> Iterator[Target]:
-        """Up to `attempts` targets, cycling through the candidates."""
-        candidates = self.candidates()
-        for index in range(attempts):
-            yield candidates[index % len(candidates)]
+    def record_failure(self, target: Target) -> None:
+        """One failure of `target` for passive health (nothing when health checks are off)."""
+        if self.health is not None:
+            self.health.failed(target.index)
 
 
 def _reduced(weights: list[int]) -> list[int]:

@@ -16,6 +16,13 @@ from gateways.path_normalization import UnsafePath, normalize_path, raw_request_
 from plugins.base import PluginRejection, PluginResponse, RequestContext, ResponseContext
 from plugins.pipeline import PRE_AUTH, CompiledChain, PluginFailure, run_stage, transform_chunk
 from plugins.streams import StreamRewriter, stream_rewriter
+from proxy.accounting import (
+    StreamMeter,
+    answered_by,
+    expect_llm_call,
+    label_response,
+    meter_body,
+)
 from proxy.client_ip import client_ip
 from proxy.inbound import (
     ProxyError,
@@ -64,6 +71,7 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
             run_stage(chain, PRE_AUTH, context)  # cors answers the preflight (no key needed)
         context.api_key_id = authenticate(snapshot, match.route, context.headers)
         context.body = read_body(request)
+        expect_llm_call(context, match.route.balancer)
         run_stage(chain, "pre_request", context)
         result = send_upstream(request, match, context)  # builds the request per target
         response = respond(chain, context, result, started)
@@ -116,7 +124,9 @@ def send_upstream(
     route = match.route
     build = functools.partial(build_outgoing, match, context, client=request)
     try:
-        return send(route.balancer, route.retry_attempts + 1, build)
+        result = send(route.balancer, route.balancer.attempts(route.retry_attempts), build)
+        answered_by(context, result.target)
+        return result
     except UpstreamTimeout as exc:
         raise ProxyError(504, "upstream timed out") from exc
     except UpstreamUnavailable as exc:
@@ -135,6 +145,7 @@ def respond(
         run_stage(chain, "post_request", context, response_context)
         if should_buffer(chain, response_context.headers):
             buffer_body(result, response_context)
+            meter_body(context, result.target, response_context.body)
             run_stage(chain, "pre_response", context, response_context)
             run_stage(chain, "post_response", context, response_context)
             response = buffered_response(response_context)
@@ -150,7 +161,9 @@ def respond(
     except Exception:  # a plugin refused, or anything else: the upstream is done with
         result.close()
         raise
-    return finish_response(response, result, response_context, context, started)
+    response = finish_response(response, result, response_context, context, started)
+    label_response(response, context, result.target)  # over any upstream header of the name
+    return response
 
 
 def stream_body(
@@ -160,12 +173,18 @@ def stream_body(
     result: UpstreamResult,
     rewriter: StreamRewriter | None,
 ) -> Generator[bytes, None, None]:
-    """The streamed body, each chunk through the chunk hooks, its text through the plugins'
-    stream filters; post_response once it is sent whole (a refusal then can only be logged)."""
+    """The streamed body, each chunk through the chunk hooks (metered first for LLM usage),
+    its text through the plugins' stream filters; post_response once it is sent whole (a
+    refusal then can only be logged)."""
     hooks = functools.partial(transform_chunk, chain, context) if chain.chunk_plugins else None
+    meter = StreamMeter(context.llm, result.target) if context.llm is not None else None
+    if meter is not None:
+        hooks = meter.wrap(hooks)
     chunks = upstream_chunks(result, context.request_id, hooks, decode=rewriter is not None)
     if not (yield from (chunks if rewriter is None else rewriter.rewrite(chunks))):
         return
+    if meter is not None:
+        meter.finish()
     try:
         run_stage(chain, "post_response", context, response_context)
     except (PluginRejection, PluginFailure):

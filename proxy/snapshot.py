@@ -15,6 +15,7 @@ from gateways.paths import PathPattern, compile_path_pattern
 from gateways.providers import provider_base_url
 from gateways.versions import DIRECTORY, versions_of
 from keys.selectors import VerifiedKey, verified_keys_of_gateway
+from plugins.builtin.llm_usage import Pricing
 from plugins.models import PluginConfig
 from plugins.pipeline import CompiledChain, PluginSpec, compile_chain
 from proxy.balancer import Balancer, Target
@@ -67,7 +68,7 @@ def _plugin_specs(configs: list[PluginConfig]) -> list[PluginSpec]:
     ]
 
 
-def _target(key: str, data: Mapping[str, Any]) -> Target:
+def _target(key: str, data: Mapping[str, Any], index: int = 0) -> Target:
     provider = data.get("provider") or ""
     if provider:
         base_url = provider_base_url(provider, data.get("base_url"))
@@ -84,6 +85,9 @@ def _target(key: str, data: Mapping[str, Any]) -> Target:
         provider=provider,
         models=tuple(data.get("models") or ()),
         default_model=data.get("default_model") or "",
+        priority=int(data.get("priority") or 0),
+        pricing=Pricing(**data["pricing"]) if data.get("pricing") else None,
+        index=index,
     )
 
 
@@ -103,9 +107,10 @@ class BalancerRegistry:
                 f"upstream:{upstream.id}",
                 upstream.updated_at.isoformat(),
                 lambda: Balancer(
-                    [_target(f"{upstream.id}:{i}", t) for i, t in enumerate(upstream.targets)],
+                    [_target(f"{upstream.id}:{i}", t, i) for i, t in enumerate(upstream.targets)],
                     upstream.algorithm,
                     upstream.health_checks or {},
+                    scope=f"{upstream.id}:{upstream.updated_at.timestamp():.6f}",
                 ),
             )
         endpoint = {

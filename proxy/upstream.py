@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 
@@ -25,6 +25,11 @@ class UpstreamUnavailable(Exception):
 
 class UpstreamTimeout(Exception):
     """The upstream did not answer in time (504)."""
+
+
+class TargetSkipped(Exception):
+    """Raised by a request builder for a target that cannot serve the request (e.g. not its
+    model): the send loop moves on to the next target without counting a failure."""
 
 
 def _new_session() -> requests.Session:
@@ -84,28 +89,31 @@ class UpstreamResult:
             self.balancer.released(self.target)
 
 
+def falls_back(target: Target, status: int) -> bool:
+    """An LLM provider's 429 or 5xx (nothing sent to the client yet): try the next target."""
+    return bool(target.provider) and (status == 429 or status >= 500)
+
+
 def send(
-    balancer: Balancer, attempts: int, build: Callable[[Target], OutgoingRequest]
+    balancer: Balancer, targets: Sequence[Target], build: Callable[[Target], OutgoingRequest]
 ) -> UpstreamResult:
-    """Send to the balancer's targets, `build(target)` giving each attempt's request:
-    connection errors retry on another target for any method, read timeouts only for
-    idempotent methods. The response body is left unread (streamed)."""
+    """Send to `targets` in turn (`Balancer.attempts`), `build(target)` giving each attempt's
+    request (TargetSkipped: that target cannot serve it). Connection errors move on for any
+    method, read timeouts for idempotent methods and LLM providers, a provider's 429/5xx too
+    (the last attempt's answer is returned as it is). The response body is left unread."""
     last_error: Exception | None = None
-    for attempt, target in enumerate(balancer.iter_attempts(attempts), start=1):
-        outgoing = build(target)
+    for attempt, target in enumerate(targets, start=1):
+        try:
+            outgoing = build(target)
+        except TargetSkipped:
+            continue
         balancer.started(target)
         started = time.perf_counter()
         try:
             response = _send_once(outgoing)
         except requests.exceptions.ConnectionError as exc:
             balancer.failed(target)
-            logger.warning(
-                "upstream %s unreachable (attempt %d/%d): %s",
-                target.base_url,
-                attempt,
-                attempts,
-                failure_reason(exc),
-            )
+            _log_failure(target, attempt, len(targets), f"unreachable: {failure_reason(exc)}")
             last_error = exc
             continue
         except UpstreamAddressDenied:
@@ -114,14 +122,19 @@ def send(
             raise
         except requests.exceptions.Timeout as exc:
             balancer.failed(target)
-            logger.warning(
-                "upstream %s timed out (attempt %d/%d)", target.base_url, attempt, attempts
-            )
-            if outgoing.method not in IDEMPOTENT_METHODS or attempt == attempts:
+            _log_failure(target, attempt, len(targets), "timed out")
+            retryable = outgoing.method in IDEMPOTENT_METHODS or target.provider
+            if not retryable or attempt == len(targets):
                 raise UpstreamTimeout(failure_reason(exc)) from exc
             last_error = exc
             continue
-        balancer.record(target, ok=True)
+        if falls_back(target, response.status_code):
+            balancer.record_failure(target)
+            if attempt < len(targets):
+                _log_failure(target, attempt, len(targets), f"answered {response.status_code}")
+                response.close()
+                balancer.released(target)
+                continue
         elapsed_ms = (time.perf_counter() - started) * 1000
         return UpstreamResult(response, target, elapsed_ms, balancer)
     if last_error is None:
@@ -129,3 +142,7 @@ def send(
     if isinstance(last_error, requests.exceptions.Timeout):
         raise UpstreamTimeout(failure_reason(last_error))
     raise UpstreamUnavailable(failure_reason(last_error))
+
+
+def _log_failure(target: Target, attempt: int, attempts: int, what: str) -> None:
+    logger.warning("upstream %s %s (attempt %d/%d)", target.base_url, what, attempt, attempts)

@@ -35,6 +35,22 @@ def created(post: Post, path: str, payload: dict) -> dict:
     return body
 
 
+def host_target(host: str, port: int, **extra: Any) -> dict:
+    return {"host": host, "port": port, **extra}
+
+
+def provider_target(port: int, model: str = "m", provider: str = "openai", **extra: Any) -> dict:
+    """An LLM provider target whose base URL is a local server (a test upstream or mock)."""
+    return {
+        "provider": provider,
+        "base_url": f"http://127.0.0.1:{port}",
+        "models": [model],
+        "default_model": model,
+        "credentials": {"api_key": "sk-test"},
+        **extra,
+    }
+
+
 @dataclass
 class RoutedGateway:
     gateway: dict
@@ -52,7 +68,7 @@ def routed_gateway(
     post: Post,
     *,
     subdomain: str,
-    targets: list[tuple[str, int]],
+    targets: list[tuple[str, int] | dict],
     path: str = "/*",
     methods: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"),
     required_plugins: list[dict] | None = None,
@@ -62,7 +78,8 @@ def routed_gateway(
     service_extra: dict | None = None,
     **rule: Any,
 ) -> RoutedGateway:
-    """Gateway → upstream(targets) → service → rule, plus an API key."""
+    """Gateway → upstream(targets: (host, port) or whole target dicts) → service → rule, plus
+    an API key."""
     gateway = created(
         post,
         "/api/v1/gateways",
@@ -77,7 +94,8 @@ def routed_gateway(
         "name": f"{subdomain}-upstream",
         "algorithm": algorithm,
         "targets": [
-            {"host": host, "port": port, **(upstream_extra or {})} for host, port in targets
+            target if isinstance(target, dict) else host_target(*target, **(upstream_extra or {}))
+            for target in targets
         ],
     }
     if health_checks:

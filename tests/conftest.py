@@ -107,3 +107,13 @@ def route(transactional_db, api, upstream):
         return routed_gateway(in_process_post(api), subdomain=subdomain, targets=targets, **options)
 
     return build
+
+
+@pytest.fixture
+def redis_down(settings):
+    """The default cache pointed at a port where no Redis listens."""
+    location = "redis://127.0.0.1:1/0"
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {**settings.CACHES["default"], "LOCATION": location},
+    }

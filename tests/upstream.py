@@ -133,10 +133,11 @@ class EchoHandler(BaseHTTPRequestHandler):
 class UpstreamServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    handler_class: type[BaseHTTPRequestHandler] = EchoHandler
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        super().__init__((host, 0), EchoHandler)
+        super().__init__((host, 0), self.handler_class)
         self.seen: list[SeenRequest] = []
         self._lock = threading.Lock()
 
@@ -173,8 +174,10 @@ def free_port() -> int:
 class Upstreams:
     servers: list[UpstreamServer] = field(default_factory=list)
 
-    def start(self, host: str = "127.0.0.1") -> UpstreamServer:
-        server = UpstreamServer(host).start()
+    def start(
+        self, host: str = "127.0.0.1", server_class: type[UpstreamServer] = UpstreamServer
+    ) -> UpstreamServer:
+        server = server_class(host).start()
         self.servers.append(server)
         return server
 

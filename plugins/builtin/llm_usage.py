@@ -1,4 +1,5 @@
-"""Token usage reported by LLM providers, in JSON bodies and in streamed (SSE) answers."""
+"""Token usage reported by LLM providers, in JSON bodies and in streamed (SSE) answers,
+normalised to prompt/completion/total tokens whatever the provider's field names."""
 
 from __future__ import annotations
 
@@ -7,14 +8,23 @@ from typing import Any
 
 from gateway_project.bounded_json import JSONTooDeep, loads
 from gateway_project.conf import gateway_settings
+from plugins.base import LLMCall
 
-USAGE_FIELDS = (
-    "total_tokens",
-    "prompt_tokens",
-    "completion_tokens",
-    "input_tokens",
-    "output_tokens",
-)
+# Each provider's usage field -> the normalised name (OpenAI chat and Responses, Anthropic,
+# Gemini `usageMetadata`, Bedrock Converse).
+USAGE_FIELDS = {
+    "prompt_tokens": "prompt_tokens",
+    "input_tokens": "prompt_tokens",
+    "promptTokenCount": "prompt_tokens",
+    "inputTokens": "prompt_tokens",
+    "completion_tokens": "completion_tokens",
+    "output_tokens": "completion_tokens",
+    "candidatesTokenCount": "completion_tokens",
+    "outputTokens": "completion_tokens",
+    "total_tokens": "total_tokens",
+    "totalTokenCount": "total_tokens",
+    "totalTokens": "total_tokens",
+}
 MAX_PENDING_LINE = 256 * 1024
 MAX_JSON_BODY = 8 * 1024 * 1024
 
@@ -28,23 +38,48 @@ def parse_json(data: bytes | bytearray) -> Any:
 
 
 def merge_usage(usage: dict[str, int], payload: Any) -> None:
-    """Take the token counts of a response body or event (OpenAI chat, Responses, Anthropic)."""
+    """Take the token counts of a response body or event, normalised: later counts replace
+    earlier ones (Anthropic's message_delta after message_start, Gemini's last chunk)."""
     if not isinstance(payload, dict):
         return
-    for holder in (payload, payload.get("message"), payload.get("response")):
-        found = holder.get("usage") if isinstance(holder, dict) else None
-        if isinstance(found, dict):
-            usage.update({k: v for k in USAGE_FIELDS if isinstance(v := found.get(k), int)})
+    holders = (payload, payload.get("message"), payload.get("response"))
+    found = [h.get("usage") for h in holders if isinstance(h, dict)]
+    found.append(payload.get("usageMetadata"))  # Gemini
+    for counts in found:
+        if isinstance(counts, dict):
+            for name, normalised in USAGE_FIELDS.items():
+                value = counts.get(name)
+                if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                    usage[normalised] = value
 
 
 def total_tokens(usage: dict[str, int]) -> int | None:
+    """The reported total, else prompt plus completion; None when nothing was reported."""
     if "total_tokens" in usage:
         return usage["total_tokens"]
     if "prompt_tokens" in usage or "completion_tokens" in usage:
         return usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
-    if "input_tokens" in usage or "output_tokens" in usage:
-        return usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
     return None
+
+
+def record_usage(call: LLMCall, usage: dict[str, int], pricing: Pricing | None) -> None:
+    """Put normalised usage on the request's LLM call, and its cost when the target is priced
+    (per million prompt and completion tokens)."""
+    call.prompt_tokens = usage.get("prompt_tokens", call.prompt_tokens)
+    call.completion_tokens = usage.get("completion_tokens", call.completion_tokens)
+    call.total_tokens = total_tokens(usage) if usage else call.total_tokens
+    if pricing is not None and (call.prompt_tokens is not None or call.completion_tokens):
+        cost = (call.prompt_tokens or 0) * pricing.input_per_million
+        cost += (call.completion_tokens or 0) * pricing.output_per_million
+        call.cost = round(cost / 1_000_000, 10)
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """A target's prices, per million tokens."""
+
+    input_per_million: float
+    output_per_million: float
 
 
 @dataclass
@@ -106,5 +141,5 @@ class UsageScanner:
 
     def _line(self, line: bytearray) -> None:
         line = line.strip()
-        if line.startswith(b"data:") and b'"usage"' in line:
+        if line.startswith(b"data:") and b'"usage' in line:  # usage, usageMetadata
             merge_usage(self.usage, parse_json(line[5:]))

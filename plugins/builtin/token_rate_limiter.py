@@ -1,4 +1,7 @@
-"""token_rate_limiter: LLM tokens per sliding window, reserved up front, reconciled with usage."""
+"""token_rate_limiter: LLM tokens per sliding window, reserved up front, reconciled with usage.
+
+Only requests routed to LLM provider targets (`request.llm` set) are counted; other traffic
+passes untouched."""
 
 from __future__ import annotations
 
@@ -6,15 +9,16 @@ import hashlib
 import logging
 import math
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import redis
 from rest_framework import serializers
 
+from gateway_project.serializers import StrictSerializer
 from plugins.base import PluginRejection, PluginSettingsSerializer, RequestContext, ResponseContext
-from plugins.builtin.llm_usage import UsageScanner, merge_usage, parse_json, total_tokens
+from plugins.builtin.llm_usage import merge_usage, parse_json, total_tokens
 from plugins.builtin.redis_script import RedisScriptPlugin
 from plugins.durations import parse_duration_ms
 from plugins.fields import DurationField, HeaderNameField
@@ -22,6 +26,16 @@ from plugins.fields import DurationField, HeaderNameField
 logger = logging.getLogger(__name__)
 
 PROMPT_KEYS = ("messages", "system", "prompt", "input")
+TRUSTGATE_UNITS = {"second": "1s", "minute": "1m", "hour": "1h", "day": "1d"}
+TRUSTGATE_KEYS = ("identifier_header", "window")
+
+
+class TrustGateWindowSerializer(StrictSerializer):
+    """TrustGate E2's window: `max` tokens per `unit`."""
+
+    unit = serializers.ChoiceField(choices=list(TRUSTGATE_UNITS))
+    max = serializers.IntegerField(min_value=1, max_value=10**12)
+    unknown_key_message = "Unknown setting."
 
 
 class TokenRateLimiterSettingsSerializer(PluginSettingsSerializer):
@@ -44,6 +58,38 @@ class TokenRateLimiterSettingsSerializer(PluginSettingsSerializer):
         default=1024,
         help_text="Completion tokens reserved when a request sets no max_tokens.",
     )
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict) and (
+            "identifier_header" in data or isinstance(data.get("window"), dict)
+        ):
+            data = from_trustgate(data)
+        return super().to_internal_value(data)
+
+
+def from_trustgate(data: dict[str, Any]) -> dict[str, Any]:
+    """TrustGate E2's `{identifier_header?, window: {unit, max}}` as this plugin's settings:
+    `max` tokens per `unit`, budgets per the header's value (else per API key)."""
+    rest = {key: value for key, value in data.items() if key not in TRUSTGATE_KEYS}
+    clash = sorted(set(rest) & {"limit", "identifier", "user_header"})
+    if clash:
+        message = "Not with TrustGate's identifier_header/window {unit, max}: use one shape."
+        raise serializers.ValidationError({key: [message] for key in clash})
+    window = TrustGateWindowSerializer(data=data.get("window"))
+    if not window.is_valid():
+        raise serializers.ValidationError({"window": window.errors})
+    converted = {
+        **rest,
+        "limit": window.validated_data["max"],
+        "window": TRUSTGATE_UNITS[window.validated_data["unit"]],
+    }
+    if "identifier_header" in data:
+        try:
+            header = HeaderNameField().run_validation(data["identifier_header"])
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"identifier_header": exc.detail}) from exc
+        converted.update(identifier="user", user_header=header)
+    return converted
 
 
 def _text_length(value: Any) -> int:
@@ -86,7 +132,6 @@ class Reservation:
     keys: list[str]
     rid: str
     tokens: int
-    scanner: UsageScanner = field(default_factory=UsageScanner)
 
 
 @dataclass(frozen=True)
@@ -142,6 +187,8 @@ class TokenRateLimiterPlugin(RedisScriptPlugin):
         return [f"{tag}:log", f"{tag}:tokens", f"{tag}:total"]
 
     def pre_request(self, request: RequestContext) -> None:
+        if request.llm is None:  # not LLM traffic
+            return
         tokens = estimate_tokens(request, self.default_max_tokens)
         reservation = Reservation(self.keys(request), uuid.uuid4().hex, tokens)
         reply = self.decide(reservation.keys, self._args("reserve", reservation, tokens))
@@ -153,17 +200,11 @@ class TokenRateLimiterPlugin(RedisScriptPlugin):
             raise self._rejection(decision, tokens)
         request.metadata[self.instance_id] = reservation
 
-    def on_chunk(self, request: RequestContext, chunk: bytes) -> bytes:
-        reservation = request.metadata.get(self.instance_id)
-        if reservation is not None:
-            reservation.scanner.feed(chunk)
-        return chunk
-
     def post_response(self, request: RequestContext, response: ResponseContext) -> None:
         reservation = request.metadata.pop(self.instance_id, None)
         if reservation is None:
             return
-        used = self._used_tokens(reservation, response)
+        used = self._used_tokens(request, response)
         if used is None or used == reservation.tokens:
             return
         try:
@@ -172,15 +213,15 @@ class TokenRateLimiterPlugin(RedisScriptPlugin):
             logger.warning("token_rate_limiter %s: cannot reconcile: %s", self.instance_id, exc)
 
     @staticmethod
-    def _used_tokens(reservation: Reservation, response: ResponseContext) -> int | None:
-        """Real usage when the answer reports it; 0 for an error answer without usage (the
-        provider refused the work); None (keep the estimate) otherwise."""
-        scanner = reservation.scanner
-        if response.streamed:
-            scanner.finish()
-        elif response.body:
-            merge_usage(scanner.usage, parse_json(response.body))
-        used = total_tokens(scanner.usage)
+    def _used_tokens(request: RequestContext, response: ResponseContext) -> int | None:
+        """Real usage when the answer reports it (the proxy meters it on `request.llm`, from
+        the upstream's body or stream); 0 for an error answer without usage (the provider
+        refused the work); None (keep the estimate) otherwise."""
+        used = request.llm.total_tokens if request.llm is not None else None
+        if used is None and not response.streamed and response.body:
+            usage: dict[str, int] = {}
+            merge_usage(usage, parse_json(response.body))  # metered by no proxy (direct calls)
+            used = total_tokens(usage)
         if used is None and response.status >= 400:
             return 0
         return used

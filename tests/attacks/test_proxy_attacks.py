@@ -11,7 +11,7 @@ import pytest
 
 from keys.models import ApiKey
 from plugins.models import PluginConfig
-from tests.builders import created, in_process_post, routed_gateway
+from tests.builders import created, in_process_post, provider_target, routed_gateway
 from tests.e2e.server import GatewayServer
 from tests.raw_http import chunked, raw_exchange, request_head
 from tests.upstream import UpstreamServer
@@ -119,10 +119,10 @@ def deep_json(levels: int) -> bytes:
     return b'{"messages": ' + b"[" * levels + b"]" * levels + b"}"
 
 
-def test_deep_json_cannot_reopen_an_exhausted_token_budget(route, proxy_client):
+def test_deep_json_cannot_reopen_an_exhausted_token_budget(route, upstream, proxy_client):
     limiter = {"name": "token_rate_limiter", "stage": "pre_request", "priority": 1}
     limiter["settings"] = {"limit": 1000, "window": "1m"}
-    gateway = route(required_plugins=[limiter])
+    gateway = route(targets=[provider_target(upstream.port)], required_plugins=[limiter])
     chat = json.dumps({"max_tokens": 900, "messages": [{"role": "user", "content": "hi"}]})
 
     def post(body):
@@ -165,9 +165,14 @@ LIMITERS = {
 
 
 @pytest.mark.parametrize("name", list(LIMITERS))
-def test_a_limiter_error_other_than_redis_down_refuses(route, proxy_client, redis_conn, name):
+def test_a_limiter_error_other_than_redis_down_refuses(
+    route, upstream, proxy_client, redis_conn, name
+):
     settings, record = LIMITERS[name]
-    gateway = route(required_plugins=[{"name": name, "stage": "pre_request", "settings": settings}])
+    gateway = route(
+        targets=[provider_target(upstream.port)],  # a provider route: token limits apply
+        required_plugins=[{"name": name, "stage": "pre_request", "settings": settings}],
+    )
     plugin_id = PluginConfig.objects.get(gateway_id=gateway.id).id
     key_id = ApiKey.objects.get(gateway_id=gateway.id).id
     poisoned = record.format(id=plugin_id, key=key_id)
@@ -292,10 +297,10 @@ def test_a_trusted_user_header_counts_per_user(route, proxy_client):
     assert [call("alice"), call("alice"), call("bob")] == [200, 429, 200]
 
 
-def test_token_budget_per_user_ignores_client_user_headers(route, proxy_client):
+def test_token_budget_per_user_ignores_client_user_headers(route, upstream, proxy_client):
     limiter = {"name": "token_rate_limiter", "stage": "pre_request", "priority": 1}
     limiter["settings"] = {"limit": 1000, "window": "1m", "identifier": "user"}
-    gateway = route(required_plugins=[limiter])
+    gateway = route(targets=[provider_target(upstream.port)], required_plugins=[limiter])
     chat = json.dumps({"max_tokens": 900, "messages": []})
     statuses = [
         proxy_client.post(

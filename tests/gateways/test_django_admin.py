@@ -243,7 +243,15 @@ def test_upstream_targets_are_normalised_like_the_api(admin_client, routing):
     assert response.status_code == 302, form_errors(response)
     upstream = Upstream.objects.get(name="pool")
     assert upstream.targets == [
-        {"host": "h", "port": 443, "protocol": "https", "path": "", "weight": 1, "headers": {}}
+        {
+            "host": "h",
+            "port": 443,
+            "protocol": "https",
+            "path": "",
+            "weight": 1,
+            "priority": 0,
+            "headers": {},
+        }
     ]
 
 

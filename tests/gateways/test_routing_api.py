@@ -124,6 +124,7 @@ def test_create_upstream_returns_it_with_normalised_targets(api, gateway):
         "protocol": "http",
         "path": "",
         "weight": 3,
+        "priority": 0,
         "headers": {},
     }
     assert upstream["targets"][1]["port"] == 443  # the protocol's port when none is given
@@ -384,6 +385,7 @@ def test_patch_validates_list_items_whole(api, gateway):
             "protocol": "http",
             "path": "",
             "weight": 1,
+            "priority": 0,
             "headers": {},
         }
     ]

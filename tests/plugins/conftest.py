@@ -41,13 +41,3 @@ def create_gateway_with(api) -> Callable[..., Response]:
         return api.post("/api/v1/gateways", payload, format="json")
 
     return create
-
-
-@pytest.fixture
-def redis_down(settings):
-    """The default cache pointed at a port where no Redis listens."""
-    location = "redis://127.0.0.1:1/0"
-    settings.CACHES = {
-        **settings.CACHES,
-        "default": {**settings.CACHES["default"], "LOCATION": location},
-    }

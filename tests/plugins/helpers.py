@@ -8,7 +8,7 @@ from typing import Any
 from requests.structures import CaseInsensitiveDict
 from rest_framework.response import Response
 
-from plugins.base import Plugin, RequestContext
+from plugins.base import LLMCall, Plugin, RequestContext
 from plugins.pipeline import PluginSpec, build_plugin
 
 
@@ -20,8 +20,9 @@ def make_request(
     body: bytes = b"",
     client_ip: str = "203.0.113.7",
     api_key_id: str | None = None,
+    llm: LLMCall | None = None,
 ) -> RequestContext:
-    """A proxied request as the proxy hands it to plugins."""
+    """A proxied request as the proxy hands it to plugins (`llm`: routed to a provider)."""
     return RequestContext(
         request_id=uuid.uuid4().hex,
         method=method,
@@ -32,6 +33,7 @@ def make_request(
         client_ip=client_ip,
         gateway_id=str(uuid.uuid4()),
         api_key_id=api_key_id,
+        llm=llm,
     )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import gevent
 from rest_framework import serializers
 
 from plugins.base import (
+    LLMCall,
     Plugin,
     PluginSettingsSerializer,
     RequestContext,
@@ -13,6 +16,9 @@ from plugins.base import (
     StreamStop,
     TextFilter,
 )
+
+# What LLMRecorderPlugin saw, by request id (the proxy's X-Request-ID answer header).
+LLM_CALLS: dict[str, LLMCall] = {}
 
 
 class RecorderSettings(PluginSettingsSerializer):
@@ -139,6 +145,18 @@ class RedactPlugin(Plugin):
         return RedactFilter(settings["word"], settings["stop_on"], settings["crash_on"])
 
 
+class LLMRecorderPlugin(Plugin):
+    """Keeps a copy of each request's LLM call (provider, model, tokens, cost) once answered."""
+
+    name = "llm_recorder"
+    category = "request_validation"
+    allowed_stages = ("post_response",)
+
+    def post_response(self, request: RequestContext, response: ResponseContext) -> None:
+        if request.llm is not None:
+            LLM_CALLS[request.request_id] = dataclasses.replace(request.llm)
+
+
 SAMPLE_PLUGINS = [
     "tests.plugins.sample_plugins.RecorderPlugin",
     "tests.plugins.sample_plugins.SecondRecorderPlugin",
@@ -146,4 +164,5 @@ SAMPLE_PLUGINS = [
     "tests.plugins.sample_plugins.CrasherPlugin",
     "tests.plugins.sample_plugins.ShoutPlugin",
     "tests.plugins.sample_plugins.RedactPlugin",
+    "tests.plugins.sample_plugins.LLMRecorderPlugin",
 ]

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from tests.builders import provider_target
+
 HOST = "api.localhost"
 
 
@@ -94,8 +96,11 @@ def test_request_size_limiter_refuses_large_bodies(route, upstream, proxy_client
     assert len(upstream.seen) == 1
 
 
-def test_token_limiter_reserves_then_refuses(route, proxy_client):
-    gateway = route(required_plugins=one("token_rate_limiter", limit=1000, window="1m"))
+def test_token_limiter_reserves_then_refuses(route, upstream, proxy_client):
+    gateway = route(
+        targets=[provider_target(upstream.port)],
+        required_plugins=one("token_rate_limiter", limit=1000, window="1m"),
+    )
     body = json.dumps(
         {"model": "m", "max_tokens": 600, "messages": [{"role": "user", "content": "hi"}]}
     )

@@ -12,12 +12,15 @@ from redis.cluster import RedisCluster
 
 from gateway_project.redis_cluster import node_url
 from gateway_project.settings.base import cache_settings
-from plugins.base import Plugin, PluginRejection
+from plugins.base import LLMCall, Plugin, PluginRejection
+from tests.builders import provider_target
+from tests.openai_upstream import OpenAIServer
 from tests.plugins.helpers import make_plugin, make_request
 from tests.redis_cluster import RedisClusterNodes, cluster_binaries
 from tests.upstream import free_port
 
 HOST = "api.localhost"
+LLM = LLMCall("openai", "m")  # requests routed to a provider target (token limits apply)
 
 
 @pytest.fixture(scope="module")
@@ -86,14 +89,14 @@ def test_concurrent_request_decisions_admit_exactly_the_limit(cluster, limit):
     assert admitted_concurrently(plugin, limit + 40) == limit
 
 
-def test_token_limit_through_the_proxy(cluster, route, proxy_client):
+def test_token_limit_through_the_proxy(cluster, route, upstream, proxy_client):
     limiter = {
         "name": "token_rate_limiter",
         "stage": "pre_request",
         "priority": 1,
         "settings": {"limit": 100, "window": "1m"},
     }
-    gateway = route(required_plugins=[limiter])
+    gateway = route(targets=[provider_target(upstream.port)], required_plugins=[limiter])
     body = json.dumps({"model": "m", "messages": [], "max_tokens": 40})
     responses = [
         proxy_client.post(
@@ -113,7 +116,7 @@ def test_token_limit_through_the_proxy(cluster, route, proxy_client):
 def test_concurrent_token_reservations_admit_exactly_what_fits(cluster):
     plugin = make_plugin("token_rate_limiter", {"limit": 1000, "window": "1m"})
     body = json.dumps({"model": "m", "messages": [], "max_tokens": 100}).encode()
-    assert admitted_concurrently(plugin, 50, body=body, api_key_id="key-1") == 10
+    assert admitted_concurrently(plugin, 50, body=body, api_key_id="key-1", llm=LLM) == 10
 
 
 @pytest.mark.parametrize("name", ["rate_limiter", "token_rate_limiter"])
@@ -124,9 +127,32 @@ def test_unreachable_cluster_fails_open_or_closed_as_configured(settings, name):
         if name == "rate_limiter"
         else {"limit": 1000}
     )
-    request = make_request(body=b"{}")
+    request = make_request(body=b"{}", llm=LLM)
     make_plugin(name, plugin_settings).pre_request(request)  # fail open: let through
     assert request.response_headers == {}
+    closed = make_plugin(name, {**plugin_settings, "fail_open": False})
     with pytest.raises(PluginRejection) as caught:
-        make_plugin(name, {**plugin_settings, "fail_open": False}).pre_request(make_request())
+        closed.pre_request(make_request(llm=LLM))
     assert caught.value.status == 503
+
+
+def test_target_health_lives_on_the_cluster(cluster, route, upstreams, proxy_client):
+    failing, backup = (upstreams.start(server_class=OpenAIServer) for _ in range(2))
+    failing.behaviour.status = 500
+    gateway = route(
+        path="/v1/*",
+        targets=[failing.target("m"), backup.target("m", priority=1)],
+        health_checks={"passive": True, "threshold": 1, "interval": 60},
+    )
+    body = json.dumps({"model": "m", "messages": []})
+    for _ in range(3):
+        response = proxy_client.post(
+            "/v1/chat/completions",
+            data=body,
+            content_type="application/json",
+            HTTP_HOST=HOST,
+            HTTP_X_API_KEY=gateway.key,
+        )
+        assert response.status_code == 200
+    assert (len(failing.seen), len(backup.seen)) == (1, 3)  # cooled down after one failure
+    assert any(key.startswith("{lbh:") for key in cluster_keys(cluster))

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from plugins.base import Plugin, PluginRejection, RequestContext, ResponseContext
-from plugins.builtin.llm_usage import UsageScanner
+from plugins.base import LLMCall, Plugin, PluginRejection, RequestContext, ResponseContext
+from plugins.builtin.llm_usage import UsageScanner, record_usage, total_tokens
 from plugins.builtin.token_rate_limiter import estimate_tokens
 from tests.plugins.helpers import make_plugin, make_request, settings_errors
 
@@ -32,16 +32,22 @@ def limiter(limit: int = 1000, window: str = "1m", **settings: object) -> Plugin
     return make_plugin("token_rate_limiter", {"limit": limit, "window": window, **settings})
 
 
+def llm_request(body: bytes, api_key_id: str | None = KEY, **headers: str) -> RequestContext:
+    """A request routed to a provider target, as the proxy hands it to plugins."""
+    llm = LLMCall("openai", "gpt-4o")
+    return make_request(body=body, api_key_id=api_key_id, headers=headers, llm=llm)
+
+
 def reserve(plugin: Plugin, tokens: int, api_key_id: str = KEY, **headers: str) -> RequestContext:
     """A request estimated at exactly `tokens` (max_tokens, empty prompt), after pre_request."""
-    request = make_request(body=chat(tokens), api_key_id=api_key_id, headers=headers)
+    request = llm_request(chat(tokens), api_key_id, **headers)
     plugin.pre_request(request)
     return request
 
 
 def remaining(plugin: Plugin, api_key_id: str = KEY, **headers: str) -> int:
     """Tokens left, from the headers of a probe over the limit (refused, reserves nothing)."""
-    request = make_request(body=chat(plugin.limit + 1), api_key_id=api_key_id, headers=headers)
+    request = llm_request(chat(plugin.limit + 1), api_key_id, **headers)
     with pytest.raises(PluginRejection):
         plugin.pre_request(request)
     return int(request.response_headers["x-ratelimit-remaining-tokens"])
@@ -52,9 +58,13 @@ def json_response(body: bytes, status: int = 200) -> ResponseContext:
     return ResponseContext(status=status, headers=headers, body=body)
 
 
-def streamed(plugin: Plugin, request: RequestContext, chunks: list[bytes]) -> ResponseContext:
-    """Pass a streamed body through on_chunk like the proxy does; the chunks stay unchanged."""
-    assert [plugin.on_chunk(request, chunk) for chunk in chunks] == chunks
+def streamed(request: RequestContext, chunks: list[bytes]) -> ResponseContext:
+    """Meter a streamed body the way the proxy does (usage on `request.llm` at its end)."""
+    scanner = UsageScanner()
+    for chunk in chunks:
+        scanner.feed(chunk)
+    scanner.finish()
+    record_usage(request.llm, scanner.usage, None)
     headers = CaseInsensitiveDict({"Content-Type": "text/event-stream"})
     return ResponseContext(status=200, headers=headers, body=None, streamed=True)
 
@@ -175,7 +185,7 @@ def test_rejected_request_is_a_429_and_reserves_nothing(redis_conn):
 def test_rejection_headers_show_the_budget_left():
     plugin = limiter(100, "1m")
     reserve(plugin, 70)
-    request = make_request(body=chat(50), api_key_id=KEY)
+    request = llm_request(chat(50))
     with pytest.raises(PluginRejection):
         plugin.pre_request(request)
     assert request.response_headers["x-ratelimit-remaining-tokens"] == "30"
@@ -222,7 +232,7 @@ def test_streamed_sse_usage_is_read_across_one_byte_chunks():
     plugin = limiter(1000)
     request = reserve(plugin, 500)
     chunks = [OPENAI_SSE[i : i + 1] for i in range(len(OPENAI_SSE))]
-    plugin.post_response(request, streamed(plugin, request, chunks))
+    plugin.post_response(request, streamed(request, chunks))
     assert remaining(plugin) == 1000 - 42
 
 
@@ -235,10 +245,7 @@ def test_sse_usage_is_found_wherever_the_chunks_split(stream):
             for chunk in (stream[:cut], stream[cut:second_cut], stream[second_cut:]):
                 scanner.feed(chunk)
             scanner.finish()
-            total = scanner.usage.get("total_tokens") or (
-                scanner.usage["input_tokens"] + scanner.usage["output_tokens"]
-            )
-            assert total == expected, (cut, second_cut)
+            assert total_tokens(scanner.usage) == expected, (cut, second_cut)
 
 
 def test_sse_usage_after_an_overlong_line_is_still_found():
@@ -256,7 +263,7 @@ def test_chunked_json_answer_is_read_when_the_stream_ends():
     plugin = limiter(1000)
     request = reserve(plugin, 500)
     body = usage_body(77)
-    plugin.post_response(request, streamed(plugin, request, [body[:20], body[20:]]))
+    plugin.post_response(request, streamed(request, [body[:20], body[20:]]))
     assert remaining(plugin) == 1000 - 77
 
 
@@ -264,7 +271,7 @@ def test_sse_without_usage_keeps_the_estimate():
     plugin = limiter(1000)
     request = reserve(plugin, 200)
     stream = b'data: {"choices":[{"delta":{"content":"hi"}}]}\n\ndata: [DONE]\n\n'
-    plugin.post_response(request, streamed(plugin, request, [stream]))
+    plugin.post_response(request, streamed(request, [stream]))
     assert remaining(plugin) == 800
 
 
@@ -309,7 +316,7 @@ def test_concurrent_reservations_admit_exactly_what_fits():
     barrier = threading.Barrier(50)
 
     def attempt(_: int) -> bool:
-        request = make_request(body=chat(100), api_key_id=KEY)
+        request = llm_request(chat(100))
         barrier.wait()
         try:
             plugin.pre_request(request)
@@ -336,3 +343,69 @@ def test_redis_down_is_a_503_when_fail_open_is_false():
     with pytest.raises(PluginRejection) as caught:
         reserve(limiter(10, fail_open=False), 5)
     assert (caught.value.status, caught.value.message) == (503, "token rate limiter unavailable")
+
+
+def test_requests_not_routed_to_a_provider_are_not_counted(redis_conn):
+    plugin = limiter(10)
+    request = make_request(body=chat(5000), api_key_id=KEY)  # no request.llm: not LLM traffic
+    plugin.pre_request(request)
+    plugin.post_response(request, json_response(usage_body(5000)))
+    assert request.response_headers == {}
+    assert redis_conn.keys(f"{{trl:{plugin.instance_id}:*") == []
+
+
+TRUSTGATE_MINUTE = {"identifier_header": "X-User-ID", "window": {"unit": "minute", "max": 1000}}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("settings", "stored"),
+    [
+        (
+            TRUSTGATE_MINUTE,
+            {"limit": 1000, "window": "1m", "identifier": "user", "user_header": "X-User-ID"},
+        ),
+        ({"window": {"unit": "hour", "max": 5}}, {"limit": 5, "window": "1h", "identifier": "key"}),
+        (
+            {"window": {"unit": "day", "max": 7}, "default_max_tokens": 10},
+            {"limit": 7, "window": "1d", "identifier": "key", "default_max_tokens": 10},
+        ),
+    ],
+)
+def test_trustgate_e2_settings_are_stored_as_the_native_shape(
+    create_gateway_with, settings, stored
+):
+    response = create_gateway_with("token_rate_limiter", settings)
+    assert response.status_code == 201, response.json()
+    assert response.json()["required_plugins"][0]["settings"] == {
+        "default_max_tokens": 1024,
+        **stored,
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ({"window": {"unit": "week", "max": 10}}, "window"),
+        ({"window": {"unit": "minute"}}, "window"),
+        ({"window": {"unit": "minute", "max": 0}}, "window"),
+        ({"window": {"unit": "minute", "max": 10, "burst": 5}}, "window"),
+        (
+            {"identifier_header": "X User", "window": {"unit": "minute", "max": 10}},
+            "identifier_header",
+        ),
+        ({"identifier_header": "X-User-ID"}, "window"),
+        ({"limit": 10, "window": {"unit": "minute", "max": 10}}, "limit"),
+        ({**TRUSTGATE_MINUTE, "user_header": "X-Other"}, "user_header"),
+    ],
+)
+def test_bad_trustgate_e2_settings_are_a_400_naming_the_field(create_gateway_with, settings, field):
+    assert field in settings_errors(create_gateway_with("token_rate_limiter", settings))
+
+
+def test_trustgate_e2_identifier_header_names_whose_budget_it_is():
+    plugin = make_plugin("token_rate_limiter", TRUSTGATE_MINUTE)
+    reserve(plugin, 900, **{"X-User-ID": "alice"})
+    assert remaining(plugin, **{"X-User-ID": "alice"}) == 100
+    assert remaining(plugin, **{"X-User-ID": "bob"}) == 1000
