@@ -19,6 +19,10 @@ DEFAULTS: dict[str, Any] = {
         "plugins.builtin.cors.CorsPlugin",
         "plugins.builtin.ip_filter.IPWhitelistPlugin",
         "plugins.builtin.ip_filter.IPBlacklistPlugin",
+        "plugins.builtin.guardrails.external_api.ExternalAPIPlugin",
+        "plugins.builtin.guardrails.toxicity_openai.ToxicityOpenAIPlugin",
+        "plugins.builtin.guardrails.toxicity_azure.ToxicityAzurePlugin",
+        "plugins.builtin.guardrails.bedrock.BedrockGuardrailPlugin",
     ],
 }
 

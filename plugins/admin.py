@@ -1,11 +1,24 @@
 """Plugin configurations are edited inline on gateways and rules (see gateways.admin)."""
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
 from plugins.models import PluginConfig
-from plugins.validation import duplicate_plugin_message
+from plugins.validation import duplicate_plugin_message, shown_settings
+
+
+class PluginConfigForm(forms.ModelForm):
+    """Shows the settings as the API does, secrets masked; a mask sent back keeps the stored
+    secret (restored by `PluginConfig.clean`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["settings"] = shown_settings(self.instance.name, self.instance.settings)
 
 
 class PluginInlineFormSet(BaseInlineFormSet):
@@ -26,6 +39,7 @@ class PluginInlineFormSet(BaseInlineFormSet):
 
 class GatewayPluginInline(admin.StackedInline):
     model = PluginConfig
+    form = PluginConfigForm
     formset = PluginInlineFormSet
     fk_name = "gateway"
     exclude = ["rule"]
@@ -35,6 +49,7 @@ class GatewayPluginInline(admin.StackedInline):
 
 class RulePluginInline(admin.StackedInline):
     model = PluginConfig
+    form = PluginConfigForm
     formset = PluginInlineFormSet
     fk_name = "rule"
     exclude = ["gateway"]

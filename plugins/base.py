@@ -180,6 +180,9 @@ class Plugin:
     fail_open_default: ClassVar[bool] = False
     # The error a streamed answer ends with when this plugin's stream filter crashes.
     stream_error_message: ClassVar[str] = "plugin execution failed"
+    # Dotted paths of write-only settings (`*`: every key or item), shown masked by the admin
+    # API and the Django admin; see plugins.secrets.
+    secret_settings: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, instance_id: str, level: str, stage: str, settings: dict[str, Any]):
         """`settings` is the typed config: `validated_settings` output, never raw input."""

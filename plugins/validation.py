@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from gateway_project.serializers import LEGACY_CONTEXT, JSONBooleanField, StrictSerializer
 from plugins.registry import registry
+from plugins.secrets import masked_settings, restored_settings
 from plugins.stages import STAGES
 
 
@@ -53,6 +54,52 @@ class PluginConfigSerializer(StrictSerializer):
         except serializers.ValidationError as exc:
             raise serializers.ValidationError({"settings": exc.detail}) from exc
         return attrs
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        return {**data, "settings": shown_settings(data.get("name"), data.get("settings"))}
+
+
+def shown_settings(name: Any, settings: Any) -> Any:
+    """Settings of plugin `name` as the admin shows them: its secrets masked."""
+    plugin_class = registry.get(name) if isinstance(name, str) else None
+    if plugin_class is None or not plugin_class.secret_settings:
+        return settings
+    return masked_settings(plugin_class.secret_settings, settings)
+
+
+def restore_plugin_secrets(plugin: dict[str, Any], stored: Any) -> dict[str, Any]:
+    """A validated plugin entry whose masked secrets take the `stored` settings' values."""
+    plugin_class = registry.get(plugin["name"])
+    if plugin_class is None or not plugin_class.secret_settings:
+        return plugin
+    try:
+        settings = restored_settings(plugin_class.secret_settings, plugin["settings"], stored)
+    except serializers.ValidationError as exc:
+        raise serializers.ValidationError({"settings": exc.detail}) from exc
+    return {**plugin, "settings": settings}
+
+
+def restore_chain_secrets(chain: list[dict[str, Any]], stored: Any) -> list[dict[str, Any]]:
+    """`restore_plugin_secrets` for each plugin of a chain written whole, against the stored
+    plugin of the same name and stage (`stored`: PluginConfig rows or entries)."""
+    by_key = {(_field(row, "name"), _field(row, "stage")): row for row in stored}
+    restored, errors = [], {}
+    for index, plugin in enumerate(chain):
+        previous = by_key.get((plugin["name"], plugin["stage"]))
+        try:
+            restored.append(
+                restore_plugin_secrets(plugin, _field(previous, "settings") if previous else None)
+            )
+        except serializers.ValidationError as exc:
+            errors[index] = exc.detail
+    if errors:
+        raise serializers.ValidationError(errors)
+    return restored
+
+
+def _field(row: Any, name: str) -> Any:
+    return row[name] if isinstance(row, dict) else getattr(row, name)
 
 
 class WholeItemsListField(serializers.ListField):
@@ -108,13 +155,29 @@ def validate_plugin_config_model(config: models.Model) -> None:
         }
     )
     if not serializer.is_valid():
-        raise DjangoValidationError(
-            {
-                NON_FIELD_ERRORS if key == "non_field_errors" else key: error_messages(detail)
-                for key, detail in serializer.errors.items()
-            }
+        raise _django_error(serializer.errors)
+    stored = None
+    if not config._state.adding:
+        stored = (
+            type(config)
+            ._default_manager.filter(pk=config.pk)
+            .values_list("settings", flat=True)
+            .first()
         )
-    config.settings = serializer.validated_data["settings"]
+    try:
+        plugin = restore_plugin_secrets(dict(serializer.validated_data), stored)
+    except serializers.ValidationError as exc:
+        raise _django_error(exc.detail) from exc
+    config.settings = plugin["settings"]
+
+
+def _django_error(errors: Any) -> DjangoValidationError:
+    return DjangoValidationError(
+        {
+            NON_FIELD_ERRORS if key == "non_field_errors" else key: error_messages(detail)
+            for key, detail in errors.items()
+        }
+    )
 
 
 def error_messages(detail: Any, prefix: str = "") -> list[str]:
