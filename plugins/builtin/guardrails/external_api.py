@@ -35,10 +35,14 @@ class FieldMapSerializer(StrictSerializer):
     destination = DotPathField(help_text="Dot path into the service's JSON request.")
 
 
+class AnyJSONField(serializers.JSONField):
+    json_schema = {"type": ["string", "number", "boolean", "null", "array", "object"]}
+
+
 class ConditionSerializer(StrictSerializer):
     field = DotPathField(help_text="Dot path into the service's JSON answer.")
     operator = serializers.ChoiceField(choices=OPERATORS)
-    value = serializers.JSONField()
+    value = AnyJSONField(help_text="Compared with the answer's value at `field`.")
     stop_flow = JSONBooleanField(help_text="true: a match refuses (422); false: it is logged.")
     message = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
