@@ -21,7 +21,11 @@ AZURE_TEXT = (
 AZURE = {"api_key": "azure-stored-secret", "endpoints": {"text": AZURE_TEXT}}
 AWS = {"aws_access_key_id": "AKIDSTORED", "aws_secret_access_key": "aws-stored-secret"}
 BEDROCK = {"guardrail_id": "g1", "region": "us-east-1", "credentials": AWS}
-EXTERNAL = {"endpoint": "https://verdict.example/check", "headers": {"X-Token": "tok-stored"}}
+EXTERNAL = {
+    "endpoint": "https://verdict.example/check",
+    "headers": {"X-Token": "tok-stored"},
+    "query_params": [{"name": "key", "value": "qp-stored"}],
+}
 
 
 @pytest.mark.parametrize(
@@ -107,11 +111,11 @@ def settings_for():
             BEDROCK,
             [("credentials", "aws_access_key_id"), ("credentials", "aws_secret_access_key")],
         ),
-        "external_api": (EXTERNAL, [("headers", "X-Token")]),
+        "external_api": (EXTERNAL, [("headers", "X-Token"), ("query_params", 0, "value")]),
     }
 
 
-def at(settings: dict, path: tuple[str, ...]):
+def at(settings: dict, path: tuple[str | int, ...]):
     for step in path:
         settings = settings[step]
     return settings

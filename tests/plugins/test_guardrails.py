@@ -12,6 +12,7 @@ import pytest
 
 from plugins.base import Finding, PluginRejection
 from tests.guardrail_mocks import AZURE_API_VERSION, GuardrailMock
+from tests.plugins.helpers import make_plugin, make_request
 from tests.plugins.test_streams import events, openai_chunk, openai_text, scripted
 from tests.upstream import free_port
 
@@ -389,9 +390,19 @@ def test_a_stream_is_cut_when_the_service_fails_and_on_error_blocks(service, rou
     }
 
 
+def test_log_only_forwards_a_flagged_prompt_and_records_it(service, route, upstream, proxy_client):
+    settings = openai_settings(service.url, actions={"type": "log_only"})
+    gateway = route(required_plugins=[plugin("toxicity_openai", settings)])
+    assert post(proxy_client, gateway, chat("a hateful remark")).status_code == 200
+    assert len(upstream.seen) == 1
+    guard = make_plugin("toxicity_openai", settings)
+    request = make_request(body=chat("a hateful remark"))
+    guard.pre_request(request)
+    assert request.findings == [Finding("toxicity_openai", "hate", "logged")]
+
+
 def test_findings_record_what_was_blocked(service, route, upstream, proxy_client):
     from plugins.builtin.guardrails.toxicity_openai import ToxicityOpenAIPlugin
-    from tests.plugins.helpers import make_plugin, make_request
 
     guard = make_plugin("toxicity_openai", openai_settings(service.url))
     assert isinstance(guard, ToxicityOpenAIPlugin)

@@ -16,7 +16,12 @@ from rest_framework import serializers
 from gateway_project.serializers import StrictSerializer
 from gateway_project.upstream_deny import refuse_denied_address
 from plugins.base import RequestContext
-from plugins.builtin.guardrails.base import GuardrailSettingsSerializer, RemoteGuardrail, Verdict
+from plugins.builtin.guardrails.base import (
+    ActionsSerializer,
+    GuardrailSettingsSerializer,
+    RemoteGuardrail,
+    Verdict,
+)
 from plugins.builtin.guardrails.client import GuardrailUnavailable, call_json
 from plugins.fields import BaseURLField
 
@@ -37,10 +42,6 @@ class AWSCredentialsSerializer(StrictSerializer):
     aws_session_token = serializers.CharField(required=False, max_length=4000)
 
 
-class BedrockActionsSerializer(StrictSerializer):
-    message = serializers.CharField(required=False, allow_blank=True, max_length=1000)
-
-
 class BedrockGuardrailSettingsSerializer(GuardrailSettingsSerializer):
     guardrail_id = serializers.CharField(max_length=2048, help_text="Identifier or ARN.")
     version = serializers.RegexField(VERSION_RE, default="DRAFT", max_length=8)
@@ -56,7 +57,7 @@ class BedrockGuardrailSettingsSerializer(GuardrailSettingsSerializer):
         default="block",
         help_text="mask: forward the guardrail's masked text when it only anonymised.",
     )
-    actions = BedrockActionsSerializer(required=False)
+    actions = ActionsSerializer(required=False)
 
 
 class BedrockGuardrailPlugin(RemoteGuardrail):
