@@ -9,11 +9,19 @@ import time
 from urllib.parse import quote
 
 import pytest
+from requests.structures import CaseInsensitiveDict
 
-from plugins.base import Finding, PluginRejection
+from plugins.base import Finding, PluginRejection, ResponseContext
 from tests.guardrail_mocks import AZURE_API_VERSION, GuardrailMock
 from tests.plugins.helpers import make_plugin, make_request
-from tests.plugins.test_streams import events, openai_chunk, openai_text, scripted
+from tests.plugins.test_streams import (
+    anthropic_event,
+    events,
+    openai_chunk,
+    openai_text,
+    scripted,
+    text_delta,
+)
 from tests.upstream import free_port
 
 HOST = "api.localhost"
@@ -328,6 +336,13 @@ def test_a_buffered_answer_is_checked_before_it_is_sent(service, route, upstream
     assert [call.body["input"] for call in service.calls] == [["a kind reply"], ["a hateful reply"]]
 
 
+def test_a_binary_answer_is_not_sent_to_the_service(service):
+    guard = make_plugin("external_api", external_settings(service.url), stage="post_response")
+    headers = CaseInsensitiveDict({"Content-Type": "image/png"})
+    guard.post_response(make_request(), ResponseContext(200, headers, body=b"\x89PNG murder"))
+    assert service.calls == []
+
+
 def test_a_non_llm_answer_is_checked_whole(service, route, upstream, proxy_client):
     settings = external_settings(service.url)
     gateway = route(required_plugins=[plugin("external_api", settings, stage="post_response")])
@@ -371,6 +386,21 @@ def test_a_flagged_stream_is_cut_with_the_error_event(service, route, proxy_clie
     assert openai_text(b"".join(e.encode() for e in parsed[:-2])) == "The weather is fine. "
     assert b"hateful" not in body
     assert b"remark" not in body
+
+
+def test_a_flagged_anthropic_stream_ends_with_its_error_event(service, route, proxy_client):
+    gateway = stream_route(route, "toxicity_openai", openai_settings(service.url))
+    stream = [
+        anthropic_event("message_start", message={"id": "msg_1", "content": []}),
+        anthropic_event("content_block_start", index=0, content_block={"type": "text", "text": ""}),
+        text_delta(0, "fine, then a hateful"),
+        anthropic_event("content_block_stop", index=0),
+        anthropic_event("message_stop"),
+    ]
+    _, body = scripted(proxy_client, gateway, stream)
+    last = events(body)[-1]
+    assert (last.event, last.json()["error"]["type"]) == ("error", "guardrail")
+    assert "message_stop" not in [event.event for event in events(body)]
 
 
 def test_a_clean_stream_is_checked_at_its_end_and_passes_whole(service, route, proxy_client):

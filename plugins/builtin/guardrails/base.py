@@ -145,7 +145,10 @@ class RemoteGuardrail(Plugin):
         return "content blocked by guardrail"
 
     def request_texts(self, request: RequestContext) -> list[MessageText]:
-        return body_texts(request.body, request.json_body(), self.fields, answer=False)
+        content_type = request.headers.get("Content-Type", "")
+        return body_texts(
+            request.body, request.json_body(), self.fields, content_type, answer=False
+        )
 
     # The hooks
 
@@ -162,7 +165,8 @@ class RemoteGuardrail(Plugin):
         if response.streamed or not response.body:
             return  # a stream was checked as it passed (stream_filter)
         document = _json(response.body)
-        items = body_texts(response.body, document, self.fields, answer=True)
+        content_type = response.headers.get("Content-Type", "")
+        items = body_texts(response.body, document, self.fields, content_type, answer=True)
         if not items:
             return
         verdict = self._answer_verdict(request, items, "OUTPUT")

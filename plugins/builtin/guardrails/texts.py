@@ -12,6 +12,8 @@ from plugins.llm_content import MessageText, answer_texts, message_texts, set_at
 Path = tuple[str | int, ...]
 WHOLE_BODY: Path = ()
 MISSING = object()
+# Bodies never checked whole as text: what they hold is not text a service could read.
+BINARY_TYPES = ("image/", "audio/", "video/", "application/octet-stream", "multipart/")
 
 
 def split_path(dotted: str) -> Path:
@@ -54,13 +56,15 @@ def field_texts(document: Any, fields: Sequence[Path]) -> list[MessageText]:
     return found
 
 
-def body_texts(body: bytes, document: Any, fields: Sequence[Path], *, answer: bool) -> list[Any]:
+def body_texts(
+    body: bytes, document: Any, fields: Sequence[Path], content_type: str, *, answer: bool
+) -> list[Any]:
     """The texts of a request (`answer` false) or response body: the LLM texts, else the named
-    fields, else (nothing found) the whole body decoded (path WHOLE_BODY)."""
+    fields, else (nothing found) the whole body decoded (path WHOLE_BODY) unless binary."""
     texts = answer_texts(document) if answer else message_texts(document)
     if not texts and fields and document is not None:
         texts = field_texts(document, fields)
-    if not texts and body:
+    if not texts and body and not content_type.lower().startswith(BINARY_TYPES):
         texts = [MessageText("body", body.decode("utf-8", errors="replace"), WHOLE_BODY)]
     return [item for item in texts if item.text.strip()]
 
