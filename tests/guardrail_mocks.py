@@ -59,6 +59,7 @@ class Call:
 
 class MockHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # head and body go out at once, as real services send them
     server: GuardrailMock
 
     def log_message(self, format: str, *args: object) -> None:
