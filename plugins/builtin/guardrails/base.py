@@ -156,8 +156,8 @@ class RemoteGuardrail(Plugin):
         items = self.request_texts(request)
         if not items and not self.has_images(request):
             return
-        verdict = self._answer_verdict(request, items, "INPUT")
-        if verdict is not None and verdict.replacements is not None:
+        verdict = self._body_verdict(request, items, "INPUT")
+        if verdict is not None and verdict.replacements is not None and not self.log_only:
             request.body = rewritten_body(request.json_body(), items, verdict.replacements)
             request.metadata.pop("_json_body", None)
 
@@ -169,8 +169,8 @@ class RemoteGuardrail(Plugin):
         items = body_texts(response.body, document, self.fields, content_type, answer=True)
         if not items:
             return
-        verdict = self._answer_verdict(request, items, "OUTPUT")
-        if verdict is not None and verdict.replacements is not None:
+        verdict = self._body_verdict(request, items, "OUTPUT")
+        if verdict is not None and verdict.replacements is not None and not self.log_only:
             response.body = rewritten_body(document, items, verdict.replacements)
 
     def stream_filter(
@@ -180,7 +180,7 @@ class RemoteGuardrail(Plugin):
 
     # Verdicts
 
-    def _answer_verdict(
+    def _body_verdict(
         self, request: RequestContext, items: list[MessageText], source: str
     ) -> Verdict | None:
         """A buffered body's verdict; a hit or (on_error block) a failure is a rejection."""
@@ -215,8 +215,9 @@ class RemoteGuardrail(Plugin):
             for kind in verdict.kinds or ("flagged",):
                 request.findings.append(Finding(self.name, kind, action))
         elif verdict.replacements is not None:
+            action = "logged" if self.log_only else "masked"
             for kind in verdict.kinds or ("masked",):
-                request.findings.append(Finding(self.name, kind, "masked"))
+                request.findings.append(Finding(self.name, kind, action))
         return verdict
 
 
