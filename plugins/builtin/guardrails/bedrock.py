@@ -8,9 +8,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from rest_framework import serializers
 
 from gateway_project.serializers import StrictSerializer
@@ -74,16 +71,7 @@ class BedrockGuardrailPlugin(RemoteGuardrail):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         config = self.settings
-        keys = config["credentials"]
-        self.signer = SigV4Auth(
-            Credentials(
-                keys["aws_access_key_id"],
-                keys["aws_secret_access_key"],
-                keys.get("aws_session_token"),
-            ),
-            "bedrock",
-            config["region"],
-        )
+        self.signer = sigv4_signer(config["credentials"], config["region"])
         base = config.get("endpoint") or f"https://bedrock-runtime.{config['region']}.amazonaws.com"
         guardrail, version = quote(config["guardrail_id"], safe=""), config["version"]
         self.url = f"{base.rstrip('/')}/guardrail/{guardrail}/version/{version}/apply"
@@ -114,6 +102,8 @@ class BedrockGuardrailPlugin(RemoteGuardrail):
     def signed(self, body: bytes) -> dict[str, str]:
         """The headers of a SigV4-signed POST of `body` to the guardrail (signed per call:
         the signature covers the time)."""
+        from botocore.awsrequest import AWSRequest  # loaded with the signer (sigv4_signer)
+
         request = AWSRequest(
             method="POST",
             url=self.url,
@@ -125,6 +115,18 @@ class BedrockGuardrailPlugin(RemoteGuardrail):
 
     def masked_stream_message(self) -> str:
         return self.message
+
+
+def sigv4_signer(keys: dict[str, str], region: str) -> Any:
+    """botocore's SigV4 signer for Bedrock in `region`. botocore is imported here, when a
+    bedrock_guardrail chain is built, not when every worker starts (it weighs ~70 ms)."""
+    from botocore.auth import SigV4Auth
+    from botocore.credentials import Credentials
+
+    credentials = Credentials(
+        keys["aws_access_key_id"], keys["aws_secret_access_key"], keys.get("aws_session_token")
+    )
+    return SigV4Auth(credentials, "bedrock", region)
 
 
 def assessment_actions(value: Any, policy: str = "") -> Iterator[tuple[str, str]]:
