@@ -1,7 +1,8 @@
-"""The rows of the benchmark: direct upstream, nginx proxy_pass and three gateway setups."""
+"""The rows of the benchmark: direct upstream, nginx proxy_pass and four gateway setups."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,12 @@ PLUGIN_SETTINGS: dict[str, dict[str, Any]] = {
     # cost on a 4 KB prompt).
     "injection_protection": {"content_to_check": ["all"], "action": "block", "status_code": 403},
     "data_masking": {"apply_all": True},
+    # A verdict service answering at once (the mock upstream's /json): the guardrail's own cost,
+    # one pooled HTTP round trip per checked request, none of a real service's latency.
+    "external_api": {
+        "endpoint": "http://127.0.0.1:{upstream_port}/json",
+        "conditions": [{"field": "flagged", "operator": "eq", "value": True, "stop_flow": True}],
+    },
 }
 PREFERRED_STAGE = "pre_request"
 PLACEHOLDER_KEY = "gk_" + "0" * 43
@@ -91,6 +98,12 @@ GATEWAY_ROWS = (
     GatewayRow(
         "gateway-m", "gateway (m) key + data_masking (all entities)", False, ("data_masking",)
     ),
+    GatewayRow(
+        "gateway-d",
+        "gateway (d) (b) + external_api guardrail",
+        False,
+        ("rate_limiter", "external_api"),
+    ),
 )
 GATEWAY_KEYS = frozenset(row.key for row in GATEWAY_ROWS)
 
@@ -107,24 +120,29 @@ def process_tree(pid: int) -> Callable[[], list[int]]:
     return pids
 
 
-def plugin_entry(name: str, priority: int, catalogue_entry: dict[str, Any]) -> dict[str, Any]:
+def plugin_entry(
+    name: str, priority: int, catalogue_entry: dict[str, Any], upstream_port: int
+) -> dict[str, Any]:
     stages = catalogue_entry.get("fixed_stages") or catalogue_entry.get("allowed_stages") or []
     stage = PREFERRED_STAGE if PREFERRED_STAGE in stages or not stages else stages[0]
+    settings = json.dumps(PLUGIN_SETTINGS[name]).replace("{upstream_port}", str(upstream_port))
     return {
         "name": name,
         "enabled": True,
         "stage": stage,
         "priority": priority,
-        "settings": PLUGIN_SETTINGS[name],
+        "settings": json.loads(settings),
     }
 
 
 def plugin_chain(
-    names: tuple[str, ...], catalogue: dict[str, dict[str, Any]]
+    names: tuple[str, ...], catalogue: dict[str, dict[str, Any]], upstream_port: int
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The required_plugins of a row and the names missing from the catalogue."""
     present = [name for name in names if name in catalogue]
-    chain = [plugin_entry(name, i + 1, catalogue[name]) for i, name in enumerate(present)]
+    chain = [
+        plugin_entry(name, i + 1, catalogue[name], upstream_port) for i, name in enumerate(present)
+    ]
     return chain, [name for name in names if name not in catalogue]
 
 
@@ -148,7 +166,7 @@ def gateway_target(
         pids=server.pids,
         redis_pids=server.redis_pids,
     )
-    chain, missing = plugin_chain(row.plugins, catalogue)
+    chain, missing = plugin_chain(row.plugins, catalogue, upstream_port)
     if missing:
         target.notes.append("missing plugins (skipped): " + ", ".join(missing))
     try:

@@ -23,6 +23,10 @@ DEFAULTS: dict[str, Any] = {
         "plugins.builtin.code_sanitation.CodeSanitationPlugin",
         "plugins.builtin.prompt_moderation.PromptModerationPlugin",
         "plugins.builtin.data_masking.DataMaskingPlugin",
+        "plugins.builtin.guardrails.external_api.ExternalAPIPlugin",
+        "plugins.builtin.guardrails.toxicity_openai.ToxicityOpenAIPlugin",
+        "plugins.builtin.guardrails.toxicity_azure.ToxicityAzurePlugin",
+        "plugins.builtin.guardrails.bedrock.BedrockGuardrailPlugin",
     ],
 }
 

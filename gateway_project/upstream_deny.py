@@ -1,12 +1,20 @@
-"""GATEWAY_UPSTREAM_DENY: networks no upstream may point into (an optional SSRF guard)."""
+"""GATEWAY_UPSTREAM_DENY: networks no upstream or outbound service call may point into (an
+optional SSRF guard), checked when an address is written and on every connection."""
 
 from __future__ import annotations
 
 import ipaddress
+import socket
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
+from requests.adapters import HTTPAdapter
 from rest_framework import serializers
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family
 
 from gateway_project.conf import gateway_settings
 
@@ -50,3 +58,72 @@ def refuse_denied_address(value: str) -> str:
             f"{address} is in a network denied to upstreams (GATEWAY_UPSTREAM_DENY)."
         )
     return value
+
+
+class UpstreamAddressDenied(Exception):
+    """The upstream's host resolves into a denied network: nothing was sent (not an OSError,
+    so urllib3 and requests let it through unwrapped and unretried)."""
+
+
+class DenyListMixin:
+    """With a deny list, resolves the host once, refuses it if any of its addresses is denied,
+    then connects to exactly the addresses it checked (a second lookup could answer otherwise).
+    Without one, urllib3 connects as usual."""
+
+    _dns_host: str
+    host: str
+    port: int
+
+    def _new_conn(self) -> socket.socket:
+        if not denied_networks():
+            return super()._new_conn()  # type: ignore[misc]
+        addresses = self._resolve()
+        if any(is_denied(address) for address in addresses):
+            raise UpstreamAddressDenied(f"{self.host} resolves into a denied network")
+        dns_host, failure = self._dns_host, None
+        for address in addresses:
+            self._dns_host = address
+            try:
+                return super()._new_conn()  # type: ignore[misc]
+            except (NewConnectionError, ConnectTimeoutError) as exc:
+                failure = exc
+            finally:
+                self._dns_host = dns_host
+        raise failure or NewConnectionError(self, "no address to connect to")  # type: ignore[arg-type]
+
+    def _resolve(self) -> list[str]:
+        try:
+            infos = socket.getaddrinfo(
+                self._dns_host, self.port, allowed_gai_family(), socket.SOCK_STREAM
+            )
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
+        return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class DeniedNetworksHTTPConnection(DenyListMixin, HTTPConnection):
+    pass
+
+
+class DeniedNetworksHTTPSConnection(DenyListMixin, HTTPSConnection):
+    pass
+
+
+class DeniedNetworksHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = DeniedNetworksHTTPConnection
+
+
+class DeniedNetworksHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = DeniedNetworksHTTPSConnection
+
+
+class DeniedNetworksAdapter(HTTPAdapter):
+    """requests' pooled adapter whose connections refuse denied networks (UpstreamAddressDenied):
+    for the gateway's own outbound calls, e.g. guardrail services."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": DeniedNetworksHTTPConnectionPool,
+            "https": DeniedNetworksHTTPSConnectionPool,
+        }

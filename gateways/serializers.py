@@ -19,7 +19,7 @@ from gateways.targets import (
     restore_masked_target_secrets,
 )
 from plugins.fields import HeadersField, HostField
-from plugins.validation import PluginChainField, WholeItemsListField
+from plugins.validation import PluginChainField, WholeItemsListField, restore_chain_secrets
 
 # What an 'endpoint' service sets itself; a service of type 'upstream' takes it from the
 # upstream's targets, so a value given here would be silently ignored: it is refused.
@@ -49,6 +49,10 @@ class GatewaySerializer(StrictModelSerializer):
         if isinstance(data, dict) and isinstance(data.get("subdomain"), str):
             data = {**data, "subdomain": data["subdomain"].strip().lower()}
         return super().to_internal_value(data)
+
+    def validate_required_plugins(self, chain: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        stored = self.instance.required_plugins.all() if self.instance is not None else []
+        return restore_chain_secrets(chain, stored)
 
 
 class GatewayChildSerializer(StrictModelSerializer):
@@ -214,6 +218,10 @@ class RuleSerializer(GatewayChildSerializer):
         except ValueError as exc:
             raise serializers.ValidationError(str(exc)) from exc
         return path
+
+    def validate_plugin_chain(self, chain: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        stored = self.instance.plugin_chain.all() if self.instance is not None else []
+        return restore_chain_secrets(chain, stored)
 
     def validate_methods(self, methods: list[str]) -> list[str]:
         upper = [method.strip().upper() for method in methods]

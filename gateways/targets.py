@@ -12,7 +12,7 @@ from gateway_project.upstream_deny import refuse_denied_address
 from gateways.models import PORT_VALIDATORS
 from gateways.providers import PROVIDER_NAMES, PROVIDERS
 from plugins.fields import BaseURLField, HeaderNameField, HeadersField, HeaderValueField, HostField
-from plugins.secret_settings import MASK
+from plugins.secrets import MASK
 
 SECRET_FIELDS = ("header_value", "param_value", "api_key")
 

@@ -1,13 +1,24 @@
 """Plugin configurations are edited inline on gateways and rules (see gateways.admin)."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
 from plugins.models import PluginConfig
-from plugins.secret_settings import masked_settings
-from plugins.validation import duplicate_plugin_message
+from plugins.validation import duplicate_plugin_message, shown_settings
+
+
+class PluginConfigForm(forms.ModelForm):
+    """Shows the settings as the API does, secrets masked; a mask sent back keeps the stored
+    secret (restored by `PluginConfig.clean`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["settings"] = shown_settings(self.instance.name, self.instance.settings)
 
 
 class PluginInlineFormSet(BaseInlineFormSet):
@@ -24,15 +35,6 @@ class PluginInlineFormSet(BaseInlineFormSet):
             if key in seen:
                 raise ValidationError(duplicate_plugin_message(*key))
             seen.add(key)
-
-
-class PluginConfigForm(forms.ModelForm):
-    """Secret settings are shown masked; the mask saved back keeps the stored secret."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.initial["settings"] = masked_settings(self.instance.name, self.instance.settings)
 
 
 class GatewayPluginInline(admin.StackedInline):

@@ -182,8 +182,8 @@ class Plugin:
     error_message: ClassVar[str] = "plugin execution failed"
     # The error a streamed answer ends with when this plugin's stream filter crashes.
     stream_error_message: ClassVar[str] = "plugin execution failed"
-    # Dotted paths of write-only settings (e.g. "reversible_hashing.secret", "api_key"): the
-    # admin API and the Django admin show them masked (see plugins.secret_settings).
+    # Dotted paths of write-only settings (`*`: every key or item), shown masked by the admin
+    # API and the Django admin; see plugins.secrets.
     secret_settings: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, instance_id: str, level: str, stage: str, settings: dict[str, Any]):

@@ -97,3 +97,27 @@ def string_values(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from string_values(item)
+
+
+def answer_texts(body: Any) -> list[MessageText]:
+    """Texts of an LLM answer: OpenAI chat `choices[].message.content` (or completions'
+    `choices[].text`), Anthropic `content[]` text blocks, Responses `output[].content[]`."""
+    if not isinstance(body, dict):
+        return []
+    found: list[MessageText] = []
+    for index, choice in enumerate(_list(body.get("choices"))):
+        if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
+            content = choice["message"].get("content")
+            found += _content_texts(content, "assistant", ("choices", index, "message", "content"))
+        elif isinstance(choice, dict) and isinstance(choice.get("text"), str):
+            found.append(MessageText("assistant", choice["text"], ("choices", index, "text")))
+    if body.get("type") == "message":
+        found += _content_texts(body.get("content"), "assistant", ("content",))
+    for index, item in enumerate(_list(body.get("output"))):
+        if isinstance(item, dict) and item.get("type") == "message":
+            found += _content_texts(item.get("content"), "assistant", ("output", index, "content"))
+    return found
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

@@ -13,6 +13,7 @@ from django.db import models, transaction
 from rest_framework import serializers
 
 from plugins.models import PluginConfig
+from plugins.validation import restore_plugin_secrets
 
 PLUGIN_FIELDS = ("name", "enabled", "stage", "priority", "parallel", "settings")
 ROW = "row"  # key of a chain entry holding its stored PluginConfig (absent: a new plugin)
@@ -93,6 +94,11 @@ def plugin_chain_add(*, owner: models.Model, plugins: list[dict[str, Any]]) -> N
         for index, plugin in enumerate(plugins)
         if _clash(stored, plugin)
     }
+    for index, plugin in enumerate(plugins):
+        try:
+            restore_plugin_secrets(plugin, None)  # a mask of nothing stored is refused
+        except serializers.ValidationError as exc:
+            errors.setdefault(index, {}).update(exc.detail)
     if errors:
         raise serializers.ValidationError({"plugins": errors})
     _save_chain(owner, [*stored, *plugins], stored)
@@ -115,7 +121,7 @@ def _apply(chain: list[Entry], update: dict[str, Any]) -> None:
     operation = update["operation"]
     if operation == "add":
         _refuse_clash(chain, update["plugin"])
-        chain.append(update["plugin"])
+        chain.append(_restored(update["plugin"], None))
     elif operation == "edit":
         _edit(chain, update)
     else:
@@ -135,8 +141,16 @@ def _edit(chain: list[Entry], update: dict[str, Any]) -> None:
             {"old_plugin_name": error} if old_name else {"plugin": {"name": error}}
         )
     _refuse_clash(chain, plugin, skip=found[0])
+    plugin = _restored(plugin, chain[found[0]]["settings"])
     row = chain[found[0]].get(ROW)
     chain[found[0]] = {**plugin, ROW: row} if row else plugin
+
+
+def _restored(plugin: Entry, stored_settings: Any) -> Entry:
+    try:
+        return restore_plugin_secrets(plugin, stored_settings)
+    except serializers.ValidationError as exc:
+        raise serializers.ValidationError({"plugin": exc.detail}) from exc
 
 
 def _refuse_clash(chain: list[Entry], plugin: Entry, skip: int | None = None) -> None:

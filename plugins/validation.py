@@ -12,7 +12,7 @@ from rest_framework import serializers
 
 from gateway_project.serializers import LEGACY_CONTEXT, JSONBooleanField, StrictSerializer
 from plugins.registry import registry
-from plugins.secret_settings import masked_settings, restore_masked_settings, stored_counterpart
+from plugins.secrets import masked_settings, restored_settings
 from plugins.stages import STAGES
 
 
@@ -49,9 +49,6 @@ class PluginConfigSerializer(StrictSerializer):
                     ]
                 }
             )
-        _, unrestored = restore_masked_settings(attrs["name"], attrs["settings"], None)
-        if unrestored:  # a mask no stored secret stands behind (the chain restored the others)
-            raise serializers.ValidationError({"settings": unrestored})
         try:
             attrs["settings"] = plugin_class.validated_settings(attrs["settings"])
         except serializers.ValidationError as exc:
@@ -60,8 +57,49 @@ class PluginConfigSerializer(StrictSerializer):
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         data = super().to_representation(instance)
-        data["settings"] = masked_settings(data.get("name"), data.get("settings"))
-        return data
+        return {**data, "settings": shown_settings(data.get("name"), data.get("settings"))}
+
+
+def shown_settings(name: Any, settings: Any) -> Any:
+    """Settings of plugin `name` as the admin shows them: its secrets masked."""
+    plugin_class = registry.get(name) if isinstance(name, str) else None
+    if plugin_class is None or not plugin_class.secret_settings:
+        return settings
+    return masked_settings(plugin_class.secret_settings, settings)
+
+
+def restore_plugin_secrets(plugin: dict[str, Any], stored: Any) -> dict[str, Any]:
+    """A validated plugin entry whose masked secrets take the `stored` settings' values."""
+    plugin_class = registry.get(plugin["name"])
+    if plugin_class is None or not plugin_class.secret_settings:
+        return plugin
+    try:
+        settings = restored_settings(plugin_class.secret_settings, plugin["settings"], stored)
+    except serializers.ValidationError as exc:
+        raise serializers.ValidationError({"settings": exc.detail}) from exc
+    return {**plugin, "settings": settings}
+
+
+def restore_chain_secrets(chain: list[dict[str, Any]], stored: Any) -> list[dict[str, Any]]:
+    """`restore_plugin_secrets` for each plugin of a chain written whole, against the stored
+    plugin of the same name and stage (`stored`: PluginConfig rows or entries)."""
+    by_key = {(_field(row, "name"), _field(row, "stage")): row for row in stored}
+    restored, errors = [], {}
+    for index, plugin in enumerate(chain):
+        previous = by_key.get((plugin["name"], plugin["stage"]))
+        try:
+            restored.append(
+                restore_plugin_secrets(plugin, _field(previous, "settings") if previous else None)
+            )
+        except serializers.ValidationError as exc:
+            errors[index] = exc.detail
+    if errors:
+        raise serializers.ValidationError(errors)
+    return restored
+
+
+def _field(row: Any, name: str) -> Any:
+    return row[name] if isinstance(row, dict) else getattr(row, name)
 
 
 class WholeItemsListField(serializers.ListField):
@@ -86,7 +124,7 @@ class PluginChainField(WholeItemsListField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> list[dict[str, Any]]:
-        chain = super().to_internal_value(self._restore_masked_secrets(data))
+        chain = super().to_internal_value(data)
         seen: set[tuple[str, str]] = set()
         for index, plugin in enumerate(chain):
             key = (plugin["name"], plugin["stage"])
@@ -97,22 +135,6 @@ class PluginChainField(WholeItemsListField):
             seen.add(key)
         return chain
 
-    def _restore_masked_secrets(self, data: Any) -> Any:
-        """Secrets sent back as the mask (a GET edited and PUT back) take the stored values
-        of the chain this field replaces."""
-        owner = getattr(self.parent, "instance", None)
-        if not isinstance(data, list) or owner is None or owner.pk is None:
-            return data
-        stored = list(getattr(owner, self.source).all())
-        restored = []
-        for item in data:
-            if isinstance(item, dict) and isinstance(item.get("settings"), dict):
-                previous = stored_counterpart(item, stored)
-                settings, _ = restore_masked_settings(item.get("name"), item["settings"], previous)
-                item = {**item, "settings": settings}
-            restored.append(item)
-        return restored
-
     def to_representation(self, data: Any) -> list[dict[str, Any]]:
         if hasattr(data, "all"):
             data = data.all()
@@ -122,11 +144,6 @@ class PluginChainField(WholeItemsListField):
 def validate_plugin_config_model(config: models.Model) -> None:
     """Django-admin validation of one PluginConfig row, with the API's rules and messages;
     the row's settings become the normalised ones the API would store."""
-    settings = config.settings if config.settings is not None else {}
-    if config.pk is not None:
-        stored = type(config)._default_manager.filter(pk=config.pk).values_list("settings")
-        previous = stored.first()
-        settings, _ = restore_masked_settings(config.name, settings, previous and previous[0])
     serializer = PluginConfigSerializer(
         data={
             "name": config.name,
@@ -134,17 +151,33 @@ def validate_plugin_config_model(config: models.Model) -> None:
             "stage": config.stage,
             "priority": config.priority,
             "parallel": config.parallel,
-            "settings": settings,
+            "settings": config.settings if config.settings is not None else {},
         }
     )
     if not serializer.is_valid():
-        raise DjangoValidationError(
-            {
-                NON_FIELD_ERRORS if key == "non_field_errors" else key: error_messages(detail)
-                for key, detail in serializer.errors.items()
-            }
+        raise _django_error(serializer.errors)
+    stored = None
+    if not config._state.adding:
+        stored = (
+            type(config)
+            ._default_manager.filter(pk=config.pk)
+            .values_list("settings", flat=True)
+            .first()
         )
-    config.settings = serializer.validated_data["settings"]
+    try:
+        plugin = restore_plugin_secrets(dict(serializer.validated_data), stored)
+    except serializers.ValidationError as exc:
+        raise _django_error(exc.detail) from exc
+    config.settings = plugin["settings"]
+
+
+def _django_error(errors: Any) -> DjangoValidationError:
+    return DjangoValidationError(
+        {
+            NON_FIELD_ERRORS if key == "non_field_errors" else key: error_messages(detail)
+            for key, detail in errors.items()
+        }
+    )
 
 
 def error_messages(detail: Any, prefix: str = "") -> list[str]:

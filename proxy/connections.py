@@ -3,59 +3,17 @@ connection into a network of GATEWAY_UPSTREAM_DENY."""
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
-from urllib3.util.connection import allowed_gai_family
 
-from gateway_project.upstream_deny import denied_networks, is_denied
+from gateway_project.upstream_deny import DenyListMixin, UpstreamAddressDenied
+
+__all__ = ["UpstreamAdapter", "UpstreamAddressDenied"]
 
 BYTES_LIKE = (bytes, bytearray, memoryview)
-
-
-class UpstreamAddressDenied(Exception):
-    """The upstream's host resolves into a denied network: nothing was sent (not an OSError,
-    so urllib3 and requests let it through unwrapped and unretried)."""
-
-
-class DenyListMixin:
-    """With a deny list, resolves the host once, refuses it if any of its addresses is denied,
-    then connects to exactly the addresses it checked (a second lookup could answer otherwise).
-    Without one, urllib3 connects as usual."""
-
-    _dns_host: str
-    host: str
-    port: int
-
-    def _new_conn(self) -> socket.socket:
-        if not denied_networks():
-            return super()._new_conn()  # type: ignore[misc]
-        addresses = self._resolve()
-        if any(is_denied(address) for address in addresses):
-            raise UpstreamAddressDenied(f"{self.host} resolves into a denied network")
-        dns_host, failure = self._dns_host, None
-        for address in addresses:
-            self._dns_host = address
-            try:
-                return super()._new_conn()  # type: ignore[misc]
-            except (NewConnectionError, ConnectTimeoutError) as exc:
-                failure = exc
-            finally:
-                self._dns_host = dns_host
-        raise failure or NewConnectionError(self, "no address to connect to")  # type: ignore[arg-type]
-
-    def _resolve(self) -> list[str]:
-        try:
-            infos = socket.getaddrinfo(
-                self._dns_host, self.port, allowed_gai_family(), socket.SOCK_STREAM
-            )
-        except socket.gaierror as exc:
-            raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
-        return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 class HeadWithBodyMixin:

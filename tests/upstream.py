@@ -60,6 +60,8 @@ class EchoHandler(BaseHTTPRequestHandler):
             self._sse()
         elif parts.path == "/scripted":
             self._scripted(json.loads(body))
+        elif parts.path == "/reply":  # answers the `json` of the request body, with a length
+            self._json(200, json.loads(body)["json"])
         elif parts.path == "/slow":
             time.sleep(float(query.get("seconds", ["2"])[0]))
             self._json(200, {"slow": True})

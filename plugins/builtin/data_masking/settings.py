@@ -11,6 +11,7 @@ from gateway_project.serializers import JSONBooleanField, StrictSerializer
 from plugins.base import PluginSettingsSerializer
 from plugins.builtin.data_masking.entities import NAMES
 from plugins.builtin.data_masking.masker import compile_re2
+from plugins.secrets import MASK
 
 MAX_RULES = 200
 MAX_PATTERN = 1000
@@ -51,11 +52,16 @@ class ReversibleHashingSerializer(StrictSerializer):
     enabled = JSONBooleanField(default=False)
     secret = serializers.CharField(
         required=False,
-        min_length=MIN_SECRET,
         max_length=1000,
         trim_whitespace=False,
-        help_text="HMAC-SHA256 key of the tokens; write-only (shown masked).",
+        help_text=f"HMAC-SHA256 key of the tokens, {MIN_SECRET}+ characters; write-only "
+        "(shown masked; the mask sent back keeps the stored secret).",
     )
+
+    def validate_secret(self, secret: str) -> str:
+        if secret != MASK and len(secret) < MIN_SECRET:  # the mask is restored after validation
+            raise serializers.ValidationError(f"At least {MIN_SECRET} characters.")
+        return secret
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["enabled"] and not attrs.get("secret"):

@@ -9,7 +9,7 @@ import pytest
 
 from gateways.models import Gateway
 from plugins.models import PluginConfig
-from plugins.secret_settings import MASK
+from plugins.secrets import MASK
 from tests.plugins.helpers import settings_errors
 
 SECRET = "a-long-enough-hmac-secret"

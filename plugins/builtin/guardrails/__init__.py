@@ -1,0 +1,1 @@
+"""Guardrail plugins: remote moderation and verdict services on prompts and answers."""

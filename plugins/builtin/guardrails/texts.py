@@ -1,0 +1,78 @@
+"""What a guardrail checks, and how a changed (masked) text is written back: LLM message texts,
+else JSON fields named in settings, else the whole body."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from plugins.llm_content import MessageText, answer_texts, message_texts, set_at
+
+Path = tuple[str | int, ...]
+WHOLE_BODY: Path = ()
+MISSING = object()
+# Bodies never checked whole as text: what they hold is not text a service could read.
+BINARY_TYPES = ("image/", "audio/", "video/", "application/octet-stream", "multipart/")
+
+
+def split_path(dotted: str) -> Path:
+    """`messages.0.content` as keys and list indexes."""
+    return tuple(int(step) if step.isdigit() else step for step in dotted.split("."))
+
+
+def value_at(document: Any, path: Path) -> Any:
+    """The value at `path`, or MISSING."""
+    for step in path:
+        if isinstance(document, dict) and isinstance(step, str) and step in document:
+            document = document[step]
+        elif isinstance(document, dict) and str(step) in document:
+            document = document[str(step)]
+        elif isinstance(document, list) and isinstance(step, int) and step < len(document):
+            document = document[step]
+        else:
+            return MISSING
+    return document
+
+
+def _strings(value: Any, path: Path) -> Iterator[MessageText]:
+    if isinstance(value, str):
+        yield MessageText("field", value, path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, (*path, index))
+
+
+def field_texts(document: Any, fields: Sequence[Path]) -> list[MessageText]:
+    """The strings at (and under) each of `fields`."""
+    found = []
+    for path in fields:
+        value = value_at(document, path)
+        if value is not MISSING:
+            found.extend(_strings(value, path))
+    return found
+
+
+def body_texts(
+    body: bytes, document: Any, fields: Sequence[Path], content_type: str, *, answer: bool
+) -> list[Any]:
+    """The texts of a request (`answer` false) or response body: the LLM texts, else the named
+    fields, else (nothing found) the whole body decoded (path WHOLE_BODY) unless binary."""
+    texts = answer_texts(document) if answer else message_texts(document)
+    if not texts and fields and document is not None:
+        texts = field_texts(document, fields)
+    if not texts and body and not content_type.lower().startswith(BINARY_TYPES):
+        texts = [MessageText("body", body.decode("utf-8", errors="replace"), WHOLE_BODY)]
+    return [item for item in texts if item.text.strip()]
+
+
+def rewritten_body(document: Any, items: Sequence[MessageText], texts: Sequence[str]) -> bytes:
+    """The body with each item's text replaced (in `document`, changed in place)."""
+    if len(items) == 1 and items[0].path == WHOLE_BODY:
+        return texts[0].encode()
+    for item, text in zip(items, texts, strict=True):
+        set_at(document, item.path, text)
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
