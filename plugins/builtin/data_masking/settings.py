@@ -60,7 +60,9 @@ class ReversibleHashingSerializer(StrictSerializer):
 
     def validate_secret(self, secret: str) -> str:
         if secret != MASK and len(secret) < MIN_SECRET:  # the mask is restored after validation
-            raise serializers.ValidationError(f"At least {MIN_SECRET} characters.")
+            raise serializers.ValidationError(
+                f"Ensure this field has at least {MIN_SECRET} characters."
+            )
         return secret
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

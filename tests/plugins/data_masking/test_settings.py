@@ -129,7 +129,7 @@ def test_a_new_secret_replaces_the_stored_one(api, create_gateway_with):
 
 def test_a_mask_with_no_stored_secret_is_refused(api, create_gateway_with):
     errors = settings_errors(create_gateway_with("data_masking", reversible(MASK)))
-    assert "mask of a stored secret" in errors["reversible_hashing"]["secret"][0]
+    assert "mask of a stored secret" in errors["reversible_hashing.secret"][0]
     gateway = create_gateway_with("data_masking", {"apply_all": True}).json()
     response = api.post(
         "/api/v1/plugins",
