@@ -25,6 +25,9 @@ from proxy.inbound import (
     request_id_of,
     resolve_gateway,
 )
+from proxy.llm.answers import openai_answer
+from proxy.llm.front import MODELS, LLMRequest, front_request, models_response
+from proxy.llm.streams import StreamTranslator
 from proxy.matching import RouteMatch
 from proxy.outgoing import build_outgoing, client_headers, strip_hop_by_hop
 from proxy.streaming import (
@@ -63,9 +66,13 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
             run_stage(chain, PRE_AUTH, context)  # cors answers the preflight (no key needed)
         context.api_key_id = authenticate(snapshot, match.route, context.headers)
         context.body = read_body(request)
+        llm = front_request(match.route.llm, context)  # rules with LLM provider targets
         run_stage(chain, "pre_request", context)
-        result = send_upstream(request, match, context)  # builds the request per target
-        response = respond(chain, context, result, started)
+        if llm is not None and llm.endpoint == MODELS:
+            response = models_response(match.route.llm)
+        else:
+            result = send_upstream(request, match, context, llm)  # built per target tried
+            response = respond(chain, context, result, started, llm)
     except PluginResponse as answer:
         response = plugin_response(context, answer)
     except ProxyError as exc:
@@ -109,13 +116,16 @@ def new_context(
 
 
 def send_upstream(
-    request: HttpRequest, match: RouteMatch, context: RequestContext
+    request: HttpRequest, match: RouteMatch, context: RequestContext, llm: LLMRequest | None
 ) -> UpstreamResult:
-    """Send, retrying on other targets as the rule allows; each attempt is built for its target."""
+    """Send, retrying on other targets as the rule allows; each attempt is built for its target
+    (translated for its provider on an LLM rule)."""
     route = match.route
-    build = functools.partial(build_outgoing, match, context, client=request)
+    builder = build_outgoing if llm is None else llm.build
+    balancer = route.balancer if llm is None else llm.balancer(route.balancer)
+    build = functools.partial(builder, match, context, client=request)
     try:
-        return send(route.balancer, route.retry_attempts + 1, build)
+        return send(balancer, route.retry_attempts + 1, build)
     except UpstreamTimeout as exc:
         raise ProxyError(504, "upstream timed out") from exc
     except UpstreamUnavailable as exc:
@@ -125,22 +135,32 @@ def send_upstream(
 
 
 def respond(
-    chain: CompiledChain, context: RequestContext, result: UpstreamResult, started: float
+    chain: CompiledChain,
+    context: RequestContext,
+    result: UpstreamResult,
+    started: float,
+    llm: LLMRequest | None = None,
 ) -> HttpResponse:
-    """post_request, pre_response, the body (buffered, or streamed through the chunk hooks),
-    post_response (after the last chunk when streamed)."""
+    """The provider's answer in OpenAI's shapes (translated LLM requests) before any plugin
+    sees it, post_request, pre_response, the body (buffered, or streamed through the chunk
+    hooks), post_response (after the last chunk when streamed)."""
     response_context = response_context_of(result.response)
+    exchange = llm.exchange if llm is not None else None
     try:
+        translator = None
+        if exchange is not None:  # a stream's translator, or the JSON answer translated whole
+            translator = openai_answer(exchange, result, response_context, context.llm)
         run_stage(chain, "post_request", context, response_context)
-        if should_buffer(chain, response_context.headers):
+        if exchange is None and should_buffer(chain, response_context.headers):
             buffer_body(result, response_context)
+        if response_context.body is not None:
             run_stage(chain, "pre_response", context, response_context)
             run_stage(chain, "post_response", context, response_context)
             response = buffered_response(response_context)
         else:
             response_context.streamed = True
             run_stage(chain, "pre_response", context, response_context)
-            body = stream_body(chain, context, response_context, result)
+            body = stream_body(chain, context, response_context, result, translator)
             response = streamed_response(body, result, response_context, bool(chain.chunk_plugins))
     except Exception:  # a plugin refused, or anything else: the upstream is done with
         result.close()
@@ -153,11 +173,12 @@ def stream_body(
     context: RequestContext,
     response_context: ResponseContext,
     result: UpstreamResult,
+    translator: StreamTranslator | None = None,
 ) -> Generator[bytes, None, None]:
-    """The streamed body, each chunk through the chunk hooks; post_response once it is sent
-    whole (a refusal then can only be logged)."""
+    """The streamed body (a provider's stream translated first), each chunk through the chunk
+    hooks; post_response once it is sent whole (a refusal then can only be logged)."""
     hooks = functools.partial(transform_chunk, chain, context) if chain.chunk_plugins else None
-    if not (yield from upstream_chunks(result, context.request_id, hooks)):
+    if not (yield from upstream_chunks(result, context.request_id, hooks, translator)):
         return
     try:
         run_stage(chain, "post_response", context, response_context)

@@ -18,6 +18,7 @@ from keys.selectors import VerifiedKey, verified_keys_of_gateway
 from plugins.models import PluginConfig
 from plugins.pipeline import CompiledChain, PluginSpec, compile_chain
 from proxy.balancer import Balancer, Target
+from proxy.llm.routes import LLMRoute, llm_route
 from proxy.snapshot_cache import Entry, SnapshotCache
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class Route:
     connect_timeout: float | None
     read_timeout: float | None
     chain: CompiledChain
+    llm: LLMRoute | None = None  # set when the rule's targets are LLM providers
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,8 @@ balancers = BalancerRegistry()
 
 def _route(rule: Rule, gateway_specs: list[PluginSpec]) -> Route:
     service = rule.service
+    balancer = balancers.for_service(service)
+    stored = service.upstream.targets if service.type == Service.Type.UPSTREAM else ()
     return Route(
         id=str(rule.id),
         name=rule.name,
@@ -146,10 +150,11 @@ def _route(rule: Rule, gateway_specs: list[PluginSpec]) -> Route:
         retry_attempts=rule.retry_attempts,
         public=rule.public,
         headers=dict(rule.headers or {}),
-        balancer=balancers.for_service(service),
+        balancer=balancer,
         connect_timeout=service.connect_timeout,
         read_timeout=service.read_timeout,
         chain=compile_chain([gateway_specs, _plugin_specs(list(rule.plugin_chain.all()))]),
+        llm=llm_route(balancer.targets, stored) if stored else None,
     )
 
 
