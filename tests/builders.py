@@ -52,7 +52,8 @@ def routed_gateway(
     post: Post,
     *,
     subdomain: str,
-    targets: list[tuple[str, int]],
+    targets: list[tuple[str, int]] = (),
+    target_dicts: list[dict] | None = None,
     path: str = "/*",
     methods: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"),
     required_plugins: list[dict] | None = None,
@@ -62,7 +63,8 @@ def routed_gateway(
     service_extra: dict | None = None,
     **rule: Any,
 ) -> RoutedGateway:
-    """Gateway → upstream(targets) → service → rule, plus an API key."""
+    """Gateway → upstream(targets, or `target_dicts` as given) → service → rule, plus an API
+    key."""
     gateway = created(
         post,
         "/api/v1/gateways",
@@ -76,9 +78,8 @@ def routed_gateway(
     upstream_payload = {
         "name": f"{subdomain}-upstream",
         "algorithm": algorithm,
-        "targets": [
-            {"host": host, "port": port, **(upstream_extra or {})} for host, port in targets
-        ],
+        "targets": target_dicts
+        or [{"host": host, "port": port, **(upstream_extra or {})} for host, port in targets],
     }
     if health_checks:
         upstream_payload["health_checks"] = health_checks

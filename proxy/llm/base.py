@@ -16,9 +16,11 @@ class Adapter:
     """One provider's translation. Instances are stateless and shared by all requests."""
 
     name: ClassVar[str] = ""
-    # False: the provider answers in OpenAI's shapes already; the body is passed on unchanged.
-    translates: ClassVar[bool] = True
     stream_content_type: ClassVar[str] = "text/event-stream"
+
+    def translates_answer(self, call: Call) -> bool:
+        """False where the provider answers in OpenAI's shapes already (passed on unchanged)."""
+        return True
 
     def chat_request(self, call: Call) -> ProviderRequest:
         raise NotImplementedError(".chat_request() must be overridden")

@@ -134,7 +134,7 @@ class LLMRequest:
         payload = inject_credentials(target, headers, payload)
         url = upstream_url(target, provider_request.path, urlencode(provider_request.query))
         adapter.sign(target, url, headers, payload)
-        if adapter.translates:
+        if adapter.translates_answer(call):
             self.exchange = Exchange(adapter, call)
         return OutgoingRequest("POST", url, headers, payload, route_timeouts(match.route))
 

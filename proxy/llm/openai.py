@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from plugins.base import LLMCall
+from plugins.sse import DONE, SSEEvent, json_event
 from proxy.llm.base import Adapter
+from proxy.llm.streams import SSETranslator
 from proxy.llm.wire import Call, ProviderRequest, api_path
 
 AZURE_API_VERSION = "2024-10-21"
@@ -14,8 +17,10 @@ AZURE_API_VERSION = "2024-10-21"
 
 class OpenAIAdapter(Adapter):
     name = "openai"
-    translates = False
     dropped_fields: tuple[str, ...] = ()
+
+    def translates_answer(self, call: Call) -> bool:
+        return False
 
     def chat_request(self, call: Call) -> ProviderRequest:
         return ProviderRequest(self.path(call, "/chat/completions"), self.body(call))
@@ -37,10 +42,17 @@ class OpenAIAdapter(Adapter):
 
 
 class MistralAdapter(OpenAIAdapter):
-    """Mistral's API is OpenAI's, without `stream_options` (it reports usage in the last chunk)."""
+    """Mistral's API is OpenAI's without `stream_options`: a stream's usage comes in its last
+    chunk with choices, moved to a chunk of its own when the client asked for it."""
 
     name = "mistral"
     dropped_fields = ("stream_options",)
+
+    def translates_answer(self, call: Call) -> bool:
+        return call.stream
+
+    def chat_stream(self, call: Call, llm: LLMCall | None) -> MistralStream:
+        return MistralStream(call, llm)
 
 
 class AzureAdapter(OpenAIAdapter):
@@ -60,3 +72,23 @@ class AzureAdapter(OpenAIAdapter):
         path = api_path(call.target, "", f"/openai/deployments/{deployment}/{endpoint}")
         version = call.options.api_version or AZURE_API_VERSION
         return ProviderRequest(path, self.body(call), query={"api-version": version})
+
+
+class MistralStream(SSETranslator):
+    """OpenAI chunks already: passed on as they are, but for the usage (see MistralAdapter)."""
+
+    def event(self, event: SSEEvent) -> bytes:
+        if event.data == DONE:
+            return self.close()
+        data = event.json()
+        if not isinstance(data, dict):
+            return b""
+        self.out.id = data.get("id") or self.out.id
+        if isinstance(data.get("usage"), dict):
+            self.usage = data["usage"]
+            data["usage"] = None
+        elif not self.call.include_usage:
+            return event.encode()
+        if not self.call.include_usage:
+            data.pop("usage")
+        return json_event(data).encode()

@@ -67,10 +67,10 @@ class ProviderRequest:
 
 
 def api_path(target: Target, default_prefix: str, endpoint: str) -> str:
-    """`endpoint` under the base URL's own path when it has one (`https://host/openai/v1`),
-    else under the provider's usual prefix (`/v1`)."""
-    prefix = target.base_url.split("://", 1)[-1].partition("/")[2]
-    return (f"/{prefix}" if prefix else default_prefix) + endpoint
+    """The path after the target's base URL: `endpoint` right under a base URL with a path of
+    its own (`https://host/openai/v1`), else under the provider's usual prefix (`/v1`)."""
+    has_path = bool(target.base_url.split("://", 1)[-1].partition("/")[2])
+    return endpoint if has_path else default_prefix + endpoint
 
 
 def usage_of(prompt: Any, completion: Any, total: Any = None) -> dict[str, int]:
