@@ -111,12 +111,14 @@ def header(name: str, value: str) -> bytes:
     )
 
 
-def message(event_type: str, payload: dict) -> bytes:
-    """One event-stream message: prelude (lengths, CRC), headers, JSON payload, message CRC."""
+def message(event_type: str, payload: dict, message_type: str = "event") -> bytes:
+    """One event-stream message: prelude (lengths, CRC), headers, JSON payload, message CRC.
+    An exception names its type in `:exception-type`."""
+    type_header = ":event-type" if message_type == "event" else ":exception-type"
     headers = (
-        header(":event-type", event_type)
+        header(type_header, event_type)
         + header(":content-type", "application/json")
-        + header(":message-type", "event")
+        + header(":message-type", message_type)
     )
     body = json.dumps({**payload, "p": "abcdefgh"}).encode()
     total = 12 + len(headers) + len(body) + 4
