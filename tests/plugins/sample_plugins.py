@@ -75,10 +75,25 @@ class ShoutPlugin(Plugin):
         return chunk.upper()
 
 
+class LLMRecorderPlugin(Plugin):
+    """Names the LLM call of the request (provider, model, tokens) in an X-LLM header."""
+
+    name = "llm_recorder"
+    category = "request_validation"
+    allowed_stages = ("post_response",)
+
+    def post_response(self, request: RequestContext, response: ResponseContext) -> None:
+        llm = request.llm
+        if llm is not None:
+            fields = (llm.provider, llm.model, llm.prompt_tokens, llm.completion_tokens)
+            request.response_headers["X-LLM"] = " ".join(str(field) for field in fields)
+
+
 SAMPLE_PLUGINS = [
     "tests.plugins.sample_plugins.RecorderPlugin",
     "tests.plugins.sample_plugins.SecondRecorderPlugin",
     "tests.plugins.sample_plugins.ThirdRecorderPlugin",
     "tests.plugins.sample_plugins.CrasherPlugin",
     "tests.plugins.sample_plugins.ShoutPlugin",
+    "tests.plugins.sample_plugins.LLMRecorderPlugin",
 ]

@@ -8,23 +8,12 @@ import time
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from gateway_project.conf import DEFAULTS
 from plugins.base import PluginRejection, PluginResponse
 from plugins.pipeline import EMPTY_CHAIN, PRE_AUTH, PluginSpec, compile_chain, run_stage
 from plugins.registry import registry
 from tests.plugins.helpers import make_request
-from tests.plugins.sample_plugins import SAMPLE_PLUGINS
 
 HOST = "api.localhost"
-
-
-@pytest.fixture
-def sample_plugins(settings):
-    settings.GATEWAY = {**settings.GATEWAY, "PLUGINS": [*DEFAULTS["PLUGINS"], *SAMPLE_PLUGINS]}
-    registry.load()
-    yield
-    settings.GATEWAY = {key: value for key, value in settings.GATEWAY.items() if key != "PLUGINS"}
-    registry.load()
 
 
 def plugin(name: str, stage: str = "pre_request", priority: int = 0, **settings) -> dict:
