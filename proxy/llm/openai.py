@@ -83,7 +83,8 @@ class MistralStream(SSETranslator):
         data = event.json()
         if not isinstance(data, dict):
             return b""
-        self.out.id = data.get("id") or self.out.id
+        if data.get("id") and data["id"] != self.out.id:
+            self.out.id = data["id"]  # the usage chunk keeps the stream's id
         if isinstance(data.get("usage"), dict):
             self.usage = data["usage"]
             data["usage"] = None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plugins.base import LLMCall
-from plugins.sse import json_event
+from plugins.sse import COMPACT_JSON, json_event
 from proxy.balancer import Target
 
 CHAT = "chat"
@@ -242,24 +242,34 @@ class ChunkWriter:
     """The `chat.completion.chunk` events of one streamed answer, as SSE bytes."""
 
     def __init__(self, call: Call) -> None:
-        self.id = new_id("chatcmpl-")
-        self.created = int(time.time())
         self.model = call.model
         self.include_usage = call.include_usage
+        self.created = int(time.time())
+        self.id = new_id("chatcmpl-")
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @id.setter
+    def id(self, value: str) -> None:
+        """The envelope of every chunk is encoded once: each chunk only encodes its delta."""
+        self._id = value
+        head = {"id": value, "object": "chat.completion.chunk", "created": self.created}
+        head["model"] = self.model
+        self._prefix = b"data: " + COMPACT_JSON.encode(head)[:-1].encode()
+        self._prefix += b',"choices":[{"index":0,"delta":'
+        self._suffix = b"}]" + (b',"usage":null' if self.include_usage else b"") + b"}\n\n"
 
     def chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
-        payload: dict[str, Any] = {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [
-                {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-            ],
-        }
-        if self.include_usage:
-            payload["usage"] = None
-        return json_event(payload).encode()
+        finish = COMPACT_JSON.encode(finish_reason).encode()
+        return (
+            self._prefix
+            + COMPACT_JSON.encode(delta).encode()
+            + b',"logprobs":null,"finish_reason":'
+            + finish
+            + self._suffix
+        )
 
     def role(self) -> bytes:
         return self.chunk({"role": "assistant", "content": ""})
