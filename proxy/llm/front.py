@@ -168,6 +168,8 @@ def front_request(route: LLMRoute | None, context: RequestContext) -> LLMRequest
         return None
     if not route.translates:
         body = context.json_body()
+        if context.body and body is None:  # the provider's APIs all take JSON
+            raise ProxyError(400, INVALID_BODY)
         model = body.get("model") if isinstance(body, dict) else None
         request = LLMRequest(route, PASSTHROUGH, model if isinstance(model, str) else None)
     else:

@@ -135,3 +135,20 @@ def test_models_are_listed_without_calling_a_provider(
         "claude-sonnet",
     ]
     assert mock.seen == []
+
+
+def test_passthrough_targets_refuse_bodies_that_are_not_json(mock, llm_gateway, proxy_client):
+    target = {**provider_target("anthropic", mock.url), "mode": "passthrough"}
+    gateway = llm_gateway([target])
+    refused = proxy_client.post(
+        "/v1/messages",
+        b"{oops",
+        content_type="application/json",
+        HTTP_HOST=HOST,
+        HTTP_X_API_KEY=gateway.key,
+    )
+    assert (refused.status_code, json.loads(refused.content)) == (
+        400,
+        {"error": "invalid request body"},
+    )
+    assert mock.seen == []
