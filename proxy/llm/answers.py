@@ -7,6 +7,8 @@ import json
 import logging
 from typing import Any
 
+from urllib3.exceptions import HTTPError
+
 from gateway_project.bounded_json import JSONTooDeep, loads
 from gateway_project.conf import gateway_settings
 from plugins.base import LLMCall, ResponseContext
@@ -62,6 +64,9 @@ def translate_answer(
     completion or embeddings list (usage recorded on `llm`), or an OpenAI error."""
     try:
         raw = result.response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
+    except (OSError, HTTPError):  # the provider's answer broke off
+        logger.warning("%s answer broke off", exchange.adapter.name, exc_info=True)
+        raw = b""
     finally:
         result.close()
     data = _json(raw) if len(raw) <= MAX_ANSWER_BYTES else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from plugins.base import LLMCall
 from plugins.sse import DONE, SSEEvent, json_event
@@ -68,7 +69,7 @@ class AzureAdapter(OpenAIAdapter):
         return self.deployment_request(call, "embeddings")
 
     def deployment_request(self, call: Call, endpoint: str) -> ProviderRequest:
-        deployment = call.options.deployments.get(call.model, call.model)
+        deployment = quote(call.options.deployments.get(call.model, call.model), safe="")
         path = api_path(call.target, "", f"/openai/deployments/{deployment}/{endpoint}")
         version = call.options.api_version or AZURE_API_VERSION
         return ProviderRequest(path, self.body(call), query={"api-version": version})
