@@ -10,6 +10,8 @@ from plugins.sse import SSEEvent
 from proxy.llm.base import Adapter
 from proxy.llm.streams import SSETranslator
 from proxy.llm.wire import (
+    JSON_TOOL,
+    JSON_TOOL_DESCRIPTION,
     Call,
     InvalidRequest,
     ProviderRequest,
@@ -29,8 +31,6 @@ from proxy.llm.wire import (
 )
 
 DEFAULT_MAX_TOKENS = 4096
-# A `response_format` becomes this tool, forced: its input is the JSON answer.
-JSON_TOOL = "json_response"
 FINISH_REASONS = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -135,7 +135,7 @@ def tool_choice_of(body: dict[str, Any]) -> dict[str, Any] | None:
 def json_tool(schema: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": JSON_TOOL,
-        "description": "Answer with this tool: its input is the whole answer.",
+        "description": JSON_TOOL_DESCRIPTION,
         "input_schema": schema or {"type": "object"},
     }
 

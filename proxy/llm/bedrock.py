@@ -17,6 +17,8 @@ from proxy.balancer import Target
 from proxy.llm.base import Adapter
 from proxy.llm.streams import StreamTranslator
 from proxy.llm.wire import (
+    JSON_TOOL,
+    JSON_TOOL_DESCRIPTION,
     Call,
     InvalidRequest,
     ProviderRequest,
@@ -25,6 +27,7 @@ from proxy.llm.wire import (
     completion,
     data_url,
     image_url_of,
+    json_schema_of,
     max_tokens_of,
     parts_of,
     stop_of,
@@ -103,6 +106,10 @@ def tool_config_of(body: dict[str, Any]) -> dict[str, Any] | None:
         if function.get("description"):
             spec["description"] = function["description"]
         tools.append({"toolSpec": spec})
+    if (schema := json_schema_of(body)) is not None:
+        spec = {"name": JSON_TOOL, "description": JSON_TOOL_DESCRIPTION}
+        tools.append({"toolSpec": {**spec, "inputSchema": {"json": schema or {"type": "object"}}}})
+        return {"tools": tools, "toolChoice": {"tool": {"name": JSON_TOOL}}}
     if not tools:
         return None
     config: dict[str, Any] = {"tools": tools}
@@ -160,12 +167,18 @@ class BedrockAdapter(Adapter):
         for block in message.get("content") or []:
             if isinstance(block.get("text"), str):
                 texts.append(block["text"])
+            elif (
+                isinstance(block.get("toolUse"), dict) and block["toolUse"].get("name") == JSON_TOOL
+            ):
+                texts.append(json.dumps(block["toolUse"].get("input")))
             elif isinstance(block.get("toolUse"), dict):
                 use = block["toolUse"]
                 calls.append(
                     tool_call(use.get("toolUseId", ""), use.get("name", ""), use.get("input"))
                 )
         finish = FINISH_REASONS.get(data.get("stopReason"), "stop")
+        if finish == "tool_calls" and not calls:
+            finish = "stop"  # the forced JSON tool answered
         usage = data.get("usage") or {}
         text = "".join(texts) if texts or not calls else None
         return completion(
@@ -215,6 +228,7 @@ class BedrockStream(StreamTranslator):
         super().__init__(call, llm)
         self.buffer = EventStreamBuffer()
         self.tools: dict[int, int] = {}  # content block index -> tool call index
+        self.json_blocks: set[int] = set()
 
     def feed(self, data: bytes) -> bytes:
         self.buffer.add_data(data)
@@ -241,13 +255,19 @@ class BedrockStream(StreamTranslator):
             delta = data.get("delta") or {}
             if isinstance(delta.get("text"), str):
                 return self.start() + self.out.text(delta["text"])
-            index = self.tools.get(data.get("contentBlockIndex"))
-            if isinstance(delta.get("toolUse"), dict) and index is not None:
-                return self.out.tool_arguments(index, delta["toolUse"].get("input", ""))
+            block = data.get("contentBlockIndex")
+            partial = (delta.get("toolUse") or {}).get("input", "")
+            if block in self.json_blocks:
+                return self.out.text(partial)
+            if block in self.tools:
+                return self.out.tool_arguments(self.tools[block], partial)
             return b""
         if kind == "contentBlockStart":
             use = (data.get("start") or {}).get("toolUse")
             if not isinstance(use, dict):
+                return self.start()
+            if use.get("name") == JSON_TOOL:
+                self.json_blocks.add(data.get("contentBlockIndex"))
                 return self.start()
             self.tools[data.get("contentBlockIndex")] = index = len(self.tools)
             return self.start() + self.out.tool_start(
@@ -256,7 +276,8 @@ class BedrockStream(StreamTranslator):
         if kind == "messageStart":
             return self.start()
         if kind == "messageStop":
-            return self.end(FINISH_REASONS.get(data.get("stopReason"), "stop"))
+            reason = FINISH_REASONS.get(data.get("stopReason"), "stop")
+            return self.end("stop" if reason == "tool_calls" and not self.tools else reason)
         if kind == "metadata":
             usage = data.get("usage") or {}
             self.usage = usage_of(

@@ -223,6 +223,12 @@ def stop_of(body: Mapping[str, Any]) -> list[str]:
     return [item for item in stop if isinstance(item, str)] if isinstance(stop, list) else []
 
 
+# Providers without a JSON mode get a `response_format` as this tool, forced: its input is the
+# answer, given to the client as the message's content.
+JSON_TOOL = "json_response"
+JSON_TOOL_DESCRIPTION = "Answer with this tool: its input is the whole answer."
+
+
 def json_schema_of(body: Mapping[str, Any]) -> dict[str, Any] | None:
     """The schema a `response_format` asks the answer to follow ({} for `json_object`), or
     None when it asks for plain text."""

@@ -169,6 +169,34 @@ def test_anthropic_json_answers_come_from_a_forced_tool(kind):
     assert answer["choices"][0]["finish_reason"] == "stop"
 
 
+def test_bedrock_json_answers_come_from_a_forced_tool_streamed_or_not():
+    body = {
+        "messages": [{"role": "user", "content": "json"}],
+        "response_format": {"type": "json_object"},
+    }
+    request = call("bedrock", body)
+    built = ADAPTERS["bedrock"].chat_request(request)
+    assert built.body["toolConfig"]["toolChoice"] == {"tool": {"name": "json_response"}}
+    answer = ADAPTERS["bedrock"].chat_answer(
+        {
+            "output": {
+                "message": {"content": [{"toolUse": {"name": "json_response", "input": {"a": 1}}}]}
+            },
+            "stopReason": "tool_use",
+        },
+        request,
+    )
+    assert answer["choices"][0]["message"]["content"] == '{"a": 1}'
+    assert answer["choices"][0]["finish_reason"] == "stop"
+    raw = bedrock_stream(Reply("", "json_response"))
+    translator = ADAPTERS["bedrock"].chat_stream(call("bedrock", {**body, "stream": True}), None)
+    chunks = chunks_of(translator.feed(raw) + translator.finish())
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks[:-1])
+    assert json.loads(text) == {"city": "Paris"}
+    assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
+    assert not any(c["choices"][0]["delta"].get("tool_calls") for c in chunks[:-1])
+
+
 def test_gemini_json_schema_becomes_its_response_schema():
     schema = {"type": "object"}
     body = {
