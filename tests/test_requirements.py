@@ -17,7 +17,11 @@ RUNTIME_CODE = ("gateway_project", "gateways", "keys", "plugins", "proxy", "mana
 # Pinned for development without being imported by the tests.
 DEV_TOOLS = {"ruff": "make lint", "pytest-django": "the pytest plugin pyproject.toml configures"}
 # Imported by a dependency when installed (the development venv has it), never required.
-OPTIONAL_IMPORTS = {"pygments": "rest_framework.compat"}
+OPTIONAL_IMPORTS = {
+    "pygments": "rest_framework.compat",
+    "opentelemetry-api": "redis (observability); the anthropic SDK brings it to the dev venv",
+    "pysocks": "urllib3.contrib.socks, through requests",
+}
 # What the server loads: the gunicorn worker class, the WSGI application and every URL's view.
 LOADED_BY_THE_SERVER = """
 import json, sys
