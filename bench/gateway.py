@@ -152,13 +152,30 @@ class AdminClient:
         self, *, subdomain: str, plugins: list[dict[str, Any]], port: int, public: bool
     ) -> str:
         """A gateway routing every path to 127.0.0.1:`port`; returns one of its API keys."""
+        target = {"host": procs.LOOPBACK, "port": port, "protocol": "http", "path": ""}
+        return self._gateway(subdomain, plugins, target, {"path": "/*", "public": public})
+
+    def create_llm_route(self, *, subdomain: str, provider: str, port: int, model: str) -> str:
+        """A gateway whose rule `/v1/*` fronts one `provider` target at 127.0.0.1:`port`."""
+        target = {
+            "provider": provider,
+            "base_url": f"http://{procs.LOOPBACK}:{port}",
+            "models": [model],
+            "default_model": model,
+            "credentials": {"api_key": "sk-bench"},
+        }
+        return self._gateway(subdomain, [], target, {"path": "/v1/*"})
+
+    def _gateway(
+        self, subdomain: str, plugins: list[dict[str, Any]], target: dict, rule: dict
+    ) -> str:
+        """Gateway, upstream of one target, service, rule; returns one of its API keys."""
         gateway = self.call(
             "POST",
             "/gateways",
             {"name": subdomain, "subdomain": subdomain, "required_plugins": plugins},
         )
         prefix = f"/gateways/{gateway['id']}"
-        target = {"host": procs.LOOPBACK, "port": port, "protocol": "http", "path": ""}
         upstream = self.call(
             "POST",
             f"{prefix}/upstreams",
@@ -169,6 +186,6 @@ class AdminClient:
             f"{prefix}/services",
             {"name": f"{subdomain}-svc", "type": "upstream", "upstream_id": upstream["id"]},
         )
-        rule = {"path": "/*", "methods": ["GET", "POST"], "service_id": service["id"]}
-        self.call("POST", f"{prefix}/rules", {**rule, "public": public})
+        rule = {"methods": ["GET", "POST"], "service_id": service["id"], **rule}
+        self.call("POST", f"{prefix}/rules", rule)
         return self.call("POST", f"{prefix}/keys", {"name": f"{subdomain}-key"})["key"]

@@ -98,7 +98,7 @@ def measure_sse(target: Target, samples: int, api_key: str) -> dict:
     if target.broken:
         return summary | {"status": "skipped", "reason": target.broken}
     result = sse_client.measure(
-        target.sse_port, target.sse_host, target.sse_headers(api_key), samples
+        target.sse_port, target.sse_host, target.sse_headers(api_key), samples, target.sse_request
     )
     status = "errors" if result["failures"] else "ok"
     return summary | {"status": status} | result

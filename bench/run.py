@@ -40,7 +40,7 @@ def measure_all(config: BenchConfig, targets: list[Target], tmp: Path) -> list[M
     api_key = shared_key(targets)
     for workload in WORKLOADS:
         for concurrency in config.concurrencies:
-            for target in targets:
+            for target in (t for t in targets if t.measures(workload.name)):
                 row = measure_row(target, workload, concurrency, config, tmp, api_key)
                 log(f"{workload.name} c={concurrency} {target.key}: {row.rps} req/s {row.status}")
                 rows.append(row)

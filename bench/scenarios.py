@@ -10,9 +10,10 @@ from typing import Any
 import psutil
 import requests
 
-from bench.config import ORIGIN
+from bench.config import CHAT_REQUEST, ORIGIN, compact_json
 from bench.gateway import AdminApiError, AdminClient, GatewayServer
 from bench.servers import Servers
+from bench.sse_client import StreamRequest
 
 # The highest limit the rate_limiter accepts (10M a minute): never reached here.
 HIGH_LIMIT = {"limit": 10_000_000, "window": "1m"}
@@ -55,6 +56,11 @@ class Target:
     sse_api_key: str = ""
     notes: list[str] = field(default_factory=list)
     broken: str = ""
+    workloads: tuple[str, ...] = ()  # the workloads it is measured with (empty: all)
+    sse_request: StreamRequest = StreamRequest()
+
+    def measures(self, workload: str) -> bool:
+        return not self.workloads or workload in self.workloads
 
     def headers(self, api_key: str) -> dict[str, str]:
         """The headers every row sends (the key is meaningless, but present, without a gateway)."""
@@ -106,6 +112,15 @@ GATEWAY_ROWS = (
     ),
 )
 GATEWAY_KEYS = frozenset(row.key for row in GATEWAY_ROWS)
+# The LLM front: the OpenAI SDK's chat request, to an OpenAI-format mock (passed on unchanged)
+# or to an Anthropic-format mock (translated both ways, streams included).
+LLM_ROWS = (
+    ("gateway-llm-openai", "gateway (d) LLM front, OpenAI mock (unchanged)", "openai"),
+    ("gateway-llm-anthropic", "gateway (e) LLM front, Anthropic mock (translated)", "anthropic"),
+)
+STREAMED_CHAT = StreamRequest(
+    "POST", "/v1/chat/completions", compact_json(CHAT_REQUEST | {"stream": True})
+)
 
 
 def process_tree(pid: int) -> Callable[[], list[int]]:
@@ -181,6 +196,25 @@ def gateway_target(
     return target
 
 
+def llm_target(
+    key: str, label: str, provider: str, server: GatewayServer, admin: AdminClient, port: int
+) -> Target:
+    """A gateway whose rule `/v1/*` is the LLM front of one `provider` target (the mock)."""
+    subdomain = f"bench-{key.removeprefix('gateway-')}"
+    host = f"{subdomain}.localhost"
+    target = Target(
+        key, label, server.port, host, server.port, host, server.pids, server.redis_pids
+    )
+    target.workloads, target.sse_request = ("chat",), STREAMED_CHAT
+    try:
+        target.api_key = target.sse_api_key = admin.create_llm_route(
+            subdomain=subdomain, provider=provider, port=port, model=CHAT_REQUEST["model"]
+        )
+    except (AdminApiError, requests.RequestException) as exc:
+        target.broken = f"configuration failed: {exc}"
+    return target
+
+
 def reference_targets(servers: Servers) -> list[Target]:
     """The rows without the gateway: the upstream itself and nginx in front of it."""
     host = "bench-direct.localhost"
@@ -206,7 +240,8 @@ def reference_targets(servers: Servers) -> list[Target]:
 
 
 def broken_gateway_targets(reason: str) -> list[Target]:
-    return [Target(row.key, row.label, 0, "", 0, "", list, broken=reason) for row in GATEWAY_ROWS]
+    rows = [(row.key, row.label) for row in GATEWAY_ROWS] + [row[:2] for row in LLM_ROWS]
+    return [Target(key, label, 0, "", 0, "", list, broken=reason) for key, label in rows]
 
 
 def gateway_targets(servers: Servers) -> list[Target]:
@@ -220,7 +255,8 @@ def gateway_targets(servers: Servers) -> list[Target]:
     except (AdminApiError, requests.RequestException) as exc:
         return broken_gateway_targets(f"plugin catalogue: {exc}")
     ports = (servers.upstream.port, servers.sse_port)
-    return [gateway_target(row, gateway, admin, catalogue, ports) for row in GATEWAY_ROWS]
+    rows = [gateway_target(row, gateway, admin, catalogue, ports) for row in GATEWAY_ROWS]
+    return rows + [llm_target(*row, gateway, admin, servers.llm_port) for row in LLM_ROWS]
 
 
 def shared_key(targets: list[Target]) -> str:

@@ -1,4 +1,4 @@
-"""Start the servers of one run: nginx upstream, SSE upstream, nginx proxy and the gateway."""
+"""Start the servers of one run: nginx upstream, SSE and LLM upstreams, nginx proxy, gateway."""
 
 from __future__ import annotations
 
@@ -19,15 +19,18 @@ class Servers:
     upstream: Nginx
     proxy: Nginx
     sse_port: int
+    llm_port: int
     gateway: GatewayServer | None
     gateway_error: str = ""
 
 
-def start_sse_upstream(python: Path, tmp: Path, stack: contextlib.ExitStack) -> int:
+def start_python_upstream(
+    python: Path, tmp: Path, stack: contextlib.ExitStack, module: str, *options: str
+) -> int:
+    """One of the asyncio mock upstreams (`bench.<module>`) on a free port."""
     port = procs.free_port()
-    args = [str(python), "-m", "bench.sse_upstream", "--port", str(port)]
-    args += ["--events", str(SSE_EVENTS), "--interval", str(SSE_INTERVAL_SECONDS)]
-    process = procs.start(args, log=tmp / "sse.log", cwd=REPO_ROOT)
+    args = [str(python), "-m", f"bench.{module}", "--port", str(port), *options]
+    process = procs.start(args, log=tmp / f"{module}.log", cwd=REPO_ROOT)
     stack.callback(procs.stop, process)
     procs.wait_for_port(port, process)
     return port
@@ -53,9 +56,22 @@ def start_servers(config: BenchConfig, tmp: Path, stack: contextlib.ExitStack) -
     upstream_port, proxy_port = procs.free_port(), procs.free_port()
     upstream = Nginx.start(tmp / "nginx-upstream", upstream_port, upstream_http(upstream_port))
     stack.callback(upstream.stop)
-    sse_port = start_sse_upstream(config.python, tmp, stack)
+    interval = str(SSE_INTERVAL_SECONDS)
+    sse_port = start_python_upstream(
+        config.python,
+        tmp,
+        stack,
+        "sse_upstream",
+        "--events",
+        str(SSE_EVENTS),
+        "--interval",
+        interval,
+    )
+    llm_port = start_python_upstream(
+        config.python, tmp, stack, "llm_upstream", "--interval", interval
+    )
     proxy_config = proxy_http(proxy_port, upstream_port, sse_port)
     proxy = Nginx.start(tmp / "nginx-proxy", proxy_port, proxy_config)
     stack.callback(proxy.stop)
     gateway, error = start_gateway(config, tmp, stack)
-    return Servers(upstream, proxy, sse_port, gateway, error)
+    return Servers(upstream, proxy, sse_port, llm_port, gateway, error)

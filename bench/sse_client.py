@@ -21,22 +21,38 @@ class SseSample:
     status: int
 
 
-def request_bytes(host: str, headers: dict[str, str], path: str) -> bytes:
-    lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "Accept: text/event-stream"]
+@dataclass(frozen=True)
+class StreamRequest:
+    """The request that opens a stream: `GET /sse`, or a streamed chat completion."""
+
+    method: str = "GET"
+    path: str = "/sse"
+    body: str = ""
+
+
+def request_bytes(host: str, headers: dict[str, str], request: StreamRequest) -> bytes:
+    lines = [f"{request.method} {request.path} HTTP/1.1", f"Host: {host}"]
+    lines += ["Accept: text/event-stream"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
+    if request.body:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(request.body)}"]
     lines.append("Connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+    return ("\r\n".join(lines) + "\r\n\r\n" + request.body).encode()
 
 
 def sample(
-    port: int, host: str, headers: dict[str, str], path: str = "/sse", events: int = SSE_EVENTS
+    port: int,
+    host: str,
+    headers: dict[str, str],
+    request: StreamRequest = StreamRequest(),
+    events: int = SSE_EVENTS,
 ) -> SseSample:
     """One streamed request, read until `events` events: TTFB is the arrival of the first."""
     buffer = b""
     ttfb = None
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         started = time.perf_counter()
-        sock.sendall(request_bytes(host, headers, path))
+        sock.sendall(request_bytes(host, headers, request))
         while buffer.count(b"data:") < events:
             data = sock.recv(65536)
             if not data:
@@ -50,22 +66,34 @@ def sample(
     return SseSample(round((ttfb or total) * 1000, 2), round(total * 1000, 1), events, status)
 
 
-def warm_up(port: int, host: str, headers: dict[str, str], streams: int = WARMUP_STREAMS) -> None:
+def warm_up(
+    port: int,
+    host: str,
+    headers: dict[str, str],
+    request: StreamRequest,
+    streams: int = WARMUP_STREAMS,
+) -> None:
     """Open streams up to their first event and drop them, so that every worker has compiled
     the gateway's configuration and opened its upstream connection before measuring."""
     for _ in range(streams):
         with contextlib.suppress(OSError):  # measure() counts the failures that persist
-            sample(port, host, headers, events=1)
+            sample(port, host, headers, request, events=1)
 
 
-def measure(port: int, host: str, headers: dict[str, str], samples: int) -> dict:
+def measure(
+    port: int,
+    host: str,
+    headers: dict[str, str],
+    samples: int,
+    request: StreamRequest = StreamRequest(),
+) -> dict:
     """`samples` sequential streams after a warm-up, summarised (medians and worst), failures
     counted."""
-    warm_up(port, host, headers)
+    warm_up(port, host, headers, request)
     runs, failures = [], []
     for _ in range(samples):
         try:
-            run = sample(port, host, headers)
+            run = sample(port, host, headers, request)
         except OSError as exc:
             failures.append(repr(exc))
             continue

@@ -26,24 +26,25 @@ def event(index: int) -> bytes:
     return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
 
 
-async def read_request(reader: asyncio.StreamReader) -> bool | None:
+async def read_request(reader: asyncio.StreamReader) -> tuple[bool, bytes, bytes] | None:
     """Consume one request (head and Content-Length body).
 
-    Returns None when the client is gone, else whether the connection stays open afterwards.
+    Returns None when the client is gone, else whether the connection stays open afterwards,
+    the request head and its body.
     """
     try:
         head = await reader.readuntil(b"\r\n\r\n")
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
         return None
-    keep_alive = True
+    keep_alive, body = True, b""
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         name, value = name.strip().lower(), value.strip().lower()
         if name == b"content-length" and int(value) > 0:
-            await reader.readexactly(int(value))
+            body = await reader.readexactly(int(value))
         elif name == b"connection" and value == b"close":
             keep_alive = False
-    return keep_alive
+    return keep_alive, head, body
 
 
 async def stream_events(writer: asyncio.StreamWriter, count: int, interval: float) -> None:
@@ -63,11 +64,10 @@ def make_handler(count: int, interval: float):
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            keep_alive: bool | None = True
-            while keep_alive:
-                keep_alive = await read_request(reader)
-                if keep_alive is not None:
-                    await stream_events(writer, count, interval)
+            keep_alive = True
+            while keep_alive and (request := await read_request(reader)) is not None:
+                keep_alive = request[0]
+                await stream_events(writer, count, interval)
         except ConnectionError:
             pass
         finally:

@@ -33,13 +33,22 @@ PROVIDERS: Mapping[str, Provider] = {
         Provider("mistral", "https://api.mistral.ai", "Authorization", "Bearer {}"),
         # Azure OpenAI lives on the operator's own resource endpoint.
         Provider("azure", None, "api-key"),
-        # Gemini API or a Vertex AI regional endpoint: the operator says which.
-        Provider("google", None, "x-goog-api-key"),
-        # Bedrock's runtime endpoint is per region (bearer API keys; SigV4 comes with providers).
+        # The Gemini API (an operator may point `base_url` at a compatible proxy).
+        Provider("google", "https://generativelanguage.googleapis.com", "x-goog-api-key"),
+        # Bedrock's runtime endpoint is per region: the target's base_url, else its aws_region's.
+        # A Bedrock API key goes as a bearer token; AWS access keys sign with SigV4 instead.
         Provider("bedrock", None, "Authorization", "Bearer {}"),
     )
 }
 PROVIDER_NAMES = tuple(PROVIDERS)
+# Other names a target may give its provider; stored under the catalogue's name.
+PROVIDER_ALIASES: Mapping[str, str] = {"gemini": "google"}
+# How a target's clients talk: OpenAI's API translated for the provider, or the provider's own.
+TARGET_MODES = ("translate", "passthrough")
+
+
+def bedrock_base_url(region: str) -> str:
+    return f"https://bedrock-runtime.{region}.amazonaws.com"
 
 
 def provider_base_url(name: str, base_url: str | None) -> str:

@@ -10,11 +10,25 @@ from rest_framework import serializers
 from gateway_project.serializers import JSONBooleanField, StrictSerializer
 from gateway_project.upstream_deny import refuse_denied_address
 from gateways.models import PORT_VALIDATORS
-from gateways.providers import PROVIDER_NAMES, PROVIDERS
+from gateways.providers import (
+    PROVIDER_ALIASES,
+    PROVIDER_NAMES,
+    PROVIDERS,
+    TARGET_MODES,
+    bedrock_base_url,
+)
 from plugins.fields import BaseURLField, HeaderNameField, HeadersField, HeaderValueField, HostField
 from plugins.secrets import MASK
 
-SECRET_FIELDS = ("header_value", "param_value", "api_key")
+SECRET_FIELDS = (
+    "header_value",
+    "param_value",
+    "api_key",
+    "aws_secret_access_key",
+    "aws_session_token",
+)
+AWS_REGION = r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$"
+AZURE_DEPLOYMENT = r"^[A-Za-z0-9._-]{1,64}$"
 
 
 class CredentialsSerializer(StrictSerializer):
@@ -30,6 +44,11 @@ class CredentialsSerializer(StrictSerializer):
     param_value = serializers.CharField(required=False, max_length=4000)
     param_location = serializers.ChoiceField(choices=["query", "body"], required=False)
     api_key = HeaderValueField(required=False, max_length=4000)  # sent in a header
+    # Bedrock: requests signed with SigV4 by these keys, for this region.
+    aws_access_key_id = serializers.RegexField(r"^[A-Z0-9]{16,128}$", required=False)
+    aws_secret_access_key = HeaderValueField(required=False, max_length=256)
+    aws_session_token = HeaderValueField(required=False, max_length=4000)
+    aws_region = serializers.RegexField(AWS_REGION, required=False)
     unknown_key_message = "Unknown credential."
     not_supported_yet = frozenset(
         {
@@ -37,8 +56,7 @@ class CredentialsSerializer(StrictSerializer):
             *(f"azure_{name}" for name in ("client_id", "client_secret", "tenant_id")),
             "gcp_use_service_account",
             "gcp_service_account_json",
-            *(f"aws_{name}" for name in ("access_key_id", "secret_access_key", "region")),
-            *(f"aws_{name}" for name in ("session_token", "role", "use_role")),
+            *(f"aws_{name}" for name in ("role", "use_role")),
             "allow_override",
         }
     )
@@ -54,6 +72,18 @@ class CredentialsSerializer(StrictSerializer):
             )
         if attrs.get("param_name") and not attrs.get("param_location"):
             attrs["param_location"] = "query"
+        if bool(attrs.get("aws_access_key_id")) != bool(attrs.get("aws_secret_access_key")):
+            raise serializers.ValidationError(
+                {
+                    "aws_secret_access_key": [
+                        "aws_access_key_id and aws_secret_access_key go together."
+                    ]
+                }
+            )
+        if attrs.get("aws_session_token") and not attrs.get("aws_access_key_id"):
+            raise serializers.ValidationError(
+                {"aws_session_token": ["A session token goes with aws_access_key_id."]}
+            )
         return attrs
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
@@ -155,20 +185,38 @@ class TargetSerializer(StrictSerializer):
     priority = serializers.IntegerField(required=False, default=0, min_value=0, max_value=1000)
     headers = HeadersField(required=False, default=dict)
     credentials = CredentialsSerializer(required=False)
-    provider = serializers.ChoiceField(choices=PROVIDER_NAMES, required=False)
+    provider = serializers.ChoiceField(
+        choices=PROVIDER_NAMES + tuple(PROVIDER_ALIASES), required=False
+    )
     base_url = BaseURLField(required=False, validators=[refuse_denied_address])
     models = serializers.ListField(child=serializers.CharField(), required=False)
     default_model = serializers.CharField(required=False)
     pricing = PricingSerializer(required=False)
+    mode = serializers.ChoiceField(
+        choices=TARGET_MODES,
+        required=False,
+        help_text="translate (default): clients speak OpenAI's API, translated for the provider; "
+        "passthrough: clients speak the provider's own API.",
+    )
+    deployments = serializers.DictField(
+        child=serializers.RegexField(AZURE_DEPLOYMENT),
+        required=False,
+        help_text="azure: the deployment of each model (default: the model's name).",
+    )
+    api_version = serializers.RegexField(
+        r"^\d{4}-\d{2}-\d{2}(-preview)?$", required=False, help_text="azure: the api-version."
+    )
     not_supported_yet = frozenset(
         {"auth", "provider_options", "stream", "insecure_ssl", "tags", "description"}
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("provider"):
+            attrs["provider"] = PROVIDER_ALIASES.get(attrs["provider"], attrs["provider"])
             return self._validate_provider(attrs)
-        if attrs.get("pricing"):
-            raise serializers.ValidationError({"pricing": ["Only provider targets have pricing."]})
+        for name in ("pricing", "mode", "deployments", "api_version"):
+            if attrs.get(name):
+                raise serializers.ValidationError({name: ["Only provider targets take it."]})
         if not attrs.get("host"):
             raise serializers.ValidationError(
                 {"host": ["A target needs either a host or a provider."]}
@@ -183,14 +231,21 @@ class TargetSerializer(StrictSerializer):
             raise serializers.ValidationError(
                 {"host": ["A provider target takes no host or port."]}
             )
-        if not attrs.get("base_url") and PROVIDERS[attrs["provider"]].default_base_url is None:
-            raise serializers.ValidationError(
-                {"base_url": [f"A {attrs['provider']} target needs its base_url."]}
-            )
-        if not attrs.get("credentials"):
+        provider = attrs["provider"]
+        credentials = attrs.get("credentials") or {}
+        if not credentials:
             raise serializers.ValidationError(
                 {"credentials": ["A provider target needs credentials."]}
             )
+        if provider == "bedrock":
+            TargetSerializer._validate_bedrock(attrs, credentials)
+        if not attrs.get("base_url") and PROVIDERS[provider].default_base_url is None:
+            raise serializers.ValidationError(
+                {"base_url": [f"A {provider} target needs its base_url."]}
+            )
+        for name in ("deployments", "api_version"):
+            if name in attrs and provider != "azure":
+                raise serializers.ValidationError({name: ["Only azure targets take it."]})
         models = attrs.get("models") or []
         if not models:
             raise serializers.ValidationError(
@@ -198,7 +253,27 @@ class TargetSerializer(StrictSerializer):
             )
         if attrs.get("default_model") not in models:
             raise serializers.ValidationError({"default_model": ["Must be one of models."]})
+        if unknown := sorted(set(attrs.get("deployments") or {}) - set(models)):
+            raise serializers.ValidationError(
+                {"deployments": [f"Not among the target's models: {', '.join(unknown)}."]}
+            )
         return attrs
+
+    @staticmethod
+    def _validate_bedrock(attrs: dict[str, Any], credentials: dict[str, Any]) -> None:
+        """An API key or AWS keys (SigV4, which needs the region); the region's endpoint is
+        the default base_url."""
+        if not credentials.get("api_key") and not credentials.get("aws_access_key_id"):
+            raise serializers.ValidationError(
+                {"credentials": ["A bedrock target needs api_key or aws_access_key_id."]}
+            )
+        region = credentials.get("aws_region")
+        if credentials.get("aws_access_key_id") and not region:
+            raise serializers.ValidationError(
+                {"credentials": {"aws_region": ["SigV4 signing needs the region."]}}
+            )
+        if region and not attrs.get("base_url"):
+            attrs["base_url"] = bedrock_base_url(region)
 
 
 class HealthChecksSerializer(StrictSerializer):

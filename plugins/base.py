@@ -136,19 +136,20 @@ class RequestContext:
     llm: LLMCall | None = None  # set by the proxy when the rule routes to a provider target
 
     def json_body(self) -> Any:
-        """The body parsed as JSON, or None when it is empty or not JSON (parsed once).
+        """The body parsed as JSON, or None when it is empty or not JSON (parsed once per body).
 
         A body nested deeper than MAX_JSON_DEPTH is refused (400): a plugin never sees it, and
         no plugin can fail open on it."""
-        if "_json_body" not in self.metadata:
+        cached = self.metadata.get("_json_body")
+        if cached is None or cached[0] is not self.body:  # parsed again once a plugin rewrote it
             try:
                 parsed = loads(self.body, gateway_settings.MAX_JSON_DEPTH) if self.body else None
             except JSONTooDeep as exc:
                 raise PluginRejection(400, str(exc)) from exc
             except ValueError:  # UnicodeDecodeError included
                 parsed = None
-            self.metadata["_json_body"] = parsed
-        return self.metadata["_json_body"]
+            cached = self.metadata["_json_body"] = (self.body, parsed)
+        return cached[1]
 
 
 @dataclass

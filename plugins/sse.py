@@ -34,6 +34,8 @@ class SSEEvent:
             return None
 
     def encode(self) -> bytes:
+        if not self.event and self.id is None and self.retry is None and "\n" not in self.data:
+            return b"data: " + self.data.encode() + b"\n\n"  # the usual one-line event
         lines = []
         if self.event:
             lines.append(f"event: {self.event}")
@@ -45,9 +47,13 @@ class SSEEvent:
         return ("\n".join(lines) + "\n\n").encode()
 
 
+# Built once: json.dumps with separators builds an encoder per call.
+COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
 def json_event(payload: Any, event: str = "") -> SSEEvent:
     """An event whose data is `payload` as compact JSON."""
-    return SSEEvent(data=json.dumps(payload, separators=(",", ":")), event=event)
+    return SSEEvent(data=COMPACT_JSON.encode(payload), event=event)
 
 
 class SSEParser:

@@ -33,6 +33,9 @@ from proxy.inbound import (
     request_id_of,
     resolve_gateway,
 )
+from proxy.llm.answers import openai_answer
+from proxy.llm.front import MODELS, LLMRequest, front_request, models_response
+from proxy.llm.streams import StreamTranslator
 from proxy.matching import RouteMatch
 from proxy.outgoing import build_outgoing, client_headers, strip_hop_by_hop
 from proxy.streaming import (
@@ -71,10 +74,14 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
             run_stage(chain, PRE_AUTH, context)  # cors answers the preflight (no key needed)
         context.api_key_id = authenticate(snapshot, match.route, context.headers)
         context.body = read_body(request)
+        llm = front_request(match.route.llm, context)  # rules with LLM provider targets
         expect_llm_call(context, match.route.balancer)
         run_stage(chain, "pre_request", context)
-        result = send_upstream(request, match, context)  # builds the request per target
-        response = respond(chain, context, result, started)
+        if llm is not None and llm.endpoint == MODELS:
+            response = models_response(match.route.llm)
+        else:
+            result = send_upstream(request, match, context, llm)  # built per target tried
+            response = respond(chain, context, result, started, llm)
     except PluginResponse as answer:
         response = plugin_response(context, answer)
     except ProxyError as exc:
@@ -118,13 +125,16 @@ def new_context(
 
 
 def send_upstream(
-    request: HttpRequest, match: RouteMatch, context: RequestContext
+    request: HttpRequest, match: RouteMatch, context: RequestContext, llm: LLMRequest | None
 ) -> UpstreamResult:
-    """Send, retrying on other targets as the rule allows; each attempt is built for its target."""
+    """Send, retrying on other targets as the rule allows; each attempt is built for its target
+    (translated for its provider on an LLM rule)."""
     route = match.route
-    build = functools.partial(build_outgoing, match, context, client=request)
+    builder = build_outgoing if llm is None else llm.build
+    balancer = route.balancer if llm is None else llm.balancer(route.balancer)
+    build = functools.partial(builder, match, context, client=request)
     try:
-        result = send(route.balancer, route.balancer.attempts(route.retry_attempts), build)
+        result = send(balancer, balancer.attempts(route.retry_attempts), build)
         answered_by(context, result.target)
         return result
     except UpstreamTimeout as exc:
@@ -136,15 +146,25 @@ def send_upstream(
 
 
 def respond(
-    chain: CompiledChain, context: RequestContext, result: UpstreamResult, started: float
+    chain: CompiledChain,
+    context: RequestContext,
+    result: UpstreamResult,
+    started: float,
+    llm: LLMRequest | None = None,
 ) -> HttpResponse:
-    """post_request, pre_response, the body (buffered, or streamed through the chunk hooks),
-    post_response (after the last chunk when streamed)."""
+    """The provider's answer in OpenAI's shapes (translated LLM requests) before any plugin
+    sees it, post_request, pre_response, the body (buffered, or streamed through the chunk
+    hooks), post_response (after the last chunk when streamed)."""
     response_context = response_context_of(result.response)
+    exchange = llm.exchange if llm is not None else None
     try:
+        translator = None
+        if exchange is not None:  # a stream's translator, or the JSON answer translated whole
+            translator = openai_answer(exchange, result, response_context, context.llm)
         run_stage(chain, "post_request", context, response_context)
-        if should_buffer(chain, response_context.headers):
+        if exchange is None and should_buffer(chain, response_context.headers):
             buffer_body(result, response_context)
+        if response_context.body is not None:  # buffered, or a JSON answer translated whole
             meter_body(context, result.target, response_context.body)
             run_stage(chain, "pre_response", context, response_context)
             run_stage(chain, "post_response", context, response_context)
@@ -153,9 +173,9 @@ def respond(
             response_context.streamed = True
             run_stage(chain, "pre_response", context, response_context)
             rewriter = stream_rewriter(chain.stream_plugins, context, response_context)
-            if rewriter is not None:
-                response_context.headers.pop("Content-Encoding", None)  # filters read text
-            body = stream_body(chain, context, response_context, result, rewriter)
+            if rewriter is not None or translator is not None:
+                response_context.headers.pop("Content-Encoding", None)  # read decoded
+            body = stream_body(chain, context, response_context, result, rewriter, translator)
             rewritten = bool(chain.chunk_plugins or rewriter)
             response = streamed_response(body, result, response_context, rewritten)
     except Exception:  # a plugin refused, or anything else: the upstream is done with
@@ -172,15 +192,18 @@ def stream_body(
     response_context: ResponseContext,
     result: UpstreamResult,
     rewriter: StreamRewriter | None,
+    translator: StreamTranslator | None = None,
 ) -> Generator[bytes, None, None]:
-    """The streamed body, each chunk through the chunk hooks (metered first for LLM usage),
-    its text through the plugins' stream filters; post_response once it is sent whole (a
-    refusal then can only be logged)."""
+    """The streamed body (a provider's stream translated first), each chunk through the chunk
+    hooks (metered first for LLM usage), its text through the plugins' stream filters;
+    post_response once it is sent whole (a refusal then can only be logged)."""
     hooks = functools.partial(transform_chunk, chain, context) if chain.chunk_plugins else None
     meter = StreamMeter(context.llm, result.target) if context.llm is not None else None
     if meter is not None:
         hooks = meter.wrap(hooks)
-    chunks = upstream_chunks(result, context.request_id, hooks, decode=rewriter is not None)
+    chunks = upstream_chunks(
+        result, context.request_id, hooks, translator, decode=rewriter is not None
+    )
     if not (yield from (chunks if rewriter is None else rewriter.rewrite(chunks))):
         return
     if meter is not None:

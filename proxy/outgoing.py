@@ -62,8 +62,25 @@ def build_outgoing(
     headers as plugins left them, forwarded headers, the rule's then the target's headers,
     credentials and provider defaults; the upstream URL; the rule's timeouts."""
     route = match.route
+    headers = outgoing_headers(match, context, target, client)
+    body = inject_credentials(target, headers, default_model(target, context.body))
+    path = upstream_path(target, match, context.path, route.strip_path)
+    return OutgoingRequest(
+        context.method,
+        upstream_url(target, path, context.query_string),
+        headers,
+        body,
+        route_timeouts(route),
+    )
+
+
+def outgoing_headers(
+    match: RouteMatch, context: RequestContext, target: Target, client: HttpRequest
+) -> CaseInsensitiveDict:
+    """The client's headers as plugins left them, forwarded headers, the rule's then the
+    target's headers (credentials not yet)."""
     headers = CaseInsensitiveDict(context.headers)
-    if not route.preserve_host:
+    if not match.route.preserve_host:
         headers.pop("Host", None)
     forwarded_headers(
         headers,
@@ -72,16 +89,16 @@ def build_outgoing(
         host=client.META.get("HTTP_HOST", ""),
         request_id=context.request_id,
     )
-    apply_headers(headers, route.headers)
+    apply_headers(headers, match.route.headers)
     apply_headers(headers, target.headers)
-    body = inject_credentials(target, headers, default_model(target, context.body))
-    path = upstream_path(target, match, context.path, route.strip_path)
-    timeouts = (
+    return headers
+
+
+def route_timeouts(route: Any) -> tuple[float, float]:
+    """(connect, read) seconds: the rule's service's, else the gateway's defaults."""
+    return (
         route.connect_timeout or gateway_settings.CONNECT_TIMEOUT,
         route.read_timeout or gateway_settings.READ_TIMEOUT,
-    )
-    return OutgoingRequest(
-        context.method, upstream_url(target, path, context.query_string), headers, body, timeouts
     )
 
 

@@ -19,6 +19,7 @@ from plugins.builtin.llm_usage import Pricing
 from plugins.models import PluginConfig
 from plugins.pipeline import CompiledChain, PluginSpec, compile_chain
 from proxy.balancer import Balancer, Target
+from proxy.llm.routes import LLMRoute, llm_route
 from proxy.snapshot_cache import Entry, SnapshotCache
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class Route:
     connect_timeout: float | None
     read_timeout: float | None
     chain: CompiledChain
+    llm: LLMRoute | None = None  # set when the rule's targets are LLM providers
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,8 @@ balancers = BalancerRegistry()
 
 def _route(rule: Rule, gateway_specs: list[PluginSpec]) -> Route:
     service = rule.service
+    balancer = balancers.for_service(service)
+    stored = service.upstream.targets if service.type == Service.Type.UPSTREAM else ()
     return Route(
         id=str(rule.id),
         name=rule.name,
@@ -151,10 +155,11 @@ def _route(rule: Rule, gateway_specs: list[PluginSpec]) -> Route:
         retry_attempts=rule.retry_attempts,
         public=rule.public,
         headers=dict(rule.headers or {}),
-        balancer=balancers.for_service(service),
+        balancer=balancer,
         connect_timeout=service.connect_timeout,
         read_timeout=service.read_timeout,
         chain=compile_chain([gateway_specs, _plugin_specs(list(rule.plugin_chain.all()))]),
+        llm=llm_route(balancer.targets, stored) if stored else None,
     )
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Generator, Iterator
+from typing import Any
 
 import requests
 from requests.structures import CaseInsensitiveDict
 
 from plugins.base import RequestContext, ResponseContext
 from plugins.pipeline import CompiledChain
+from proxy.llm.streams import StreamTranslator
 from proxy.outgoing import strip_hop_by_hop
 from proxy.responses import ProxyResponse, StreamingProxyResponse
 from proxy.upstream import UpstreamResult
@@ -58,18 +60,20 @@ def upstream_chunks(
     result: UpstreamResult,
     request_id: str,
     transform: Callable[[bytes], bytes] | None,
+    translator: StreamTranslator | None = None,
     *,
     decode: bool = False,
 ) -> Generator[bytes, None, bool]:
-    """Each piece of the body as soon as it arrives (through `transform`; decompressed when
-    `decode`), never the whole body at once; returns whether the upstream sent it to the end."""
-    raw = result.response.raw
+    """Each piece of the body as soon as it arrives (decompressed when `decode`; first
+    translated to OpenAI chunks when a provider's stream is, then through `transform`), never
+    the whole body at once; returns whether the upstream sent it to the end."""
+    chunks = _reads(result.response.raw, decode or translator is not None)
+    if translator is not None:
+        chunks = _translated(chunks, translator)
     try:
-        while True:
-            chunk = raw.read1(READ_SIZE, decode_content=decode)
-            if not chunk:
-                return True
+        for chunk in chunks:
             yield transform(chunk) if transform is not None else chunk
+        return True
     except Exception:
         logger.warning("upstream stream broke off (request %s)", request_id, exc_info=True)
         return False
@@ -91,6 +95,20 @@ def streamed_response(
         response["X-Accel-Buffering"] = "no"
         response["Cache-Control"] = response_context.headers.get("Cache-Control", "no-cache")
     return response
+
+
+def _reads(raw: Any, decode: bool) -> Iterator[bytes]:
+    while chunk := raw.read1(READ_SIZE, decode_content=decode):
+        yield chunk
+
+
+def _translated(chunks: Iterator[bytes], translator: StreamTranslator) -> Iterator[bytes]:
+    """The client's bytes of each upstream read (reads that complete no event give none)."""
+    for chunk in chunks:
+        if out := translator.feed(chunk):
+            yield out
+    if out := translator.finish():
+        yield out
 
 
 class UpstreamBody:

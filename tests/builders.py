@@ -68,7 +68,8 @@ def routed_gateway(
     post: Post,
     *,
     subdomain: str,
-    targets: list[tuple[str, int] | dict],
+    targets: list[tuple[str, int] | dict] = (),
+    target_dicts: list[dict] | None = None,
     path: str = "/*",
     methods: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"),
     required_plugins: list[dict] | None = None,
@@ -78,8 +79,8 @@ def routed_gateway(
     service_extra: dict | None = None,
     **rule: Any,
 ) -> RoutedGateway:
-    """Gateway → upstream(targets: (host, port) or whole target dicts) → service → rule, plus
-    an API key."""
+    """Gateway → upstream(targets: (host, port) or whole target dicts, or `target_dicts`) →
+    service → rule, plus an API key."""
     gateway = created(
         post,
         "/api/v1/gateways",
@@ -95,7 +96,7 @@ def routed_gateway(
         "algorithm": algorithm,
         "targets": [
             target if isinstance(target, dict) else host_target(*target, **(upstream_extra or {}))
-            for target in targets
+            for target in (target_dicts or targets)
         ],
     }
     if health_checks:

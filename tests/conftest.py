@@ -73,6 +73,20 @@ def seed_gateway_payload() -> dict:
 
 
 @pytest.fixture
+def sample_plugins(settings):
+    """The small real plugins of tests/plugins/sample_plugins.py registered beside the built-ins."""
+    from gateway_project.conf import DEFAULTS
+    from plugins.registry import registry
+    from tests.plugins.sample_plugins import SAMPLE_PLUGINS
+
+    settings.GATEWAY = {**settings.GATEWAY, "PLUGINS": [*DEFAULTS["PLUGINS"], *SAMPLE_PLUGINS]}
+    registry.load()
+    yield
+    settings.GATEWAY = {key: value for key, value in settings.GATEWAY.items() if key != "PLUGINS"}
+    registry.load()
+
+
+@pytest.fixture
 def upstreams():
     """Start real upstream HTTP servers on demand: `upstreams.start()`; all stopped afterwards."""
     from tests.upstream import Upstreams

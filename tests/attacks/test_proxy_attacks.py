@@ -149,7 +149,11 @@ def test_deep_json_to_a_provider_target_is_400_not_500(route, api, upstream, pro
     }
     assert api.patch(url, {"targets": [target]}, format="json").status_code == 200
     response = proxy_client.post(
-        "/v1/chat", deep_json(2000), "application/json", HTTP_HOST=HOST, HTTP_X_API_KEY=gateway.key
+        "/v1/chat/completions",
+        deep_json(2000),
+        "application/json",
+        HTTP_HOST=HOST,
+        HTTP_X_API_KEY=gateway.key,
     )
     assert (response.status_code, error_of(response)) == (400, "request body too deeply nested")
     assert upstream.seen == []

@@ -23,7 +23,7 @@ def provider_target(provider: str, **extra) -> dict:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("provider", ["azure", "google", "bedrock"])
+@pytest.mark.parametrize("provider", ["azure", "bedrock"])
 def test_provider_without_default_url_needs_base_url(api, provider):
     gateway = make_gateway(api)
     response = api.post(
@@ -59,7 +59,9 @@ def test_provider_auth_header_from_the_catalogue(
 ):
     gateway = route(path="/v1/*")
     url = gateway_url(gateway.gateway, "upstreams", gateway.upstream["id"])
-    target = provider_target(provider, base_url=f"http://127.0.0.1:{upstream.port}")
+    target = provider_target(
+        provider, base_url=f"http://127.0.0.1:{upstream.port}", mode="passthrough"
+    )
     assert api.patch(url, {"targets": [target]}, format="json").status_code == 200
     response = proxy_client.post(
         "/v1/messages",
@@ -73,3 +75,70 @@ def test_provider_auth_header_from_the_catalogue(
     assert seen[header] == value
     for name, extra in PROVIDERS[provider].extra_headers.items():
         assert seen[name] == extra
+
+
+def create_upstream(api, target: dict):
+    gateway = make_gateway(api)
+    return api.post(
+        gateway_url(gateway, "upstreams"), {"name": "llm", "targets": [target]}, format="json"
+    )
+
+
+@pytest.mark.django_db
+def test_aws_credentials_are_write_only_and_the_region_gives_the_base_url(api):
+    credentials = {
+        "aws_access_key_id": "AKIAEXAMPLEEXAMPLE01",
+        "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG",
+        "aws_session_token": "FwoGZXIvYXdzEJr",
+        "aws_region": "eu-west-3",
+    }
+    response = create_upstream(api, provider_target("bedrock", credentials=credentials))
+    assert response.status_code == 201, response.json()
+    target = response.json()["targets"][0]
+    assert target["base_url"] == "https://bedrock-runtime.eu-west-3.amazonaws.com"
+    assert target["credentials"] == {
+        **credentials,
+        "aws_secret_access_key": "********",
+        "aws_session_token": "********",
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("credentials", "path"),
+    [
+        ({"aws_access_key_id": "AKIAEXAMPLEEXAMPLE01"}, "targets.0.credentials"),
+        (
+            {"aws_access_key_id": "AKIAEXAMPLEEXAMPLE01", "aws_secret_access_key": "s"},
+            "targets.0.credentials.aws_region",
+        ),
+        ({"aws_region": "eu-west-3"}, "targets.0.credentials"),
+    ],
+)
+def test_bedrock_needs_complete_aws_credentials(api, credentials, path):
+    response = create_upstream(api, provider_target("bedrock", credentials=credentials))
+    assert field_errors(response, path)
+
+
+@pytest.mark.django_db
+def test_gemini_is_an_alias_of_google(api):
+    response = create_upstream(api, provider_target("gemini"))
+    assert response.status_code == 201, response.json()
+    assert response.json()["targets"][0]["provider"] == "google"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("target", "path"),
+    [
+        (provider_target("openai", deployments={"m-1": "d"}), "targets.0.deployments"),
+        (
+            provider_target("azure", base_url="https://r.openai.azure.com", deployments={"x": "d"}),
+            "targets.0.deployments",
+        ),
+        (provider_target("openai", mode="sideways"), "targets.0.mode"),
+        ({"host": "example.com", "mode": "passthrough"}, "targets.0.mode"),
+    ],
+)
+def test_llm_target_settings_are_checked(api, target, path):
+    assert field_errors(create_upstream(api, target), path)

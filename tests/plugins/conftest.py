@@ -13,20 +13,6 @@ _subdomains = itertools.count(1)
 
 
 @pytest.fixture
-def sample_plugins(settings):
-    """The sample plugins of tests/plugins/sample_plugins.py registered beside the built-in."""
-    from gateway_project.conf import DEFAULTS
-    from plugins.registry import registry
-    from tests.plugins.sample_plugins import SAMPLE_PLUGINS
-
-    settings.GATEWAY = {**settings.GATEWAY, "PLUGINS": [*DEFAULTS["PLUGINS"], *SAMPLE_PLUGINS]}
-    registry.load()
-    yield
-    settings.GATEWAY = {key: value for key, value in settings.GATEWAY.items() if key != "PLUGINS"}
-    registry.load()
-
-
-@pytest.fixture
 def create_gateway_with(api) -> Callable[..., Response]:
     """POST a gateway whose `required_plugins` holds one plugin; returns the API response."""
 

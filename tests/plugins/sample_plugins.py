@@ -146,15 +146,19 @@ class RedactPlugin(Plugin):
 
 
 class LLMRecorderPlugin(Plugin):
-    """Keeps a copy of each request's LLM call (provider, model, tokens, cost) once answered."""
+    """Keeps a copy of each request's LLM call (provider, model, tokens, cost) once answered,
+    and names it in an X-LLM header."""
 
     name = "llm_recorder"
     category = "request_validation"
     allowed_stages = ("post_response",)
 
     def post_response(self, request: RequestContext, response: ResponseContext) -> None:
-        if request.llm is not None:
-            LLM_CALLS[request.request_id] = dataclasses.replace(request.llm)
+        llm = request.llm
+        if llm is not None:
+            LLM_CALLS[request.request_id] = dataclasses.replace(llm)
+            fields = (llm.provider, llm.model, llm.prompt_tokens, llm.completion_tokens)
+            request.response_headers["X-LLM"] = " ".join(str(field) for field in fields)
 
 
 SAMPLE_PLUGINS = [

@@ -35,6 +35,7 @@ def test_admin_role_serves_no_gateway_traffic(role, route, proxy_client, upstrea
 
 
 def test_provider_target_gets_its_api_key_and_default_model(route, api, upstream, proxy_client):
+    """A request without a model gets the target's default; a model no target serves is 400."""
     gateway = route(path="/v1/*")
     url = f"/api/v1/gateways/{gateway.id}/upstreams/{gateway.upstream['id']}"
     target = {
@@ -45,16 +46,25 @@ def test_provider_target_gets_its_api_key_and_default_model(route, api, upstream
         "credentials": {"api_key": "sk-upstream"},
     }
     assert api.patch(url, {"targets": [target]}, format="json").status_code == 200
-    body = json.dumps({"model": "unknown-model", "messages": []})
-    response = proxy_client.post(
-        "/v1/chat/completions",
-        body,
-        content_type="application/json",
-        HTTP_HOST=HOST,
-        HTTP_AUTHORIZATION=f"Bearer {gateway.key}",
-    )
-    assert response.status_code == 200
+
+    def chat(body: dict):
+        return proxy_client.post(
+            "/v1/chat/completions",
+            json.dumps(body),
+            content_type="application/json",
+            HTTP_HOST=HOST,
+            HTTP_AUTHORIZATION=f"Bearer {gateway.key}",
+        )
+
+    messages = [{"role": "user", "content": "hi"}]
+    assert chat({"messages": messages}).status_code == 200
     seen = upstream.seen[-1]
     assert seen.path == "/v1/chat/completions"
     assert seen.headers["Authorization"] == "Bearer sk-upstream"
     assert json.loads(seen.body)["model"] == "gpt-small"
+    refused = chat({"model": "unknown-model", "messages": messages})
+    assert refused.status_code == 400
+    assert json.loads(refused.content) == {
+        "error": "model 'unknown-model' is not available; allowed models: gpt-small, gpt-large"
+    }
+    assert len(upstream.seen) == 1

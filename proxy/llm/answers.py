@@ -1,0 +1,107 @@
+"""A translated request's answer in OpenAI's shapes: a JSON answer whole (read within a bound),
+a stream event by event as it arrives."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from urllib3.exceptions import HTTPError
+
+from gateway_project.bounded_json import JSONTooDeep, loads
+from gateway_project.conf import gateway_settings
+from plugins.base import LLMCall, ResponseContext
+from proxy.llm.front import Exchange
+from proxy.llm.streams import StreamTranslator
+from proxy.llm.wire import CHAT, record_usage
+from proxy.upstream import UpstreamResult
+
+logger = logging.getLogger(__name__)
+
+MAX_ANSWER_BYTES = 10 * 1024 * 1024
+ENTITY_HEADERS = ("Content-Length", "Content-Encoding", "Content-Type")
+
+
+def openai_answer(
+    exchange: Exchange,
+    result: UpstreamResult,
+    response_context: ResponseContext,
+    llm: LLMCall | None,
+) -> StreamTranslator | None:
+    """The translator of a streamed answer; else the JSON answer is read and translated into
+    `response_context.body` (None returned)."""
+    translator = stream_translator(exchange, response_context, llm)
+    if translator is None:
+        translate_answer(exchange, result, response_context, llm)
+    return translator
+
+
+def stream_translator(
+    exchange: Exchange, response_context: ResponseContext, llm: LLMCall | None
+) -> StreamTranslator | None:
+    """The translator of a streamed chat answer (the response's headers made an OpenAI
+    stream's); None when the answer is not the stream asked for (an error, say)."""
+    call, adapter = exchange.call, exchange.adapter
+    headers = response_context.headers
+    if not call.stream or not 200 <= response_context.status < 300:
+        return None
+    if not headers.get("Content-Type", "").lower().startswith(adapter.stream_content_type):
+        return None
+    for name in ENTITY_HEADERS:
+        headers.pop(name, None)
+    headers["Content-Type"] = "text/event-stream; charset=utf-8"
+    return adapter.chat_stream(call, llm)
+
+
+def translate_answer(
+    exchange: Exchange,
+    result: UpstreamResult,
+    response_context: ResponseContext,
+    llm: LLMCall | None,
+) -> None:
+    """Read the provider's answer and put its OpenAI form in `response_context.body`: a
+    completion or embeddings list (usage recorded on `llm`), or an OpenAI error."""
+    try:
+        raw = result.response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
+    except (OSError, HTTPError):  # the provider's answer broke off
+        logger.warning("%s answer broke off", exchange.adapter.name, exc_info=True)
+        raw = b""
+    finally:
+        result.close()
+    data = _json(raw) if len(raw) <= MAX_ANSWER_BYTES else None
+    status = response_context.status
+    if 200 <= status < 300:
+        answer = _translated(exchange, data)
+        if answer is None:
+            status, answer = 502, {"error": "upstream answer could not be translated"}
+        else:
+            record_usage(llm, answer.get("usage"))
+    else:
+        answer = exchange.adapter.error_answer(status, data, response_context.headers)
+    headers = response_context.headers
+    for name in ENTITY_HEADERS:
+        headers.pop(name, None)
+    headers["Content-Type"] = "application/json"
+    response_context.status = status
+    response_context.body = json.dumps(answer).encode()
+
+
+def _translated(exchange: Exchange, data: Any) -> dict[str, Any] | None:
+    if not isinstance(data, dict):
+        return None
+    adapter, call = exchange.adapter, exchange.call
+    try:
+        if call.endpoint == CHAT:
+            return adapter.chat_answer(data, call)
+        return adapter.embeddings_answer(data, call)
+    except (AttributeError, TypeError, KeyError, ValueError):  # not the provider's shape
+        logger.warning("%s answer not in the provider's shape", adapter.name, exc_info=True)
+        return None
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return loads(raw, gateway_settings.MAX_JSON_DEPTH) if raw else None
+    except (ValueError, JSONTooDeep):
+        return None

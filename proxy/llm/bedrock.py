@@ -1,0 +1,287 @@
+"""Amazon Bedrock's Converse and ConverseStream APIs, signed with SigV4 (botocore's signer),
+the binary event stream decoded with botocore's parser."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.eventstream import EventStreamBuffer
+
+from plugins.base import LLMCall
+from proxy.balancer import Target
+from proxy.llm.base import Adapter
+from proxy.llm.streams import StreamTranslator
+from proxy.llm.wire import (
+    JSON_TOOL,
+    JSON_TOOL_DESCRIPTION,
+    Call,
+    InvalidRequest,
+    ProviderRequest,
+    arguments_of,
+    choice,
+    completion,
+    data_url,
+    image_url_of,
+    json_schema_of,
+    max_tokens_of,
+    parts_of,
+    stop_of,
+    text_of,
+    tool_call,
+    usage_of,
+)
+
+FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "guardrail_intervened": "content_filter",
+    "content_filtered": "content_filter",
+}
+IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
+
+
+def user_blocks(content: Any) -> list[dict[str, Any]]:
+    blocks = []
+    for part in parts_of(content):
+        if part.get("type") == "text":
+            blocks.append({"text": str(part.get("text", ""))})
+        elif part.get("type") == "image_url":
+            inline = data_url(image_url_of(part))
+            if inline is None or inline[0] not in IMAGE_FORMATS:
+                raise InvalidRequest("provider bedrock takes images as png/jpeg/gif/webp data URLs")
+            blocks.append(
+                {"image": {"format": IMAGE_FORMATS[inline[0]], "source": {"bytes": inline[1]}}}
+            )
+        else:
+            raise InvalidRequest(f"content parts of type {part.get('type')!r} are not supported")
+    return blocks
+
+
+def add(messages: list[dict[str, Any]], role: str, content: list[dict[str, Any]]) -> None:
+    """Converse wants user and assistant turns to alternate: same-role messages are joined."""
+    if messages and messages[-1]["role"] == role:
+        messages[-1]["content"].extend(content)
+    else:
+        messages.append({"role": role, "content": content})
+
+
+def messages_of(body: dict[str, Any]) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+    system: list[dict[str, str]] = []
+    messages: list[dict[str, Any]] = []
+    for message in body["messages"]:
+        role = message.get("role")
+        if role in ("system", "developer"):
+            system.append({"text": text_of(message.get("content"))})
+        elif role == "user":
+            add(messages, "user", user_blocks(message.get("content")))
+        elif role == "assistant":
+            blocks = [{"text": text}] if (text := text_of(message.get("content"))) else []
+            for call in message.get("tool_calls") or []:
+                function = call.get("function") or {}
+                use = {"toolUseId": call.get("id", ""), "name": function.get("name", "")}
+                blocks.append({"toolUse": {**use, "input": arguments_of(function)}})
+            add(messages, "assistant", blocks)
+        elif role == "tool":
+            result = {
+                "toolUseId": message.get("tool_call_id", ""),
+                "content": [{"text": text_of(message.get("content"))}],
+            }
+            add(messages, "user", [{"toolResult": result}])
+    return system, messages
+
+
+def tool_config_of(body: dict[str, Any]) -> dict[str, Any] | None:
+    tools = []
+    for tool in body.get("tools") or []:
+        function = tool.get("function") or {}
+        schema = function.get("parameters") or {"type": "object", "properties": {}}
+        spec = {"name": function.get("name", ""), "inputSchema": {"json": schema}}
+        if function.get("description"):
+            spec["description"] = function["description"]
+        tools.append({"toolSpec": spec})
+    if (schema := json_schema_of(body)) is not None:
+        spec = {"name": JSON_TOOL, "description": JSON_TOOL_DESCRIPTION}
+        tools.append({"toolSpec": {**spec, "inputSchema": {"json": schema or {"type": "object"}}}})
+        return {"tools": tools, "toolChoice": {"tool": {"name": JSON_TOOL}}}
+    if not tools:
+        return None
+    config: dict[str, Any] = {"tools": tools}
+    chosen = body.get("tool_choice")
+    if chosen == "required":
+        config["toolChoice"] = {"any": {}}
+    elif isinstance(chosen, dict) and isinstance(chosen.get("function"), dict):
+        config["toolChoice"] = {"tool": {"name": chosen["function"].get("name", "")}}
+    return config
+
+
+def inference_config(body: dict[str, Any]) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    if (max_tokens := max_tokens_of(body)) is not None:
+        config["maxTokens"] = max_tokens
+    for name, key in (("temperature", "temperature"), ("top_p", "topP")):
+        if isinstance(body.get(name), int | float):
+            config[key] = body[name]
+    if stop := stop_of(body):
+        config["stopSequences"] = stop
+    return config
+
+
+def region_of(target: Target) -> str:
+    region = target.credentials.get("aws_region")
+    if region:
+        return region
+    host = target.base_url.split("://", 1)[-1].split("/", 1)[0]
+    parts = host.split(".")  # bedrock-runtime.<region>.amazonaws.com
+    if len(parts) >= 3 and parts[0].startswith("bedrock"):
+        return parts[1]
+    raise InvalidRequest("the bedrock target has no aws_region")
+
+
+class BedrockAdapter(Adapter):
+    name = "bedrock"
+    stream_content_type = "application/vnd.amazon.eventstream"
+
+    def chat_request(self, call: Call) -> ProviderRequest:
+        body = dict(call.body)
+        system, messages = messages_of(body)
+        out: dict[str, Any] = {"messages": messages}
+        if system:
+            out["system"] = system
+        if config := inference_config(body):
+            out["inferenceConfig"] = config
+        if (tool_config := tool_config_of(body)) is not None:
+            out["toolConfig"] = tool_config
+        action = "converse-stream" if call.stream else "converse"
+        return ProviderRequest(f"/model/{quote(call.model, safe='')}/{action}", out)
+
+    def chat_answer(self, data: Any, call: Call) -> dict[str, Any]:
+        message = (data.get("output") or {}).get("message") or {}
+        texts, calls = [], []
+        for block in message.get("content") or []:
+            if isinstance(block.get("text"), str):
+                texts.append(block["text"])
+            elif (
+                isinstance(block.get("toolUse"), dict) and block["toolUse"].get("name") == JSON_TOOL
+            ):
+                texts.append(json.dumps(block["toolUse"].get("input")))
+            elif isinstance(block.get("toolUse"), dict):
+                use = block["toolUse"]
+                calls.append(
+                    tool_call(use.get("toolUseId", ""), use.get("name", ""), use.get("input"))
+                )
+        finish = FINISH_REASONS.get(data.get("stopReason"), "stop")
+        if finish == "tool_calls" and not calls:
+            finish = "stop"  # the forced JSON tool answered
+        usage = data.get("usage") or {}
+        text = "".join(texts) if texts or not calls else None
+        return completion(
+            call,
+            [choice(0, text, calls, finish)],
+            usage_of(usage.get("inputTokens"), usage.get("outputTokens"), usage.get("totalTokens")),
+        )
+
+    def chat_stream(self, call: Call, llm: LLMCall | None) -> BedrockStream:
+        return BedrockStream(call, llm)
+
+    def error_answer(self, status: int, data: Any, headers: Any) -> dict[str, Any]:
+        answer = super().error_answer(status, data, headers)
+        kind = headers.get("x-amzn-ErrorType", "")
+        if kind:
+            answer["error"]["type"] = kind.split(":", 1)[0]
+        return answer
+
+    def sign(self, target: Target, url: str, headers: Any, body: bytes) -> None:
+        """SigV4 with the target's AWS keys (Bedrock API keys go as a bearer token instead)."""
+        credentials = target.credentials
+        if not credentials.get("aws_access_key_id"):
+            return
+        request = AWSRequest(
+            method="POST", url=url, data=body, headers={"Content-Type": headers["Content-Type"]}
+        )
+        signer = SigV4Auth(
+            Credentials(
+                credentials["aws_access_key_id"],
+                credentials["aws_secret_access_key"],
+                credentials.get("aws_session_token"),
+            ),
+            "bedrock",
+            region_of(target),
+        )
+        signer.add_auth(request)
+        for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
+            if name in request.headers:
+                headers[name] = request.headers[name]
+
+
+class BedrockStream(StreamTranslator):
+    """ConverseStream's binary event stream: messageStart, contentBlockStart (tool use),
+    contentBlockDelta (text or tool input), messageStop (stop reason), metadata (usage)."""
+
+    def __init__(self, call: Call, llm: LLMCall | None) -> None:
+        super().__init__(call, llm)
+        self.buffer = EventStreamBuffer()
+        self.tools: dict[int, int] = {}  # content block index -> tool call index
+        self.json_blocks: set[int] = set()
+
+    def feed(self, data: bytes) -> bytes:
+        self.buffer.add_data(data)
+        return b"".join(self.message(message.headers, message.payload) for message in self.buffer)
+
+    def finish(self) -> bytes:
+        return self.close() if self.finish_reason is not None else b""
+
+    def message(self, headers: dict[str, Any], payload: bytes) -> bytes:
+        if self.closed:
+            return b""
+        if headers.get(":message-type") != "event":
+            kind = headers.get(":exception-type") or headers.get(":error-code") or "upstream_error"
+            try:
+                message = json.loads(payload).get("message", "upstream error")
+            except (ValueError, AttributeError):
+                message = "upstream error"
+            return self.fail(str(message), str(kind))
+        data = json.loads(payload) if payload else {}
+        return self.event(headers.get(":event-type"), data)
+
+    def event(self, kind: Any, data: dict[str, Any]) -> bytes:
+        if kind == "contentBlockDelta":
+            delta = data.get("delta") or {}
+            if isinstance(delta.get("text"), str):
+                return self.start() + self.out.text(delta["text"])
+            block = data.get("contentBlockIndex")
+            partial = (delta.get("toolUse") or {}).get("input", "")
+            if block in self.json_blocks:
+                return self.out.text(partial)
+            if block in self.tools:
+                return self.out.tool_arguments(self.tools[block], partial)
+            return b""
+        if kind == "contentBlockStart":
+            use = (data.get("start") or {}).get("toolUse")
+            if not isinstance(use, dict):
+                return self.start()
+            if use.get("name") == JSON_TOOL:
+                self.json_blocks.add(data.get("contentBlockIndex"))
+                return self.start()
+            self.tools[data.get("contentBlockIndex")] = index = len(self.tools)
+            return self.start() + self.out.tool_start(
+                index, use.get("toolUseId", ""), use.get("name", "")
+            )
+        if kind == "messageStart":
+            return self.start()
+        if kind == "messageStop":
+            reason = FINISH_REASONS.get(data.get("stopReason"), "stop")
+            return self.end("stop" if reason == "tool_calls" and not self.tools else reason)
+        if kind == "metadata":
+            usage = data.get("usage") or {}
+            self.usage = usage_of(
+                usage.get("inputTokens"), usage.get("outputTokens"), usage.get("totalTokens")
+            )
+            return self.close()
+        return b""

@@ -1,0 +1,156 @@
+"""Stream translators: a provider's streamed answer in, OpenAI `chat.completion.chunk` SSE out
+(written by ChunkWriter), event by event as the bytes arrive (nothing is held back beyond one
+unfinished event)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from plugins.base import LLMCall
+from plugins.sse import COMPACT_JSON, SSEEvent, SSEParser, json_event
+from proxy.llm.wire import Call, new_id, record_usage
+
+DONE_EVENT = b"data: [DONE]\n\n"
+
+
+class ChunkWriter:
+    """The `chat.completion.chunk` events of one streamed answer, as SSE bytes."""
+
+    def __init__(self, call: Call) -> None:
+        self.model = call.model
+        self.include_usage = call.include_usage
+        self.created = int(time.time())
+        self.id = new_id("chatcmpl-")
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @id.setter
+    def id(self, value: str) -> None:
+        """The envelope of every chunk is encoded once: each chunk only encodes its delta."""
+        self._id = value
+        head = {"id": value, "object": "chat.completion.chunk", "created": self.created}
+        head["model"] = self.model
+        self._prefix = b"data: " + COMPACT_JSON.encode(head)[:-1].encode()
+        self._prefix += b',"choices":[{"index":0,"delta":'
+        self._suffix = b"}]" + (b',"usage":null' if self.include_usage else b"") + b"}\n\n"
+
+    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+        finish = COMPACT_JSON.encode(finish_reason).encode()
+        return (
+            self._prefix
+            + COMPACT_JSON.encode(delta).encode()
+            + b',"logprobs":null,"finish_reason":'
+            + finish
+            + self._suffix
+        )
+
+    def role(self) -> bytes:
+        return self.chunk({"role": "assistant", "content": ""})
+
+    def text(self, text: str) -> bytes:
+        return self.chunk({"content": text}) if text else b""
+
+    def tool_start(self, index: int, call_id: str, name: str, arguments: str = "") -> bytes:
+        function = {"name": name, "arguments": arguments}
+        return self.chunk(
+            {
+                "tool_calls": [
+                    {"index": index, "id": call_id, "type": "function", "function": function}
+                ]
+            }
+        )
+
+    def tool_arguments(self, index: int, arguments: str) -> bytes:
+        if not arguments:
+            return b""
+        return self.chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments}}]})
+
+    def finish(self, finish_reason: str) -> bytes:
+        return self.chunk({}, finish_reason)
+
+    def close(self, usage: dict[str, int] | None) -> bytes:
+        """The usage chunk (when the client asked for it), then `[DONE]`."""
+        if not self.include_usage:
+            return DONE_EVENT
+        payload = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [],
+            "usage": usage,
+        }
+        return json_event(payload).encode() + DONE_EVENT
+
+    @staticmethod
+    def error(message: str, kind: str = "upstream_error") -> bytes:
+        """An error event as OpenAI streams them (the SDKs raise on it)."""
+        return json_event({"error": {"message": message, "type": kind}}).encode()
+
+
+class StreamTranslator:
+    """Feed it the upstream body as it arrives; each call returns the client's bytes so far."""
+
+    def __init__(self, call: Call, llm: LLMCall | None) -> None:
+        self.call = call
+        self.out = ChunkWriter(call)
+        self.llm = llm
+        self.usage: dict[str, int] | None = None
+        self.finish_reason: str | None = None
+        self.started = False
+        self.closed = False
+
+    def feed(self, data: bytes) -> bytes:
+        raise NotImplementedError(".feed() must be overridden")
+
+    def finish(self) -> bytes:
+        """The upstream body ended: what is still owed to the client. `[DONE]` only follows an
+        answer the provider finished; a cut-off stream stays cut off."""
+        raise NotImplementedError(".finish() must be overridden")
+
+    def start(self) -> bytes:
+        """The first chunk (the assistant role), once."""
+        if self.started:
+            return b""
+        self.started = True
+        return self.out.role()
+
+    def end(self, finish_reason: str) -> bytes:
+        self.finish_reason = finish_reason
+        return self.start() + self.out.finish(finish_reason)
+
+    def close(self) -> bytes:
+        """The usage chunk when asked for, and `[DONE]`; the usage goes on the request's call."""
+        if self.closed:
+            return b""
+        self.closed = True
+        record_usage(self.llm, self.usage)
+        return self.out.close(self.usage)
+
+    def fail(self, message: str, kind: str = "upstream_error") -> bytes:
+        """The provider reported an error mid-stream: an OpenAI error event ends the stream."""
+        self.closed = True
+        return self.out.error(message, kind)
+
+
+class SSETranslator(StreamTranslator):
+    """A provider that streams server-sent events: `event()` translates one of them."""
+
+    def __init__(self, call: Call, llm: LLMCall | None) -> None:
+        super().__init__(call, llm)
+        self.parser = SSEParser()
+
+    def feed(self, data: bytes) -> bytes:
+        return b"".join(self.event(event) for event in self.parser.feed(data) if not self.closed)
+
+    def finish(self) -> bytes:
+        out = b"".join(self.event(event) for event in self.parser.finish() if not self.closed)
+        if self.finish_reason is not None:
+            out += self.close()
+        return out
+
+    def event(self, event: SSEEvent) -> bytes:
+        raise NotImplementedError(".event() must be overridden")

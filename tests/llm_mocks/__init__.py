@@ -1,0 +1,1 @@
+"""Local LLM provider servers speaking each provider's wire format, for tests and the bench."""

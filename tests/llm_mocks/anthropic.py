@@ -1,0 +1,119 @@
+"""Anthropic's Messages API: `/v1/messages`, JSON answers and the streamed event sequence."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.llm_mocks.replies import (
+    API_KEY,
+    COMPLETION_TOKENS,
+    PROMPT_TOKENS,
+    TOOL_ARGUMENTS,
+    reply,
+    streamed_arguments,
+)
+
+
+def error(handler, status: int, kind: str, message: str) -> None:
+    handler.send_json(status, {"type": "error", "error": {"type": kind, "message": message}})
+
+
+def problem(body: dict) -> str | None:
+    """What the real API would refuse in this body (the checks the gateway must satisfy)."""
+    if not isinstance(body.get("max_tokens"), int):
+        return "max_tokens: Field required"
+    messages = body.get("messages") or []
+    if not messages or messages[0]["role"] != "user":
+        return "messages: first message must use the user role"
+    for before, after in zip(messages, messages[1:], strict=False):
+        if before["role"] == after["role"]:
+            return "messages: roles must alternate between user and assistant"
+    if any(m["role"] not in ("user", "assistant") for m in messages):
+        return "messages: unexpected role"
+    if "system" in body and not isinstance(body["system"], str | list):
+        return "system: must be a string or a list of text blocks"
+    return None
+
+
+def blocks(content: Any) -> list[dict]:
+    return [{"type": "text", "text": content}] if isinstance(content, str) else content
+
+
+def messages(handler, groups: list[str], body: dict) -> None:
+    headers = handler.seen.headers
+    if headers.get("x-api-key") != API_KEY:
+        error(handler, 401, "authentication_error", "invalid x-api-key")
+        return
+    if not headers.get("anthropic-version"):
+        error(handler, 400, "invalid_request_error", "anthropic-version: header is required")
+        return
+    if (found := problem(body)) is not None:
+        error(handler, 400, "invalid_request_error", found)
+        return
+    last = blocks(body["messages"][-1]["content"])
+    results = [b["content"] for b in last if b.get("type") == "tool_result"]
+    texts = "".join(b.get("text", "") for b in last if b.get("type") == "text")
+    tools = [t["name"] for t in body.get("tools") or []]
+    answer = reply("anthropic", texts, tools, results[0] if results else None)
+    if body.get("stream"):
+        handler.send_stream("text/event-stream; charset=utf-8", stream(body, answer))
+        return
+    if answer.tool:
+        content = [
+            {"type": "tool_use", "id": "toolu_mock", "name": answer.tool, "input": TOOL_ARGUMENTS}
+        ]
+    else:
+        content = [{"type": "text", "text": answer.text}]
+    handler.send_json(
+        200,
+        {
+            "id": "msg_mock",
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "content": content,
+            "stop_reason": "tool_use" if answer.tool else "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": PROMPT_TOKENS, "output_tokens": COMPLETION_TOKENS},
+        },
+    )
+
+
+def event(kind: str, data: dict) -> bytes:
+    return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
+
+
+def stream(body: dict, answer) -> list[bytes]:
+    message = {
+        "id": "msg_mock",
+        "type": "message",
+        "role": "assistant",
+        "content": [],
+        "model": body["model"],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": PROMPT_TOKENS, "output_tokens": 1},
+    }
+    events = [event("message_start", {"message": message})]
+    if answer.tool:
+        block = {"type": "tool_use", "id": "toolu_mock", "name": answer.tool, "input": {}}
+        events.append(event("content_block_start", {"index": 0, "content_block": block}))
+        events.append(event("ping", {}))
+        for piece in streamed_arguments():
+            delta = {"type": "input_json_delta", "partial_json": piece}
+            events.append(event("content_block_delta", {"index": 0, "delta": delta}))
+    else:
+        block = {"type": "text", "text": ""}
+        events.append(event("content_block_start", {"index": 0, "content_block": block}))
+        events.append(event("ping", {}))
+        for piece in answer.pieces():
+            delta = {"type": "text_delta", "text": piece}
+            events.append(event("content_block_delta", {"index": 0, "delta": delta}))
+    events.append(event("content_block_stop", {"index": 0}))
+    stop = {"stop_reason": "tool_use" if answer.tool else "end_turn", "stop_sequence": None}
+    events.append(
+        event("message_delta", {"delta": stop, "usage": {"output_tokens": COMPLETION_TOKENS}})
+    )
+    events.append(event("message_stop", {}))
+    return events

@@ -1,0 +1,149 @@
+"""Amazon Bedrock's Converse and ConverseStream (the binary event stream, encoded here for the
+mock only); every request's SigV4 signature is checked with botocore's signer."""
+
+from __future__ import annotations
+
+import binascii
+import json
+import re
+import struct
+from urllib.parse import quote
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from tests.llm_mocks.replies import (
+    AWS_ACCESS_KEY_ID,
+    AWS_REGION,
+    AWS_SECRET_ACCESS_KEY,
+    COMPLETION_TOKENS,
+    PROMPT_TOKENS,
+    TOOL_ARGUMENTS,
+    reply,
+    streamed_arguments,
+)
+
+AUTHORIZATION = re.compile(
+    r"^AWS4-HMAC-SHA256 Credential=(?P<key>[A-Z0-9]+)/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)"
+    r"/bedrock/aws4_request, SignedHeaders=(?P<signed>[a-z0-9;-]+), "
+    r"Signature=(?P<sig>[0-9a-f]{64})$"
+)
+USAGE = {
+    "inputTokens": PROMPT_TOKENS,
+    "outputTokens": COMPLETION_TOKENS,
+    "totalTokens": PROMPT_TOKENS + COMPLETION_TOKENS,
+}
+
+
+def signature_problem(handler) -> str | None:
+    """Why the request's SigV4 signature is not the one botocore computes (None when it is)."""
+    headers = handler.seen.headers
+    found = AUTHORIZATION.match(headers.get("Authorization", ""))
+    if found is None:
+        return "Authorization header is not a well-formed SigV4 signature"
+    if found["key"] != AWS_ACCESS_KEY_ID or found["region"] != AWS_REGION:
+        return "The security token included in the request is invalid."
+    signed = found["signed"].split(";")
+    request = AWSRequest(
+        method="POST",
+        url=f"http://{headers['Host']}{quote(handler.seen.path, safe='/%')}",
+        data=handler.seen.body,
+        headers={name: headers[name] for name in signed if name != "host"},
+    )
+    request.headers["host"] = headers["Host"]
+    request.context["timestamp"] = headers.get("X-Amz-Date", "")
+    signer = SigV4Auth(Credentials(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), "bedrock", AWS_REGION)
+    canonical = signer.canonical_request(request)
+    expected = signer.signature(signer.string_to_sign(request, canonical), request)
+    if expected != found["sig"]:
+        return "The request signature we calculated does not match the signature you provided."
+    return None
+
+
+def problem(body: dict) -> str | None:
+    messages = body.get("messages") or []
+    if not messages or messages[0]["role"] != "user":
+        return "A conversation must start with a user message."
+    for before, after in zip(messages, messages[1:], strict=False):
+        if before["role"] == after["role"]:
+            return "A conversation must alternate between user and assistant roles."
+    return None
+
+
+def converse(handler, groups: list[str], body: dict) -> None:
+    model, action = groups
+    failure = signature_problem(handler)
+    if failure is not None:
+        handler.send_json(403, {"message": failure}, {"x-amzn-ErrorType": "AccessDeniedException:"})
+        return
+    if (found := problem(body)) is not None:
+        handler.send_json(400, {"message": found}, {"x-amzn-ErrorType": "ValidationException:"})
+        return
+    last = body["messages"][-1]["content"]
+    results = [b["toolResult"]["content"][0]["text"] for b in last if "toolResult" in b]
+    text = "".join(b.get("text", "") for b in last)
+    tools = [t["toolSpec"]["name"] for t in (body.get("toolConfig") or {}).get("tools", [])]
+    answer = reply("bedrock", text, tools, results[0] if results else None)
+    if action == "converse-stream":
+        handler.send_stream("application/vnd.amazon.eventstream", stream(answer))
+        return
+    if answer.tool:
+        use = {"toolUseId": "tooluse_mock", "name": answer.tool, "input": TOOL_ARGUMENTS}
+        content = [{"toolUse": use}]
+    else:
+        content = [{"text": answer.text}]
+    handler.send_json(
+        200,
+        {
+            "output": {"message": {"role": "assistant", "content": content}},
+            "stopReason": "tool_use" if answer.tool else "end_turn",
+            "usage": USAGE,
+            "metrics": {"latencyMs": 5},
+        },
+    )
+
+
+def header(name: str, value: str) -> bytes:
+    raw_name, raw_value = name.encode(), value.encode()
+    return (
+        bytes([len(raw_name)]) + raw_name + b"\x07" + struct.pack(">H", len(raw_value)) + raw_value
+    )
+
+
+def message(event_type: str, payload: dict, message_type: str = "event") -> bytes:
+    """One event-stream message: prelude (lengths, CRC), headers, JSON payload, message CRC.
+    An exception names its type in `:exception-type`."""
+    type_header = ":event-type" if message_type == "event" else ":exception-type"
+    headers = (
+        header(type_header, event_type)
+        + header(":content-type", "application/json")
+        + header(":message-type", message_type)
+    )
+    body = json.dumps({**payload, "p": "abcdefgh"}).encode()
+    total = 12 + len(headers) + len(body) + 4
+    prelude = struct.pack(">II", total, len(headers))
+    prelude += struct.pack(">I", binascii.crc32(prelude))
+    data = prelude + headers + body
+    return data + struct.pack(">I", binascii.crc32(data))
+
+
+def stream(answer) -> list[bytes]:
+    events = [message("messageStart", {"role": "assistant"})]
+    if answer.tool:
+        start = {"toolUse": {"toolUseId": "tooluse_mock", "name": answer.tool}}
+        events.append(message("contentBlockStart", {"contentBlockIndex": 0, "start": start}))
+        for piece in streamed_arguments():
+            delta = {"toolUse": {"input": piece}}
+            events.append(message("contentBlockDelta", {"contentBlockIndex": 0, "delta": delta}))
+    else:
+        for piece in answer.pieces():
+            events.append(
+                message("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
+            )
+    events.append(message("contentBlockStop", {"contentBlockIndex": 0}))
+    events.append(message("messageStop", {"stopReason": "tool_use" if answer.tool else "end_turn"}))
+    events.append(message("metadata", {"usage": USAGE, "metrics": {"latencyMs": 5}}))
+    # The last two arrive split across reads, as TCP may deliver them.
+    tail = events[-2] + events[-1]
+    return events[:-2] + [tail[:7], tail[7:]]
