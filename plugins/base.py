@@ -151,6 +151,15 @@ class RequestContext:
             cached = self.metadata["_json_body"] = (self.body, parsed)
         return cached[1]
 
+    def replace_body(self, body: bytes, parsed: Any = None, *, known: bool = False) -> None:
+        """A plugin rewrote the body: Content-Length follows; `parsed` (when `known`) is the
+        new body's JSON, so json_body() need not parse it again."""
+        self.body = body
+        if "Content-Length" in self.headers:
+            self.headers["Content-Length"] = str(len(body))
+        if known:
+            self.metadata["_json_body"] = (body, parsed)
+
 
 @dataclass
 class ResponseContext:

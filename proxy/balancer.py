@@ -105,20 +105,23 @@ class Balancer:
             )
         self.serves_llm = any(target.provider for target in self.targets)
 
-    def candidates(self) -> list[Target]:
-        """Targets to try for one request, best first."""
+    def candidates(self, model: str | None = None) -> list[Target]:
+        """Targets to try for one request, best first: healthy before cooling down, then
+        (for an LLM request) those serving `model` before the others, then by priority."""
         if len(self.targets) == 1:
             return list(self.targets)
         ordered = [t for level in self.levels for t in level.order(self.in_flight)]
         down = self.health.down() if self.health is not None else frozenset()
-        if not down:
+        if not down and model is None:
             return ordered
-        return [t for t in ordered if t.index not in down] + [t for t in ordered if t.index in down]
+        return sorted(  # stable: priority and the algorithm's order kept within each group
+            ordered, key=lambda t: (t.index in down, model is not None and model not in t.models)
+        )
 
-    def attempts(self, retry_attempts: int) -> list[Target]:
+    def attempts(self, retry_attempts: int, model: str | None = None) -> list[Target]:
         """The targets one request tries, in order: `retry_attempts + 1` of them, cycling
         through the candidates; for LLM upstreams at least every target once (fallback)."""
-        candidates = self.candidates()
+        candidates = self.candidates(model)
         count = retry_attempts + 1
         if self.serves_llm:
             count = max(count, len(candidates))

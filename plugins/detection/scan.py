@@ -171,13 +171,13 @@ class Sanitiser:
             text = request.body.decode("utf-8", errors="replace")
             clean = self.text(text, BODY)
             if clean != text:
-                set_body(request, clean.encode())
+                request.replace_body(clean.encode())
             return
         before = len(self.hits)
         clean_document = self._json(document)
         if len(self.hits) != before:
-            set_body(request, json.dumps(clean_document, ensure_ascii=False).encode())
-            request.metadata["_json_body"] = clean_document
+            body = json.dumps(clean_document, ensure_ascii=False).encode()
+            request.replace_body(body, clean_document, known=True)
 
     def _json(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -187,10 +187,3 @@ class Sanitiser:
         if isinstance(value, list):
             return [self._json(item) for item in value]
         return value
-
-
-def set_body(request: RequestContext, body: bytes) -> None:
-    """Replace the request body; a declared Content-Length follows it."""
-    request.body = body
-    if "Content-Length" in request.headers:
-        request.headers["Content-Length"] = str(len(body))

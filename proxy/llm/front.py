@@ -148,10 +148,7 @@ class ModelFirst:
         self.model = model
 
     def attempts(self, retry_attempts: int) -> list[Target]:
-        order = self.balancer.attempts(retry_attempts)
-        return [t for t in order if self.model in t.models] + [
-            t for t in order if self.model not in t.models
-        ]
+        return self.balancer.attempts(retry_attempts, self.model)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.balancer, name)

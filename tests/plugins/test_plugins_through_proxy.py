@@ -105,7 +105,7 @@ def test_token_limiter_reserves_then_refuses(route, upstream, proxy_client):
         {"model": "m", "max_tokens": 600, "messages": [{"role": "user", "content": "hi"}]}
     )
     first = proxy_client.post(
-        "/v1/chat",
+        "/v1/chat/completions",
         body,
         content_type="application/json",
         HTTP_HOST=HOST,
@@ -114,7 +114,7 @@ def test_token_limiter_reserves_then_refuses(route, upstream, proxy_client):
     assert first.status_code == 200
     assert first["x-ratelimit-limit-tokens"] == "1000"
     second = proxy_client.post(
-        "/v1/chat",
+        "/v1/chat/completions",
         body,
         content_type="application/json",
         HTTP_HOST=HOST,

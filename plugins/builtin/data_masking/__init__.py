@@ -59,12 +59,8 @@ class DataMaskingPlugin(Plugin):
             parsed=request.json_body,
         )
         if masked is not None:
-            request.body = masked.body
-            if "Content-Length" in request.headers:
-                request.headers["Content-Length"] = str(len(masked.body))
-            request.metadata.pop("_json_body", None)
-            if masked.json is not NOT_PARSED:
-                request.metadata["_json_body"] = masked.json
+            known = masked.json is not NOT_PARSED
+            request.replace_body(masked.body, masked.json if known else None, known=known)
         if hits.tokens:
             request.metadata.setdefault(TOKENS, {}).update(hits.tokens)
         self.record(request, hits)

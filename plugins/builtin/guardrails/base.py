@@ -158,8 +158,7 @@ class RemoteGuardrail(Plugin):
             return
         verdict = self._body_verdict(request, items, "INPUT")
         if verdict is not None and verdict.replacements is not None and not self.log_only:
-            request.body = rewritten_body(request.json_body(), items, verdict.replacements)
-            request.metadata.pop("_json_body", None)
+            request.replace_body(rewritten_body(request.json_body(), items, verdict.replacements))
 
     def post_response(self, request: RequestContext, response: ResponseContext) -> None:
         if response.streamed or not response.body:
