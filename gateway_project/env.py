@@ -41,6 +41,12 @@ def cidrs(raw: str) -> list[str]:
     return [str(ipaddress.ip_network(item, strict=False)) for item in items(raw)]
 
 
+def access_log(raw: str) -> str:
+    """`-` (stdout), `off`, or a file path."""
+    value = raw.strip()
+    return "off" if value.lower() in FALSE_WORDS else value
+
+
 def domain(raw: str) -> str:
     return raw.strip().lower().strip(".")
 
@@ -175,6 +181,21 @@ GATEWAY_VARIABLES = (
         "gateway",
     ),
     Variable(
+        "GATEWAY_ACCESS_LOG",
+        "-",
+        access_log,
+        "one JSON line per proxied request and admin API write: `-` for stdout, a file path,"
+        " or `off`",
+        "gateway",
+    ),
+    Variable(
+        "GATEWAY_METRICS_TOKEN",
+        "",
+        text,
+        "when set, `/metrics` (admin plane) requires `Authorization: Bearer <token>`",
+        "gateway",
+    ),
+    Variable(
         "GATEWAY_UPSTREAM_DENY",
         [],
         cidrs,
@@ -288,10 +309,11 @@ OTHER_VARIABLES = (
         "gunicorn",
     ),
     Variable(
-        "GATEWAY_ACCESS_LOG",
-        None,
+        "PROMETHEUS_MULTIPROC_DIR",
+        "",
         text,
-        "access log file (`-` for stderr); off when unset",
+        "directory of the workers' metric files (emptied at start); when unset the gunicorn"
+        " master makes a temporary one and removes it at exit",
         "gunicorn",
     ),
     Variable(

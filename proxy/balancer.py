@@ -9,6 +9,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from observability.metrics import target_health
+
 
 @dataclass(frozen=True)
 class Target:
@@ -105,11 +107,12 @@ class Balancer:
         state = self.health[target.key]
         if ok:
             state.failures = 0
-            return
-        state.failures += 1
-        if self.passive and state.failures >= self.threshold:
-            state.unhealthy_until = time.monotonic() + self.cooldown
-            state.failures = 0
+        else:
+            state.failures += 1
+            if self.passive and state.failures >= self.threshold:
+                state.unhealthy_until = time.monotonic() + self.cooldown
+                state.failures = 0
+        target_health(target.key, target.base_url, state.unhealthy_until <= time.monotonic())
 
     def iter_attempts(self, attempts: int) -> Iterator[Target]:
         """Up to `attempts` targets, cycling through the candidates."""

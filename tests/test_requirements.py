@@ -13,11 +13,23 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNTIME_CODE = ("gateway_project", "gateways", "keys", "plugins", "proxy", "manage.py")
+RUNTIME_CODE = (
+    "gateway_project",
+    "gateways",
+    "keys",
+    "observability",
+    "plugins",
+    "proxy",
+    "manage.py",
+)
 # Pinned for development without being imported by the tests.
 DEV_TOOLS = {"ruff": "make lint", "pytest-django": "the pytest plugin pyproject.toml configures"}
 # Imported by a dependency when installed (the development venv has it), never required.
-OPTIONAL_IMPORTS = {"pygments": "rest_framework.compat"}
+OPTIONAL_IMPORTS = {
+    "pygments": "rest_framework.compat",
+    "pysocks": "urllib3.contrib.socks (requests), installed for selenium",
+    "opentelemetry-api": "redis.observability",
+}
 # What the server loads: the gunicorn worker class, the WSGI application and every URL's view.
 LOADED_BY_THE_SERVER = """
 import json, sys

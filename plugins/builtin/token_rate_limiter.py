@@ -13,7 +13,13 @@ from typing import Any
 import redis
 from rest_framework import serializers
 
-from plugins.base import PluginRejection, PluginSettingsSerializer, RequestContext, ResponseContext
+from plugins.base import (
+    Finding,
+    PluginRejection,
+    PluginSettingsSerializer,
+    RequestContext,
+    ResponseContext,
+)
 from plugins.builtin.llm_usage import UsageScanner, merge_usage, parse_json, total_tokens
 from plugins.builtin.redis_script import RedisScriptPlugin
 from plugins.durations import parse_duration_ms
@@ -150,6 +156,7 @@ class TokenRateLimiterPlugin(RedisScriptPlugin):
         decision = Decision.from_reply(reply)
         request.response_headers.update(self._headers(decision))
         if not decision.admitted:
+            request.findings.append(Finding(self.name, "tokens", "blocked"))
             raise self._rejection(decision, tokens)
         request.metadata[self.instance_id] = reservation
 
