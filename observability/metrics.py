@@ -8,6 +8,7 @@ bound once per label set and cached: a request costs a dict lookup and an increm
 from __future__ import annotations
 
 import hmac
+from pathlib import Path
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -25,6 +26,10 @@ from prometheus_client import (
 from gateway_project import env
 from gateway_project.conf import gateway_settings
 from gateway_project.responses import json_error
+
+MULTIPROCESS_DIRECTORY = env.read("PROMETHEUS_MULTIPROC_DIR")  # set by the gunicorn master
+if MULTIPROCESS_DIRECTORY:  # any process of the deployment (manage.py too) writes files there
+    Path(MULTIPROCESS_DIRECTORY).mkdir(parents=True, exist_ok=True)
 
 # Seconds; shared with the monitoring rollups (their latency buckets are the same).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -98,11 +103,10 @@ def config_reloaded() -> None:
 
 def scrape() -> bytes:
     """The text exposition: every worker's values (multiprocess), else this process's."""
-    directory = env.read("PROMETHEUS_MULTIPROC_DIR")
-    if not directory:
+    if not MULTIPROCESS_DIRECTORY:
         return generate_latest(REGISTRY)
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path=directory)
+    multiprocess.MultiProcessCollector(registry, path=MULTIPROCESS_DIRECTORY)
     return generate_latest(registry)
 
 
