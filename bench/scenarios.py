@@ -65,10 +65,14 @@ class GatewayRow:
     label: str
     public: bool
     plugins: tuple[str, ...]
+    observed: bool = True  # metrics and access log on (the default), else a gateway with both off
 
 
 GATEWAY_ROWS = (
     GatewayRow("gateway-a", "gateway (a) no plugins", True, ()),
+    GatewayRow(
+        "gateway-a-unobserved", "gateway (a) metrics + access log off", True, (), observed=False
+    ),
     GatewayRow("gateway-b", "gateway (b) key + rate_limiter", False, ("rate_limiter",)),
     GatewayRow(
         "gateway-c",
@@ -172,22 +176,28 @@ def reference_targets(servers: Servers) -> list[Target]:
     return [direct, nginx]
 
 
-def broken_gateway_targets(reason: str) -> list[Target]:
-    return [Target(row.key, row.label, 0, "", 0, "", list, broken=reason) for row in GATEWAY_ROWS]
+def broken_target(row: GatewayRow, reason: str) -> Target:
+    return Target(row.key, row.label, 0, "", 0, "", list, broken=reason)
 
 
 def gateway_targets(servers: Servers) -> list[Target]:
     """The gateway rows, configured through the admin API (marked broken if that fails)."""
-    gateway = servers.gateway
-    if gateway is None:
-        return broken_gateway_targets(servers.gateway_error)
-    admin = AdminClient(gateway.base_url, gateway.token)
-    try:
-        catalogue = admin.plugin_catalogue()
-    except (AdminApiError, requests.RequestException) as exc:
-        return broken_gateway_targets(f"plugin catalogue: {exc}")
     ports = (servers.upstream.port, servers.sse_port)
-    return [gateway_target(row, gateway, admin, catalogue, ports) for row in GATEWAY_ROWS]
+    targets = []
+    for row in GATEWAY_ROWS:
+        gateway = servers.gateway if row.observed else servers.unobserved
+        if gateway is None:
+            error = servers.gateway_error if row.observed else servers.unobserved_error
+            targets.append(broken_target(row, error))
+            continue
+        admin = AdminClient(gateway.base_url, gateway.token)
+        try:
+            catalogue = admin.plugin_catalogue()
+        except (AdminApiError, requests.RequestException) as exc:
+            targets.append(broken_target(row, f"plugin catalogue: {exc}"))
+            continue
+        targets.append(gateway_target(row, gateway, admin, catalogue, ports))
+    return targets
 
 
 def shared_key(targets: list[Target]) -> str:

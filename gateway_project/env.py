@@ -189,6 +189,14 @@ GATEWAY_VARIABLES = (
         "gateway",
     ),
     Variable(
+        "GATEWAY_METRICS",
+        True,
+        boolean,
+        "count proxied requests in the Prometheus series and the monitoring page's rollups;"
+        " `false` only to measure what they cost",
+        "gateway",
+    ),
+    Variable(
         "GATEWAY_METRICS_TOKEN",
         "",
         text,

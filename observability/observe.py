@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway_project.conf import gateway_settings
 from observability import metrics as m
 from observability.access_log import access_log, timestamp
 from observability.rollups import latency_bucket, rollups, status_class
@@ -60,14 +61,15 @@ def observe(record: RequestRecord) -> None:
     """Count `record` in the Prometheus series, log it, add it to its gateway's minute."""
     now = time.time()
     seconds = time.perf_counter() - record.started
-    if record.gateway:
-        _count(record, seconds)
-        rollups.add(record.gateway_id, now, _rollup_fields(record, seconds))
+    if record.gateway and gateway_settings.METRICS:
+        decided = decisions(record)
+        _count(record, seconds, decided)
+        rollups.add(record.gateway_id, now, _rollup_fields(record, seconds, decided))
     if access_log.enabled:
         access_log.write(log_entry(record, now, seconds))
 
 
-def _count(record: RequestRecord, seconds: float) -> None:
+def _count(record: RequestRecord, seconds: float, decided: set[tuple[str, str]]) -> None:
     gateway, rule = record.gateway, record.rule
     method = record.method if record.method in KNOWN_METHODS else "OTHER"
     m.child(m.REQUESTS, gateway, rule, method, str(record.status)).inc()
@@ -75,7 +77,7 @@ def _count(record: RequestRecord, seconds: float) -> None:
     if record.upstream_ms is not None:
         upstream, target = m.upstream_labels(record.target_key, record.target)
         m.child(m.UPSTREAM_DURATION, gateway, upstream, target).observe(record.upstream_ms / 1000)
-    for plugin, decision in decisions(record):
+    for plugin, decision in decided:
         m.child(m.PLUGIN_DECISIONS, gateway, plugin, decision).inc()
     for finding in record.findings:
         if finding.action == "blocked" and finding.plugin in RATE_LIMITERS:
@@ -118,7 +120,9 @@ def _count_llm(gateway: str, llm: LLMCall) -> None:
         m.child(m.LLM_COST, gateway, llm.provider, model).inc(llm.cost)
 
 
-def _rollup_fields(record: RequestRecord, seconds: float) -> dict[str, float]:
+def _rollup_fields(
+    record: RequestRecord, seconds: float, decided: set[tuple[str, str]]
+) -> dict[str, float]:
     ms = seconds * 1000
     fields: dict[str, float] = {
         "n": 1,
@@ -128,7 +132,7 @@ def _rollup_fields(record: RequestRecord, seconds: float) -> dict[str, float]:
     }
     if record.rule:
         fields[f"rule:{record.rule}"] = 1
-    for plugin, decision in decisions(record):
+    for plugin, decision in decided:
         if decision == "rejected":
             fields[f"rej:{plugin}"] = 1
     llm = record.llm
