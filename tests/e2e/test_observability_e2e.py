@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import tempfile
+from pathlib import Path
 
 import psutil
 import pytest
@@ -140,3 +142,45 @@ def test_readyz_turns_503_while_redis_is_down(tmp_path):
     finally:
         server.stop()
         redis_server.stop()
+
+
+def metrics_directory_of(server: GatewayServer) -> Path:
+    """The directory holding a worker's metric files (the worker's pid names them)."""
+    worker = psutil.Process(server.process.pid).children()[0].pid
+    (found,) = Path(tempfile.gettempdir()).glob(f"gateway-metrics-*/counter_{worker}.db")
+    return found.parent
+
+
+def test_the_master_makes_and_removes_the_metrics_directory(tmp_path):
+    server = GatewayServer(tmp_path, os.environ["TEST_REDIS_URL"], workers=2).start()
+    try:
+        directory = metrics_directory_of(server)
+        assert (
+            "gateway_config_reloads_total"
+            in requests.get(server.base_url + "/metrics", timeout=10).text
+        )
+    finally:
+        server.stop()
+    assert not directory.exists()
+
+
+def test_a_given_metrics_directory_is_emptied_at_start_and_kept(tmp_path):
+    given = tmp_path / "metrics"
+    given.mkdir()
+    (given / "counter_999999.db").write_bytes(b"left by an earlier run")
+    server = GatewayServer(
+        tmp_path / "var",
+        os.environ["TEST_REDIS_URL"],
+        workers=2,
+        PROMETHEUS_MULTIPROC_DIR=str(given),
+    )
+    server.var_dir.mkdir()
+    server.start()
+    try:
+        worker = psutil.Process(server.process.pid).children()[0].pid
+        wait_until(lambda: (given / f"counter_{worker}.db").exists(), timeout=10)
+        assert not (given / "counter_999999.db").exists()
+        assert requests.get(server.base_url + "/metrics", timeout=10).status_code == 200
+    finally:
+        server.stop()
+    assert given.exists()

@@ -183,3 +183,49 @@ def test_a_proxy_only_node_serves_metrics_on_other_hosts(client, settings):
     settings.GATEWAY = {**settings.GATEWAY, "ROLE": "proxy"}
     assert client.get("/metrics").status_code == 200
     assert client.get("/api/v1/gateways").status_code == 404
+
+
+def test_target_health_follows_passive_health(route, upstream, proxy_client):
+    from tests.upstream import free_port
+
+    dead = free_port()
+    gateway = route(
+        subdomain="health",
+        targets=[("127.0.0.1", dead), ("127.0.0.1", upstream.port)],
+        health_checks={"passive": True, "threshold": 1, "interval": 60},
+        retry_attempts=1,
+    )
+    for _ in range(2):
+        response = finished(
+            proxy_client.get("/x", HTTP_HOST="health.localhost", HTTP_X_API_KEY=gateway.key)
+        )
+        assert response.status_code == 200
+    upstream_id = gateway.upstream["id"]
+    assert (
+        sample(
+            "gateway_upstream_target_healthy",
+            upstream=upstream_id,
+            target=f"http://127.0.0.1:{dead}",
+        )
+        == 0
+    )
+    assert (
+        sample(
+            "gateway_upstream_target_healthy",
+            upstream=upstream_id,
+            target=f"http://127.0.0.1:{upstream.port}",
+        )
+        == 1
+    )
+
+
+def test_config_reloads_are_counted(route, api, proxy_client):
+    gateway = route(subdomain="reloaded")
+    before = sample("gateway_config_reloads_total")
+    finished(proxy_client.get("/x", HTTP_HOST="reloaded.localhost", HTTP_X_API_KEY=gateway.key))
+    built = sample("gateway_config_reloads_total")
+    assert built == before + 1
+    rule = f"/api/v1/gateways/{gateway.id}/rules/{gateway.rule['id']}"
+    assert api.patch(rule, {"path": "/y"}, format="json").status_code == 200
+    finished(proxy_client.get("/y", HTTP_HOST="reloaded.localhost", HTTP_X_API_KEY=gateway.key))
+    assert sample("gateway_config_reloads_total") == built + 1
