@@ -320,9 +320,9 @@ OTHER_VARIABLES = (
         "PROMETHEUS_MULTIPROC_DIR",
         "",
         text,
-        "directory of the workers' metric files (emptied at start); when unset the gunicorn"
-        " master makes a temporary one and removes it at exit",
+        "directory of the workers' Prometheus metric files, emptied when gunicorn starts",
         "gunicorn",
+        shown="a temporary directory the gunicorn master makes and removes",
     ),
     Variable(
         "TEST_REDIS_URL",

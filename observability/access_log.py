@@ -62,9 +62,15 @@ class AccessLog:
 access_log = AccessLog()
 
 
+_second: list = [-1, ""]  # the last whole second formatted, and its text
+
+
 def timestamp(epoch: float) -> str:
-    """ISO 8601 in UTC with milliseconds."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch % 1 * 1000):03d}Z"
+    """ISO 8601 in UTC with milliseconds (the date and time formatted once a second)."""
+    second = int(epoch)
+    if second != _second[0]:
+        _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
+    return f"{_second[1]}.{int((epoch - second) * 1000):03d}Z"
 
 
 def _reopen(*, setting: str, **kwargs: Any) -> None:
