@@ -1,5 +1,7 @@
-"""CPU per request of observe() (metrics, access log, rollup) in one process: `python -m
-bench.observe_cost`. Multiprocess metric files as under gunicorn; CPU time, not wall time."""
+"""CPU per request of observe() (metrics, access log, rollup): `python -m bench.observe_cost`.
+
+One process, metric files in a multiprocess directory as under gunicorn; CPU time, not wall time.
+"""
 
 from __future__ import annotations
 

@@ -83,12 +83,17 @@ class Rollups:
             self._lock = threading.Lock()
             self.pending = defaultdict(lambda: defaultdict(float))
         threading.Thread(target=self._run, name="rollup-flusher", daemon=True).start()
-        atexit.register(self.flush)
+        atexit.register(self._flush_at_exit)
 
     def _run(self) -> None:
         while True:
             time.sleep(FLUSH_INTERVAL_SECONDS)
             self.flush()
+
+    def _flush_at_exit(self) -> None:
+        """A stopping worker sends its last second (quietly lost if Redis is gone first)."""
+        logging.getLogger(__name__).disabled = True
+        self.flush()
 
     def flush(self) -> None:
         """Send the pending sums in one pipeline; lost (with a warning) when Redis is down."""
