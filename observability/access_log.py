@@ -21,7 +21,7 @@ from gateway_project.conf import gateway_settings
 logger = logging.getLogger(__name__)
 
 OFF = "off"
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+_dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode  # ASCII: escapes the rest
 
 
 class AccessLog:
