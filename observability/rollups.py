@@ -58,6 +58,7 @@ class Rollups:
         self._pid: int | None = None
         self._lock = threading.Lock()
         self._start_lock = threading.Lock()
+        self._redis_up = True
 
     def add(self, gateway_id: str, now: float, fields: dict[str, float]) -> None:
         """Add one request's `fields` to its gateway's minute and to the overview."""
@@ -112,7 +113,11 @@ class Rollups:
                 pipe.expire(key, RETENTION_SECONDS)
             pipe.execute()
         except redis.RedisError as exc:
-            logger.warning("monitoring rollups not saved (Redis unavailable): %s", exc)
+            if self._redis_up:  # once per outage, not every second
+                logger.warning("monitoring rollups not saved (Redis unavailable): %s", exc)
+            self._redis_up = False
+            return
+        self._redis_up = True
 
 
 rollups = Rollups()
