@@ -74,6 +74,11 @@ def test_counters_and_histograms_sum_every_worker(observed_server, e2e_upstream)
     labels = {"gateway": "e2e-metrics", "rule": gateway.rule["id"]}
     for _ in range(SENT):  # a new connection each: gunicorn's workers share them out
         assert server.proxy("e2e-metrics", "/x", key=gateway.key).status_code == 200
+    # A response is counted once its last byte is sent: the client may see it a moment earlier.
+    wait_until(
+        lambda: value(scrape(server, **auth), "gateway_requests_total", **labels) == SENT,
+        timeout=5,
+    )
     families = scrape(server, **auth)
     assert value(families, "gateway_requests_total", **labels, status="200") == SENT
     assert value(families, "gateway_request_duration_seconds_count", **labels) == SENT
@@ -110,7 +115,17 @@ def test_the_access_log_has_one_line_per_request_from_every_worker(observed_serv
             headers={"X-Request-ID": request_id},
         )
         assert response.status_code == 200
-    lines = [json.loads(line) for line in (server.var_dir / "access.log").read_text().splitlines()]
+
+    def logged_lines() -> list[dict]:
+        text = (server.var_dir / "access.log").read_text()
+        return [json.loads(line) for line in text.splitlines()]
+
+    # Logged once the response's last byte is sent: the client may see it a moment earlier.
+    wait_until(
+        lambda: sum(line.get("gateway") == "e2e-logged" for line in logged_lines()) == SENT,
+        timeout=5,
+    )
+    lines = logged_lines()
     logged = [line for line in lines if line.get("gateway") == "e2e-logged"]
     assert sorted(line["request_id"] for line in logged) == sorted(ids)
     assert {(line["path"], line["status"]) for line in logged} == {("/v1/chat", 200)}
