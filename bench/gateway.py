@@ -19,7 +19,14 @@ from bench.config import REPO_ROOT
 ISOLATED_VARIABLES = ("REDIS_URL", "DATABASE_URL", "GATEWAY_ROLE", "GATEWAY_ACCESS_LOG")
 
 
-def gateway_environment(var_dir: Path, port: int, workers: int) -> dict[str, str]:
+# Metrics and the access log on (a file, as in production) or both off: measured side by side.
+OBSERVED = {"GATEWAY_METRICS": "true", "GATEWAY_ACCESS_LOG": "{var_dir}/access.log"}
+UNOBSERVED = {"GATEWAY_METRICS": "false", "GATEWAY_ACCESS_LOG": "off"}
+
+
+def gateway_environment(
+    var_dir: Path, port: int, workers: int, observed: bool = True
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ISOLATED_VARIABLES}
     env.update(
         GATEWAY_VAR_DIR=str(var_dir),
@@ -28,6 +35,8 @@ def gateway_environment(var_dir: Path, port: int, workers: int) -> dict[str, str
         DEBUG="0",
         LOG_LEVEL="WARNING",
     )
+    for name, value in (OBSERVED if observed else UNOBSERVED).items():
+        env[name] = value.format(var_dir=var_dir)
     return env
 
 
@@ -54,8 +63,10 @@ class GatewayServer:
     process: subprocess.Popen
 
     @classmethod
-    def start(cls, python: Path, var_dir: Path, port: int, workers: int) -> GatewayServer:
-        env = gateway_environment(var_dir, port, workers)
+    def start(
+        cls, python: Path, var_dir: Path, port: int, workers: int, observed: bool = True
+    ) -> GatewayServer:
+        env = gateway_environment(var_dir, port, workers, observed)
         log = var_dir / "gateway.log"
 
         def manage(*args: str) -> str:

@@ -82,10 +82,14 @@ class GatewayRow:
     label: str
     public: bool
     plugins: tuple[str, ...]
+    observed: bool = True  # metrics and access log on (the default), else a gateway with both off
 
 
 GATEWAY_ROWS = (
     GatewayRow("gateway-a", "gateway (a) no plugins", True, ()),
+    GatewayRow(
+        "gateway-a-unobserved", "gateway (a) metrics + access log off", True, (), observed=False
+    ),
     GatewayRow("gateway-b", "gateway (b) key + rate_limiter", False, ("rate_limiter",)),
     # Before (c): the profile is taken on the last gateway row, the one with the most plugins.
     GatewayRow(
@@ -239,24 +243,33 @@ def reference_targets(servers: Servers) -> list[Target]:
     return [direct, nginx]
 
 
-def broken_gateway_targets(reason: str) -> list[Target]:
-    rows = [(row.key, row.label) for row in GATEWAY_ROWS] + [row[:2] for row in LLM_ROWS]
-    return [Target(key, label, 0, "", 0, "", list, broken=reason) for key, label in rows]
+def broken_target(key: str, label: str, reason: str) -> Target:
+    return Target(key, label, 0, "", 0, "", list, broken=reason)
 
 
 def gateway_targets(servers: Servers) -> list[Target]:
     """The gateway rows, configured through the admin API (marked broken if that fails)."""
-    gateway = servers.gateway
-    if gateway is None:
-        return broken_gateway_targets(servers.gateway_error)
-    admin = AdminClient(gateway.base_url, gateway.token)
-    try:
-        catalogue = admin.plugin_catalogue()
-    except (AdminApiError, requests.RequestException) as exc:
-        return broken_gateway_targets(f"plugin catalogue: {exc}")
     ports = (servers.upstream.port, servers.sse_port)
-    rows = [gateway_target(row, gateway, admin, catalogue, ports) for row in GATEWAY_ROWS]
-    return rows + [llm_target(*row, gateway, admin, servers.llm_port) for row in LLM_ROWS]
+    targets = []
+    for row in GATEWAY_ROWS:
+        gateway = servers.gateway if row.observed else servers.unobserved
+        if gateway is None:
+            error = servers.gateway_error if row.observed else servers.unobserved_error
+            targets.append(broken_target(row.key, row.label, error))
+            continue
+        admin = AdminClient(gateway.base_url, gateway.token)
+        try:
+            catalogue = admin.plugin_catalogue()
+        except (AdminApiError, requests.RequestException) as exc:
+            targets.append(broken_target(row.key, row.label, f"plugin catalogue: {exc}"))
+            continue
+        targets.append(gateway_target(row, gateway, admin, catalogue, ports))
+    if servers.gateway is None:
+        return targets + [broken_target(*row[:2], servers.gateway_error) for row in LLM_ROWS]
+    admin = AdminClient(servers.gateway.base_url, servers.gateway.token)
+    return targets + [
+        llm_target(*row, servers.gateway, admin, servers.llm_port) for row in LLM_ROWS
+    ]
 
 
 def shared_key(targets: list[Target]) -> str:

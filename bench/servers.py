@@ -22,6 +22,8 @@ class Servers:
     llm_port: int
     gateway: GatewayServer | None
     gateway_error: str = ""
+    unobserved: GatewayServer | None = None  # metrics and access log off
+    unobserved_error: str = ""
 
 
 def start_python_upstream(
@@ -37,15 +39,16 @@ def start_python_upstream(
 
 
 def start_gateway(
-    config: BenchConfig, tmp: Path, stack: contextlib.ExitStack
+    config: BenchConfig, tmp: Path, stack: contextlib.ExitStack, observed: bool = True
 ) -> tuple[GatewayServer | None, str]:
     """The gateway, or None and why it did not start (its rows are then skipped)."""
+    var_dir = tmp / ("gateway" if observed else "gateway-unobserved")
     try:
         server = GatewayServer.start(
-            config.python, tmp / "gateway", procs.free_port(), config.gateway_workers
+            config.python, var_dir, procs.free_port(), config.gateway_workers, observed
         )
     except (RuntimeError, subprocess.SubprocessError) as exc:
-        log(f"gateway did not start: {exc}\n{log_tail(tmp / 'gateway')}")
+        log(f"gateway did not start: {exc}\n{log_tail(var_dir)}")
         return None, f"gateway did not start: {str(exc)[:200]}"
     stack.callback(server.stop)
     return server, ""
@@ -74,4 +77,7 @@ def start_servers(config: BenchConfig, tmp: Path, stack: contextlib.ExitStack) -
     proxy = Nginx.start(tmp / "nginx-proxy", proxy_port, proxy_config)
     stack.callback(proxy.stop)
     gateway, error = start_gateway(config, tmp, stack)
-    return Servers(upstream, proxy, sse_port, llm_port, gateway, error)
+    unobserved, unobserved_error = start_gateway(config, tmp, stack, observed=False)
+    return Servers(
+        upstream, proxy, sse_port, llm_port, gateway, error, unobserved, unobserved_error
+    )

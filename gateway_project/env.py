@@ -41,6 +41,12 @@ def cidrs(raw: str) -> list[str]:
     return [str(ipaddress.ip_network(item, strict=False)) for item in items(raw)]
 
 
+def access_log(raw: str) -> str:
+    """`-` (stdout), `off`, or a file path."""
+    value = raw.strip()
+    return "off" if value.lower() in FALSE_WORDS else value
+
+
 def domain(raw: str) -> str:
     return raw.strip().lower().strip(".")
 
@@ -175,6 +181,29 @@ GATEWAY_VARIABLES = (
         "gateway",
     ),
     Variable(
+        "GATEWAY_ACCESS_LOG",
+        "-",
+        access_log,
+        "one JSON line per proxied request and admin API write: `-` for stdout, a file path,"
+        " or `off`",
+        "gateway",
+    ),
+    Variable(
+        "GATEWAY_METRICS",
+        True,
+        boolean,
+        "count proxied requests in the Prometheus series and the monitoring page's rollups;"
+        " `false` only to measure what they cost",
+        "gateway",
+    ),
+    Variable(
+        "GATEWAY_METRICS_TOKEN",
+        "",
+        text,
+        "when set, `/metrics` (admin plane) requires `Authorization: Bearer <token>`",
+        "gateway",
+    ),
+    Variable(
         "GATEWAY_UPSTREAM_DENY",
         [],
         cidrs,
@@ -288,11 +317,12 @@ OTHER_VARIABLES = (
         "gunicorn",
     ),
     Variable(
-        "GATEWAY_ACCESS_LOG",
-        None,
+        "PROMETHEUS_MULTIPROC_DIR",
+        "",
         text,
-        "access log file (`-` for stderr); off when unset",
+        "directory of the workers' Prometheus metric files, emptied when gunicorn starts",
         "gunicorn",
+        shown="a temporary directory the gunicorn master makes and removes",
     ),
     Variable(
         "TEST_REDIS_URL",

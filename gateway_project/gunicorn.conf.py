@@ -7,6 +7,7 @@ monkey.patch_all()  # before anything imports ssl, socket or redis (the workers 
 
 from gateway_project import env  # noqa: E402
 from gateway_project.embedded_redis import EmbeddedRedisSupervisor  # noqa: E402
+from gateway_project.metrics_dir import MetricsDirectory  # noqa: E402
 
 bind = env.read("GATEWAY_BIND")
 worker_class = "gateway_project.workers.GatewayGeventWorker"  # gevent, quick stops
@@ -15,7 +16,7 @@ worker_connections = env.read("GATEWAY_WORKER_CONNECTIONS")
 timeout = env.read("GATEWAY_WORKER_TIMEOUT")
 graceful_timeout = 20
 keepalive = 75
-accesslog = env.read("GATEWAY_ACCESS_LOG")
+accesslog = None  # the gateway writes its own JSON access log (GATEWAY_ACCESS_LOG)
 errorlog = "-"
 loglevel = env.read("LOG_LEVEL").lower()
 wsgi_app = "gateway_project.wsgi:application"
@@ -23,16 +24,25 @@ control_socket_disable = True  # several gateways may run on one machine (tests,
 
 
 def on_starting(server) -> None:
-    """Start the embedded Redis once, in the master, so every worker shares it, and supervise it.
+    """Start the embedded Redis once, in the master, so every worker shares it, and supervise it;
+    prepare the directory the workers' metric files go to (before any worker starts).
 
     The supervisor lives on the arbiter, not in this module: a HUP re-reads this file."""
+    server.metrics_directory = MetricsDirectory.prepare(env.read("PROMETHEUS_MULTIPROC_DIR"))
     if not env.read("REDIS_URL"):
         server.embedded_redis = EmbeddedRedisSupervisor(env.var_dir())
         server.embedded_redis.start(spawn=gevent.spawn)
 
 
+def child_exit(server, worker) -> None:
+    """A worker is gone: its live gauges (active streams, target health) stop counting."""
+    server.metrics_directory.worker_exited(worker.pid)
+
+
 def on_exit(server) -> None:
-    """TERM, INT, QUIT (also after any number of HUPs): stop the embedded Redis we run."""
+    """TERM, INT, QUIT (also after any number of HUPs): stop the embedded Redis we run, remove
+    the metrics directory we made."""
+    server.metrics_directory.remove()
     supervisor = getattr(server, "embedded_redis", None)
     if supervisor is not None:
         supervisor.stop()

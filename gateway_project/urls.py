@@ -1,4 +1,5 @@
-"""Admin-plane URLs: the REST API under /api/v1, its schema and docs, and the Django admin."""
+"""Admin-plane URLs: the REST API under /api/v1, its schema and docs, the Django admin with its
+monitoring pages, and /metrics."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -14,6 +15,7 @@ from gateways.views import (
     UpstreamViewSet,
 )
 from keys.views import ApiKeyViewSet, PublicApiKeyViewSet
+from observability.views import metrics, monitoring_gateway, monitoring_overview
 
 router = SimpleRouter()
 router.trailing_slash = "/?"  # both /gateways and /gateways/ (the seed writes no slash)
@@ -31,6 +33,13 @@ urlpatterns = [
     path("api/v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(router.urls)),
+    path("metrics", metrics, name="metrics"),
+    path("admin/monitoring/", admin.site.admin_view(monitoring_overview), name="monitoring"),
+    path(
+        "admin/monitoring/<uuid:gateway_id>/",
+        admin.site.admin_view(monitoring_gateway),
+        name="monitoring-gateway",
+    ),
     path("admin/", admin.site.urls),
 ]
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from observability.metrics import target_health
 from plugins.builtin.llm_usage import Pricing
 from proxy.health import SharedHealth
 
@@ -94,6 +95,7 @@ class Balancer:
         ]
         self.in_flight = [0] * len(self.targets)
         self.health: SharedHealth | None = None
+        self._reported_down: frozenset[int] | None = None
         if scope and len(self.targets) > 1 and health.get("passive", True):
             interval = float(health.get("interval", 10))
             self.health = SharedHealth(
@@ -111,12 +113,21 @@ class Balancer:
         if len(self.targets) == 1:
             return list(self.targets)
         ordered = [t for level in self.levels for t in level.order(self.in_flight)]
-        down = self.health.down() if self.health is not None else frozenset()
+        down = self._down() if self.health is not None else frozenset()
         if not down and model is None:
             return ordered
         return sorted(  # stable: priority and the algorithm's order kept within each group
             ordered, key=lambda t: (t.index in down, model is not None and model not in t.models)
         )
+
+    def _down(self) -> frozenset[int]:
+        """The targets cooling down; the health gauge follows each change."""
+        down = self.health.down()
+        if down != self._reported_down:
+            self._reported_down = down
+            for target in self.targets:
+                target_health(target.key, target.base_url, target.index not in down)
+        return down
 
     def attempts(self, retry_attempts: int, model: str | None = None) -> list[Target]:
         """The targets one request tries, in order: `retry_attempts + 1` of them, cycling

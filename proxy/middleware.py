@@ -1,4 +1,4 @@
-"""First middleware: `<subdomain>.<base domain>` hosts are proxied, others reach the admin plane."""
+"""First middleware: probes on every host, gateway hosts to the proxy, others to the admin plane."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from django.http import HttpRequest, HttpResponse
 
 from gateway_project.conf import gateway_settings
 from gateway_project.responses import json_error
+from observability.metrics import metrics_response
+from observability.probes import PROBES
 from proxy.orchestrator import handle_proxy_request
 
 
@@ -51,6 +53,9 @@ class GatewayProxyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        probe = PROBES.get(request.path_info)
+        if probe is not None:  # on every host, before any gateway is resolved
+            return probe()
         role = gateway_settings.ROLE
         if role != "admin":
             host = request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME", "")
@@ -61,5 +66,7 @@ class GatewayProxyMiddleware:
             if subdomain is not None:
                 return handle_proxy_request(request, subdomain)
         if role == "proxy":
+            if request.path_info == "/metrics":  # a proxy-only node is scraped too
+                return metrics_response(request)
             return json_error(404, "Gateway not found")
         return self.get_response(request)

@@ -37,6 +37,7 @@ from proxy.llm.answers import openai_answer
 from proxy.llm.front import MODELS, LLMRequest, front_request, models_response
 from proxy.llm.streams import StreamTranslator
 from proxy.matching import RouteMatch
+from proxy.observation import RequestRecord, observed, upstream_answered
 from proxy.outgoing import build_outgoing, client_headers, strip_hop_by_hop
 from proxy.streaming import (
     buffer_body,
@@ -60,20 +61,21 @@ logger = logging.getLogger(__name__)
 
 def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
     """The phases of a proxied request, in order; any of them may end it with an answer."""
-    started = time.perf_counter()
-    request_id = request_id_of(request)
+    record = new_record(request)
     context: RequestContext | None = None
     try:
         path = normalize_path(raw_request_path(request.META))
         snapshot = resolve_gateway(subdomain)
+        record.gateway, record.gateway_id = snapshot.subdomain, snapshot.id
         preflight = preflight_method(request)
         match = match_rule(snapshot, path, request.method, preflight)
         chain = match.route.chain
-        context = new_context(request, request_id, path, snapshot.id, match)
+        context = new_context(request, record, path, snapshot.id, match)
         if preflight is not None and chain.has(PRE_AUTH):
             run_stage(chain, PRE_AUTH, context)  # cors answers the preflight (no key needed)
         context.api_key_id = authenticate(snapshot, match.route, context.headers)
         context.body = read_body(request)
+        record.bytes_in = len(context.body)
         llm = front_request(match.route.llm, context)  # rules with LLM provider targets
         expect_llm_call(context, match.route.balancer)
         run_stage(chain, "pre_request", context)
@@ -81,7 +83,8 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
             response = models_response(match.route.llm)
         else:
             result = send_upstream(request, match, context, llm)  # built per target tried
-            response = respond(chain, context, result, started, llm)
+            upstream_answered(record, result)
+            response = respond(chain, context, result, record.started, llm)
     except PluginResponse as answer:
         response = plugin_response(context, answer)
     except ProxyError as exc:
@@ -94,34 +97,48 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
     except PluginFailure as failure:
         response = json_error(500, failure.plugin.error_message)
     except Exception:
-        logger.exception("proxy error (request %s)", request_id)
+        logger.exception("proxy error (request %s)", record.request_id)
         response = json_error(500, "internal server error")
-    response["X-Request-ID"] = request_id
-    response["X-Trace-ID"] = request_id  # TrustGate's name for it
-    return response
+    response["X-Request-ID"] = record.request_id
+    response["X-Trace-ID"] = record.request_id  # TrustGate's name for it
+    return observed(response, record, context)  # metrics, access log, rollup (streams: at the end)
 
 
-def new_context(
-    request: HttpRequest, request_id: str, path: str, gateway_id: str, match: RouteMatch
-) -> RequestContext:
-    """The request as plugins see it; its API key and body are added once authenticated."""
-    return RequestContext(
-        request_id=request_id,
+def new_record(request: HttpRequest) -> RequestRecord:
+    """What observability learns of the request; the phases fill it in."""
+    return RequestRecord(
+        started=time.perf_counter(),
+        request_id=request_id_of(request),
         method=request.method,
-        path=path,
-        query_string=request.META.get("QUERY_STRING", ""),
-        headers=strip_hop_by_hop(client_headers(request)),
-        body=b"",
+        path=request.path,
         client_ip=client_ip(
             request.META.get("REMOTE_ADDR", ""),
             request.META.get("HTTP_X_FORWARDED_FOR"),
             gateway_settings.TRUSTED_PROXIES,
             real_ip=request.META.get("HTTP_X_REAL_IP"),
         ),
+    )
+
+
+def new_context(
+    request: HttpRequest, record: RequestRecord, path: str, gateway_id: str, match: RouteMatch
+) -> RequestContext:
+    """The request as plugins see it; its API key and body are added once authenticated."""
+    context = RequestContext(
+        request_id=record.request_id,
+        method=request.method,
+        path=path,
+        query_string=request.META.get("QUERY_STRING", ""),
+        headers=strip_hop_by_hop(client_headers(request)),
+        body=b"",
+        client_ip=record.client_ip,
         gateway_id=gateway_id,
         rule_id=match.route.id,
         path_params=match.params,
     )
+    record.rule = match.route.id
+    record.verdicts, record.findings = context.verdicts, context.findings
+    return context
 
 
 def send_upstream(

@@ -23,6 +23,7 @@ from gateways.versions import (
     versions_after,
     versions_of,
 )
+from observability.metrics import config_reloaded
 
 logger = logging.getLogger(__name__)
 
@@ -208,6 +209,8 @@ class SnapshotCache:
                 if entry is None:
                     entry = self._load_entry(subdomain)
                     self._store(subdomain, entry)
+                    if entry.snapshot is not None:
+                        config_reloaded()
                 return entry
         finally:
             with self._guard:

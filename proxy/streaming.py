@@ -90,7 +90,9 @@ def streamed_response(
     """The streaming response; `rewritten`: chunk hooks may change the body's length."""
     if rewritten:
         response_context.headers.pop("Content-Length", None)
-    response = StreamingProxyResponse(UpstreamBody(body, result), status=response_context.status)
+    upstream_body = UpstreamBody(body, result)
+    response = StreamingProxyResponse(upstream_body, status=response_context.status)
+    response.upstream_body = upstream_body
     if is_event_stream(response_context.headers):
         response["X-Accel-Buffering"] = "no"
         response["Cache-Control"] = response_context.headers.get("Cache-Control", "no-cache")
@@ -113,18 +115,28 @@ def _translated(chunks: Iterator[bytes], translator: StreamTranslator) -> Iterat
 
 class UpstreamBody:
     """The streamed body. Django closes it when the response ends, read or not (a client gone
-    before the first byte): the upstream connection and its in-flight count are freed then."""
+    before the first byte): the upstream connection and its in-flight count are freed then,
+    and `on_close(bytes sent)` runs once (observability)."""
 
     def __init__(self, chunks: Generator[bytes, None, None], result: UpstreamResult) -> None:
         self.chunks = chunks
         self.result = result
+        self.sent = 0
+        self.on_close: Callable[[int], None] | None = None
 
     def __iter__(self) -> Iterator[bytes]:
-        return self.chunks
+        for chunk in self.chunks:
+            self.sent += len(chunk)
+            yield chunk
 
     def close(self) -> None:
-        self.chunks.close()
-        self.result.close()
+        try:
+            self.chunks.close()
+            self.result.close()
+        finally:
+            on_close, self.on_close = self.on_close, None
+            if on_close is not None:
+                on_close(self.sent)
 
 
 def finish_response(

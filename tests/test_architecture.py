@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # Top to bottom: an app may import from the apps after it, never from one before it.
-LAYERS = ("proxy", "keys", "gateways", "plugins", "gateway_project")
+LAYERS = ("proxy", "observability", "keys", "gateways", "plugins", "gateway_project")
 # The root URLconf composes the apps' admin views: the one module allowed to reach up, and only
 # to views (settings name apps as strings, and reach none of them by import).
 COMPOSITION_ROOT = "gateway_project.urls"

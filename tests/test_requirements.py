@@ -13,7 +13,15 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNTIME_CODE = ("gateway_project", "gateways", "keys", "plugins", "proxy", "manage.py")
+RUNTIME_CODE = (
+    "gateway_project",
+    "gateways",
+    "keys",
+    "observability",
+    "plugins",
+    "proxy",
+    "manage.py",
+)
 # Pinned for development without being imported by the tests.
 DEV_TOOLS = {"ruff": "make lint", "pytest-django": "the pytest plugin pyproject.toml configures"}
 # Imported by a dependency when installed (the development venv has it), never required.

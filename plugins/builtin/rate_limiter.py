@@ -12,7 +12,7 @@ from typing import Any
 from rest_framework import serializers
 
 from gateway_project.serializers import StrictSerializer
-from plugins.base import PluginRejection, PluginSettingsSerializer, RequestContext
+from plugins.base import Finding, PluginRejection, PluginSettingsSerializer, RequestContext
 from plugins.builtin.redis_script import RedisScriptPlugin
 from plugins.durations import parse_duration_ms
 from plugins.fields import DurationField, HeaderNameField
@@ -170,6 +170,7 @@ class RateLimiterPlugin(RedisScriptPlugin):
         rejected, now_ms, states = self._states(reply)
         request.response_headers.update(self._headers(states, now_ms))
         if rejected is not None:
+            request.findings.append(Finding(self.name, rejected.limit.scope, "blocked"))
             retry_after = self.retry_after
             if retry_after is None:
                 retry_after = max(1, math.ceil((rejected.reset_ms(now_ms) - now_ms) / 1000))

@@ -17,7 +17,13 @@ import redis
 from rest_framework import serializers
 
 from gateway_project.serializers import StrictSerializer
-from plugins.base import PluginRejection, PluginSettingsSerializer, RequestContext, ResponseContext
+from plugins.base import (
+    Finding,
+    PluginRejection,
+    PluginSettingsSerializer,
+    RequestContext,
+    ResponseContext,
+)
 from plugins.builtin.llm_usage import merge_usage, parse_json, total_tokens
 from plugins.builtin.redis_script import RedisScriptPlugin
 from plugins.durations import parse_duration_ms
@@ -197,6 +203,7 @@ class TokenRateLimiterPlugin(RedisScriptPlugin):
         decision = Decision.from_reply(reply)
         request.response_headers.update(self._headers(decision))
         if not decision.admitted:
+            request.findings.append(Finding(self.name, "tokens", "blocked"))
             raise self._rejection(decision, tokens)
         request.metadata[self.instance_id] = reservation
 

@@ -14,7 +14,7 @@ from gateway_project import env
 from gateway_project.conf import DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT_PACKAGES = ("gateway_project", "gateways", "keys", "plugins", "proxy")
+PROJECT_PACKAGES = ("gateway_project", "gateways", "keys", "observability", "plugins", "proxy")
 
 
 def test_unset_or_empty_variables_give_the_defaults():

@@ -1,0 +1,1 @@
+"""Observability: Prometheus metrics, the JSON access log, health probes and the monitoring page."""

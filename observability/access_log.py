@@ -1,0 +1,81 @@
+"""The JSON access log: one line per proxied request (and per admin API write).
+
+Lines go to stdout or to the file GATEWAY_ACCESS_LOG names (`off`: nothing is formatted), each in
+one write(2) so lines of concurrent workers never interleave. Only ids and names are logged:
+never a key, a credential, a header value, a body or a query string.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+from django.core.signals import setting_changed
+
+from gateway_project.conf import gateway_settings
+
+logger = logging.getLogger(__name__)
+
+OFF = "off"
+_dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode  # ASCII: escapes the rest
+
+
+class AccessLog:
+    """Where lines go; opened on first use, again after the setting changes (tests)."""
+
+    def __init__(self) -> None:
+        self._fd: int | None = None
+        self._destination: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return gateway_settings.ACCESS_LOG != OFF
+
+    def _descriptor(self) -> int:
+        destination = gateway_settings.ACCESS_LOG
+        if destination != self._destination:
+            self.close()
+            if destination == "-":
+                self._fd = sys.stdout.fileno()
+            else:
+                self._fd = os.open(destination, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            self._destination = destination
+        return self._fd  # type: ignore[return-value]
+
+    def write(self, entry: dict[str, Any]) -> None:
+        """Append `entry` as one JSON line (a failing write is reported, never raised)."""
+        try:
+            os.write(self._descriptor(), _dumps(entry).encode() + b"\n")
+        except (OSError, ValueError):
+            logger.warning("access log unwritable (%s)", gateway_settings.ACCESS_LOG, exc_info=True)
+
+    def close(self) -> None:
+        if self._fd is not None and self._destination != "-":
+            os.close(self._fd)
+        self._fd = self._destination = None
+
+
+access_log = AccessLog()
+
+
+_second: list = [-1, ""]  # the last whole second formatted, and its text
+
+
+def timestamp(epoch: float) -> str:
+    """ISO 8601 in UTC with milliseconds (the date and time formatted once a second)."""
+    second = int(epoch)
+    if second != _second[0]:
+        _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
+    return f"{_second[1]}.{int((epoch - second) * 1000):03d}Z"
+
+
+def _reopen(*, setting: str, **kwargs: Any) -> None:
+    if setting == "GATEWAY":
+        access_log.close()
+
+
+setting_changed.connect(_reopen)

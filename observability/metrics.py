@@ -1,0 +1,130 @@
+"""The Prometheus series (prometheus-client) and their scrape; multiprocess under gunicorn.
+
+Labels are bounded: gateway subdomain, rule id, upstream and target from the configuration,
+plugin names from the registry; never a raw path, a key or a client IP. Label children are
+bound once per label set and cached: a request costs a dict lookup and an increment per series.
+"""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from gateway_project import env
+from gateway_project.conf import gateway_settings
+from gateway_project.responses import json_error
+
+MULTIPROCESS_DIRECTORY = env.read("PROMETHEUS_MULTIPROC_DIR")  # set by the gunicorn master
+if MULTIPROCESS_DIRECTORY:  # any process of the deployment (manage.py too) writes files there
+    Path(MULTIPROCESS_DIRECTORY).mkdir(parents=True, exist_ok=True)
+
+# Seconds; shared with the monitoring rollups (their latency buckets are the same).
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+REQUESTS = Counter("gateway_requests", "Proxied requests.", ["gateway", "rule", "method", "status"])
+DURATION = Histogram(
+    "gateway_request_duration_seconds",
+    "Total time of a proxied request, to its last byte.",
+    ["gateway", "rule"],
+    buckets=LATENCY_BUCKETS,
+)
+UPSTREAM_DURATION = Histogram(
+    "gateway_upstream_duration_seconds",
+    "Time from sending to an upstream target to its response head.",
+    ["gateway", "upstream", "target"],
+    buckets=LATENCY_BUCKETS,
+)
+PLUGIN_DECISIONS = Counter(
+    "gateway_plugin_decisions",
+    "Plugin decisions: allowed, rejected, masked, logged, error.",
+    ["gateway", "plugin", "decision"],
+)
+RATE_LIMIT_REJECTIONS = Counter(
+    "gateway_rate_limit_rejections", "Requests refused by a rate limit.", ["gateway", "scope"]
+)
+LLM_TOKENS = Counter("gateway_llm_tokens", "LLM tokens.", ["gateway", "provider", "model", "kind"])
+LLM_COST = Counter("gateway_llm_cost", "LLM cost (USD).", ["gateway", "provider", "model"])
+ACTIVE_STREAMS = Gauge(
+    "gateway_active_streams", "Responses being streamed now.", multiprocess_mode="livesum"
+)
+TARGET_HEALTHY = Gauge(
+    "gateway_upstream_target_healthy",
+    "1 while passive health lets the target take traffic first, 0 while it cools down.",
+    ["upstream", "target"],
+    multiprocess_mode="livemostrecent",
+)
+CONFIG_RELOADS = Counter("gateway_config_reloads", "Gateway snapshots (re)built from the database.")
+
+_children: dict[tuple[Any, ...], Any] = {}
+
+
+def child(metric: Any, *labels: str) -> Any:
+    """`metric.labels(*labels)`, bound once per label set."""
+    key = (metric, *labels)
+    bound = _children.get(key)
+    if bound is None:
+        bound = _children[key] = metric.labels(*labels)
+    return bound
+
+
+def upstream_labels(target_key: str, base_url: str) -> tuple[str, str]:
+    """(upstream, target): the upstream's id (or `service:<id>`), the target's base URL."""
+    if target_key.startswith("service:"):
+        return target_key, base_url
+    return target_key.rpartition(":")[0] or target_key, base_url
+
+
+_health: dict[str, bool] = {}
+
+
+def target_health(target_key: str, base_url: str, healthy: bool) -> None:
+    """Where passive health marks a target up or down (written only when it changes)."""
+    if _health.get(target_key) is not healthy:
+        _health[target_key] = healthy
+        child(TARGET_HEALTHY, *upstream_labels(target_key, base_url)).set(1 if healthy else 0)
+
+
+def config_reloaded() -> None:
+    CONFIG_RELOADS.inc()
+
+
+def scrape() -> bytes:
+    """The text exposition: every worker's values (multiprocess), else this process's."""
+    if not MULTIPROCESS_DIRECTORY:
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=MULTIPROCESS_DIRECTORY)
+    return generate_latest(registry)
+
+
+def authorized(request: HttpRequest) -> bool:
+    """No token configured, or `Authorization: Bearer <GATEWAY_METRICS_TOKEN>` (constant time)."""
+    token = gateway_settings.METRICS_TOKEN
+    if not token:
+        return True
+    sent = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = sent.partition(" ")
+    presented = value.strip().encode()
+    return scheme.lower() == "bearer" and hmac.compare_digest(presented, token.encode())
+
+
+def metrics_response(request: HttpRequest) -> HttpResponse:
+    """GET /metrics on the admin plane."""
+    if request.method not in ("GET", "HEAD"):
+        return json_error(405, "method not allowed", headers={"Allow": "GET, HEAD"})
+    if not authorized(request):
+        return json_error(401, "metrics token required", headers={"WWW-Authenticate": "Bearer"})
+    return HttpResponse(scrape(), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,51 @@
+"""Where a proxied request ends for observability: metrics, access log and rollup, once.
+
+A buffered answer is observed when the orchestrator returns it; a streamed one when its body
+is closed (sent whole, broken off or abandoned), counted meanwhile in `gateway_active_streams`.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from django.http import HttpResponse
+
+from observability.metrics import ACTIVE_STREAMS
+from observability.observe import RequestRecord, observe
+from plugins.base import RequestContext
+from proxy.streaming import UpstreamBody
+from proxy.upstream import UpstreamResult
+
+__all__ = ["RequestRecord", "observed", "upstream_answered"]
+
+
+def upstream_answered(record: RequestRecord, result: UpstreamResult) -> None:
+    record.upstream_ms = result.elapsed_ms
+    record.target_key, record.target = result.target.key, result.target.base_url
+
+
+def observed(
+    response: HttpResponse, record: RequestRecord, context: RequestContext | None
+) -> HttpResponse:
+    """Observe `response` now, or at the end of its stream."""
+    record.status = response.status_code
+    body = getattr(response, "upstream_body", None)
+    if isinstance(body, UpstreamBody):
+        ACTIVE_STREAMS.inc()
+        body.on_close = functools.partial(_stream_ended, record, context)
+    else:
+        record.bytes_out = 0 if response.streaming else len(response.content)
+        _finish(record, context)
+    return response
+
+
+def _stream_ended(record: RequestRecord, context: RequestContext | None, sent: int) -> None:
+    ACTIVE_STREAMS.dec()
+    record.bytes_out = sent
+    _finish(record, context)
+
+
+def _finish(record: RequestRecord, context: RequestContext | None) -> None:
+    if context is not None:  # read last: post_response may have added the LLM usage
+        record.api_key_id, record.llm = context.api_key_id, context.llm
+    observe(record)
