@@ -49,4 +49,4 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install
-	$(MAKE) -C bench run PY=$(abspath $(PY)) BENCH_QUICK=$(BENCH_QUICK)
+	$(MAKE) -C bench run PY=$(abspath $(PY)) BENCH_QUICK=$(BENCH_QUICK) BENCH_PEERS=$(BENCH_PEERS)

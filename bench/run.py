@@ -22,6 +22,7 @@ from bench.config import (
 )
 from bench.logs import log
 from bench.measure import Measurement, measure_row, measure_sse
+from bench.peers import peer_targets, start_peers
 from bench.profiling import run_profile
 from bench.report import write_results
 from bench.scenarios import (
@@ -51,6 +52,11 @@ def collect(config: BenchConfig, tmp: Path) -> dict[str, Any]:
     with contextlib.ExitStack() as stack:
         servers = start_servers(config, tmp, stack)
         targets = reference_targets(servers) + gateway_targets(servers)
+        peers = None
+        if config.peers:
+            ports = (servers.upstream.port, servers.sse_port)
+            peers = start_peers(config, ports, tmp, stack)
+            targets += peer_targets(peers)
         log(f"{config.mode} mode: {len(targets)} rows × {len(WORKLOADS)} workloads")
         rows = measure_all(config, targets, tmp)
         if servers.gateway and any(r.status != "ok" for r in rows if r.target in GATEWAY_KEYS):
@@ -67,6 +73,7 @@ def collect(config: BenchConfig, tmp: Path) -> dict[str, Any]:
         "sse_events": SSE_EVENTS,
         "sse_interval_ms": int(SSE_INTERVAL_SECONDS * 1000),
         "profile": profile,
+        "peers": {"litellm": peers.version, "error": peers.error} if peers else None,
     }
 
 

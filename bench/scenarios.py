@@ -44,6 +44,9 @@ class Target:
     sse_api_key: str = ""
     notes: list[str] = field(default_factory=list)
     broken: str = ""
+    auth_headers: dict[str, str] = field(default_factory=dict)  # a peer's own key header
+    workloads: frozenset[str] | None = None  # None: every workload
+    unsupported: str = ""  # why the other workloads are skipped
 
     def headers(self, api_key: str) -> dict[str, str]:
         """The headers every row sends (the key is meaningless, but present, without a gateway)."""
@@ -53,7 +56,16 @@ class Target:
             "Origin": ORIGIN,
             "Accept": "application/json",
             "Content-Type": "application/json",
+            **self.auth_headers,
         }
+
+    def skip_reason(self, workload: str) -> str:
+        """Why this row does not run `workload` ('' when it does)."""
+        if self.broken:
+            return self.broken
+        if self.workloads is not None and workload not in self.workloads:
+            return self.unsupported
+        return ""
 
     def sse_headers(self, api_key: str) -> dict[str, str]:
         return {"X-API-Key": self.sse_api_key or api_key, "Origin": ORIGIN}
