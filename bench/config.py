@@ -36,6 +36,11 @@ CHAT_COMPLETION = {
 ORIGIN = "https://example.com"
 SSE_EVENTS = 20
 SSE_INTERVAL_SECONDS = 0.05
+# The many-streams row: this many SSE streams opened at once through gateway (a), each long
+# enough (events x interval = 3 s) for all of them to be open together.
+MANY_STREAMS = 2000
+MANY_STREAMS_EVENTS = 60
+MANY_STREAMS_TARGET = "gateway-a"
 
 
 def compact_json(value: object) -> str:

@@ -157,6 +157,43 @@ def peer_rows(results: dict[str, Any], workload: str = "chat") -> list[list[str]
     return lines
 
 
+MANY_STREAMS_COLUMNS = (
+    "row",
+    "streams",
+    "complete",
+    "first event p50 ms",
+    "first event p99 ms",
+    "first event max ms",
+    "RSS before MB",
+    "RSS peak MB",
+    "RSS KB per stream",
+    "status",
+)
+
+
+def many_streams_section(results: dict[str, Any]) -> list[str]:
+    row = results.get("many_streams")
+    if not row:
+        return []
+    title = f"## {row.get('streams', 0):,} SSE streams opened at once"
+    if row["status"] in NO_DATA:
+        return [title, "", f"**{row['status']}**: {row['reason'][:120]}", ""]
+    lines = [
+        title,
+        "",
+        f"All connections opened first, then every request sent in the same instant; each "
+        f"stream is {row['events']} events long (one per {results['sse_interval_ms']} ms) so "
+        "that all are open together. RSS is the gunicorn master and workers' summed RSS; "
+        "per stream = (peak - before) / streams.",
+        "",
+    ]
+    keys = ("ttfb_ms_p50", "ttfb_ms_p99", "ttfb_ms_max", "rss_before_mb", "rss_peak_mb")
+    values = [row["label"], fmt(row["streams"]), fmt(row["complete"])]
+    values += [fmt(row.get(key), 1) for key in keys]
+    values += [fmt(row.get("rss_kb_per_stream"), 1), status_text(row | {"notes": []})]
+    return lines + markdown_table(MANY_STREAMS_COLUMNS, [values]) + [""]
+
+
 def peers_section(results: dict[str, Any]) -> list[str]:
     peers = results.get("peers")
     if not peers:
@@ -211,6 +248,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
     ]
     lines += markdown_table(SSE_COLUMNS, [sse_row(r) for r in results["sse"]]) + [""]
+    lines += many_streams_section(results)
     lines += peers_section(results)
     notes = notes_section(results)
     if notes:

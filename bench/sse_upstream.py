@@ -1,10 +1,14 @@
-"""Mock SSE upstream: answers every request with N `data:` events, one per interval (asyncio)."""
+"""Mock SSE upstream: answers every request with N `data:` events, one per interval (asyncio).
+
+`?events=N` in the request's query asks for N events instead (longer streams).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+from urllib.parse import parse_qs, urlsplit
 
 HEADERS = (
     "HTTP/1.1 200 OK\r\n"
@@ -26,10 +30,19 @@ def event(index: int) -> bytes:
     return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
 
 
-async def read_request(reader: asyncio.StreamReader) -> bool | None:
+def requested_events(head: bytes, default: int) -> int:
+    """The `events` query parameter of the request line, else `default`."""
+    target = head.split(b"\r\n", 1)[0].split(b" ")[1:2]
+    query = parse_qs(urlsplit(target[0].decode("latin-1")).query) if target else {}
+    value = query.get("events", [""])[0]
+    return int(value) if value.isdigit() else default
+
+
+async def read_request(reader: asyncio.StreamReader) -> tuple[bool, bytes] | None:
     """Consume one request (head and Content-Length body).
 
-    Returns None when the client is gone, else whether the connection stays open afterwards.
+    Returns None when the client is gone, else whether the connection stays open afterwards
+    and the request head.
     """
     try:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -43,7 +56,7 @@ async def read_request(reader: asyncio.StreamReader) -> bool | None:
             await reader.readexactly(int(value))
         elif name == b"connection" and value == b"close":
             keep_alive = False
-    return keep_alive
+    return keep_alive, head
 
 
 async def stream_events(writer: asyncio.StreamWriter, count: int, interval: float) -> None:
@@ -63,11 +76,13 @@ def make_handler(count: int, interval: float):
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            keep_alive: bool | None = True
+            keep_alive = True
             while keep_alive:
-                keep_alive = await read_request(reader)
-                if keep_alive is not None:
-                    await stream_events(writer, count, interval)
+                request = await read_request(reader)
+                if request is None:
+                    break
+                keep_alive, head = request
+                await stream_events(writer, requested_events(head, count), interval)
         except ConnectionError:
             pass
         finally:
@@ -77,7 +92,8 @@ def make_handler(count: int, interval: float):
 
 
 async def serve(host: str, port: int, count: int, interval: float) -> None:
-    server = await asyncio.start_server(make_handler(count, interval), host, port, backlog=1024)
+    handler = make_handler(count, interval)
+    server = await asyncio.start_server(handler, host, port, backlog=4096)
     async with server:
         await server.serve_forever()
 
