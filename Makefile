@@ -49,7 +49,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install
-	$(MAKE) -C bench run PY=$(abspath $(PY)) BENCH_QUICK=$(BENCH_QUICK)
+	$(MAKE) -C bench run PY=$(abspath $(PY)) BENCH_QUICK=$(BENCH_QUICK) BENCH_PEERS=$(BENCH_PEERS)
 
 # The detectors on the labelled corpus (tests/corpus): caught, missed, false alarms per type.
 corpus: install

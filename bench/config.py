@@ -61,6 +61,11 @@ CHAT_4K_REQUEST = {
 ORIGIN = "https://example.com"
 SSE_EVENTS = 20
 SSE_INTERVAL_SECONDS = 0.05
+# The many-streams row: this many SSE streams opened at once through gateway (a), each long
+# enough (events x interval = 3 s) for all of them to be open together.
+MANY_STREAMS = 2000
+MANY_STREAMS_EVENTS = 60
+MANY_STREAMS_TARGET = "gateway-a"
 
 
 def compact_json(value: object) -> str:
@@ -96,15 +101,20 @@ class BenchConfig:
     sse_samples: int
     profile_seconds: int
     gateway_workers: int = 2
+    peers: bool = False  # BENCH_PEERS=1: LiteLLM's proxy beside the gateway (bench/peers.py)
 
     @property
     def mode(self) -> str:
         return "quick" if self.quick else "full"
 
 
+def flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def load_config() -> BenchConfig:
-    """The configuration for this run, from BENCH_QUICK in the environment."""
-    quick = os.environ.get("BENCH_QUICK", "").strip().lower() in {"1", "true", "yes", "on"}
+    """The configuration for this run, from BENCH_QUICK and BENCH_PEERS in the environment."""
+    quick, peers = flag("BENCH_QUICK"), flag("BENCH_PEERS")
     python = Path(sys.executable)
     if quick:
         return BenchConfig(
@@ -115,6 +125,7 @@ def load_config() -> BenchConfig:
             measure_seconds=2,
             sse_samples=3,
             profile_seconds=4,
+            peers=peers,
         )
     return BenchConfig(
         python=python,
@@ -124,4 +135,5 @@ def load_config() -> BenchConfig:
         measure_seconds=10,
         sse_samples=10,
         profile_seconds=10,
+        peers=peers,
     )

@@ -62,7 +62,7 @@ def measure_row(
     api_key: str,
 ) -> Measurement:
     row = Measurement(target.key, target.label, workload.name, concurrency, notes=target.notes)
-    reason = target.broken or preflight(target, workload, api_key)
+    reason = target.skip_reason(workload.name) or preflight(target, workload, api_key)
     if reason:
         row.status, row.reason = "skipped", reason
         return row
@@ -95,8 +95,9 @@ def measure_row(
 def measure_sse(target: Target, samples: int, api_key: str) -> dict:
     """TTFB and total time of `samples` SSE streams through `target`."""
     summary = {"target": target.key, "label": target.label}
-    if target.broken:
-        return summary | {"status": "skipped", "reason": target.broken}
+    reason = target.broken or ("" if target.sse_port else "no SSE route in this setup")
+    if reason:
+        return summary | {"status": "skipped", "reason": reason}
     result = sse_client.measure(
         target.sse_port, target.sse_host, target.sse_headers(api_key), samples, target.sse_request
     )

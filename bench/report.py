@@ -40,6 +40,21 @@ SSE_COLUMNS = (
 
 
 NO_DATA = ("skipped", "failed")
+# Gateway row and the LiteLLM row doing the same job (bench/peers.py).
+PEER_PAIRS = (("gateway-a", "litellm-master"), ("gateway-b", "litellm-limited"))
+PEER_COLUMNS = (
+    "c",
+    "gateway row",
+    "LiteLLM row",
+    "req/s gateway",
+    "req/s LiteLLM",
+    "req/s ×",
+    "added p50 ms gateway",
+    "added p50 ms LiteLLM",
+    "CPU µs/req gateway",
+    "CPU µs/req LiteLLM",
+    "CPU ÷",
+)
 
 
 def fmt(value: Any, digits: int = 2) -> str:
@@ -106,6 +121,95 @@ def sse_row(row: dict[str, Any]) -> list[str]:
     return [row["label"], *(fmt(row.get(key), 1) for key in keys), failed, status]
 
 
+def ratio(ours: float | None, theirs: float | None) -> str:
+    return f"{ours / theirs:,.1f}" if ours and theirs else "–"
+
+
+def peer_rows(results: dict[str, Any], workload: str = "chat") -> list[list[str]]:
+    """Each gateway row beside its LiteLLM counterpart, per concurrency, with the ratios."""
+    by_key = {
+        (r["target"], r["concurrency"]): r
+        for r in results["rows"]
+        if r["workload"] == workload and r["status"] not in NO_DATA
+    }
+    lines = []
+    for concurrency in results["config"]["concurrencies"]:
+        for ours_key, theirs_key in PEER_PAIRS:
+            ours = by_key.get((ours_key, concurrency))
+            theirs = by_key.get((theirs_key, concurrency))
+            if not (ours and theirs):
+                continue
+            added = [r.get("added_ms", {}).get("50") for r in (ours, theirs)]
+            lines.append(
+                [
+                    str(concurrency),
+                    ours["label"],
+                    theirs["label"],
+                    fmt(ours["rps"], 0),
+                    fmt(theirs["rps"], 0),
+                    ratio(ours["rps"], theirs["rps"]),
+                    *(fmt(value, 2) for value in added),
+                    fmt(ours["cpu_us_per_request"], 0),
+                    fmt(theirs["cpu_us_per_request"], 0),
+                    ratio(theirs["cpu_us_per_request"], ours["cpu_us_per_request"]),
+                ]
+            )
+    return lines
+
+
+MANY_STREAMS_COLUMNS = (
+    "row",
+    "streams",
+    "complete",
+    "first event p50 ms",
+    "first event p99 ms",
+    "first event max ms",
+    "RSS before MB",
+    "RSS peak MB",
+    "RSS KB per stream",
+    "status",
+)
+
+
+def many_streams_section(results: dict[str, Any]) -> list[str]:
+    row = results.get("many_streams")
+    if not row:
+        return []
+    title = f"## {row.get('streams', 0):,} SSE streams opened at once"
+    if row["status"] in NO_DATA:
+        return [title, "", f"**{row['status']}**: {row['reason'][:120]}", ""]
+    lines = [
+        title,
+        "",
+        f"All connections opened first, then every request sent in the same instant; each "
+        f"stream is {row['events']} events long (one per {results['sse_interval_ms']} ms) so "
+        "that all are open together. RSS is the gunicorn master and workers' summed RSS; "
+        "per stream = (peak - before) / streams.",
+        "",
+    ]
+    keys = ("ttfb_ms_p50", "ttfb_ms_p99", "ttfb_ms_max", "rss_before_mb", "rss_peak_mb")
+    values = [row["label"], fmt(row["streams"]), fmt(row["complete"])]
+    values += [fmt(row.get(key), 1) for key in keys]
+    values += [fmt(row.get("rss_kb_per_stream"), 1), status_text(row | {"notes": []})]
+    return lines + markdown_table(MANY_STREAMS_COLUMNS, [values]) + [""]
+
+
+def peers_section(results: dict[str, Any]) -> list[str]:
+    peers = results.get("peers")
+    if not peers:
+        return []
+    lines = [f"## LiteLLM {peers['litellm']} side by side (POST /v1/chat/completions)", ""]
+    if peers.get("error"):
+        return lines + [f"LiteLLM rows skipped: {peers['error']}", ""]
+    lines += [
+        "Same mock upstream, same requests and concurrency. `req/s ×`: gateway ÷ LiteLLM; "
+        "`CPU ÷`: LiteLLM's CPU per request ÷ the gateway's. LiteLLM runs one uvicorn worker "
+        "(the gateway two): compare CPU per request; req/s at c=1 is latency-bound for both.",
+        "",
+    ]
+    return lines + markdown_table(PEER_COLUMNS, peer_rows(results)) + [""]
+
+
 def notes_section(results: dict[str, Any]) -> list[str]:
     notes = {}
     for row in results["rows"]:
@@ -144,6 +248,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
     ]
     lines += markdown_table(SSE_COLUMNS, [sse_row(r) for r in results["sse"]]) + [""]
+    lines += many_streams_section(results)
+    lines += peers_section(results)
     notes = notes_section(results)
     if notes:
         lines += ["## Notes", "", *notes, ""]

@@ -11,8 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import many_streams
 from bench.chart import write_chart
 from bench.config import (
+    MANY_STREAMS,
+    MANY_STREAMS_EVENTS,
+    MANY_STREAMS_TARGET,
     RESULTS_DIR,
     SSE_EVENTS,
     SSE_INTERVAL_SECONDS,
@@ -22,6 +26,7 @@ from bench.config import (
 )
 from bench.logs import log
 from bench.measure import Measurement, measure_row, measure_sse
+from bench.peers import peer_targets, start_peers
 from bench.profiling import run_profile
 from bench.report import write_results
 from bench.scenarios import (
@@ -47,10 +52,30 @@ def measure_all(config: BenchConfig, targets: list[Target], tmp: Path) -> list[M
     return rows
 
 
+def measure_many_streams(targets: list[Target], api_key: str) -> dict[str, Any]:
+    """MANY_STREAMS SSE streams opened at once through one gateway row."""
+    target = next(t for t in targets if t.key == MANY_STREAMS_TARGET)
+    summary = {"target": target.key, "label": target.label}
+    if target.broken:
+        return summary | {"status": "skipped", "reason": target.broken}
+    headers = target.sse_headers(api_key)
+    result = many_streams.measure(
+        target.sse_port, target.sse_host, headers, MANY_STREAMS, MANY_STREAMS_EVENTS, target.pids
+    )
+    log(f"{MANY_STREAMS} streams at once through {target.key}: {result}")
+    status = "ok" if result["complete"] == MANY_STREAMS else "errors"
+    return summary | {"status": status} | result
+
+
 def collect(config: BenchConfig, tmp: Path) -> dict[str, Any]:
     with contextlib.ExitStack() as stack:
         servers = start_servers(config, tmp, stack)
         targets = reference_targets(servers) + gateway_targets(servers)
+        peers = None
+        if config.peers:
+            ports = (servers.upstream.port, servers.sse_port)
+            peers = start_peers(config, ports, tmp, stack)
+            targets += peer_targets(peers)
         log(f"{config.mode} mode: {len(targets)} rows × {len(WORKLOADS)} workloads")
         rows = measure_all(config, targets, tmp)
         if servers.gateway and any(r.status != "ok" for r in rows if r.target in GATEWAY_KEYS):
@@ -58,15 +83,18 @@ def collect(config: BenchConfig, tmp: Path) -> dict[str, Any]:
         api_key = shared_key(targets)
         sse = [measure_sse(t, config.sse_samples, api_key) for t in targets]
         log("SSE done")
+        streams = measure_many_streams(targets, api_key)
         profile = run_profile(config, servers, targets, rows, tmp)
     return {
         "config": asdict(config) | {"mode": config.mode, "python": str(config.python)},
         "workloads": [asdict(w) for w in WORKLOADS],
         "rows": [asdict(row) for row in rows],
         "sse": sse,
+        "many_streams": streams,
         "sse_events": SSE_EVENTS,
         "sse_interval_ms": int(SSE_INTERVAL_SECONDS * 1000),
         "profile": profile,
+        "peers": {"litellm": peers.version, "error": peers.error} if peers else None,
     }
 
 

@@ -56,11 +56,13 @@ class Target:
     sse_api_key: str = ""
     notes: list[str] = field(default_factory=list)
     broken: str = ""
-    workloads: tuple[str, ...] = ()  # the workloads it is measured with (empty: all)
+    auth_headers: dict[str, str] = field(default_factory=dict)  # a peer's own key header
+    workloads: frozenset[str] | None = None  # None: every workload
+    unsupported: str = ""  # why the other workloads are skipped
     sse_request: StreamRequest = StreamRequest()
 
     def measures(self, workload: str) -> bool:
-        return not self.workloads or workload in self.workloads
+        return self.workloads is None or workload in self.workloads
 
     def headers(self, api_key: str) -> dict[str, str]:
         """The headers every row sends (the key is meaningless, but present, without a gateway)."""
@@ -70,7 +72,16 @@ class Target:
             "Origin": ORIGIN,
             "Accept": "application/json",
             "Content-Type": "application/json",
+            **self.auth_headers,
         }
+
+    def skip_reason(self, workload: str) -> str:
+        """Why this row does not run `workload` ('' when it does)."""
+        if self.broken:
+            return self.broken
+        if self.workloads is not None and workload not in self.workloads:
+            return self.unsupported
+        return ""
 
     def sse_headers(self, api_key: str) -> dict[str, str]:
         return {"X-API-Key": self.sse_api_key or api_key, "Origin": ORIGIN}
@@ -209,7 +220,7 @@ def llm_target(
     target = Target(
         key, label, server.port, host, server.port, host, server.pids, server.redis_pids
     )
-    target.workloads, target.sse_request = ("chat",), STREAMED_CHAT
+    target.workloads, target.sse_request = frozenset({"chat"}), STREAMED_CHAT
     try:
         target.api_key = target.sse_api_key = admin.create_llm_route(
             subdomain=subdomain, provider=provider, port=port, model=CHAT_REQUEST["model"]

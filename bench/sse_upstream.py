@@ -1,10 +1,14 @@
-"""Mock SSE upstream: answers every request with N `data:` events, one per interval (asyncio)."""
+"""Mock SSE upstream: answers every request with N `data:` events, one per interval (asyncio).
+
+`?events=N` in the request's query asks for N events instead (longer streams).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+from urllib.parse import parse_qs, urlsplit
 
 HEADERS = (
     "HTTP/1.1 200 OK\r\n"
@@ -24,6 +28,14 @@ def event(index: int) -> bytes:
     """The `index`-th server-sent event, an OpenAI-style streamed delta."""
     data = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "index": index}
     return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+
+
+def requested_events(head: bytes, default: int) -> int:
+    """The `events` query parameter of the request line, else `default`."""
+    target = head.split(b"\r\n", 1)[0].split(b" ")[1:2]
+    query = parse_qs(urlsplit(target[0].decode("latin-1")).query) if target else {}
+    value = query.get("events", [""])[0]
+    return int(value) if value.isdigit() else default
 
 
 async def read_request(reader: asyncio.StreamReader) -> tuple[bool, bytes, bytes] | None:
@@ -66,8 +78,8 @@ def make_handler(count: int, interval: float):
         try:
             keep_alive = True
             while keep_alive and (request := await read_request(reader)) is not None:
-                keep_alive = request[0]
-                await stream_events(writer, count, interval)
+                keep_alive, head, _ = request
+                await stream_events(writer, requested_events(head, count), interval)
         except ConnectionError:
             pass
         finally:
@@ -77,7 +89,8 @@ def make_handler(count: int, interval: float):
 
 
 async def serve(host: str, port: int, count: int, interval: float) -> None:
-    server = await asyncio.start_server(make_handler(count, interval), host, port, backlog=1024)
+    handler = make_handler(count, interval)
+    server = await asyncio.start_server(handler, host, port, backlog=4096)
     async with server:
         await server.serve_forever()
 

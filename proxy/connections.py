@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from requests.adapters import HTTPAdapter
+from requests.models import PreparedRequest, Response
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -63,7 +66,21 @@ class UpstreamHTTPSConnectionPool(HTTPSConnectionPool):
 
 
 class UpstreamAdapter(HTTPAdapter):
-    """requests' pooled adapter, with connections that write head and body together."""
+    """requests' pooled adapter, with connections that write head and body together, and
+    responses built without a cookie jar pass: the proxy hands each upstream Set-Cookie line
+    on as received (proxy/streaming.py) and never keeps cookies (see bench/README.md)."""
+
+    def build_response(self, req: PreparedRequest, resp: Any) -> Response:
+        response = Response()
+        response.status_code = resp.status
+        response.headers = CaseInsensitiveDict(resp.headers)
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.raw = resp
+        response.reason = resp.reason
+        response.url = req.url  # type: ignore[assignment]
+        response.request = req
+        response.connection = self
+        return response
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)

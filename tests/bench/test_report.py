@@ -66,3 +66,26 @@ def test_wrk_summary_counts_only_2xx_as_throughput():
 def test_missing_wrk_summary_is_an_error():
     with pytest.raises(RuntimeError, match="no summary"):
         parse_output("unable to connect to 127.0.0.1:1 Connection refused\n")
+
+
+def test_litellm_rows_sit_beside_ours_with_the_ratios(results):
+    with_peers = copy.deepcopy(results)
+    with_peers["peers"] = {"litellm": "1.108.7", "error": ""}
+    ours = next(
+        r
+        for r in with_peers["rows"]
+        if r["target"] == "gateway-b" and r["workload"] == "chat" and r["concurrency"] == 1
+    )
+    ours.update(status="ok", rps=800.0, cpu_us_per_request=1000.0)
+    theirs = copy.deepcopy(ours) | {"target": "litellm-limited", "label": "LiteLLM key + rpm"}
+    theirs.update(rps=100.0, cpu_us_per_request=8500.0)
+    with_peers["rows"].append(theirs)
+    markdown = render_markdown(with_peers)
+    assert "## LiteLLM 1.108.7 side by side" in markdown
+    line = next(row for row in markdown.splitlines() if row.startswith("| 1 | gateway (b)"))
+    assert line.startswith(f"| 1 | {ours['label']} | LiteLLM key + rpm | 800 | 100 | 8.0 |")
+    assert line.endswith("| 1,000 | 8,500 | 8.5 |")
+
+
+def test_without_litellm_the_report_has_no_side_by_side_section(results):
+    assert "side by side" not in render_markdown(results | {"peers": None})
