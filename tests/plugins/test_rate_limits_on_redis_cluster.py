@@ -97,7 +97,9 @@ def test_token_limit_through_the_proxy(cluster, route, upstream, proxy_client):
         "settings": {"limit": 100, "window": "1m"},
     }
     gateway = route(targets=[provider_target(upstream.port)], required_plugins=[limiter])
-    body = json.dumps({"model": "m", "messages": [], "max_tokens": 40})
+    body = json.dumps(
+        {"model": "m", "messages": [{"role": "user", "content": ""}], "max_tokens": 40}
+    )
     responses = [
         proxy_client.post(
             "/v1/chat/completions",
@@ -144,7 +146,7 @@ def test_target_health_lives_on_the_cluster(cluster, route, upstreams, proxy_cli
         targets=[failing.target("m"), backup.target("m", priority=1)],
         health_checks={"passive": True, "threshold": 1, "interval": 60},
     )
-    body = json.dumps({"model": "m", "messages": []})
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
     for _ in range(3):
         response = proxy_client.post(
             "/v1/chat/completions",
