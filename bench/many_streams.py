@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.procstats import ResourceSampler
-from bench.sse_client import request_bytes
+from bench.sse_client import StreamRequest, request_bytes
 
 CONNECT_TIMEOUT_SECONDS = 30
 STREAM_TIMEOUT_SECONDS = 60
@@ -101,7 +101,7 @@ def measure(
     pids: Callable[[], list[int]],
 ) -> dict:
     """Open `streams` streams of `events` events at once through `port`; summary with RSS."""
-    request = request_bytes(host, headers, f"/sse?events={events}")
+    request = request_bytes(host, headers, StreamRequest(path=f"/sse?events={events}"))
     with ResourceSampler(pids) as sampler:
         baseline_rss = sampler.peak_rss
         results = asyncio.run(run_streams(port, request, streams, events))

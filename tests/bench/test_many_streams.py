@@ -10,7 +10,7 @@ import pytest
 
 from bench import many_streams, procs
 from bench.config import REPO_ROOT
-from bench.sse_client import request_bytes
+from bench.sse_client import StreamRequest, request_bytes
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def sse_port(tmp_path):
 
 
 def test_streams_opened_together_are_read_to_the_requested_event_count(sse_port):
-    request = request_bytes("sse.localhost", {}, "/sse?events=7")
+    request = request_bytes("sse.localhost", {}, StreamRequest(path="/sse?events=7"))
     results = asyncio.run(many_streams.run_streams(sse_port, request, 50, 7))
     assert len(results) == 50
     assert all(r.events == 7 and not r.error for r in results)
@@ -34,7 +34,7 @@ def test_streams_opened_together_are_read_to_the_requested_event_count(sse_port)
 
 
 def test_without_a_query_the_mock_sends_its_default_count(sse_port):
-    request = request_bytes("sse.localhost", {}, "/sse")
+    request = request_bytes("sse.localhost", {}, StreamRequest())
     results = asyncio.run(many_streams.run_streams(sse_port, request, 3, 100))
     assert [r.events for r in results] == [20, 20, 20]  # the stream ended: 20 is all there is
 
