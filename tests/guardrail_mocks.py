@@ -11,11 +11,13 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from requests.structures import CaseInsensitiveDict
+
+from tests.upstream import BackgroundServer
 
 AZURE_API_VERSION = "2024-09-01"
 # Words that make the services flag a text, and what they report for it.
@@ -101,12 +103,9 @@ class MockHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-class GuardrailMock(ThreadingHTTPServer):
+class GuardrailMock(BackgroundServer):
     """All four services on one port; `delay` seconds before each answer, `fail_status`
     answers every call with that status."""
-
-    daemon_threads = True
-    allow_reuse_address = True
 
     def __init__(self, *, key: str = "test-key", aws_key_id: str = "AKIDEXAMPLE") -> None:
         super().__init__(("127.0.0.1", 0), MockHandler)
@@ -117,26 +116,13 @@ class GuardrailMock(ThreadingHTTPServer):
         self.calls: list[Call] = []
         self._lock = threading.Lock()
 
-    def handle_error(self, request, client_address) -> None:
-        pass
-
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def record(self, call: Call) -> None:
         with self._lock:
             self.calls.append(call)
-
-    def start(self) -> GuardrailMock:
-        threading.Thread(
-            target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
 
     def route(self, call: Call) -> tuple[int, Any]:
         if call.path == "/v1/moderations":

@@ -7,8 +7,10 @@ import socket
 import threading
 import time
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import BinaryIO, Self
 from urllib.parse import parse_qs, urlsplit
 
 from requests.structures import CaseInsensitiveDict
@@ -125,36 +127,32 @@ class EchoHandler(BaseHTTPRequestHandler):
         if compressor:
             pieces = [compressor.compress(p) + compressor.flush(zlib.Z_SYNC_FLUSH) for p in pieces]
             pieces.append(compressor.flush())
-        for piece in pieces:
-            self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
-            self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
+        write_chunked(self.wfile, pieces)
 
 
-class UpstreamServer(ThreadingHTTPServer):
+def write_chunked(wfile: BinaryIO, pieces: Iterable[bytes]) -> None:
+    """A chunked body, one chunk per piece, each flushed as it is written, then its end."""
+    for piece in pieces:
+        wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+        wfile.flush()
+    wfile.write(b"0\r\n\r\n")
+    wfile.flush()
+
+
+class BackgroundServer(ThreadingHTTPServer):
+    """A threaded HTTP server on a free loopback port, served from a daemon thread."""
+
     daemon_threads = True
     allow_reuse_address = True
-    handler_class: type[BaseHTTPRequestHandler] = EchoHandler
-
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        super().__init__((host, 0), self.handler_class)
-        self.seen: list[SeenRequest] = []
-        self._lock = threading.Lock()
 
     def handle_error(self, request, client_address) -> None:
         pass  # a client (the gateway's pool) closing a kept-alive connection is not an error
-
-    def record(self, seen: SeenRequest) -> None:
-        with self._lock:
-            self.seen.append(seen)
 
     @property
     def port(self) -> int:
         return self.server_address[1]
 
-    def start(self) -> UpstreamServer:
+    def start(self) -> Self:
         threading.Thread(
             target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         ).start()
@@ -163,6 +161,20 @@ class UpstreamServer(ThreadingHTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+
+
+class UpstreamServer(BackgroundServer):
+    handler_class: type[BaseHTTPRequestHandler] = EchoHandler
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        super().__init__((host, 0), self.handler_class)
+        self.seen: list[SeenRequest] = []
+        self._lock = threading.Lock()
+
+    def record(self, seen: SeenRequest) -> None:
+        with self._lock:
+            self.seen.append(seen)
 
 
 def free_port() -> int:

@@ -7,14 +7,14 @@ import json
 import re
 import threading
 from collections.abc import Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from requests.structures import CaseInsensitiveDict
 
 from tests.llm_mocks import anthropic, bedrock, gemini, openai
-from tests.upstream import SeenRequest
+from tests.upstream import BackgroundServer, SeenRequest, write_chunked
 
 API_KEY = "sk-mock-provider"
 ROUTES = (
@@ -79,25 +79,15 @@ class MockHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        for piece in pieces:
-            self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
-            self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
+        write_chunked(self.wfile, pieces)
 
 
-class LLMMockServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class LLMMockServer(BackgroundServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), MockHandler)
         self.seen: list[SeenRequest] = []
         self.fail_status = 0  # answer every request with this status (a failing provider)
         self._lock = threading.Lock()
-
-    def handle_error(self, request, client_address) -> None:
-        pass
 
     def record(self, seen: SeenRequest) -> None:
         with self._lock:
@@ -109,14 +99,4 @@ class LLMMockServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def start(self) -> LLMMockServer:
-        threading.Thread(
-            target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
+        return f"http://127.0.0.1:{self.port}"
