@@ -1,8 +1,10 @@
-"""Upstream connections: head and body written together (one send, one segment), and no
-connection into a network of GATEWAY_UPSTREAM_DENY."""
+"""Upstream connections: head and body written together (one send, one segment), idempotent
+requests sent again when a kept-alive connection turns out dead, and no connection into a
+network of GATEWAY_UPSTREAM_DENY."""
 
 from __future__ import annotations
 
+from http.client import BadStatusLine
 from typing import Any
 
 from requests.adapters import HTTPAdapter
@@ -11,12 +13,18 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ProtocolError
 
 from gateway_project.upstream_deny import DenyListMixin, UpstreamAddressDenied
 
-__all__ = ["UpstreamAdapter", "UpstreamAddressDenied"]
+__all__ = ["IDEMPOTENT_METHODS", "UpstreamAdapter", "UpstreamAddressDenied"]
 
 BYTES_LIKE = (bytes, bytearray, memoryview)
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# A kept-alive connection the upstream closed (or filled with stray bytes) while it idled in
+# the pool: RemoteDisconnected is a BadStatusLine. Timeouts are not among these.
+DEAD_CONNECTION_ERRORS = (BadStatusLine, ConnectionResetError, BrokenPipeError)
+STALE_RETRIES = 2
 
 
 class HeadWithBodyMixin:
@@ -57,11 +65,40 @@ class UpstreamHTTPSConnection(DenyListMixin, HeadWithBodyMixin, HTTPSConnection)
     pass
 
 
-class UpstreamHTTPConnectionPool(HTTPConnectionPool):
+class StaleConnection(BadStatusLine):
+    """A reused connection failed before an answer arrived: the upstream had dropped it."""
+
+
+class StaleRetryMixin:
+    """Sends an idempotent request again on another connection when a pooled, kept-alive one
+    fails before answering (the upstream closed it while it idled, as servers do after their
+    keep-alive timeout, or on restart). A connection opened for the request is never retried
+    here, nor a non-idempotent request: the upstream may have acted on it."""
+
+    def _make_request(self, conn: Any, method: str, url: str, *args: Any, **kw: Any) -> Any:
+        reused = conn.sock is not None
+        try:
+            return super()._make_request(conn, method, url, *args, **kw)  # type: ignore[misc]
+        except DEAD_CONNECTION_ERRORS as exc:
+            if reused and method in IDEMPOTENT_METHODS:
+                raise StaleConnection(repr(exc)) from exc
+            raise
+
+    def urlopen(self, method: str, url: str, *args: Any, **kw: Any) -> Any:
+        for _ in range(STALE_RETRIES):
+            try:
+                return super().urlopen(method, url, *args, **kw)  # type: ignore[misc]
+            except ProtocolError as exc:
+                if not isinstance(exc.args[-1], StaleConnection):
+                    raise
+        return super().urlopen(method, url, *args, **kw)  # type: ignore[misc]
+
+
+class UpstreamHTTPConnectionPool(StaleRetryMixin, HTTPConnectionPool):
     ConnectionCls = UpstreamHTTPConnection
 
 
-class UpstreamHTTPSConnectionPool(HTTPSConnectionPool):
+class UpstreamHTTPSConnectionPool(StaleRetryMixin, HTTPSConnectionPool):
     ConnectionCls = UpstreamHTTPSConnection
 
 

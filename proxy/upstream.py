@@ -11,12 +11,10 @@ from http.cookiejar import DefaultCookiePolicy
 import requests
 
 from proxy.balancer import Balancer, Target
-from proxy.connections import UpstreamAdapter, UpstreamAddressDenied
+from proxy.connections import IDEMPOTENT_METHODS, UpstreamAdapter, UpstreamAddressDenied
 from proxy.outgoing import OutgoingRequest
 
 logger = logging.getLogger(__name__)
-
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 class UpstreamUnavailable(Exception):

@@ -85,3 +85,83 @@ def test_streamed_body_is_sent_chunked_after_the_head(first_read_server):
     head, _, body = first_read_server.everything.partition(b"\r\n\r\n")
     assert b"Transfer-Encoding: chunked" in head
     assert body.startswith(b"6\r\nfirst,\r\n")
+
+
+class OneAnswerPerConnectionServer:
+    """Answers the first request of each connection (kept alive), then reads the second and
+    closes without answering: an upstream dropping idle connections, seen from the pool."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.requests: list[tuple[int, bytes]] = []  # (connection number, request line)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        number = 0
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            number += 1
+            threading.Thread(target=self._serve, args=(connection, number), daemon=True).start()
+
+    def _serve(self, connection: socket.socket, number: int) -> None:
+        with connection, connection.makefile("rb") as reader:
+            for answered in (True, False):
+                line = reader.readline()
+                if not line:
+                    return
+                length = self._read_head(reader)
+                reader.read(length)
+                self.requests.append((number, line.strip()))
+                if answered:
+                    body = f"{number}!".encode()
+                    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n"
+                    connection.sendall(head.encode() + body)
+
+    @staticmethod
+    def _read_head(reader) -> int:
+        length = 0
+        while (line := reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return length
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def dropping_server():
+    server = OneAnswerPerConnectionServer()
+    yield server
+    server.close()
+
+
+def test_idempotent_request_on_a_dropped_kept_alive_connection_is_sent_again(
+    dropping_server, route, proxy_client
+):
+    gateway = route(subdomain="dropping", targets=[("127.0.0.1", dropping_server.port)])
+    host = {"HTTP_HOST": "dropping.localhost", "HTTP_X_API_KEY": gateway.key}
+    first = proxy_client.get("/first", **host)
+    assert (first.status_code, b"".join(first.streaming_content)) == (200, b"1!")
+    second = proxy_client.get("/second", **host)
+    assert (second.status_code, b"".join(second.streaming_content)) == (200, b"2!")
+    assert dropping_server.requests == [
+        (1, b"GET /first HTTP/1.1"),
+        (1, b"GET /second HTTP/1.1"),
+        (2, b"GET /second HTTP/1.1"),
+    ]
+
+
+def test_a_post_on_a_dropped_connection_is_not_sent_twice(dropping_server, route, proxy_client):
+    gateway = route(subdomain="dropping", targets=[("127.0.0.1", dropping_server.port)])
+    host = {"HTTP_HOST": "dropping.localhost", "HTTP_X_API_KEY": gateway.key}
+    first = proxy_client.post("/first", b"a", content_type="text/plain", **host)
+    assert b"".join(first.streaming_content) == b"1!"
+    second = proxy_client.post("/second", b"b", content_type="text/plain", **host)
+    assert second.status_code == 502
+    assert dropping_server.requests == [(1, b"POST /first HTTP/1.1"), (1, b"POST /second HTTP/1.1")]
