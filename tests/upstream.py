@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -140,10 +141,27 @@ def write_chunked(wfile: BinaryIO, pieces: Iterable[bytes]) -> None:
 
 
 class BackgroundServer(ThreadingHTTPServer):
-    """A threaded HTTP server on a free loopback port, served from a daemon thread."""
+    """A threaded HTTP server on a free loopback port, served from a daemon thread. Stopping it
+    also ends its kept-alive connections: the gateway's pool must not keep talking to a stopped
+    test's server through a port the next test's server is given."""
 
     daemon_threads = True
     allow_reuse_address = True
+
+    def process_request(self, request, client_address) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def server_activate(self) -> None:
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().server_activate()
 
     def handle_error(self, request, client_address) -> None:
         pass  # a client (the gateway's pool) closing a kept-alive connection is not an error
@@ -161,6 +179,10 @@ class BackgroundServer(ThreadingHTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+        with self._connections_lock:
+            for connection in self._connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
 
 
 class UpstreamServer(BackgroundServer):
