@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import time
 from typing import Any
 
@@ -21,6 +20,7 @@ from gateway_project.conf import gateway_settings
 logger = logging.getLogger(__name__)
 
 OFF = "off"
+STDOUT = 1
 _dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode  # ASCII: escapes the rest
 
 
@@ -39,8 +39,8 @@ class AccessLog:
         destination = gateway_settings.ACCESS_LOG
         if destination != self._destination:
             self.close()
-            if destination == "-":
-                self._fd = sys.stdout.fileno()
+            if destination == "-":  # the process's standard output, whatever sys.stdout is now
+                self._fd = STDOUT
             else:
                 self._fd = os.open(destination, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
             self._destination = destination
