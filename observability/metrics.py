@@ -1,13 +1,18 @@
 """The Prometheus series (prometheus-client) and their scrape; multiprocess under gunicorn.
 
 Labels are bounded: gateway subdomain, rule id, upstream and target from the configuration,
-plugin names from the registry; never a raw path, a key or a client IP. Label children are
-bound once per label set and cached: a request costs a dict lookup and an increment per series.
+plugin names from the registry; never a raw path, a key or a client IP. A request adds its
+counts to this worker's `pending` sums (dict updates); the rollup flusher moves them into the
+shared metric files once a second (one write per label set, not one per request), as does a
+scrape served by this worker and a worker's exit.
 """
 
 from __future__ import annotations
 
+import bisect
 import hmac
+import threading
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +85,50 @@ def child(metric: Any, *labels: str) -> Any:
     return bound
 
 
+class PendingSeries:
+    """This worker's counter increments, histogram observations and open streams since the
+    last flush, moved into the metric files by `flush()`."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # held by a request adding its counts, and by the flush
+        self._counts: defaultdict[tuple[Any, ...], float] = defaultdict(float)
+        self._observed: dict[tuple[Any, ...], list[Any]] = {}
+        self.open_streams = 0
+        self._open_streams_written: int | None = None
+
+    def inc(self, metric: Counter, labels: tuple[str, ...], amount: float = 1.0) -> None:
+        """Add `amount` (callers hold `lock`, once for all of a request's counts)."""
+        self._counts[(metric, *labels)] += amount
+
+    def observe(self, metric: Histogram, labels: tuple[str, ...], value: float) -> None:
+        """One observation: its sum and its bucket, as Histogram.observe counts them."""
+        key = (metric, *labels)
+        sums = self._observed.get(key)
+        if sums is None:
+            sums = self._observed[key] = [0.0, [0] * (len(metric._upper_bounds))]
+        sums[0] += value
+        sums[1][bisect.bisect_left(metric._upper_bounds, value)] += 1
+
+    def flush(self) -> None:
+        with self.lock:
+            counts, self._counts = self._counts, defaultdict(float)
+            observed, self._observed = self._observed, {}
+        for (metric, *labels), amount in counts.items():
+            child(metric, *labels).inc(amount)
+        for (metric, *labels), (total, buckets) in observed.items():
+            bound = child(metric, *labels)
+            bound._sum.inc(total)
+            for index, count in enumerate(buckets):
+                if count:
+                    bound._buckets[index].inc(count)
+        if self.open_streams != self._open_streams_written:
+            self._open_streams_written = self.open_streams
+            ACTIVE_STREAMS.set(self.open_streams)
+
+
+pending = PendingSeries()
+
+
 def upstream_labels(target_key: str, base_url: str) -> tuple[str, str]:
     """(upstream, target): the upstream's id (or `service:<id>`), the target's base URL."""
     if target_key.startswith("service:"):
@@ -102,7 +151,9 @@ def config_reloaded() -> None:
 
 
 def scrape() -> bytes:
-    """The text exposition: every worker's values (multiprocess), else this process's."""
+    """The text exposition: every worker's values (multiprocess), else this process's; this
+    worker's pending sums first (the others' are at most a flush interval behind)."""
+    pending.flush()
     if not MULTIPROCESS_DIRECTORY:
         return generate_latest(REGISTRY)
     registry = CollectorRegistry()

@@ -63,7 +63,8 @@ def observe(record: RequestRecord) -> None:
     seconds = time.perf_counter() - record.started
     if record.gateway and gateway_settings.METRICS:
         decided = decisions(record)
-        _count(record, seconds, decided)
+        with m.pending.lock:
+            _count(record, seconds, decided)
         rollups.add(record.gateway_id, now, _rollup_fields(record, seconds, decided))
     if access_log.enabled:
         access_log.write(log_entry(record, now, seconds))
@@ -72,16 +73,17 @@ def observe(record: RequestRecord) -> None:
 def _count(record: RequestRecord, seconds: float, decided: set[tuple[str, str]]) -> None:
     gateway, rule = record.gateway, record.rule
     method = record.method if record.method in KNOWN_METHODS else "OTHER"
-    m.child(m.REQUESTS, gateway, rule, method, str(record.status)).inc()
-    m.child(m.DURATION, gateway, rule).observe(seconds)
+    pending = m.pending
+    pending.inc(m.REQUESTS, (gateway, rule, method, str(record.status)))
+    pending.observe(m.DURATION, (gateway, rule), seconds)
     if record.upstream_ms is not None:
         upstream, target = m.upstream_labels(record.target_key, record.target)
-        m.child(m.UPSTREAM_DURATION, gateway, upstream, target).observe(record.upstream_ms / 1000)
+        pending.observe(m.UPSTREAM_DURATION, (gateway, upstream, target), record.upstream_ms / 1000)
     for plugin, decision in decided:
-        m.child(m.PLUGIN_DECISIONS, gateway, plugin, decision).inc()
+        pending.inc(m.PLUGIN_DECISIONS, (gateway, plugin, decision))
     for finding in record.findings:
         if finding.action == "blocked" and finding.plugin in RATE_LIMITERS:
-            m.child(m.RATE_LIMIT_REJECTIONS, gateway, finding.kind).inc()
+            pending.inc(m.RATE_LIMIT_REJECTIONS, (gateway, finding.kind))
     if record.llm is not None:
         _count_llm(gateway, record.llm)
 
@@ -115,9 +117,9 @@ def _count_llm(gateway: str, llm: LLMCall) -> None:
     model = model_label(gateway, llm.provider, llm.model)
     for kind, tokens in (("prompt", llm.prompt_tokens), ("completion", llm.completion_tokens)):
         if tokens:
-            m.child(m.LLM_TOKENS, gateway, llm.provider, model, kind).inc(tokens)
+            m.pending.inc(m.LLM_TOKENS, (gateway, llm.provider, model, kind), tokens)
     if llm.cost:
-        m.child(m.LLM_COST, gateway, llm.provider, model).inc(llm.cost)
+        m.pending.inc(m.LLM_COST, (gateway, llm.provider, model), llm.cost)
 
 
 def _rollup_fields(

@@ -1,7 +1,8 @@
 """Per-minute rollups for the monitoring page: Redis hashes with a TTL, written in batches.
 
 Each worker adds up its requests in memory and a background thread (a greenlet under gevent)
-sends the sums once a second in one pipeline: the request path never waits for Redis. Keys:
+sends the sums once a second in one pipeline: the request path never waits for Redis. The same
+flush moves the worker's pending Prometheus counts into the metric files. Keys:
 `mon:gw:<gateway id>:<minute>` (one gateway's minute) and `mon:all:<minute>` (every gateway's
 totals, for the overview), both gone after RETENTION_SECONDS.
 """
@@ -18,6 +19,8 @@ from collections import defaultdict
 
 import redis
 from django_redis import get_redis_connection
+
+from observability.metrics import pending
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +101,7 @@ class Rollups:
 
     def flush(self) -> None:
         """Send the pending sums in one pipeline; lost (with a warning) when Redis is down."""
+        pending.flush()
         with self._lock:
             batch, self.pending = self.pending, defaultdict(lambda: defaultdict(float))
         if not batch:

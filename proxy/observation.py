@@ -1,7 +1,8 @@
 """Where a proxied request ends for observability: metrics, access log and rollup, once.
 
 A buffered answer is observed when the orchestrator returns it; a streamed one when its body
-is closed (sent whole, broken off or abandoned), counted meanwhile in `gateway_active_streams`.
+is closed (sent whole, broken off or abandoned), counted meanwhile in `gateway_active_streams`
+(written with the worker's other pending counts).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import functools
 
 from django.http import HttpResponse
 
-from observability.metrics import ACTIVE_STREAMS
+from observability.metrics import pending
 from observability.observe import RequestRecord, observe
 from plugins.base import RequestContext
 from proxy.streaming import UpstreamBody
@@ -31,7 +32,7 @@ def observed(
     record.status = response.status_code
     body = getattr(response, "upstream_body", None)
     if isinstance(body, UpstreamBody):
-        ACTIVE_STREAMS.inc()
+        pending.open_streams += 1
         body.on_close = functools.partial(_stream_ended, record, context)
     else:
         record.bytes_out = 0 if response.streaming else len(response.content)
@@ -40,7 +41,7 @@ def observed(
 
 
 def _stream_ended(record: RequestRecord, context: RequestContext | None, sent: int) -> None:
-    ACTIVE_STREAMS.dec()
+    pending.open_streams -= 1
     record.bytes_out = sent
     _finish(record, context)
 

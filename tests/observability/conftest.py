@@ -8,9 +8,13 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
+from observability.metrics import pending
+
 
 def sample(name: str, **labels: str) -> float:
-    """The current value of one sample of this process's registry (0 when absent)."""
+    """The current value of one sample of this process's registry (0 when absent), after the
+    process's pending counts are flushed (as the once-a-second flusher or a scrape does)."""
+    pending.flush()
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
