@@ -194,6 +194,53 @@ def many_streams_section(results: dict[str, Any]) -> list[str]:
     return lines + markdown_table(MANY_STREAMS_COLUMNS, [values]) + [""]
 
 
+OBSERVE_COST_COLUMNS = (
+    "c",
+    "req/s on",
+    "req/s off",
+    "req/s change",
+    "CPU µs/req on",
+    "CPU µs/req off",
+    "CPU change",
+    "p50 ms on",
+    "p50 ms off",
+    "added p50 ms",
+)
+
+
+def observe_cost_section(results: dict[str, Any]) -> list[str]:
+    cost = results.get("observe_cost")
+    if not cost:
+        return []
+    title = "## Metrics + access log: on against off, alternating rounds"
+    if cost["status"] != "ok":
+        return [title, "", f"**{cost['status']}**: {cost.get('reason', '')[:120]}", ""]
+    lines = [
+        title,
+        "",
+        f"gateway (a), {cost['workload']} workload: the server with metrics and the access log "
+        f"on and the one with both off, measured in {cost['rounds']} alternating rounds of "
+        f"{cost['round_seconds']} s each (on, off, then off, on, ...); medians.",
+        "",
+    ]
+    rows = [
+        [
+            str(row["concurrency"]),
+            *(fmt(row[key], 0) for key in ("rps_on", "rps_off")),
+            fmt_percent(row["rps_change_pct"]),
+            *(fmt(row[key], 0) for key in ("cpu_us_on", "cpu_us_off")),
+            fmt_percent(row["cpu_change_pct"]),
+            *(fmt(row[key], 3) for key in ("p50_ms_on", "p50_ms_off", "p50_added_ms")),
+        ]
+        for row in cost["by_concurrency"]
+    ]
+    return lines + markdown_table(OBSERVE_COST_COLUMNS, rows) + [""]
+
+
+def fmt_percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.1f} %"
+
+
 def peers_section(results: dict[str, Any]) -> list[str]:
     peers = results.get("peers")
     if not peers:
@@ -249,6 +296,7 @@ def render_markdown(results: dict[str, Any]) -> str:
     ]
     lines += markdown_table(SSE_COLUMNS, [sse_row(r) for r in results["sse"]]) + [""]
     lines += many_streams_section(results)
+    lines += observe_cost_section(results)
     lines += peers_section(results)
     notes = notes_section(results)
     if notes:

@@ -26,6 +26,7 @@ from bench.config import (
 )
 from bench.logs import log
 from bench.measure import Measurement, measure_row, measure_sse
+from bench.observe_ab import measure_observe_cost
 from bench.peers import peer_targets, start_peers
 from bench.profiling import run_profile
 from bench.report import write_results
@@ -81,6 +82,7 @@ def collect(config: BenchConfig, tmp: Path) -> dict[str, Any]:
         if servers.gateway and any(r.status != "ok" for r in rows if r.target in GATEWAY_KEYS):
             log(f"some gateway rows failed; end of the gateway log:\n{servers.gateway.log_tail()}")
         api_key = shared_key(targets)
+        observe_cost = measure_observe_cost(config, targets, tmp, api_key)
         sse = [measure_sse(t, config.sse_samples, api_key) for t in targets]
         log("SSE done")
         streams = measure_many_streams(targets, api_key)
@@ -91,6 +93,7 @@ def collect(config: BenchConfig, tmp: Path) -> dict[str, Any]:
         "rows": [asdict(row) for row in rows],
         "sse": sse,
         "many_streams": streams,
+        "observe_cost": observe_cost,
         "sse_events": SSE_EVENTS,
         "sse_interval_ms": int(SSE_INTERVAL_SECONDS * 1000),
         "profile": profile,

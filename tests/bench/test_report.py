@@ -8,6 +8,8 @@ import json
 import pytest
 
 from bench.config import RESULTS_DIR
+from bench.measure import Measurement
+from bench.observe_ab import compare
 from bench.report import render_markdown, write_results
 from bench.wrk import MARKER, parse_output
 
@@ -89,3 +91,62 @@ def test_litellm_rows_sit_beside_ours_with_the_ratios(results):
 
 def test_without_litellm_the_report_has_no_side_by_side_section(results):
     assert "side by side" not in render_markdown(results | {"peers": None})
+
+
+def test_observability_cost_is_compared_on_medians_of_alternating_rounds():
+    def rounds(rps: list[float], cpu: list[float], p50: list[float]) -> list[Measurement]:
+        return [
+            Measurement("t", "t", "chat", 16, rps=r, cpu_us_per_request=c, latency_ms={"50": p})
+            for r, c, p in zip(rps, cpu, p50, strict=True)
+        ]
+
+    on = rounds([950, 1000, 700], [2100, 2000, 2900], [1.1, 1.0, 1.4])
+    off = rounds([1000, 1040, 1100], [2000, 1900, 1850], [1.0, 0.9, 0.9])
+    compared = compare(16, on, off)
+    assert (compared["rps_on"], compared["rps_off"]) == (950, 1040)
+    assert compared["rps_change_pct"] == round((950 / 1040 - 1) * 100, 1)
+    assert compared["cpu_change_pct"] == round((2100 / 1900 - 1) * 100, 1)
+    assert compared["p50_added_ms"] == 0.2
+
+
+def test_the_observability_cost_section_shows_each_concurrency_or_why_it_is_missing(results):
+    measured = copy.deepcopy(results)
+    measured["observe_cost"] = {
+        "status": "ok",
+        "workload": "chat",
+        "rounds": 6,
+        "round_seconds": 5,
+        "by_concurrency": [
+            compare(
+                16,
+                [
+                    Measurement(
+                        "a",
+                        "a",
+                        "chat",
+                        16,
+                        rps=980,
+                        cpu_us_per_request=2040,
+                        latency_ms={"50": 14.0},
+                    )
+                ],
+                [
+                    Measurement(
+                        "u",
+                        "u",
+                        "chat",
+                        16,
+                        rps=1000,
+                        cpu_us_per_request=2000,
+                        latency_ms={"50": 13.5},
+                    )
+                ],
+            )
+        ],
+    }
+    markdown = render_markdown(measured)
+    assert "| 16 | 980 | 1,000 | -2.0 % | 2,040 | 2,000 | +2.0 % | 14.000 | 13.500 | 0.500 |" in (
+        markdown
+    )
+    measured["observe_cost"] = {"status": "skipped", "reason": "gateway did not start"}
+    assert "**skipped**: gateway did not start" in render_markdown(measured)
