@@ -257,7 +257,7 @@ OTHER_VARIABLES = (
         "DATABASE_URL",
         "",
         text,
-        "e.g. `postgres://user:pass@host/db`",
+        "e.g. `postgres://user:pass@host/db` (connect timeout 5 s unless `?connect_timeout=` says)",
         "django",
         shown="`sqlite:///<GATEWAY_VAR_DIR>/gateway.sqlite3`",
     ),

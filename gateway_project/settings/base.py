@@ -95,19 +95,33 @@ TEMPLATES = [
 
 # Connections are closed after each request by default: under gevent every greenlet (request)
 # has its own connection, so "persistent" ones would pile up, one per request, until collected.
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
+
+
+def database_settings(url: str, conn_max_age: int | None) -> dict:
+    """Django's database entry for `url`. PostgreSQL gets a connect timeout unless the URL sets
+    one: without it an unreachable host holds /readyz (and a config rebuild) for minutes."""
+    database = dj_database_url.parse(url, conn_max_age=conn_max_age)
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database["CONN_MAX_AGE"] = 0
+        database["OPTIONS"] = {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    elif "postgresql" in database["ENGINE"]:
+        database.setdefault("OPTIONS", {}).setdefault(
+            "connect_timeout", POSTGRES_CONNECT_TIMEOUT_SECONDS
+        )
+    return database
+
+
 DATABASES = {
-    "default": dj_database_url.parse(
+    "default": database_settings(
         env.read("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'gateway.sqlite3'}",
-        conn_max_age=env.read("DATABASE_CONN_MAX_AGE"),
+        env.read("DATABASE_CONN_MAX_AGE"),
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {
-        "timeout": 20,
-        "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
 
 REDIS_URL = env.read("REDIS_URL") or socket_url(VAR_DIR / "redis.sock")
 EMBEDDED_REDIS = not env.read("REDIS_URL")
