@@ -121,7 +121,7 @@ GATEWAY_ROWS = (
     ),
     GatewayRow(
         "gateway-d",
-        "gateway (d) (b) + external_api guardrail",
+        "gateway (g) (b) + external_api guardrail",
         False,
         ("rate_limiter", "external_api"),
     ),
