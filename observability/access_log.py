@@ -13,6 +13,7 @@ import os
 import time
 from typing import Any
 
+import orjson
 from django.core.signals import setting_changed
 
 from gateway_project.conf import gateway_settings
@@ -21,7 +22,16 @@ logger = logging.getLogger(__name__)
 
 OFF = "off"
 STDOUT = 1
-_dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode  # ASCII: escapes the rest
+_escaped_dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
+def encode_line(entry: dict[str, Any]) -> bytes:
+    """`entry` as one line of compact UTF-8 JSON (orjson: a tenth of the standard library's
+    time); a string orjson refuses (a lone surrogate) is escaped by the standard library."""
+    try:
+        return orjson.dumps(entry, default=str, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:
+        return _escaped_dumps(entry).encode() + b"\n"
 
 
 class AccessLog:
@@ -49,7 +59,7 @@ class AccessLog:
     def write(self, entry: dict[str, Any]) -> None:
         """Append `entry` as one JSON line (a failing write is reported, never raised)."""
         try:
-            os.write(self._descriptor(), _dumps(entry).encode() + b"\n")
+            os.write(self._descriptor(), encode_line(entry))
         except (OSError, ValueError):
             logger.warning("access log unwritable (%s)", gateway_settings.ACCESS_LOG, exc_info=True)
 

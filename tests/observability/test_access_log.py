@@ -142,3 +142,16 @@ def test_the_default_is_one_line_on_stdout(route, proxy_client, capfd):
     finished(proxy_client.get("/x", HTTP_HOST=HOST, HTTP_X_API_KEY=gateway.key))
     (line,) = [json.loads(text) for text in capfd.readouterr().out.splitlines()]
     assert (line["type"], line["gateway"], line["status"]) == ("request", "api", 200)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/caf\u00e9/\u2028/\x01", "/half-a-pair/\ud800", '/quote"/back\\slash'],
+    ids=["unicode", "lone-surrogate", "json-specials"],
+)
+def test_any_path_gives_one_parseable_line(path, access_log_file):
+    from observability.access_log import access_log
+
+    access_log.write({"type": "request", "path": path, "status": 200})
+    (line,) = access_log_file.read_bytes().splitlines()
+    assert json.loads(line) == {"type": "request", "path": path, "status": 200}
