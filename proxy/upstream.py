@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from urllib3 import BaseHTTPResponse, Retry, Timeout
+from urllib3 import BaseHTTPResponse, HTTPConnectionPool, Retry, Timeout
 from urllib3.exceptions import (
     ClosedPoolError,
     MaxRetryError,
@@ -32,6 +32,8 @@ NO_RETRIES = Retry(0, read=False)
 # is not among these: see send()).
 UNREACHABLE = (MaxRetryError, ProtocolError, SSLError, ClosedPoolError)
 BODILESS_METHODS = frozenset({"GET", "HEAD"})
+MAX_CACHED_POOLS = 256
+_POOL_OF: dict[tuple[str | None, str | None, int | None], HTTPConnectionPool] = {}
 
 
 class UpstreamUnavailable(Exception):
@@ -63,8 +65,7 @@ def _send_once(outgoing: OutgoingRequest) -> BaseHTTPResponse:
     """One request through the pool of its scheme, host and port, exactly as built, its body
     left unread and undecoded. See "What the profile changed" in bench/README.md."""
     url = parse_url(outgoing.url)
-    pool = POOLS.connection_from_host(url.host, url.port, url.scheme)
-    return pool.urlopen(
+    return _pool(url.scheme, url.host, url.port).urlopen(
         outgoing.method,
         url.request_uri,
         body=outgoing.body or None,
@@ -76,6 +77,19 @@ def _send_once(outgoing: OutgoingRequest) -> BaseHTTPResponse:
         preload_content=False,
         decode_content=False,
     )
+
+
+def _pool(scheme: str | None, host: str | None, port: int | None) -> HTTPConnectionPool:
+    """The pool of an origin, looked up in POOLS once: its key building is a cost per request.
+    (POOLS forgets, without closing, the least recently used of more than num_pools origins;
+    a pool kept here goes on serving its origin.)"""
+    key = (scheme, host, port)
+    pool = _POOL_OF.get(key)
+    if pool is None:
+        if len(_POOL_OF) >= MAX_CACHED_POOLS:
+            _POOL_OF.clear()
+        pool = _POOL_OF[key] = POOLS.connection_from_host(host, port, scheme)
+    return pool
 
 
 def _with_length(outgoing: OutgoingRequest) -> Mapping[str, str]:
