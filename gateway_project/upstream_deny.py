@@ -15,6 +15,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import allowed_gai_family
+from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
 from gateway_project.conf import gateway_settings
 
@@ -66,30 +67,61 @@ class UpstreamAddressDenied(Exception):
 
 
 class DenyListMixin:
-    """With a deny list, resolves the host once, refuses it if any of its addresses is denied,
-    then connects to exactly the addresses it checked (a second lookup could answer otherwise).
-    Without one, urllib3 connects as usual."""
+    """Connects to an IP literal host straight away: no getaddrinfo, which gevent runs in its
+    thread pool (a burst of new connections queued behind it). With a deny list, refuses the
+    host if any of its addresses is denied, resolving a name once and connecting to exactly
+    the addresses it checked (a second lookup could answer otherwise). A name without a deny
+    list connects as urllib3 does."""
 
     _dns_host: str
     host: str
     port: int
+    timeout: Any
+    source_address: Any
+    socket_options: Any
 
     def _new_conn(self) -> socket.socket:
-        if not denied_networks():
+        literal = _numeric_host(self._dns_host)
+        if literal is None and not denied_networks():
             return super()._new_conn()  # type: ignore[misc]
-        addresses = self._resolve()
-        if any(is_denied(address) for address in addresses):
+        addresses = [literal] if literal is not None else self._resolve()
+        if denied_networks() and any(is_denied(address) for address in addresses):
             raise UpstreamAddressDenied(f"{self.host} resolves into a denied network")
-        dns_host, failure = self._dns_host, None
+        failure = None
         for address in addresses:
-            self._dns_host = address
             try:
-                return super()._new_conn()  # type: ignore[misc]
+                return self._connect_to(address)
             except (NewConnectionError, ConnectTimeoutError) as exc:
                 failure = exc
+        raise failure or NewConnectionError(self, "no address to connect to")  # type: ignore[arg-type]
+
+    def _connect_to(self, address: str) -> socket.socket:
+        """A socket connected to `address` (numeric), with urllib3's options and errors."""
+        if "%" in address:  # an IPv6 zone: getaddrinfo finds its scope id
+            dns_host, self._dns_host = self._dns_host, address
+            try:
+                return super()._new_conn()  # type: ignore[misc]
             finally:
                 self._dns_host = dns_host
-        raise failure or NewConnectionError(self, "no address to connect to")  # type: ignore[arg-type]
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            for option in self.socket_options or ():
+                sock.setsockopt(*option)
+            if self.timeout is not _DEFAULT_TIMEOUT:
+                sock.settimeout(self.timeout)
+            if self.source_address:
+                sock.bind(self.source_address)
+            sock.connect((address, self.port))
+        except TimeoutError as exc:
+            sock.close()
+            message = f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+            raise ConnectTimeoutError(self, message) from exc
+        except OSError as exc:
+            sock.close()
+            message = f"Failed to establish a new connection: {exc}"
+            raise NewConnectionError(self, message) from exc  # type: ignore[arg-type]
+        return sock
 
     def _resolve(self) -> list[str]:
         try:
@@ -99,6 +131,12 @@ class DenyListMixin:
         except socket.gaierror as exc:
             raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
         return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+@lru_cache(maxsize=256)
+def _numeric_host(host: str) -> str | None:
+    """The address of an IP literal host as written (zone kept), None for a name."""
+    return host.strip("[]") if _ip_literal(host) is not None else None
 
 
 class DeniedNetworksHTTPConnection(DenyListMixin, HTTPConnection):

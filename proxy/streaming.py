@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Generator, Iterator
-from typing import Any
 
-import requests
 from requests.structures import CaseInsensitiveDict
+from urllib3 import BaseHTTPResponse
 
 from plugins.base import RequestContext, ResponseContext
 from plugins.pipeline import CompiledChain
@@ -35,16 +34,18 @@ def should_buffer(chain: CompiledChain, headers: CaseInsensitiveDict) -> bool:
     return length.isdigit() and int(length) <= MAX_BUFFERED_BODY
 
 
-def response_context_of(upstream: requests.Response) -> ResponseContext:
+def response_context_of(upstream: BaseHTTPResponse) -> ResponseContext:
+    """Status and end-to-end headers (repeated ones joined with ", "; Set-Cookie lines are
+    passed on one by one in finish_response)."""
     return ResponseContext(
-        status=upstream.status_code, headers=strip_hop_by_hop(CaseInsensitiveDict(upstream.headers))
+        status=upstream.status, headers=strip_hop_by_hop(CaseInsensitiveDict(upstream.headers))
     )
 
 
 def buffer_body(result: UpstreamResult, response_context: ResponseContext) -> None:
     """Read the whole body into `response_context.body`, decoded: plugins see plain text."""
     try:
-        response_context.body = result.response.content
+        response_context.body = result.response.read(decode_content=True)
     finally:
         result.close()
     response_context.headers.pop("Content-Encoding", None)
@@ -67,7 +68,7 @@ def upstream_chunks(
     """Each piece of the body as soon as it arrives (decompressed when `decode`; first
     translated to OpenAI chunks when a provider's stream is, then through `transform`), never
     the whole body at once; returns whether the upstream sent it to the end."""
-    chunks = _reads(result.response.raw, decode or translator is not None)
+    chunks = _reads(result.response, decode or translator is not None)
     if translator is not None:
         chunks = _translated(chunks, translator)
     try:
@@ -99,7 +100,7 @@ def streamed_response(
     return response
 
 
-def _reads(raw: Any, decode: bool) -> Iterator[bytes]:
+def _reads(raw: BaseHTTPResponse, decode: bool) -> Iterator[bytes]:
     while chunk := raw.read1(READ_SIZE, decode_content=decode):
         yield chunk
 
@@ -150,7 +151,7 @@ def finish_response(
     upstream = result.response
     response.reason_phrase = upstream.reason or None
     _copy_headers(response, response_context.headers, context.response_headers)
-    _copy_cookies(response, upstream.raw.headers.getlist("Set-Cookie"))
+    _copy_cookies(response, upstream.headers.getlist("Set-Cookie"))
     upstream_ms = result.elapsed_ms
     response["X-Upstream-Latency-Ms"] = f"{upstream_ms:.2f}"
     response["X-Gateway-Latency-Ms"] = f"{(time.perf_counter() - started) * 1000 - upstream_ms:.2f}"
@@ -158,8 +159,9 @@ def finish_response(
 
 
 def _copy_cookies(response: ProxyResponse | StreamingProxyResponse, set_cookies: list[str]) -> None:
-    """Each upstream Set-Cookie line is passed on as received, as its own header (requests
-    folds them into one; SimpleCookie would drop or rewrite attributes it does not know)."""
+    """Each upstream Set-Cookie line is passed on as received, as its own header (a header
+    mapping folds them into one; SimpleCookie would drop or rewrite attributes it does not
+    know)."""
     for value in set_cookies:
         if not response.add_repeated_header("Set-Cookie", value):
             logger.warning("upstream Set-Cookie with control characters dropped")
@@ -173,7 +175,7 @@ def _copy_headers(
     if "Content-Type" not in upstream_headers:
         del response["Content-Type"]
     for name, value in upstream_headers.items():
-        if name.lower() != "set-cookie":  # folded into one by requests; see _copy_cookies
+        if name.lower() != "set-cookie":  # folded into one; see _copy_cookies
             response[name] = value
     for name, value in extra.items():
         if name.lower() == "vary" and response.has_header("Vary"):

@@ -1,20 +1,39 @@
-"""The upstream HTTP client: one pooled requests.Session per worker, retries and timeouts."""
+"""The upstream HTTP client: urllib3 pools shared by the worker, retries and timeouts."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from http.cookiejar import DefaultCookiePolicy
+from functools import lru_cache
 
-import requests
+from urllib3 import BaseHTTPResponse, HTTPConnectionPool, Retry, Timeout
+from urllib3.exceptions import (
+    ClosedPoolError,
+    MaxRetryError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
+from urllib3.util import parse_url
 
 from proxy.balancer import Balancer, Target
-from proxy.connections import IDEMPOTENT_METHODS, UpstreamAdapter, UpstreamAddressDenied
+from proxy.connections import IDEMPOTENT_METHODS, UpstreamAddressDenied, new_pool_manager
 from proxy.outgoing import OutgoingRequest
 
 logger = logging.getLogger(__name__)
+
+POOLS = new_pool_manager()
+# Connection failures come out as MaxRetryError, read failures (timeouts, a broken answer) as
+# they are; the send loop below decides what to try next.
+NO_RETRIES = Retry(0, read=False)
+# The target could not be reached, or its connection broke before an answer (a read timeout
+# is not among these: see send()).
+UNREACHABLE = (MaxRetryError, ProtocolError, SSLError, ClosedPoolError)
+BODILESS_METHODS = frozenset({"GET", "HEAD"})
+MAX_CACHED_POOLS = 256
+_POOL_OF: dict[tuple[str | None, str | None, int | None], HTTPConnectionPool] = {}
 
 
 class UpstreamUnavailable(Exception):
@@ -30,50 +49,65 @@ class TargetSkipped(Exception):
     model): the send loop moves on to the next target without counting a failure."""
 
 
-def _new_session() -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False  # no proxy/netrc lookups per request
-    session.headers.clear()  # send the client's headers, not python-requests defaults
-    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # never share cookies
-    adapter = UpstreamAdapter(
-        pool_connections=64, pool_maxsize=512, max_retries=0, pool_block=False
+def failure_reason(exc: Exception) -> str:
+    """What went wrong, without the request URL: its query may carry injected credentials
+    (MaxRetryError names the URL; the error it wraps does not)."""
+    cause = exc.reason if isinstance(exc, MaxRetryError) and exc.reason is not None else exc
+    return f"{type(cause).__name__}: {cause}"
+
+
+@lru_cache(maxsize=64)
+def _timeout(timeouts: tuple[float, float]) -> Timeout:
+    return Timeout(connect=timeouts[0], read=timeouts[1])
+
+
+def _send_once(outgoing: OutgoingRequest) -> BaseHTTPResponse:
+    """One request through the pool of its scheme, host and port, exactly as built, its body
+    left unread and undecoded. See "What the profile changed" in bench/README.md."""
+    url = parse_url(outgoing.url)
+    return _pool(url.scheme, url.host, url.port).urlopen(
+        outgoing.method,
+        url.request_uri,
+        body=outgoing.body or None,
+        headers=_with_length(outgoing),
+        retries=NO_RETRIES,
+        redirect=False,
+        assert_same_host=False,
+        timeout=_timeout(outgoing.timeouts),
+        preload_content=False,
+        decode_content=False,
     )
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
 
 
-SESSION = _new_session()
+def _pool(scheme: str | None, host: str | None, port: int | None) -> HTTPConnectionPool:
+    """The pool of an origin, looked up in POOLS once: its key building is a cost per request.
+    (POOLS forgets, without closing, the least recently used of more than num_pools origins;
+    a pool kept here goes on serving its origin.)"""
+    key = (scheme, host, port)
+    pool = _POOL_OF.get(key)
+    if pool is None:
+        if len(_POOL_OF) >= MAX_CACHED_POOLS:
+            _POOL_OF.clear()
+        pool = _POOL_OF[key] = POOLS.connection_from_host(host, port, scheme)
+    return pool
 
 
-def failure_reason(exc: requests.RequestException) -> str:
-    """What went wrong, without the request URL: its query may carry injected credentials."""
-    cause = exc.args[0] if exc.args else exc
-    cause = getattr(cause, "reason", cause)  # urllib3's MaxRetryError wraps the real error
-    return (
-        f"{type(cause).__name__}: {cause}" if isinstance(cause, Exception) else type(exc).__name__
-    )
-
-
-def _send_once(outgoing: OutgoingRequest) -> requests.Response:
-    """One request through the session's pooled adapter, without the session's per-request
-    merging (environment, cookies, hooks, redirects): a proxy forwards exactly what it built.
-    See "What the profile changed" in bench/README.md."""
-    prepared = requests.PreparedRequest()
-    prepared.prepare(
-        method=outgoing.method,
-        url=outgoing.url,
-        headers=outgoing.headers,
-        data=outgoing.body or None,
-    )
-    return SESSION.get_adapter(outgoing.url).send(prepared, stream=True, timeout=outgoing.timeouts)
+def _with_length(outgoing: OutgoingRequest) -> Mapping[str, str]:
+    """The headers with the body's own Content-Length (plugins may have changed the body since
+    the client declared one); none for a bodiless GET or HEAD, `0` for other methods."""
+    headers = outgoing.headers
+    if outgoing.body:
+        headers["Content-Length"] = str(len(outgoing.body))
+    elif outgoing.method not in BODILESS_METHODS and "Content-Length" not in headers:
+        headers["Content-Length"] = "0"
+    return headers
 
 
 @dataclass
 class UpstreamResult:
     """The upstream's answer, its body still unread; `close()` once done with it."""
 
-    response: requests.Response
+    response: BaseHTTPResponse  # urllib3's, body unread (preload_content=False)
     target: Target
     elapsed_ms: float
     balancer: Balancer
@@ -83,7 +117,8 @@ class UpstreamResult:
         """Close the upstream response and stop counting it in flight (least-conn)."""
         if not self.closed:
             self.closed = True
-            self.response.close()
+            self.response.close()  # a fully read body has already freed its connection
+            self.response.release_conn()
             self.balancer.released(self.target)
 
 
@@ -109,7 +144,7 @@ def send(
         started = time.perf_counter()
         try:
             response = _send_once(outgoing)
-        except requests.exceptions.ConnectionError as exc:
+        except UNREACHABLE as exc:
             balancer.failed(target)
             _log_failure(target, attempt, len(targets), f"unreachable: {failure_reason(exc)}")
             last_error = exc
@@ -118,7 +153,7 @@ def send(
             balancer.released(target)  # never tried: not a failure of the target
             logger.warning("upstream %s refused: address denied", target.base_url)
             raise
-        except requests.exceptions.Timeout as exc:
+        except ReadTimeoutError as exc:
             balancer.failed(target)
             _log_failure(target, attempt, len(targets), "timed out")
             retryable = outgoing.method in IDEMPOTENT_METHODS or target.provider
@@ -126,10 +161,10 @@ def send(
                 raise UpstreamTimeout(failure_reason(exc)) from exc
             last_error = exc
             continue
-        if falls_back(target, response.status_code):
+        if falls_back(target, response.status):
             balancer.record_failure(target)
             if attempt < len(targets):
-                _log_failure(target, attempt, len(targets), f"answered {response.status_code}")
+                _log_failure(target, attempt, len(targets), f"answered {response.status}")
                 response.close()
                 balancer.released(target)
                 continue
@@ -137,7 +172,7 @@ def send(
         return UpstreamResult(response, target, elapsed_ms, balancer)
     if last_error is None:
         raise UpstreamUnavailable("no target to try")
-    if isinstance(last_error, requests.exceptions.Timeout):
+    if isinstance(last_error, ReadTimeoutError):
         raise UpstreamTimeout(failure_reason(last_error))
     raise UpstreamUnavailable(failure_reason(last_error))
 

@@ -63,7 +63,7 @@ def translate_answer(
     """Read the provider's answer and put its OpenAI form in `response_context.body`: a
     completion or embeddings list (usage recorded on `llm`), or an OpenAI error."""
     try:
-        raw = result.response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
+        raw = result.response.read(MAX_ANSWER_BYTES + 1, decode_content=True)
     except (OSError, HTTPError):  # the provider's answer broke off
         logger.warning("%s answer broke off", exchange.adapter.name, exc_info=True)
         raw = b""

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from proxy.upstream import SESSION
+from proxy.upstream import POOLS
 
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
 
@@ -59,29 +59,30 @@ def first_read_server():
 def test_head_and_body_arrive_in_one_write(first_read_server):
     body = b'{"model": "gpt-4o-mini", "messages": []}'
     url = f"http://127.0.0.1:{first_read_server.port}/v1/chat/completions"
-    response = SESSION.post(url, data=body, headers={"Content-Type": "application/json"})
-    assert response.status_code == 200
+    response = POOLS.request("POST", url, body=body, headers={"Content-Type": "application/json"})
+    assert response.status == 200
     assert first_read_server.first_read.startswith(b"POST /v1/chat/completions HTTP/1.1\r\n")
     assert first_read_server.first_read.endswith(b"\r\n\r\n" + body)
 
 
 def test_request_without_body_sends_only_the_head(first_read_server):
-    response = SESSION.get(f"http://127.0.0.1:{first_read_server.port}/json")
-    assert response.status_code == 200
+    response = POOLS.request("GET", f"http://127.0.0.1:{first_read_server.port}/json")
+    assert response.status == 200
     assert first_read_server.everything.startswith(b"GET /json HTTP/1.1\r\n")
     assert first_read_server.everything.endswith(b"\r\n\r\n")
 
 
 def test_empty_body_still_sends_the_head(first_read_server):
-    response = SESSION.post(f"http://127.0.0.1:{first_read_server.port}/empty", data=b"")
-    assert response.status_code == 200
+    response = POOLS.request("POST", f"http://127.0.0.1:{first_read_server.port}/empty", body=b"")
+    assert response.status == 200
     assert b"Content-Length: 0\r\n" in first_read_server.everything
 
 
 def test_streamed_body_is_sent_chunked_after_the_head(first_read_server):
     chunks = (part for part in (b"first,", b"second"))
-    response = SESSION.post(f"http://127.0.0.1:{first_read_server.port}/upload", data=chunks)
-    assert response.status_code == 200
+    url = f"http://127.0.0.1:{first_read_server.port}/upload"
+    response = POOLS.request("POST", url, body=chunks)
+    assert response.status == 200
     head, _, body = first_read_server.everything.partition(b"\r\n\r\n")
     assert b"Transfer-Encoding: chunked" in head
     assert body.startswith(b"6\r\nfirst,\r\n")

@@ -100,3 +100,53 @@ def test_addresses_outside_the_deny_list_are_reached(route, upstream, proxy_clie
     response = proxied(proxy_client, gateway.key)
     assert response.status_code == 200
     assert upstream.seen[-1].path == "/v1/x"
+
+
+@pytest.fixture
+def name_lookups(monkeypatch) -> list[str]:
+    """The hosts passed to socket.getaddrinfo (still answered by the real resolver)."""
+    import socket
+
+    looked_up: list[str] = []
+    real = socket.getaddrinfo
+
+    def recorded(host, *args, **kwargs):
+        looked_up.append(host)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", recorded)
+    return looked_up
+
+
+@pytest.mark.parametrize("cidrs", [[], ["10.0.0.0/8"]], ids=["no-deny-list", "deny-list"])
+def test_ip_literal_target_is_connected_to_without_a_name_lookup(
+    route, upstream, proxy_client, deny, cidrs, name_lookups
+):
+    deny(cidrs)
+    gateway = route(targets=[("127.0.0.1", upstream.port)])
+    response = proxied(proxy_client, gateway.key)
+    assert response.status_code == 200
+    assert upstream.seen[-1].path == "/v1/x"
+    assert name_lookups == []
+
+
+@pytest.mark.parametrize("cidrs", [[], ["10.0.0.0/8"]], ids=["no-deny-list", "deny-list"])
+def test_hostname_target_is_still_looked_up(
+    route, upstream, proxy_client, deny, cidrs, name_lookups
+):
+    deny(cidrs)
+    gateway = route(targets=[("localhost", upstream.port)])
+    response = proxied(proxy_client, gateway.key)
+    assert response.status_code == 200
+    assert "localhost" in name_lookups
+
+
+def test_unreachable_ip_literal_is_a_502_naming_the_refusal(route, proxy_client, caplog):
+    from tests.upstream import free_port
+
+    gateway = route(targets=[("127.0.0.1", free_port())])
+    response = proxied(proxy_client, gateway.key)
+    assert response.status_code == 502
+    assert json.loads(response.content) == {"error": "upstream unreachable"}
+    assert "NewConnectionError" in caplog.text
+    assert "Connection refused" in caplog.text
