@@ -72,12 +72,18 @@ def monitored_server(tmp_path):
 
 def log_in(browser, base_url: str) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(base_url + "/admin/login/?next=/admin/")
     browser.find_element(By.NAME, "username").send_keys("ops")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    assert browser.find_element(By.ID, "monitoring-link")  # the admin index links the page
+    # The click returns once the form is sent; the admin index (which links the page) loads after.
+    index = WebDriverWait(browser, 15).until(
+        lambda driver: driver.find_elements(By.ID, "monitoring-link")
+    )
+    link = index[0].find_element(By.TAG_NAME, "a")
+    assert link.get_attribute("href").endswith("/admin/monitoring/")
 
 
 def drawn(browser) -> dict:
