@@ -4,6 +4,7 @@ changed CACHES setting is honoured."""
 from __future__ import annotations
 
 import gc
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import gevent
@@ -57,3 +58,24 @@ def test_changed_caches_setting_gets_its_own_client(client, db, redis_url):
     assert restored.connection_pool is before.connection_pool  # the same Redis as before
     assert restored.ping()
     assert client.get("/readyz", HTTP_HOST="api.localhost").status_code == 200
+
+
+def test_a_forked_process_talks_to_redis_on_connections_of_its_own():
+    """(gunicorn's workers fork from the master: none may share the parent's sockets.)"""
+    shared = redis_client()
+    parent_id = shared.client_id()
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its client id, or 0 when Redis failed it
+        try:
+            answer = redis_client().client_id()
+        except Exception:
+            answer = 0
+        os.write(writer, str(answer).encode())
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader) as pipe:
+        child_id = int(pipe.read())
+    os.waitpid(pid, 0)
+    assert child_id not in (0, parent_id)
+    assert shared.client_id() == parent_id  # the parent's connection is left intact
