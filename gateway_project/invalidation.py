@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import redis
-from django_redis import get_redis_connection
 
 from gateway_project.propagation import mark_delayed
+from gateway_project.redis_client import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +36,6 @@ Listener = Callable[[Stamp, dict[str, int]], None]
 local_listeners: list[Listener] = []  # this process's caches, told of its own writes at once
 
 
-def redis_connection() -> redis.Redis:
-    """The one place the config channel gets its Redis client."""
-    return get_redis_connection("default")
-
-
 def versions_key(epoch: str) -> str:
     """The database (gateways.versions) is authoritative; Redis holds a copy workers poll cheaply:
     one hash per database epoch with `counter` and one field per scope (`s:<scope>`)."""
@@ -53,9 +48,7 @@ def publish(stamp: Stamp, versions: dict[str, int]) -> bool:
     for scope, version in versions.items():
         args += [f"s:{scope}", version]
     try:
-        redis_connection().register_script(PUBLISH_SCRIPT)(
-            keys=[versions_key(stamp.epoch)], args=args
-        )
+        redis_client().register_script(PUBLISH_SCRIPT)(keys=[versions_key(stamp.epoch)], args=args)
         published = True
     except redis.RedisError:
         logger.warning(
@@ -72,13 +65,13 @@ def publish(stamp: Stamp, versions: dict[str, int]) -> bool:
 
 def published_counter(epoch: str) -> int:
     """The counter Redis holds for `epoch` (raises redis.RedisError when Redis is down)."""
-    return int(redis_connection().hget(versions_key(epoch), "counter") or 0)
+    return int(redis_client().hget(versions_key(epoch), "counter") or 0)
 
 
 def published_versions(epoch: str, scopes: Iterable[str]) -> dict[str, int]:
     scopes = list(scopes)
     if not scopes:
         return {}
-    values = redis_connection().hmget(versions_key(epoch), [f"s:{s}" for s in scopes])
+    values = redis_client().hmget(versions_key(epoch), [f"s:{s}" for s in scopes])
     pairs = zip(scopes, values, strict=True)
     return {scope: int(value) for scope, value in pairs if value is not None}

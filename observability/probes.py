@@ -9,7 +9,8 @@ from collections.abc import Callable
 import redis
 from django.db import DatabaseError, connection
 from django.http import HttpResponse
-from django_redis import get_redis_connection
+
+from gateway_project.redis_client import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def database_reachable() -> bool:
 def redis_reachable() -> bool:
     """One PING within the cache's short socket timeouts."""
     try:
-        return bool(get_redis_connection("default").ping())
+        return bool(redis_client().ping())
     except redis.RedisError as exc:
         logger.warning("readiness: Redis unreachable: %s", exc)
         return False

@@ -18,7 +18,8 @@ import time
 from collections import defaultdict
 
 import redis
-from django_redis import get_redis_connection
+
+from gateway_project.redis_client import redis_client
 
 from observability.metrics import pending
 
@@ -107,7 +108,7 @@ class Rollups:
         if not batch:
             return
         try:
-            pipe = get_redis_connection("default").pipeline(transaction=False)
+            pipe = redis_client().pipeline(transaction=False)
             for key, fields in batch.items():
                 for name, value in fields.items():
                     if value == int(value):
@@ -129,7 +130,7 @@ rollups = Rollups()
 
 def read_minutes(keys: list[str]) -> list[dict[str, float]]:
     """HGETALL of each key in one pipeline, values as numbers."""
-    pipe = get_redis_connection("default").pipeline(transaction=False)
+    pipe = redis_client().pipeline(transaction=False)
     for key in keys:
         pipe.hgetall(key)
     return [

@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 import redis
-from django_redis import get_redis_connection
+
+from gateway_project.redis_client import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class SharedHealth:
             return self._down
         self._fresh_until = now + CACHE_SECONDS  # set first: one reader at a time
         try:
-            values = get_redis_connection("default").mget(self.down_keys)
+            values = redis_client().mget(self.down_keys)
         except redis.RedisError as exc:
             self._unavailable(now, exc)
             return self._down
@@ -53,7 +54,7 @@ class SharedHealth:
         by other processes within CACHE_SECONDS)."""
         try:
             if self._script is None:
-                self._script = get_redis_connection("default").register_script(FAILED_SCRIPT)
+                self._script = redis_client().register_script(FAILED_SCRIPT)
             keys = [self.fail_keys[index], self.down_keys[index]]
             marked = self._script(keys=keys, args=self.args)
         except redis.RedisError as exc:

@@ -6,8 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any, ClassVar
 
-from django_redis import get_redis_connection
-
+from gateway_project.redis_client import redis_client
 from plugins.base import Plugin, PluginRejection
 from plugins.builtin.common import REDIS_UNAVAILABLE
 
@@ -46,7 +45,7 @@ class RedisScriptPlugin(Plugin):
     def run_script(self, keys: list[str], args: list[Any]) -> Any:
         """The script's reply; raises redis errors as they come."""
         if self._script is None:
-            self._script = get_redis_connection("default").register_script(self.script_source)
+            self._script = redis_client().register_script(self.script_source)
         return self._script(keys=keys, args=args)
 
     def decide(self, keys: list[str], args: list[Any]) -> Any | None:

@@ -28,6 +28,7 @@ from plugins.builtin.llm_usage import merge_usage, parse_json, total_tokens
 from plugins.builtin.redis_script import RedisScriptPlugin
 from plugins.durations import parse_duration_ms
 from plugins.fields import DurationField, HeaderNameField
+from plugins.llm_content import message_texts, string_values
 
 logger = logging.getLogger(__name__)
 
@@ -98,15 +99,11 @@ def from_trustgate(data: dict[str, Any]) -> dict[str, Any]:
     return converted
 
 
-def _text_length(value: Any) -> int:
-    """Characters of prompt text in a string, a list of parts, or a `{text|content}` part."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, list):
-        return sum(_text_length(item) for item in value)
-    if isinstance(value, dict):
-        return _text_length(value.get("text")) + _text_length(value.get("content"))
-    return 0
+def prompt_length(body: dict[str, Any]) -> int:
+    """Characters of prompt text: the request's messages, system prompt and input (the shared
+    extractor's texts), and a completions `prompt` (a string or a list of them)."""
+    texts = sum(len(item.text) for item in message_texts(body))
+    return texts + sum(len(text) for text in string_values(body.get("prompt")))
 
 
 def _positive_int(value: Any) -> int | None:
@@ -125,7 +122,7 @@ def estimate_tokens(request: RequestContext, default_max_tokens: int) -> int:
         or default_max_tokens
     )
     if any(key in body for key in PROMPT_KEYS):
-        prompt_chars = sum(_text_length(body.get(key)) for key in PROMPT_KEYS)
+        prompt_chars = prompt_length(body)
     else:
         prompt_chars = len(request.body)
     return completion + math.ceil(prompt_chars / 4)

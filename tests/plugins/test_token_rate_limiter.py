@@ -157,6 +157,46 @@ def test_estimate_is_max_tokens_plus_a_quarter_of_the_prompt(body, expected):
     assert estimate_tokens(make_request(body=body), 1024) == expected
 
 
+# Prompts of 8, 12 or 16 characters in each request shape: 2, 3 or 4 tokens on top of max_tokens.
+PROMPT_SHAPES = {
+    "openai chat, system and user": {
+        "messages": [
+            {"role": "system", "content": "x" * 4},
+            {"role": "user", "content": [{"type": "text", "text": "x" * 4}]},
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "u" * 99}}]},
+        ]
+    },
+    "anthropic messages and system": {
+        "system": [{"type": "text", "text": "x" * 4}],
+        "messages": [
+            {"role": "user", "content": "x" * 4},
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "t" * 40, "content": "x" * 4}],
+            },
+        ],
+    },
+    "responses input and instructions": {
+        "instructions": "x" * 4,
+        "input": ["x" * 4, {"role": "user", "content": [{"type": "input_text", "text": "x" * 8}]}],
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("shape", "prompt_tokens"),
+    [
+        ("openai chat, system and user", 2),
+        ("anthropic messages and system", 3),
+        ("responses input and instructions", 4),
+    ],
+)
+def test_estimate_counts_the_texts_of_each_request_shape(shape, prompt_tokens):
+    """Only the texts count: not the image URL, the tool id or the JSON around them."""
+    body = json.dumps({"model": "m", "max_tokens": 10, **PROMPT_SHAPES[shape]}).encode()
+    assert estimate_tokens(make_request(body=body), 1024) == 10 + prompt_tokens
+
+
 def test_reservation_sets_openai_style_headers(redis_conn):
     request = reserve(limiter(1000, "1m"), 300)
     assert request.response_headers == {
