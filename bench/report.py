@@ -171,13 +171,18 @@ MANY_STREAMS_COLUMNS = (
 )
 
 
+def no_data_section(title: str, row: dict[str, Any]) -> list[str]:
+    """A section whose measurement did not happen: its status and why, instead of a table."""
+    return [title, "", f"**{row['status']}**: {row.get('reason', '')[:120]}", ""]
+
+
 def many_streams_section(results: dict[str, Any]) -> list[str]:
     row = results.get("many_streams")
     if not row:
         return []
     title = f"## {row.get('streams', 0):,} SSE streams opened at once"
     if row["status"] in NO_DATA:
-        return [title, "", f"**{row['status']}**: {row['reason'][:120]}", ""]
+        return no_data_section(title, row)
     lines = [
         title,
         "",
@@ -214,7 +219,7 @@ def observe_cost_section(results: dict[str, Any]) -> list[str]:
         return []
     title = "## Metrics + access log: on against off, alternating rounds"
     if cost["status"] != "ok":
-        return [title, "", f"**{cost['status']}**: {cost.get('reason', '')[:120]}", ""]
+        return no_data_section(title, cost)
     lines = [
         title,
         "",
