@@ -20,7 +20,6 @@ from collections import defaultdict
 import redis
 
 from gateway_project.redis_client import redis_client
-
 from observability.metrics import pending
 
 logger = logging.getLogger(__name__)
