@@ -76,7 +76,7 @@ def measure(
 def main() -> int:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     config = load_config()
-    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as name:
+    with tempfile.TemporaryDirectory() as name, contextlib.ExitStack() as stack:
         tmp = Path(name)
         upstream = procs.free_port()
         nginx = Nginx.start(tmp / "upstream", upstream, upstream_http(upstream))
