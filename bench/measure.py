@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -90,6 +91,27 @@ def measure_row(
     if result.errors:
         row.status = "errors"
     return row
+
+
+def alternating_rounds(
+    targets: Sequence[Target], rounds: int, measure: Callable[[Target], Measurement]
+) -> dict[str, list[Measurement]]:
+    """`rounds` measurements of each target in turn, every other round in reverse order, so
+    that the machine's drift falls on all of them alike. Stops at the first row not "ok" (the
+    caller finds it last in its target's list)."""
+    samples: dict[str, list[Measurement]] = {target.key: [] for target in targets}
+    for index in range(rounds):
+        for target in targets if index % 2 == 0 else targets[::-1]:
+            row = measure(target)
+            samples[target.key].append(row)
+            if row.status != "ok":
+                return samples
+    return samples
+
+
+def first_failure(samples: dict[str, list[Measurement]]) -> Measurement | None:
+    """The row of `alternating_rounds` that stopped them, if one did."""
+    return next((row for rows in samples.values() for row in rows if row.status != "ok"), None)
 
 
 def measure_sse(target: Target, samples: int, api_key: str) -> dict:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bench.config import WORKLOADS, BenchConfig
 from bench.logs import log
-from bench.measure import Measurement, measure_row
+from bench.measure import Measurement, alternating_rounds, first_failure, measure_row
 from bench.scenarios import Target
 
 ON, OFF = "gateway-a", "gateway-a-unobserved"
@@ -37,13 +38,21 @@ def measure_observe_cost(
     summary: dict[str, Any] = {"status": "ok", "workload": WORKLOAD.name, "rounds": rounds}
     summary |= {"round_seconds": ROUND_SECONDS, "by_concurrency": []}
     for concurrency in CONCURRENCIES:
-        samples: dict[str, list[Measurement]] = {ON: [], OFF: []}
-        for index in range(rounds):
-            for key in (ON, OFF) if index % 2 == 0 else (OFF, ON):
-                row = measure_row(pair[key], WORKLOAD, concurrency, short, scripts, api_key)
-                if row.status != "ok":
-                    return {"status": row.status, "reason": row.reason or "non-2xx answers"}
-                samples[key].append(row)
+        samples = alternating_rounds(
+            [pair[ON], pair[OFF]],
+            rounds,
+            partial(
+                measure_row,
+                workload=WORKLOAD,
+                concurrency=concurrency,
+                config=short,
+                scripts=scripts,
+                api_key=api_key,
+            ),
+        )
+        failed = first_failure(samples)
+        if failed is not None:
+            return {"status": failed.status, "reason": failed.reason or "non-2xx answers"}
         compared = compare(concurrency, samples[ON], samples[OFF])
         log(f"observability cost c={concurrency}: {compared}")
         summary["by_concurrency"].append(compared)
