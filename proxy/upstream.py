@@ -117,9 +117,15 @@ class UpstreamResult:
         """Close the upstream response and stop counting it in flight (least-conn)."""
         if not self.closed:
             self.closed = True
-            self.response.close()  # a fully read body has already freed its connection
-            self.response.release_conn()
+            discard(self.response)
             self.balancer.released(self.target)
+
+
+def discard(response: BaseHTTPResponse) -> None:
+    """Close an upstream response and give its connection slot back to the pool (a fully read
+    body has already freed its connection)."""
+    response.close()
+    response.release_conn()
 
 
 def falls_back(target: Target, status: int) -> bool:
@@ -165,7 +171,7 @@ def send(
             balancer.record_failure(target)
             if attempt < len(targets):
                 _log_failure(target, attempt, len(targets), f"answered {response.status}")
-                response.close()
+                discard(response)
                 balancer.released(target)
                 continue
         elapsed_ms = (time.perf_counter() - started) * 1000
