@@ -27,11 +27,12 @@ def project_modules() -> dict[str, Path]:
     }
 
 
-def imported_modules(path: Path, modules: dict[str, Path]) -> set[str]:
-    """Project modules that `path` imports anywhere in the file (module level or inside a def)."""
+def imported_modules(path: Path, modules: dict[str, Path], own: str | None = None) -> set[str]:
+    """Project modules that `path` (module `own`, by default named from its path) imports
+    anywhere in the file (module level or inside a def)."""
     found: set[str] = set()
-    name = module_name(path)
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    own = own or module_name(path)
+    package = own if path.name == "__init__.py" else own.rpartition(".")[0]
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -49,7 +50,7 @@ def imported_modules(path: Path, modules: dict[str, Path]) -> set[str]:
                 name = name.rpartition(".")[0]
             if name:
                 found.add(name)
-    found.discard(name)
+    found.discard(own)
     return found
 
 
@@ -62,15 +63,43 @@ def layer_of(module: str) -> int:
     return LAYERS.index(module.split(".")[0])
 
 
-def test_apps_import_only_downwards():
-    upward = sorted(
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(
         f"{source} -> {target}"
-        for source, targets in import_graph().items()
+        for source, targets in graph.items()
         for target in targets
         if layer_of(target) < layer_of(source)
         and not (source == COMPOSITION_ROOT and target.endswith(".views"))
     )
-    assert upward == [], "imports that reach up a layer (see DESIGN.md, Layout)"
+
+
+def test_apps_import_only_downwards():
+    assert upward_imports(import_graph()) == [], "imports that reach up a layer (DESIGN.md)"
+
+
+def test_an_upward_import_written_last_is_found(tmp_path):
+    """The check itself: a module's last import (and one inside a def) counts like the others."""
+    source = tmp_path / "outgoing.py"
+    source.write_text(
+        "from plugins.base import Plugin\nimport gateway_project.conf\n\n\n"
+        "def late():\n    from proxy.orchestrator import handle_proxy_request\n"
+        "from keys.selectors import api_key_verify\n"
+    )
+    modules = {name: Path() for name in ("plugins.base", "gateway_project.conf")}
+    modules |= {"proxy.orchestrator": Path(), "keys.selectors": Path(), "gateways.x": source}
+    found = imported_modules(source, modules, "gateways.x")
+    assert found == {"plugins.base", "gateway_project.conf", "proxy.orchestrator", "keys.selectors"}
+    assert upward_imports({"gateways.x": found}) == [
+        "gateways.x -> keys.selectors",
+        "gateways.x -> proxy.orchestrator",
+    ]
+
+
+def test_a_module_does_not_count_its_own_name(tmp_path):
+    source = tmp_path / "mod.py"
+    source.write_text("import gateways.mod\nfrom plugins.base import Plugin\n")
+    modules = {"gateways.mod": source, "plugins.base": Path()}
+    assert imported_modules(source, modules, "gateways.mod") == {"plugins.base"}
 
 
 def test_no_module_imports_itself_in_a_circle():
