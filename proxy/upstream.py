@@ -44,11 +44,6 @@ class UpstreamTimeout(Exception):
     """The upstream did not answer in time (504)."""
 
 
-class TargetSkipped(Exception):
-    """Raised by a request builder for a target that cannot serve the request (e.g. not its
-    model): the send loop moves on to the next target without counting a failure."""
-
-
 def failure_reason(exc: Exception) -> str:
     """What went wrong, without the request URL: its query may carry injected credentials
     (MaxRetryError names the URL; the error it wraps does not)."""
@@ -137,15 +132,12 @@ def send(
     balancer: Balancer, targets: Sequence[Target], build: Callable[[Target], OutgoingRequest]
 ) -> UpstreamResult:
     """Send to `targets` in turn (`Balancer.attempts`), `build(target)` giving each attempt's
-    request (TargetSkipped: that target cannot serve it). Connection errors move on for any
-    method, read timeouts for idempotent methods and LLM providers, a provider's 429/5xx too
-    (the last attempt's answer is returned as it is). The response body is left unread."""
+    request. Connection errors move on for any method, read timeouts for idempotent methods and
+    LLM providers, a provider's 429/5xx too (the last attempt's answer is returned as it is).
+    The response body is left unread."""
     last_error: Exception | None = None
     for attempt, target in enumerate(targets, start=1):
-        try:
-            outgoing = build(target)
-        except TargetSkipped:
-            continue
+        outgoing = build(target)
         balancer.started(target)
         started = time.perf_counter()
         try:

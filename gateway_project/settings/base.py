@@ -124,7 +124,6 @@ DATABASES = {
 }
 
 REDIS_URL = env.read("REDIS_URL") or socket_url(VAR_DIR / "redis.sock")
-EMBEDDED_REDIS = not env.read("REDIS_URL")
 
 
 def cache_settings(redis_url: str) -> dict:
@@ -145,7 +144,6 @@ def cache_settings(redis_url: str) -> dict:
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": redis_url,
-            "KEY_PREFIX": "gw",
             "OPTIONS": options,
         }
     }

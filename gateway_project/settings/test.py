@@ -15,7 +15,6 @@ TEST_REDIS_DIR = Path(tempfile.gettempdir()) / f"gw-test-redis-{os.getpid()}"
 TEST_REDIS_URL = env.read("TEST_REDIS_URL") or ensure_embedded_redis(TEST_REDIS_DIR)
 os.environ["TEST_REDIS_URL"] = TEST_REDIS_URL
 REDIS_URL = TEST_REDIS_URL
-EMBEDDED_REDIS = False
 CACHES = cache_settings(TEST_REDIS_URL)
 
 # admin_user (pytest-django) sets a password: PBKDF2 would cost ~0.4 s per admin test.
