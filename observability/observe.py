@@ -11,6 +11,7 @@ from observability import metrics as m
 from observability.access_log import access_log, timestamp
 from observability.rollups import latency_bucket, rollups, status_class
 from plugins.base import Finding, LLMCall, Verdict
+from plugins.registry import registry
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 VERDICT_DECISIONS = {
@@ -28,7 +29,6 @@ FINDING_DECISIONS = {
     "logged": "logged",
     "error": "error",
 }
-RATE_LIMITERS = frozenset({"rate_limiter", "token_rate_limiter"})
 MAX_MODELS = 50  # distinct model label values per process; more are counted as "other"
 MAX_PATH_LOGGED = 2048
 
@@ -82,10 +82,15 @@ def _count(record: RequestRecord, seconds: float, decided: set[tuple[str, str]])
     for plugin, decision in decided:
         pending.inc(m.PLUGIN_DECISIONS, (gateway, plugin, decision))
     for finding in record.findings:
-        if finding.action == "blocked" and finding.plugin in RATE_LIMITERS:
+        if finding.action == "blocked" and limits_rate(finding.plugin):
             pending.inc(m.RATE_LIMIT_REJECTIONS, (gateway, finding.kind))
     if record.llm is not None:
         _count_llm(gateway, record.llm)
+
+
+def limits_rate(plugin: str) -> bool:
+    plugin_class = registry.get(plugin)
+    return plugin_class is not None and plugin_class.limits_rate
 
 
 def decisions(record: RequestRecord) -> set[tuple[str, str]]:

@@ -195,6 +195,8 @@ class Plugin:
     # Dotted paths of write-only settings (`*`: every key or item), shown masked by the admin
     # API and the Django admin; see plugins.secrets.
     secret_settings: ClassVar[tuple[str, ...]] = ()
+    # A rate limiter's "blocked" findings are counted as rate-limit rejections (per scope).
+    limits_rate: ClassVar[bool] = False
 
     def __init__(self, *, instance_id: str, level: str, stage: str, settings: dict[str, Any]):
         """`settings` is the typed config: `validated_settings` output, never raw input."""

@@ -118,6 +118,7 @@ class RateLimiterPlugin(RedisScriptPlugin):
     """Sliding-window request limits; a rejected request consumes no budget."""
 
     name = "rate_limiter"
+    limits_rate = True
     description = "Exact sliding-window request limits: global, per IP, per user and per API key."
     allowed_stages = ("pre_request",)
     fixed_stages = ("pre_request",)

@@ -158,6 +158,7 @@ class TokenRateLimiterPlugin(RedisScriptPlugin):
     nothing; after the response the reservation is replaced by the real usage."""
 
     name = "token_rate_limiter"
+    limits_rate = True
     description = "LLM tokens per window per API key or user, reconciled with the real usage."
     allowed_stages = ("pre_request", "post_response")
     fixed_stages = ("pre_request", "post_response")
