@@ -6,7 +6,7 @@ PY := $(BIN)/python
 ADMIN_USER ?= admin
 PORT ?= 8080
 
-.PHONY: run test lint format bench corpus install migrate boot-check
+.PHONY: run test test-fast lint format bench corpus install migrate boot-check
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# The suite without the end-to-end tests (no gunicorn started): the quick loop while editing.
+test-fast: install
+	$(BIN)/pytest -m "not e2e"
 
 # requirements.txt alone in a fresh venv boots gunicorn and answers (a production image).
 boot-check:

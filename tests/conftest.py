@@ -11,6 +11,14 @@ from rest_framework.test import APIClient
 from gateway_project.embedded_redis import stop_embedded_redis
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the session's real gunicorn is an e2e test (`make test-fast` skips
+    them), marked or not."""
+    for item in items:
+        if "gateway_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Stop the embedded Redis the test settings started (none when TEST_REDIS_URL was given)."""
     if settings.TEST_REDIS_DIR.exists():
