@@ -63,6 +63,13 @@ class CompiledChain:
     def has(self, stage: str) -> bool:
         return bool(self.stages.get(stage))
 
+    @property
+    def inspects_answers(self) -> bool:
+        """Whether a plugin sees the upstream's answer (a response stage, chunk or stream hook)."""
+        return any(self.stages.get(stage) for stage in RESPONSE_STAGES) or bool(
+            self.chunk_plugins or self.stream_plugins
+        )
+
 
 @functools.lru_cache(maxsize=1024)
 def _config(plugin_class: type[Plugin], settings_json: str) -> dict[str, Any]:

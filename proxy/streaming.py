@@ -42,6 +42,15 @@ def response_context_of(upstream: BaseHTTPResponse) -> ResponseContext:
     )
 
 
+def unreadable_encoding(headers: CaseInsensitiveDict) -> str | None:
+    """The answer's Content-Encoding when it names one urllib3 cannot decode, else None."""
+    encoding = headers.get("Content-Encoding", "")
+    names = [name.strip().lower() for name in encoding.split(",") if name.strip()]
+    if all(name == "identity" or name in BaseHTTPResponse.CONTENT_DECODERS for name in names):
+        return None
+    return encoding
+
+
 def buffer_body(result: UpstreamResult, response_context: ResponseContext) -> None:
     """Read the whole body into `response_context.body`, decoded: plugins see plain text."""
     try:
