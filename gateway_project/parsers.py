@@ -34,9 +34,7 @@ def loads_bounded(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         return bounded_json.loads(text, max_depth, parse_constant=json.strict_constant)
     except bounded_json.JSONTooDeep as exc:
         raise TooDeeplyNested() from exc
-    except bounded_json.DuplicateKey as exc:
-        raise exceptions.ParseError(str(exc)) from exc
-    except ValueError as exc:
+    except (ValueError, bounded_json.DuplicateKey) as exc:
         raise exceptions.ParseError("invalid JSON payload") from exc
 
 

@@ -65,10 +65,9 @@ class CompiledChain:
 
     @property
     def inspects_answers(self) -> bool:
-        """Whether a plugin sees the upstream's answer (a response stage, chunk or stream hook)."""
-        return any(self.stages.get(stage) for stage in RESPONSE_STAGES) or bool(
-            self.chunk_plugins or self.stream_plugins
-        )
+        """Whether a plugin sees the upstream's answer: one in a response stage (chunk and
+        stream hooks are those plugins' too)."""
+        return any(self.stages.get(stage) for stage in RESPONSE_STAGES)
 
 
 @functools.lru_cache(maxsize=1024)

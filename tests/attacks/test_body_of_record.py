@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from gateway_project.conf import gateway_settings
+from gateways.models import Gateway
 from tests.builders import in_process_post, provider_target, routed_gateway
 from tests.upstream import BackgroundServer, SeenRequest
 
@@ -57,10 +58,12 @@ def llm_post(proxy_client, gateway, body: bytes, content_type: str | None, **ext
     )
 
 
-def post(proxy_client, gateway, body: bytes, content_type: str = "application/json", **extra):
+def post(
+    proxy_client, gateway, body: bytes, content_type="application/json", path="/echo", **extra
+):
     return proxy_client.generic(
         "POST",
-        "/echo",
+        path,
         body,
         content_type=content_type,
         HTTP_HOST=HOST,
@@ -386,3 +389,34 @@ def test_an_answer_in_an_encoding_the_gateway_cannot_read_is_502(
     response = proxy_client.get("/br", HTTP_HOST=HOST, HTTP_X_API_KEY=gateway.key)
     assert response.status_code == 502
     assert error_of(response) == "upstream answered in an encoding the gateway cannot read: br"
+
+
+def test_chunk_hooks_read_a_gzip_stream_decoded(sample_plugins, route, upstream, proxy_client):
+    """A streamed gzip answer: a chunk hook sees (and rewrites) plain bytes, never the
+    compressed ones the client would inflate past it."""
+    gateway = route(plugin_chain=[{"name": "shout", "stage": "post_response", "priority": 1}])
+    script = {
+        "chunks": ["mail john.", "doe@example.com"],
+        "content_type": "text/plain",
+        "gzip": True,
+    }
+    response = post(proxy_client, gateway, json.dumps(script).encode(), path="/scripted")
+    assert response.status_code == 200
+    assert not response.has_header("Content-Encoding")
+    assert b"".join(response.streaming_content) == b"MAIL JOHN.DOE@EXAMPLE.COM"
+
+
+# --- 2. duplicate keys on the admin plane too ---------------------------------------------------
+
+
+def test_admin_api_refuses_duplicate_keys(transactional_db, admin_token, proxy_client):
+    body = b'{"name": "gw", "subdomain": "gw", "subdomain": "other"}'
+    response = proxy_client.post(
+        "/api/v1/gateways",
+        body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {admin_token}",
+    )
+    assert response.status_code == 400
+    assert json.loads(response.content) == {"error": "invalid JSON payload"}
+    assert Gateway.objects.count() == 0
