@@ -12,6 +12,7 @@ import pytest
 
 from gateway_project.conf import gateway_settings
 from gateways.models import Gateway
+from proxy.streaming import MAX_BUFFERED_BODY
 from tests.builders import in_process_post, provider_target, routed_gateway
 from tests.upstream import BackgroundServer, SeenRequest
 
@@ -339,7 +340,11 @@ class CompressingHandler(RangeHandler):
             SeenRequest("GET", self.path, "", dict(self.headers.items()), b"")  # type: ignore[arg-type]
         )
         encoding = self.path.strip("/")
-        body = gzip.compress(ANSWER) if encoding == "gzip" else b"\x1b\x00raw-brotli"
+        body = b"\x1b\x00raw-brotli"
+        if encoding == "gzip":
+            body = gzip.compress(ANSWER)
+        elif encoding == "bomb":
+            encoding, body = "gzip", gzip.compress(b"a" * (MAX_BUFFERED_BODY + 1))
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Encoding", encoding)
@@ -389,6 +394,16 @@ def test_an_answer_in_an_encoding_the_gateway_cannot_read_is_502(
     response = proxy_client.get("/br", HTTP_HOST=HOST, HTTP_X_API_KEY=gateway.key)
     assert response.status_code == 502
     assert error_of(response) == "upstream answered in an encoding the gateway cannot read: br"
+
+
+def test_a_gzip_bomb_answer_is_502_not_inflated_whole(route, compressing_upstream, proxy_client):
+    gateway = route(
+        targets=[("127.0.0.1", compressing_upstream.port)],
+        plugin_chain=[masking("post_response")],
+    )
+    response = proxy_client.get("/bomb", HTTP_HOST=HOST, HTTP_X_API_KEY=gateway.key)
+    assert response.status_code == 502
+    assert error_of(response) == f"upstream answer larger than {MAX_BUFFERED_BODY} bytes decoded"
 
 
 def test_chunk_hooks_read_a_gzip_stream_decoded(sample_plugins, route, upstream, proxy_client):
