@@ -73,7 +73,4 @@ def loads(data: bytes | bytearray | str, max_depth: int, **json_options: Any) ->
         raise JSONTooDeep(TOO_DEEP_MESSAGE)
     if json_options:
         return json.loads(raw, object_pairs_hook=unique_keys, **json_options)
-    text = raw.decode(json.detect_encoding(raw), "surrogatepass")  # as json.loads decodes
-    if text.startswith("\ufeff"):
-        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-    return DECODER.decode(text)
+    return DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))  # as json.loads
