@@ -28,12 +28,13 @@ class TooDeeplyNested(exceptions.ParseError):
 
 def loads_bounded(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """`json.loads` that refuses documents nested deeper than `max_depth` (TooDeeplyNested)
-    before parsing them; NaN and Infinity are refused as in DRF's strict mode."""
+    before parsing them; NaN and Infinity are refused as in DRF's strict mode, and so is a
+    repeated key."""
     try:
         return bounded_json.loads(text, max_depth, parse_constant=json.strict_constant)
     except bounded_json.JSONTooDeep as exc:
         raise TooDeeplyNested() from exc
-    except ValueError as exc:
+    except (ValueError, bounded_json.DuplicateKey) as exc:
         raise exceptions.ParseError("invalid JSON payload") from exc
 
 

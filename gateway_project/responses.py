@@ -9,7 +9,11 @@ from django.http import HttpResponse
 
 
 def json_error(
-    status: int, message: str, *, headers: dict[str, str] | None = None, **extra: Any
+    status: int,
+    message: str | dict[str, Any],
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> HttpResponse:
     response = HttpResponse(
         json.dumps({"error": message, **extra}), status=status, content_type="application/json"

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from requests.structures import CaseInsensitiveDict
 from rest_framework import serializers
 
-from gateway_project.bounded_json import JSONTooDeep, loads
+from gateway_project.bounded_json import JSONRefused, loads
 from gateway_project.conf import gateway_settings
 from gateway_project.serializers import JSONBooleanField, StrictSerializer
 from plugins.stages import STAGES
@@ -138,13 +138,13 @@ class RequestContext:
     def json_body(self) -> Any:
         """The body parsed as JSON, or None when it is empty or not JSON (parsed once per body).
 
-        A body nested deeper than MAX_JSON_DEPTH is refused (400): a plugin never sees it, and
-        no plugin can fail open on it."""
+        A body nested deeper than MAX_JSON_DEPTH, or repeating a key in an object, is refused
+        (400): a plugin never sees it, and no plugin can fail open on it."""
         cached = self.metadata.get("_json_body")
         if cached is None or cached[0] is not self.body:  # parsed again once a plugin rewrote it
             try:
                 parsed = loads(self.body, gateway_settings.MAX_JSON_DEPTH) if self.body else None
-            except JSONTooDeep as exc:
+            except JSONRefused as exc:
                 raise PluginRejection(400, str(exc)) from exc
             except ValueError:  # UnicodeDecodeError included
                 parsed = None

@@ -63,6 +63,12 @@ class CompiledChain:
     def has(self, stage: str) -> bool:
         return bool(self.stages.get(stage))
 
+    @property
+    def inspects_answers(self) -> bool:
+        """Whether a plugin sees the upstream's answer: one in a response stage (chunk and
+        stream hooks are those plugins' too)."""
+        return any(self.stages.get(stage) for stage in RESPONSE_STAGES)
+
 
 @functools.lru_cache(maxsize=1024)
 def _config(plugin_class: type[Plugin], settings_json: str) -> dict[str, Any]:

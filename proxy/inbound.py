@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.http import HttpRequest
 from requests.structures import CaseInsensitiveDict
 
 from gateway_project.conf import gateway_settings
-from gateway_project.request_body import BodyReadTimeout, BodyTooLarge, read_limited
+from gateway_project.request_body import (
+    BodyReadTimeout,
+    BodyTooLarge,
+    InvalidEncoding,
+    UnsupportedEncoding,
+    decode_body,
+    read_limited,
+)
 from keys.secrets import hash_secret
 from keys.selectors import api_key_verify
 from plugins.pipeline import PRE_AUTH
@@ -20,13 +28,34 @@ MAX_REQUEST_ID_LENGTH = 128
 
 
 class ProxyError(Exception):
-    """Ends a proxied request with a JSON error."""
+    """Ends a proxied request with a JSON error; one with a `code` is in OpenAI's shape (the
+    LLM front's errors)."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+        *,
+        code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
+        self.code = code
+
+    @property
+    def error(self) -> str | dict[str, Any]:
+        """The value of the answer's "error"."""
+        if self.code is None:
+            return self.message
+        return {
+            "message": self.message,
+            "type": "invalid_request_error",
+            "param": None,
+            "code": self.code,
+        }
 
 
 def request_id_of(request: HttpRequest) -> str:
@@ -111,15 +140,27 @@ def authenticate(
     return key.id
 
 
-def read_body(request: HttpRequest) -> bytes:
-    """The whole body, within MAX_BODY_BYTES (413) and BODY_READ_TIMEOUT (408)."""
+def read_body(request: HttpRequest, headers: CaseInsensitiveDict) -> bytes:
+    """The whole body, within MAX_BODY_BYTES (413) and BODY_READ_TIMEOUT (408), decoded from
+    its Content-Encoding within MAX_BODY_BYTES too: plugins inspect, and the upstream gets, the
+    decoded body (`headers` follow: no Content-Encoding). An encoding the gateway cannot decode
+    is 415, a body that is not what its encoding says 400."""
     limit = gateway_settings.MAX_BODY_BYTES
     length = request.META.get("CONTENT_LENGTH") or "0"
     if length.isdigit() and int(length) > limit:
         raise ProxyError(413, f"request body larger than {limit} bytes")
     try:
-        return read_limited(request, limit)
+        body = read_limited(request, limit)
+        if "Content-Encoding" in headers:
+            body = decode_body(body, headers.pop("Content-Encoding"), limit)
+            if "Content-Length" in headers:
+                headers["Content-Length"] = str(len(body))
+        return body
     except BodyTooLarge as exc:
         raise ProxyError(413, str(exc)) from exc
     except BodyReadTimeout as exc:
         raise ProxyError(408, str(exc)) from exc
+    except UnsupportedEncoding as exc:
+        raise ProxyError(415, str(exc)) from exc
+    except InvalidEncoding as exc:
+        raise ProxyError(400, str(exc)) from exc

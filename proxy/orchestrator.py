@@ -9,7 +9,7 @@ from collections.abc import Generator
 
 from django.http import HttpRequest, HttpResponse
 
-from gateway_project.bounded_json import JSONTooDeep
+from gateway_project.bounded_json import JSONRefused
 from gateway_project.conf import gateway_settings
 from gateway_project.responses import json_error
 from gateways.path_normalization import UnsafePath, normalize_path, raw_request_path
@@ -38,7 +38,7 @@ from proxy.llm.front import MODELS, LLMRequest, front_request, models_response
 from proxy.llm.streams import StreamTranslator
 from proxy.matching import RouteMatch
 from proxy.observation import RequestRecord, observed, upstream_answered
-from proxy.outgoing import build_outgoing, client_headers, strip_hop_by_hop
+from proxy.outgoing import ask_whole_answer, build_outgoing, client_headers, strip_hop_by_hop
 from proxy.streaming import (
     buffer_body,
     buffered_response,
@@ -46,6 +46,7 @@ from proxy.streaming import (
     response_context_of,
     should_buffer,
     streamed_response,
+    unreadable_encoding,
     upstream_chunks,
 )
 from proxy.upstream import (
@@ -74,11 +75,13 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         if preflight is not None and chain.has(PRE_AUTH):
             run_stage(chain, PRE_AUTH, context)  # cors answers the preflight (no key needed)
         context.api_key_id = authenticate(snapshot, match.route, context.headers)
-        context.body = read_body(request)
+        context.body = read_body(request, context.headers)  # decoded: the body of record
         record.bytes_in = len(context.body)
         llm = front_request(match.route.llm, context)  # rules with LLM provider targets
         expect_llm_call(context, match.route.balancer)
         run_stage(chain, "pre_request", context)
+        if chain.inspects_answers:
+            ask_whole_answer(context.headers)  # no Range pieces, no compression to see past
         if llm is not None and llm.endpoint == MODELS:
             response = models_response(match.route.llm)
         else:
@@ -88,8 +91,8 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
     except PluginResponse as answer:
         response = plugin_response(context, answer)
     except ProxyError as exc:
-        response = json_error(exc.status, exc.message, headers=exc.headers)
-    except (UnsafePath, JSONTooDeep) as exc:
+        response = json_error(exc.status, exc.error, headers=exc.headers)
+    except (UnsafePath, JSONRefused) as exc:
         response = json_error(400, str(exc))
     except PluginRejection as exc:
         headers = {**(context.response_headers if context else {}), **exc.headers}
@@ -175,6 +178,11 @@ def respond(
     response_context = response_context_of(result.response)
     exchange = llm.exchange if llm is not None else None
     try:
+        encoding = unreadable_encoding(response_context.headers)
+        if encoding is not None and chain.inspects_answers:  # never relayed uninspected
+            raise ProxyError(
+                502, f"upstream answered in an encoding the gateway cannot read: {encoding}"
+            )
         translator = None
         if exchange is not None:  # a stream's translator, or the JSON answer translated whole
             translator = openai_answer(exchange, result, response_context, context.llm)
@@ -190,7 +198,7 @@ def respond(
             response_context.streamed = True
             run_stage(chain, "pre_response", context, response_context)
             rewriter = stream_rewriter(chain.stream_plugins, context, response_context)
-            if rewriter is not None or translator is not None:
+            if rewriter is not None or translator is not None or chain.chunk_plugins:
                 response_context.headers.pop("Content-Encoding", None)  # read decoded
             body = stream_body(chain, context, response_context, result, rewriter, translator)
             rewritten = bool(chain.chunk_plugins or rewriter)
@@ -218,9 +226,8 @@ def stream_body(
     meter = StreamMeter(context.llm, result.target) if context.llm is not None else None
     if meter is not None:
         hooks = meter.wrap(hooks)
-    chunks = upstream_chunks(
-        result, context.request_id, hooks, translator, decode=rewriter is not None
-    )
+    decode = rewriter is not None or bool(chain.chunk_plugins)  # chunk hooks see plain bytes
+    chunks = upstream_chunks(result, context.request_id, hooks, translator, decode=decode)
     if not (yield from (chunks if rewriter is None else rewriter.rewrite(chunks))):
         return
     if meter is not None:

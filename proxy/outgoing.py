@@ -42,6 +42,8 @@ HOP_BY_HOP = frozenset(
     }
 )
 API_KEY_HEADERS = ("X-TG-API-Key", "X-API-Key")
+# Headers asking for part of an answer: plugins that inspect answers must see them whole.
+PARTIAL_ANSWER_HEADERS = ("Range", "If-Range")
 
 
 @dataclass(slots=True)
@@ -92,6 +94,14 @@ def outgoing_headers(
     apply_headers(headers, match.route.headers)
     apply_headers(headers, target.headers)
     return headers
+
+
+def ask_whole_answer(headers: CaseInsensitiveDict) -> None:
+    """The upstream is asked for its whole answer, uncompressed (the client gets all of it,
+    200 rather than 206): what plugins inspect is then what the client receives."""
+    for name in PARTIAL_ANSWER_HEADERS:
+        headers.pop(name, None)
+    headers["Accept-Encoding"] = "identity"
 
 
 def route_timeouts(route: Any) -> tuple[float, float]:
@@ -158,7 +168,8 @@ def upstream_url(target: Target, path: str, query_string: str) -> str:
 
 
 def request_json(body: bytes) -> Any:
-    """A request body parsed as JSON within MAX_JSON_DEPTH (JSONTooDeep past it)."""
+    """A request body parsed as JSON within MAX_JSON_DEPTH (JSONTooDeep past it, DuplicateKey
+    on a repeated key)."""
     return loads(body, gateway_settings.MAX_JSON_DEPTH)
 
 

@@ -11,6 +11,7 @@ from urllib3 import BaseHTTPResponse
 
 from plugins.base import RequestContext, ResponseContext
 from plugins.pipeline import CompiledChain
+from proxy.inbound import ProxyError
 from proxy.llm.streams import StreamTranslator
 from proxy.outgoing import strip_hop_by_hop
 from proxy.responses import ProxyResponse, StreamingProxyResponse
@@ -42,14 +43,36 @@ def response_context_of(upstream: BaseHTTPResponse) -> ResponseContext:
     )
 
 
+def unreadable_encoding(headers: CaseInsensitiveDict) -> str | None:
+    """The answer's Content-Encoding when it names one urllib3 cannot decode, else None."""
+    encoding = headers.get("Content-Encoding", "")
+    names = [name.strip().lower() for name in encoding.split(",") if name.strip()]
+    if all(name == "identity" or name in BaseHTTPResponse.CONTENT_DECODERS for name in names):
+        return None
+    return encoding
+
+
 def buffer_body(result: UpstreamResult, response_context: ResponseContext) -> None:
-    """Read the whole body into `response_context.body`, decoded: plugins see plain text."""
+    """Read the whole body into `response_context.body`, decoded: plugins see plain text. A
+    compressed one is inflated read by read, 502 past MAX_BUFFERED_BODY (a bomb never whole)."""
     try:
-        response_context.body = result.response.read(decode_content=True)
+        if "Content-Encoding" not in response_context.headers:
+            response_context.body = result.response.read(decode_content=True)
+        else:
+            response_context.body = bounded_read(result.response, MAX_BUFFERED_BODY)
     finally:
         result.close()
     response_context.headers.pop("Content-Encoding", None)
     response_context.headers.pop("Content-Length", None)
+
+
+def bounded_read(upstream: BaseHTTPResponse, limit: int) -> bytes:
+    body = bytearray()
+    while chunk := upstream.read1(READ_SIZE, decode_content=True):
+        body += chunk
+        if len(body) > limit:
+            raise ProxyError(502, f"upstream answer larger than {limit} bytes decoded")
+    return bytes(body)
 
 
 def buffered_response(response_context: ResponseContext) -> ProxyResponse:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway_project.bounded_json import JSONTooDeep, loads
+from gateway_project.bounded_json import JSONRefused, loads
 from gateway_project.conf import gateway_settings
 from plugins.base import LLMCall
 
@@ -30,10 +30,11 @@ MAX_JSON_BODY = 8 * 1024 * 1024
 
 
 def parse_json(data: bytes | bytearray) -> Any:
-    """An upstream body or event as JSON; None when it is not JSON or nests too deep."""
+    """An upstream body or event as JSON; None when it is not JSON, nests too deep or repeats a
+    key."""
     try:
         return loads(data, gateway_settings.MAX_JSON_DEPTH)
-    except (ValueError, JSONTooDeep):  # UnicodeDecodeError included
+    except (ValueError, JSONRefused):  # UnicodeDecodeError included
         return None
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from urllib3.exceptions import HTTPError
 
-from gateway_project.bounded_json import JSONTooDeep, loads
+from gateway_project.bounded_json import JSONRefused, loads
 from gateway_project.conf import gateway_settings
 from plugins.base import LLMCall, ResponseContext
 from proxy.llm.front import Exchange
@@ -103,5 +103,5 @@ def _translated(exchange: Exchange, data: Any) -> dict[str, Any] | None:
 def _json(raw: bytes) -> Any:
     try:
         return loads(raw, gateway_settings.MAX_JSON_DEPTH) if raw else None
-    except (ValueError, JSONTooDeep):
+    except (ValueError, JSONRefused):
         return None

@@ -30,6 +30,7 @@ from proxy.outgoing import (
 MODELS = "models"
 ENDPOINTS = (("/chat/completions", "POST", CHAT), ("/embeddings", "POST", EMBEDDINGS))
 INVALID_BODY = "invalid request body"
+JSON_ONLY = "Content-Type must be application/json"
 MESSAGE_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 # The client's negotiation headers are for the front, not for the provider.
 FRONT_HEADERS = ("Content-Length", "Content-Type", "Accept", "Accept-Encoding", "Authorization")
@@ -58,6 +59,19 @@ def valid_embeddings(body: Any) -> bool:
         return False
     value = body.get("input")
     return bool(value) and isinstance(value, str | list)
+
+
+def require_json(context: RequestContext) -> None:
+    """The body is JSON for the front and the plugins alike: one labelled otherwise is 415 (a
+    plugin skips an image or a form the front would read as JSON); one without a Content-Type
+    is taken as JSON, and labelled so for the plugins and the upstream."""
+    if not context.body:
+        return
+    media = context.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    if not media:
+        context.headers["Content-Type"] = "application/json"
+    elif media != "application/json" and not media.endswith("+json"):
+        raise ProxyError(415, JSON_ONLY, code="unsupported_media_type")
 
 
 def checked_body(endpoint: str, context: RequestContext) -> dict[str, Any]:
@@ -157,10 +171,12 @@ class ModelFirst:
 def front_request(route: LLMRoute | None, context: RequestContext) -> LLMRequest | None:
     """The LLM request of a rule with provider targets (None for other rules), validated at the
     edge: an endpoint the front does not serve is 404, a body that is not a request of its
-    endpoint 400, a model no target serves 400 naming the models that are."""
+    endpoint 400, a model no target serves 400 naming the models that are; a body not labelled
+    JSON 415."""
     if route is None:
         return None
     if not route.translates:
+        require_json(context)
         body = context.json_body()
         if context.body and body is None:  # the provider's APIs all take JSON
             raise ProxyError(400, INVALID_BODY)
@@ -172,6 +188,7 @@ def front_request(route: LLMRoute | None, context: RequestContext) -> LLMRequest
             raise ProxyError(404, "not an endpoint of this OpenAI-compatible API")
         if endpoint == MODELS:
             return LLMRequest(route, MODELS, None)
+        require_json(context)
         model = checked_body(endpoint, context).get("model")
         if model is not None and not route.serves(model):
             allowed = ", ".join(route.models)

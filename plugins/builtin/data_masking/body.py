@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from gateway_project.bounded_json import JSONTooDeep, loads
+from gateway_project.bounded_json import JSONRefused, loads
 from gateway_project.conf import gateway_settings
 
 FORM = "application/x-www-form-urlencoded"
@@ -79,7 +79,7 @@ def mask_body(
 def parse_json(body: bytes) -> Any:
     try:
         return loads(body, gateway_settings.MAX_JSON_DEPTH)
-    except (ValueError, JSONTooDeep):  # not JSON after all, or too deep: masked as text
+    except (ValueError, JSONRefused):  # not JSON, too deep or repeating a key: masked as text
         return None
 
 
