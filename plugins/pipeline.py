@@ -13,9 +13,17 @@ from typing import Any
 
 import gevent
 
-from plugins.base import Plugin, PluginRejection, PluginResponse, RequestContext, ResponseContext
+from plugins.base import (
+    Plugin,
+    PluginRejection,
+    PluginResponse,
+    RequestContext,
+    ResponseContext,
+    StreamStop,
+)
 from plugins.models import STAGES
 from plugins.registry import registry
+from plugins.streams import StreamCut
 
 logger = logging.getLogger(__name__)
 
@@ -182,12 +190,25 @@ def run_stage(
 
 
 def transform_chunk(chain: CompiledChain, request: RequestContext, chunk: bytes) -> bytes:
-    """Pass a streamed body chunk through the chunk hooks of response-stage plugins."""
+    """Pass a streamed body chunk through the chunk hooks of response-stage plugins. A hook
+    that raises StreamStop, or crashes and does not fail open, cuts the stream (StreamCut); one
+    that fails open passes the chunk on as it was, logged."""
     for plugin in chain.chunk_plugins:
         try:
             chunk = plugin.on_chunk(request, chunk)
-        except Exception:
+        except StreamStop as stop:
+            raise StreamCut(stop.message, stop.kind, plugin.name, "reject") from stop
+        except Exception as exc:
+            if plugin.fails_open_on(plugin.stage, exc):
+                request.verdicts.append((plugin.name, "stream", "fail_open"))
+                logger.exception(
+                    "plugin %s (%s) failed on a streamed chunk; failing open",
+                    plugin.name,
+                    plugin.instance_id,
+                )
+                continue
             logger.exception(
                 "plugin %s (%s) failed on a streamed chunk", plugin.name, plugin.instance_id
             )
+            raise StreamCut(plugin.stream_error_message, plugin.name, plugin.name) from exc
     return chunk

@@ -167,11 +167,7 @@ class EventTextStream(TextStream):
         return b"".join(out)
 
     def error(self, cut: StreamCut) -> bytes:
-        if self.anthropic:
-            error = {"type": "error", "error": {"type": cut.kind, "message": cut.message}}
-            return json_event(error, event="error").encode()
-        error_event = json_event({"error": {"message": cut.message, "type": cut.kind}})
-        return error_event.encode() + SSEEvent(DONE).encode()
+        return error_events(cut, self.anthropic)
 
     def event(self, event: SSEEvent) -> bytes:
         if event.data == DONE:
@@ -305,6 +301,40 @@ class EventTextStream(TextStream):
         responses = [key for key in self.channels if key[0] == "r"]
         held = b"".join(self.flush_responses({"output_index": key[1]}) for key in responses)
         return held + self.synthesised_openai_chunks()
+
+
+def error_events(cut: StreamCut, anthropic: bool) -> bytes:
+    """The events that end an event stream after a cut: Anthropic's error event, or OpenAI's
+    error chunk and [DONE]."""
+    if anthropic:
+        error = {"type": "error", "error": {"type": cut.kind, "message": cut.message}}
+        return json_event(error, event="error").encode()
+    error_event = json_event({"error": {"message": cut.message, "type": cut.kind}})
+    return error_event.encode() + SSEEvent(DONE).encode()
+
+
+def cut_chunks(
+    chunks: Generator[bytes, None, bool], request: RequestContext, response: ResponseContext
+) -> Generator[bytes, None, bool]:
+    """A body no text filter reads, ended as a filtered one is when a chunk hook cuts it: an
+    event stream with its error events (Anthropic's once the stream began as one), any other
+    body with a broken transfer. Returns whether it was sent whole."""
+    event_stream = media_type(response.headers.get("Content-Type", "")) == "text/event-stream"
+    anthropic = False
+    while True:
+        try:
+            chunk = next(chunks)
+        except StopIteration as end:
+            return bool(end.value)
+        except StreamCut as cut:
+            chunks.close()
+            request.verdicts.append((cut.plugin, "stream", cut.decision))
+            if not event_stream:
+                raise ConnectionAbortedError(cut.message) from cut
+            yield error_events(cut, anthropic)
+            return False
+        anthropic = anthropic or b"message_start" in chunk
+        yield chunk
 
 
 class StreamRewriter:
