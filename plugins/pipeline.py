@@ -8,7 +8,6 @@ import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import groupby
 from typing import Any
 
 import gevent
@@ -22,6 +21,7 @@ from plugins.base import (
     StreamStop,
 )
 from plugins.models import STAGES
+from plugins.ordering import REQUEST_STAGE, Role, first_conflict, in_steps, rewriters_first
 from plugins.registry import registry
 from plugins.streams import StreamCut
 
@@ -91,26 +91,29 @@ def build_plugin(spec: PluginSpec) -> Plugin:
 
 def _steps(plugins: Sequence[tuple[PluginSpec, Plugin]], stage: str) -> list[Step]:
     """Steps of one level in a stage: by priority; parallel plugins of one priority together."""
-    in_stage = sorted(
-        ((spec, plugin) for spec, plugin in plugins if stage in plugin.stages),
-        key=lambda item: item[0].priority,
-    )
-    steps: list[Step] = []
-    for _, group in groupby(in_stage, key=lambda item: item[0].priority):
-        members = list(group)
-        parallel = tuple(plugin for spec, plugin in members if spec.parallel)
-        if parallel:
-            steps.append(parallel)
-        steps.extend((plugin,) for spec, plugin in members if not spec.parallel)
-    return steps
+    return in_steps((spec, plugin) for spec, plugin in plugins if stage in plugin.stages)
+
+
+def _role(plugin: Plugin) -> Role:
+    rewrites = type(plugin).rewrites_request_with(plugin.settings)
+    return Role(plugin.name, rewrites, plugin.sends_content_out)
 
 
 def compile_chain(levels: Iterable[Sequence[PluginSpec]]) -> CompiledChain:
-    """Chain of the given levels (gateway first, then rule), enabled plugins only."""
+    """Chain of the given levels (gateway first, then rule), enabled plugins only. Chains are
+    checked against the order rule when written (plugins.ordering); one stored before it is
+    run under it anyway: request rewriters alone and before any plugin that sends out."""
     built = [[(spec, build_plugin(spec)) for spec in level if spec.enabled] for level in levels]
     stages = {
         stage: tuple(step for level in built for step in _steps(level, stage)) for stage in STAGES
     }
+    request_steps = rewriters_first(stages[REQUEST_STAGE], _role)
+    if request_steps != stages[REQUEST_STAGE]:
+        logger.warning(
+            "plugin chain breaks the order rule (%s); request rewriters run first",
+            first_conflict([tuple(map(_role, step)) for step in stages[REQUEST_STAGE]]),
+        )
+        stages[REQUEST_STAGE] = request_steps
     stages[PRE_AUTH] = tuple(
         (plugin,)
         for step in stages["pre_request"]

@@ -11,6 +11,8 @@ import pytest
 from requests.structures import CaseInsensitiveDict
 
 from plugins.base import ResponseContext
+from plugins.models import PluginConfig
+from plugins.registry import registry
 from plugins.sse import SSEParser
 from tests.guardrail_mocks import GuardrailMock
 from tests.plugins.helpers import make_plugin, make_request
@@ -136,6 +138,114 @@ def test_item4_a_buffered_answer_of_any_text_type_is_masked(content_type):
     response = ResponseContext(200, CaseInsensitiveDict(headers), body=f"to: {EMAIL}".encode())
     plugin.post_response(make_request(), response)
     assert response.body == b"to: [MASKED_EMAIL]"
+
+
+# Item 9: no outbound call sees request text before a rewrite.
+
+
+def test_item9_masking_parallel_beside_a_guardrail_is_refused(service, route, api):
+    gateway = route()
+    chain = [
+        masking("pre_request", priority=1, parallel=True),
+        guardrail(service.url, priority=1, parallel=True),
+    ]
+    path = f"/api/v1/gateways/{gateway.gateway['id']}/rules/{gateway.rule['id']}"
+    message = " ".join(
+        fields(api.patch(path, {"plugin_chain": chain}, format="json"))["plugin_chain"]
+    )
+    assert "data_masking" in message
+    assert "external_api" in message
+
+
+def test_item9_a_guardrail_prioritised_before_masking_is_refused(service, api, upstream):
+    chain = [masking("pre_request", priority=5), guardrail(service.url, priority=0)]
+    payload = {"name": "g", "subdomain": "g", "required_plugins": chain}
+    message = " ".join(
+        fields(api.post("/api/v1/gateways", payload, format="json"))["required_plugins"]
+    )
+    assert "data_masking" in message
+    assert "external_api" in message
+
+
+def test_item9_a_gateway_guardrail_before_a_rule_masking_is_refused(service, route, api):
+    gateway = route(required_plugins=[guardrail(service.url)])
+    path = f"/api/v1/gateways/{gateway.gateway['id']}/rules/{gateway.rule['id']}"
+    response = api.patch(path, {"plugin_chain": [masking("pre_request")]}, format="json")
+    message = " ".join(fields(response)["plugin_chain"])
+    assert "data_masking" in message
+    assert "external_api" in message
+    # ... and the other way round: the guardrail added to a gateway whose rule masks.
+    other = route(subdomain="other", plugin_chain=[masking("pre_request")])
+    path = f"/api/v1/gateways/{other.gateway['id']}"
+    response = api.patch(path, {"required_plugins": [guardrail(service.url)]}, format="json")
+    message = " ".join(fields(response)["required_plugins"])
+    assert "data_masking" in message
+    assert "external_api" in message
+
+
+def test_item9_the_plugins_endpoint_refuses_a_guardrail_beside_sanitising(service, route, api):
+    gateway = route()
+    sanitize = {
+        "name": "code_sanitation",
+        "stage": "pre_request",
+        "priority": 1,
+        "parallel": True,
+        "settings": {
+            "apply_all_languages": True,
+            "content_to_check": ["body"],
+            "action": "sanitize",
+        },
+    }
+    payload = {
+        "type": "rule",
+        "id": gateway.rule["id"],
+        "plugins": [sanitize, guardrail(service.url, priority=1, parallel=True)],
+    }
+    message = json.dumps(fields(api.post("/api/v1/plugins", payload, format="json")))
+    assert "code_sanitation" in message
+    assert "external_api" in message
+    payload["plugins"][0]["settings"]["action"] = "block"  # blocking rewrites nothing
+    assert api.post("/api/v1/plugins", payload, format="json").status_code == 204
+
+
+def test_item9_the_guardrail_service_receives_masked_text(service, route, proxy_client):
+    gateway = route(plugin_chain=[masking("pre_request", priority=1), guardrail(service.url)])
+    prompt = {"model": "m", "messages": [{"role": "user", "content": f"mail {EMAIL} now"}]}
+    response = proxy_client.post(
+        "/v1/chat/completions",
+        json.dumps(prompt),
+        content_type="application/json",
+        HTTP_HOST=HOST,
+        HTTP_X_API_KEY=gateway.key,
+    )
+    assert response.status_code == 200
+    sent = json.dumps(service.calls[0].body)
+    assert "[MASKED_EMAIL]" in sent
+    assert EMAIL not in sent
+
+
+def test_item9_a_chain_stored_before_the_rule_still_masks_first(service, route, proxy_client):
+    """A stored chain that breaks the rule (written before it existed: straight to the rows)
+    runs with the rewriter first: the guardrail service still receives masked text."""
+    gateway = route()
+    for entry in [
+        guardrail(service.url, priority=1, parallel=True),
+        masking("pre_request", priority=1, parallel=True),
+    ]:
+        settings = registry.get(entry["name"]).validated_settings(entry["settings"])
+        PluginConfig.objects.create(rule_id=gateway.rule["id"], **{**entry, "settings": settings})
+    prompt = {"model": "m", "messages": [{"role": "user", "content": f"mail {EMAIL} now"}]}
+    response = proxy_client.post(
+        "/v1/chat/completions",
+        json.dumps(prompt),
+        content_type="application/json",
+        HTTP_HOST=HOST,
+        HTTP_X_API_KEY=gateway.key,
+    )
+    assert response.status_code == 200
+    sent = json.dumps(service.calls[0].body)
+    assert "[MASKED_EMAIL]" in sent
+    assert EMAIL not in sent
 
 
 # Item 10: a chunk hook that crashes cuts the stream unless its plugin fails open.
