@@ -85,7 +85,7 @@ class CodeSanitationPlugin(PatternDetector):
 
     @classmethod
     def rewrites_request_with(cls, settings: dict[str, Any]) -> bool:
-        return settings["action"] == SANITIZE
+        return settings.get("action") == SANITIZE
 
     def builtin_rules(self) -> tuple[Rule, ...]:
         config = self.settings

@@ -224,6 +224,24 @@ def test_item9_the_guardrail_service_receives_masked_text(service, route, proxy_
     assert EMAIL not in sent
 
 
+def test_item9_the_django_admin_refuses_a_guardrail_beside_masking(service, admin_client):
+    rows = [
+        masking("pre_request", priority=1, parallel="on"),
+        guardrail(service.url, priority=1, parallel="on"),
+    ]
+    data = {"name": "admin-made", "subdomain": "admin-made", "status": "active"}
+    data.update({"required_plugins-TOTAL_FORMS": "2", "required_plugins-INITIAL_FORMS": "0"})
+    for index, row in enumerate(rows):
+        row = {**row, "enabled": "on", "position": "0", "settings": json.dumps(row["settings"])}
+        data.update({f"required_plugins-{index}-{key}": value for key, value in row.items()})
+    response = admin_client.post("/admin/gateways/gateway/add/", data)
+    assert response.status_code == 200  # the form again, with its errors
+    page = response.content.decode().replace("&#x27;", "'")
+    assert "'data_masking' rewrites the request" in page
+    assert "'external_api'" in page
+    assert not PluginConfig.objects.exists()
+
+
 def test_item9_a_chain_stored_before_the_rule_still_masks_first(service, route, proxy_client):
     """A stored chain that breaks the rule (written before it existed: straight to the rows)
     runs with the rewriter first: the guardrail service still receives masked text."""
