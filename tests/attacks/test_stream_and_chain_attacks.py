@@ -271,7 +271,22 @@ def test_item9_a_chain_stored_before_the_rule_still_masks_first(service, route, 
 CHUNKS = [openai_chunk("fine "), openai_chunk("then boom"), openai_chunk(" after")]
 
 
-def test_item10_a_crashing_chunk_hook_cuts_the_stream(sample_plugins, route, proxy_client):
+@pytest.fixture
+def access_log(settings, tmp_path):
+    """The verdicts of each access-log line written during the test."""
+    path = tmp_path / "access.log"
+    settings.GATEWAY = {**settings.GATEWAY, "ACCESS_LOG": str(path)}
+
+    def verdicts() -> list[list[str]]:
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        return [line["verdicts"] for line in lines if line["type"] == "request"]
+
+    return verdicts
+
+
+def test_item10_a_crashing_chunk_hook_cuts_the_stream(
+    sample_plugins, route, proxy_client, access_log
+):
     crasher = {"name": "chunk_crasher", "stage": "post_response", "priority": 1}
     gateway = route(plugin_chain=[crasher])
     script = {"chunks": [*CHUNKS, "data: [DONE]\n\n"]}
@@ -281,6 +296,7 @@ def test_item10_a_crashing_chunk_hook_cuts_the_stream(sample_plugins, route, pro
     assert b"after" not in body
     errors = [event.json()["error"] for event in events(body) if "error" in (event.json() or {})]
     assert errors == [{"message": "chunk hook failed", "type": "chunk_crasher"}]
+    assert access_log()[-1] == ["chunk_crasher:stream:fail"]
 
 
 def test_item10_a_crashing_chunk_hook_cuts_a_plain_text_stream(sample_plugins, route, proxy_client):
@@ -291,7 +307,9 @@ def test_item10_a_crashing_chunk_hook_cuts_a_plain_text_stream(sample_plugins, r
     assert broken_transfer(response, "chunk hook failed") == b"fine "
 
 
-def test_item10_a_chunk_hook_that_fails_open_passes_the_chunk(sample_plugins, route, proxy_client):
+def test_item10_a_chunk_hook_that_fails_open_passes_the_chunk(
+    sample_plugins, route, proxy_client, access_log
+):
     crasher = {
         "name": "chunk_crasher",
         "stage": "post_response",
@@ -302,3 +320,7 @@ def test_item10_a_chunk_hook_that_fails_open_passes_the_chunk(sample_plugins, ro
     script = {"chunks": [*CHUNKS, "data: [DONE]\n\n"]}
     body = b"".join(scripted(proxy_client, gateway, script).streaming_content)
     assert body == "".join([*CHUNKS, "data: [DONE]\n\n"]).encode()
+    assert access_log()[-1] == [
+        "chunk_crasher:stream:fail_open",
+        "chunk_crasher:post_response:continue",
+    ]
