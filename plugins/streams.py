@@ -333,7 +333,7 @@ def cut_chunks(
                 raise ConnectionAbortedError(cut.message) from cut
             yield error_events(cut, anthropic)
             return False
-        anthropic = anthropic or b"message_start" in chunk
+        anthropic = anthropic or b"event: message_start" in chunk
         yield chunk
 
 

@@ -299,6 +299,25 @@ def test_item10_a_crashing_chunk_hook_cuts_the_stream(
     assert access_log()[-1] == ["chunk_crasher:stream:fail"]
 
 
+def test_item10_a_cut_anthropic_stream_ends_with_its_error_event(
+    sample_plugins, route, proxy_client
+):
+    crasher = {"name": "chunk_crasher", "stage": "post_response", "priority": 1}
+    gateway = route(plugin_chain=[crasher])
+    start = {"type": "message_start", "message": {"id": "msg_1", "content": []}}
+    delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta"}}
+    script = {
+        "chunks": [
+            f"event: message_start\ndata: {json.dumps(start)}\n\n",
+            f"event: content_block_delta\ndata: {json.dumps({**delta, 'text': 'boom'})}\n\n",
+        ]
+    }
+    body = b"".join(scripted(proxy_client, gateway, script).streaming_content)
+    last = events(body)[-1]
+    assert b"boom" not in body
+    assert (last.event, last.json()["error"]["type"]) == ("error", "chunk_crasher")
+
+
 def test_item10_a_crashing_chunk_hook_cuts_a_plain_text_stream(sample_plugins, route, proxy_client):
     crasher = {"name": "chunk_crasher", "stage": "post_response", "priority": 1}
     gateway = route(plugin_chain=[crasher])
