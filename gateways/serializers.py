@@ -19,6 +19,7 @@ from gateways.targets import (
     restore_masked_target_secrets,
 )
 from plugins.fields import HeadersField, HostField
+from plugins.ordering import refuse_unsafe_gateway_chain, refuse_unsafe_rule_chain
 from plugins.validation import PluginChainField, WholeItemsListField, restore_chain_secrets
 
 # What an 'endpoint' service sets itself; a service of type 'upstream' takes it from the
@@ -52,6 +53,7 @@ class GatewaySerializer(StrictModelSerializer):
 
     def validate_required_plugins(self, chain: list[dict[str, Any]]) -> list[dict[str, Any]]:
         stored = self.instance.required_plugins.all() if self.instance is not None else []
+        refuse_unsafe_gateway_chain(chain, self.instance.pk if self.instance else None)
         return restore_chain_secrets(chain, stored)
 
 
@@ -221,6 +223,7 @@ class RuleSerializer(GatewayChildSerializer):
 
     def validate_plugin_chain(self, chain: list[dict[str, Any]]) -> list[dict[str, Any]]:
         stored = self.instance.plugin_chain.all() if self.instance is not None else []
+        refuse_unsafe_rule_chain(chain, self.gateway.pk)
         return restore_chain_secrets(chain, stored)
 
     def validate_methods(self, methods: list[str]) -> list[str]:

@@ -197,6 +197,11 @@ class Plugin:
     secret_settings: ClassVar[tuple[str, ...]] = ()
     # A rate limiter's "blocked" findings are counted as rate-limit rejections (per scope).
     limits_rate: ClassVar[bool] = False
+    # The order rule (plugins.ordering): a plugin that rewrites the request in pre_request
+    # (masking, sanitising) runs alone in its step and before any plugin that sends content
+    # out of the gateway (guardrail services), so that none sees the text unrewritten.
+    rewrites_request: ClassVar[bool] = False
+    sends_content_out: ClassVar[bool] = False
 
     def __init__(self, *, instance_id: str, level: str, stage: str, settings: dict[str, Any]):
         """`settings` is the typed config: `validated_settings` output, never raw input."""
@@ -215,6 +220,12 @@ class Plugin:
         serializer = cls.settings_serializer(data=settings, context=context or {})
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
+
+    @classmethod
+    def rewrites_request_with(cls, settings: dict[str, Any]) -> bool:
+        """Whether a plugin of these validated settings may rewrite the request in
+        pre_request (`rewrites_request` unless its settings decide)."""
+        return cls.rewrites_request
 
     def fails_open_on(self, stage: str, error: Exception) -> bool:
         """Whether an unexpected error in a hook of `stage` lets the request through."""

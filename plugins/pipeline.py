@@ -8,14 +8,22 @@ import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import groupby
 from typing import Any
 
 import gevent
 
-from plugins.base import Plugin, PluginRejection, PluginResponse, RequestContext, ResponseContext
+from plugins.base import (
+    Plugin,
+    PluginRejection,
+    PluginResponse,
+    RequestContext,
+    ResponseContext,
+    StreamStop,
+)
 from plugins.models import STAGES
+from plugins.ordering import REQUEST_STAGE, Role, first_conflict, in_steps, rewriters_first
 from plugins.registry import registry
+from plugins.streams import StreamCut
 
 logger = logging.getLogger(__name__)
 
@@ -89,26 +97,29 @@ def build_plugin(spec: PluginSpec) -> Plugin:
 
 def _steps(plugins: Sequence[tuple[PluginSpec, Plugin]], stage: str) -> list[Step]:
     """Steps of one level in a stage: by priority; parallel plugins of one priority together."""
-    in_stage = sorted(
-        ((spec, plugin) for spec, plugin in plugins if stage in plugin.stages),
-        key=lambda item: item[0].priority,
-    )
-    steps: list[Step] = []
-    for _, group in groupby(in_stage, key=lambda item: item[0].priority):
-        members = list(group)
-        parallel = tuple(plugin for spec, plugin in members if spec.parallel)
-        if parallel:
-            steps.append(parallel)
-        steps.extend((plugin,) for spec, plugin in members if not spec.parallel)
-    return steps
+    return in_steps((spec, plugin) for spec, plugin in plugins if stage in plugin.stages)
+
+
+def _role(plugin: Plugin) -> Role:
+    rewrites = type(plugin).rewrites_request_with(plugin.settings)
+    return Role(plugin.name, rewrites, plugin.sends_content_out)
 
 
 def compile_chain(levels: Iterable[Sequence[PluginSpec]]) -> CompiledChain:
-    """Chain of the given levels (gateway first, then rule), enabled plugins only."""
+    """Chain of the given levels (gateway first, then rule), enabled plugins only. Chains are
+    checked against the order rule when written (plugins.ordering); one stored before it is
+    run under it anyway: request rewriters alone and before any plugin that sends out."""
     built = [[(spec, build_plugin(spec)) for spec in level if spec.enabled] for level in levels]
     stages = {
         stage: tuple(step for level in built for step in _steps(level, stage)) for stage in STAGES
     }
+    request_steps = rewriters_first(stages[REQUEST_STAGE], _role)
+    if request_steps != stages[REQUEST_STAGE]:
+        logger.warning(
+            "plugin chain breaks the order rule (%s); request rewriters run first",
+            first_conflict([tuple(map(_role, step)) for step in stages[REQUEST_STAGE]]),
+        )
+        stages[REQUEST_STAGE] = request_steps
     stages[PRE_AUTH] = tuple(
         (plugin,)
         for step in stages["pre_request"]
@@ -188,12 +199,25 @@ def run_stage(
 
 
 def transform_chunk(chain: CompiledChain, request: RequestContext, chunk: bytes) -> bytes:
-    """Pass a streamed body chunk through the chunk hooks of response-stage plugins."""
+    """Pass a streamed body chunk through the chunk hooks of response-stage plugins. A hook
+    that raises StreamStop, or crashes and does not fail open, cuts the stream (StreamCut); one
+    that fails open passes the chunk on as it was, logged."""
     for plugin in chain.chunk_plugins:
         try:
             chunk = plugin.on_chunk(request, chunk)
-        except Exception:
+        except StreamStop as stop:
+            raise StreamCut(stop.message, stop.kind, plugin.name, "reject") from stop
+        except Exception as exc:
+            if plugin.fails_open_on(plugin.stage, exc):
+                request.verdicts.append((plugin.name, "stream", "fail_open"))
+                logger.exception(
+                    "plugin %s (%s) failed on a streamed chunk; failing open",
+                    plugin.name,
+                    plugin.instance_id,
+                )
+                continue
             logger.exception(
                 "plugin %s (%s) failed on a streamed chunk", plugin.name, plugin.instance_id
             )
+            raise StreamCut(plugin.stream_error_message, plugin.name, plugin.name) from exc
     return chunk

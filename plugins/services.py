@@ -13,6 +13,7 @@ from django.db import models, transaction
 from rest_framework import serializers
 
 from plugins.models import PluginConfig
+from plugins.ordering import refuse_unsafe_gateway_chain, refuse_unsafe_rule_chain
 from plugins.validation import restore_plugin_secrets
 
 PLUGIN_FIELDS = ("name", "enabled", "stage", "priority", "parallel", "settings")
@@ -101,7 +102,9 @@ def plugin_chain_add(*, owner: models.Model, plugins: list[dict[str, Any]]) -> N
             errors.setdefault(index, {}).update(exc.detail)
     if errors:
         raise serializers.ValidationError({"plugins": errors})
-    _save_chain(owner, [*stored, *plugins], stored)
+    chain = [*stored, *plugins]
+    _refuse_unsafe_order(owner, chain, "plugins")
+    _save_chain(owner, chain, stored)
 
 
 @transaction.atomic
@@ -114,7 +117,20 @@ def plugin_chain_update(*, owner: models.Model, updates: list[dict[str, Any]]) -
             _apply(chain, update)
         except serializers.ValidationError as exc:
             raise serializers.ValidationError({"updates": {index: exc.detail}}) from exc
+    _refuse_unsafe_order(owner, chain, "updates")
     _save_chain(owner, chain, stored)
+
+
+def _refuse_unsafe_order(owner: models.Model, chain: list[Entry], field: str) -> None:
+    """The chain as it would be, under the order rule with the other level's (plugins.ordering);
+    a breach is a 400 on `field`."""
+    try:
+        if _owner_field(owner) == "rule":
+            refuse_unsafe_rule_chain(chain, owner.gateway_id)
+        else:
+            refuse_unsafe_gateway_chain(chain, owner.pk)
+    except serializers.ValidationError as exc:
+        raise serializers.ValidationError({field: exc.detail}) from exc
 
 
 def _apply(chain: list[Entry], update: dict[str, Any]) -> None:

@@ -11,11 +11,11 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from plugins.base import Plugin, RequestContext, ResponseContext, StreamStop, TextFilter
+from plugins.media_types import is_binary, media_type
 from plugins.sse import DONE, SSEError, SSEEvent, SSEParser, json_event
 
 logger = logging.getLogger(__name__)
 
-TEXT_TYPES = ("text/", "application/json", "application/x-ndjson", "application/xml")
 ANTHROPIC_DELTA_FIELDS = ("text", "partial_json", "thinking")
 RESPONSES_DELTAS = ("response.output_text.delta", "response.function_call_arguments.delta")
 # A channel is one text of the answer: ("c", choice) content, ("t", choice, call) tool
@@ -107,18 +107,28 @@ class TextStream:
 
 
 class PlainTextStream(TextStream):
-    """A text body sent in pieces: decoded incrementally as UTF-8, one channel."""
+    """A text body sent in pieces: decoded incrementally as UTF-8, one channel. A body of no
+    declared type (`strict`) must decode: bytes that do not cut the stream with the first
+    filtering plugin's stream error (it may be binary, and the filters could not read it)."""
 
-    def __init__(self, new_channel: Callable[[], Channel], first: Channel) -> None:
+    def __init__(self, new_channel: Callable[[], Channel], first: Channel, strict: bool) -> None:
         super().__init__(new_channel, first)
-        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.decoder = codecs.getincrementaldecoder("utf-8")("strict" if strict else "replace")
+        self.owner = first.filters[0][0]
+
+    def decode(self, chunk: bytes, final: bool = False) -> str:
+        try:
+            return self.decoder.decode(chunk, final)
+        except UnicodeDecodeError as exc:
+            owner = self.owner
+            raise StreamCut(owner.stream_error_message, owner.name, owner.name) from exc
 
     def feed(self, chunk: bytes) -> bytes:
-        return self.channel(("p",)).feed(self.decoder.decode(chunk)).encode()
+        return self.channel(("p",)).feed(self.decode(chunk)).encode()
 
     def finish(self) -> bytes:
         channel = self.channel(("p",))
-        return (channel.feed(self.decoder.decode(b"", final=True)) + self.flush(("p",))).encode()
+        return (channel.feed(self.decode(b"", final=True)) + self.flush(("p",))).encode()
 
     def error(self, cut: StreamCut) -> bytes:
         # Plain text has no error event: the connection is dropped before the body's end, so
@@ -157,11 +167,7 @@ class EventTextStream(TextStream):
         return b"".join(out)
 
     def error(self, cut: StreamCut) -> bytes:
-        if self.anthropic:
-            error = {"type": "error", "error": {"type": cut.kind, "message": cut.message}}
-            return json_event(error, event="error").encode()
-        error_event = json_event({"error": {"message": cut.message, "type": cut.kind}})
-        return error_event.encode() + SSEEvent(DONE).encode()
+        return error_events(cut, self.anthropic)
 
     def event(self, event: SSEEvent) -> bytes:
         if event.data == DONE:
@@ -297,9 +303,38 @@ class EventTextStream(TextStream):
         return held + self.synthesised_openai_chunks()
 
 
-def is_text(headers: Any) -> bool:
-    content_type = headers.get("Content-Type", "").lower()
-    return any(content_type.startswith(prefix) for prefix in TEXT_TYPES) or "+json" in content_type
+def error_events(cut: StreamCut, anthropic: bool) -> bytes:
+    """The events that end an event stream after a cut: Anthropic's error event, or OpenAI's
+    error chunk and [DONE]."""
+    if anthropic:
+        error = {"type": "error", "error": {"type": cut.kind, "message": cut.message}}
+        return json_event(error, event="error").encode()
+    error_event = json_event({"error": {"message": cut.message, "type": cut.kind}})
+    return error_event.encode() + SSEEvent(DONE).encode()
+
+
+def cut_chunks(
+    chunks: Generator[bytes, None, bool], request: RequestContext, response: ResponseContext
+) -> Generator[bytes, None, bool]:
+    """A body no text filter reads, ended as a filtered one is when a chunk hook cuts it: an
+    event stream with its error events (Anthropic's once the stream began as one), any other
+    body with a broken transfer. Returns whether it was sent whole."""
+    event_stream = media_type(response.headers.get("Content-Type", "")) == "text/event-stream"
+    anthropic = False
+    while True:
+        try:
+            chunk = next(chunks)
+        except StopIteration as end:
+            return bool(end.value)
+        except StreamCut as cut:
+            chunks.close()
+            request.verdicts.append((cut.plugin, "stream", cut.decision))
+            if not event_stream:
+                raise ConnectionAbortedError(cut.message) from cut
+            yield error_events(cut, anthropic)
+            return False
+        anthropic = anthropic or b"event: message_start" in chunk
+        yield chunk
 
 
 class StreamRewriter:
@@ -343,8 +378,10 @@ class StreamRewriter:
 def stream_rewriter(
     plugins: tuple[Plugin, ...], request: RequestContext, response: ResponseContext
 ) -> StreamRewriter | None:
-    """A rewriter when the answer is text and a plugin filters it; None otherwise."""
-    if not plugins or not is_text(response.headers):
+    """A rewriter when the answer is text (not binary: see plugins.media_types) and a plugin
+    filters it; None otherwise."""
+    content_type = response.headers.get("Content-Type", "")
+    if not plugins or is_binary(content_type):
         return None
 
     def new_channel() -> Channel:
@@ -358,6 +395,9 @@ def stream_rewriter(
     first = new_channel()
     if not first.filters:
         return None
-    event_stream = response.headers.get("Content-Type", "").lower().startswith("text/event-stream")
-    stream = (EventTextStream if event_stream else PlainTextStream)(new_channel, first)
+    media = media_type(content_type)
+    if media == "text/event-stream":
+        stream: TextStream = EventTextStream(new_channel, first)
+    else:
+        stream = PlainTextStream(new_channel, first, strict=not media)
     return StreamRewriter(stream, request)

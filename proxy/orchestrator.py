@@ -15,7 +15,7 @@ from gateway_project.responses import json_error
 from gateways.path_normalization import UnsafePath, normalize_path, raw_request_path
 from plugins.base import PluginRejection, PluginResponse, RequestContext, ResponseContext
 from plugins.pipeline import PRE_AUTH, CompiledChain, PluginFailure, run_stage, transform_chunk
-from plugins.streams import StreamRewriter, stream_rewriter
+from plugins.streams import StreamRewriter, cut_chunks, stream_rewriter
 from proxy.accounting import (
     StreamMeter,
     answered_by,
@@ -220,15 +220,20 @@ def stream_body(
     translator: StreamTranslator | None = None,
 ) -> Generator[bytes, None, None]:
     """The streamed body (a provider's stream translated first), each chunk through the chunk
-    hooks (metered first for LLM usage), its text through the plugins' stream filters;
-    post_response once it is sent whole (a refusal then can only be logged)."""
+    hooks (metered first for LLM usage), its text through the plugins' stream filters (a hook
+    or a filter may cut it); post_response once it is sent whole (a refusal then can only be
+    logged)."""
     hooks = functools.partial(transform_chunk, chain, context) if chain.chunk_plugins else None
     meter = StreamMeter(context.llm, result.target) if context.llm is not None else None
     if meter is not None:
         hooks = meter.wrap(hooks)
     decode = rewriter is not None or bool(chain.chunk_plugins)  # chunk hooks see plain bytes
     chunks = upstream_chunks(result, context.request_id, hooks, translator, decode=decode)
-    if not (yield from (chunks if rewriter is None else rewriter.rewrite(chunks))):
+    if rewriter is not None:
+        chunks = rewriter.rewrite(chunks)
+    elif chain.chunk_plugins:
+        chunks = cut_chunks(chunks, context, response_context)
+    if not (yield from chunks):
         return
     if meter is not None:
         meter.finish()

@@ -11,6 +11,7 @@ from urllib3 import BaseHTTPResponse
 
 from plugins.base import RequestContext, ResponseContext
 from plugins.pipeline import CompiledChain
+from plugins.streams import StreamCut
 from proxy.inbound import ProxyError
 from proxy.llm.streams import StreamTranslator
 from proxy.outgoing import strip_hop_by_hop
@@ -89,8 +90,9 @@ def upstream_chunks(
     decode: bool = False,
 ) -> Generator[bytes, None, bool]:
     """Each piece of the body as soon as it arrives (decompressed when `decode`; first
-    translated to OpenAI chunks when a provider's stream is, then through `transform`), never
-    the whole body at once; returns whether the upstream sent it to the end."""
+    translated to OpenAI chunks when a provider's stream is, then through `transform`, whose
+    StreamCut ends it), never the whole body at once; returns whether the upstream sent it to
+    the end."""
     chunks = _reads(result.response, decode or translator is not None)
     if translator is not None:
         chunks = _translated(chunks, translator)
@@ -98,6 +100,8 @@ def upstream_chunks(
         for chunk in chunks:
             yield transform(chunk) if transform is not None else chunk
         return True
+    except StreamCut:  # a chunk hook cut the stream: the caller ends it with its error
+        raise
     except Exception:
         logger.warning("upstream stream broke off (request %s)", request_id, exc_info=True)
         return False

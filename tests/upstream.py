@@ -115,16 +115,19 @@ class EchoHandler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def _scripted(self, script: dict) -> None:
-        """Send `chunks` (strings) as separate, flushed HTTP chunks of `content_type`,
-        gzip-compressed as one stream when `gzip` is true."""
+        """Send `chunks` (strings; `raw_chunks`: latin-1 strings of any bytes) as separate,
+        flushed HTTP chunks of `content_type`, gzip-compressed as one stream when `gzip`."""
         self.send_response(200)
-        self.send_header("Content-Type", script.get("content_type", "text/event-stream"))
+        content_type = script.get("content_type", "text/event-stream")
+        if content_type is not None:  # None: no Content-Type at all
+            self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
         compressor = zlib.compressobj(wbits=31) if script.get("gzip") else None
         if compressor:
             self.send_header("Content-Encoding", "gzip")
         self.end_headers()
-        pieces = [chunk.encode() for chunk in script["chunks"]]
+        pieces = [chunk.encode() for chunk in script.get("chunks", ())]
+        pieces += [chunk.encode("latin-1") for chunk in script.get("raw_chunks", ())]
         if compressor:
             pieces = [compressor.compress(p) + compressor.flush(zlib.Z_SYNC_FLUSH) for p in pieces]
             pieces.append(compressor.flush())

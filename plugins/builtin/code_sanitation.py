@@ -83,6 +83,10 @@ class CodeSanitationPlugin(PatternDetector):
     custom_key = "custom_patterns"
     custom_location_key = "content_type"
 
+    @classmethod
+    def rewrites_request_with(cls, settings: dict[str, Any]) -> bool:
+        return settings.get("action") == SANITIZE
+
     def builtin_rules(self) -> tuple[Rule, ...]:
         config = self.settings
         if config["apply_all_languages"]:

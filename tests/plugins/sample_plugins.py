@@ -88,6 +88,28 @@ class ShoutPlugin(Plugin):
         return chunk.upper()
 
 
+class ChunkCrasherSettings(PluginSettingsSerializer):
+    crash_on = serializers.CharField(default="boom")
+
+
+class ChunkCrasherPlugin(Plugin):
+    """Raises in on_chunk on a chunk holding `crash_on`, as a buggy chunk hook would."""
+
+    name = "chunk_crasher"
+    category = "request_validation"
+    allowed_stages = ("post_response",)
+    settings_serializer = ChunkCrasherSettings
+    stream_error_message = "chunk hook failed"
+
+    def post_response(self, request: RequestContext, response: ResponseContext) -> None:
+        pass
+
+    def on_chunk(self, request: RequestContext, chunk: bytes) -> bytes:
+        if self.settings["crash_on"].encode() in chunk:
+            raise RuntimeError("chunk hook crashed")
+        return chunk
+
+
 class RedactFilter(TextFilter):
     """Replaces a word in a streamed text, holding back a tail that may be the word's start."""
 
@@ -168,5 +190,6 @@ SAMPLE_PLUGINS = [
     "tests.plugins.sample_plugins.CrasherPlugin",
     "tests.plugins.sample_plugins.ShoutPlugin",
     "tests.plugins.sample_plugins.RedactPlugin",
+    "tests.plugins.sample_plugins.ChunkCrasherPlugin",
     "tests.plugins.sample_plugins.LLMRecorderPlugin",
 ]

@@ -34,6 +34,7 @@ class DataMaskingPlugin(Plugin):
     allowed_stages = ("pre_request", "post_response")
     settings_serializer = DataMaskingSettingsSerializer
     secret_settings = ("reversible_hashing.secret",)
+    rewrites_request = True
     error_message = FAILED
     stream_error_message = FAILED
 

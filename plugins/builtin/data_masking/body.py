@@ -10,15 +10,9 @@ from urllib.parse import parse_qsl, urlencode
 
 from gateway_project.bounded_json import JSONRefused, loads
 from gateway_project.conf import gateway_settings
+from plugins.media_types import is_binary, media_type
 
 FORM = "application/x-www-form-urlencoded"
-TEXT_TYPES = (
-    "application/xml",
-    "application/javascript",
-    "application/x-ndjson",
-    "application/graphql",
-    "application/yaml",
-)
 Mask = Callable[[str], str]
 NOT_PARSED = object()
 
@@ -30,16 +24,14 @@ class Masked:
 
 
 def body_kind(content_type: str, body: bytes) -> str | None:
-    """ "json", "form", "text" or None (not text: left untouched)."""
-    media = content_type.split(";", 1)[0].strip().lower()
+    """ "json", "form", "text" or None (binary: left untouched)."""
+    media = media_type(content_type)
     if media == FORM:
         return "form"
     if media == "application/json" or media.endswith("+json"):
         return "json"
-    if media.startswith("text/") or media in TEXT_TYPES or media.endswith("+xml"):
-        return "text"
     if media:
-        return None
+        return None if is_binary(media) else "text"
     try:
         body.decode()
     except UnicodeDecodeError:

@@ -120,6 +120,7 @@ class RemoteGuardrail(Plugin):
     category = "content_security"
     allowed_stages = ("pre_request", "post_response")
     settings_serializer: ClassVar[type[serializers.Serializer]] = GuardrailSettingsSerializer
+    sends_content_out = True
     stream_error_message = UNAVAILABLE
 
     def __init__(self, **kwargs: Any) -> None:

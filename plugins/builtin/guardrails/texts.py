@@ -8,12 +8,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from plugins.llm_content import MessageText, answer_texts, message_texts, set_at
+from plugins.media_types import is_binary, media_type
 
 Path = tuple[str | int, ...]
 WHOLE_BODY: Path = ()
 MISSING = object()
-# Bodies never checked whole as text: what they hold is not text a service could read.
-BINARY_TYPES = ("image/", "audio/", "video/", "application/octet-stream", "multipart/")
 
 
 def split_path(dotted: str) -> Path:
@@ -64,9 +63,15 @@ def body_texts(
     texts = answer_texts(document) if answer else message_texts(document)
     if not texts and fields and document is not None:
         texts = field_texts(document, fields)
-    if not texts and body and not content_type.lower().startswith(BINARY_TYPES):
+    if not texts and body and not _binary(content_type):
         texts = [MessageText("body", body.decode("utf-8", errors="replace"), WHOLE_BODY)]
     return [item for item in texts if item.text.strip()]
+
+
+def _binary(content_type: str) -> bool:
+    """Bodies never checked whole as text: binary ones, and multipart ones (their text parts
+    beside files are not one text a service could read, nor one it could rewrite)."""
+    return is_binary(content_type) or media_type(content_type).startswith("multipart/")
 
 
 def rewritten_body(document: Any, items: Sequence[MessageText], texts: Sequence[str]) -> bytes:
