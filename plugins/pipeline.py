@@ -71,7 +71,7 @@ class CompiledChain:
     def has(self, stage: str) -> bool:
         return bool(self.stages.get(stage))
 
-    @property
+    @functools.cached_property
     def inspects_answers(self) -> bool:
         """Whether a plugin sees the upstream's answer: one in a response stage (chunk and
         stream hooks are those plugins' too)."""
