@@ -21,7 +21,9 @@ _SHELL_WORDS = r"whoami|uname|ifconfig|ipconfig|hostname|id|pwd|reboot|shutdown|
 
 PATTERNS: dict[str, dict[str, str]] = {
     "sql": {
-        "union_select": rf"(?i)\bunion{_S}(?:all{_S}|distinct{_S})?\(?\s*select\b",
+        "union_select": (
+            rf"(?i)\bunion{_S}(?:all{_S}|distinct{_S})?\(?\s*select\b|\bunion\(\s*select\b"
+        ),
         "quoted_tautology": (
             r"(?i)['\"`]\s*\)?\s*(?:or|and|\|\||&&|xor)\s*\(?\s*(?:['\"`][^'\"`]*['\"`]\s*"
             r"(?:=|<>|!=|<|>|like\b)|\d+\s*(?:=|<>|!=|<|>|like\b)\s*\d|"

@@ -22,8 +22,9 @@ WORD_RE = re.compile(r"\w+")
 # ASCII text is split on its punctuation and blanks at C speed; other text by `\w+`.
 ASCII_SEPARATORS = str.maketrans(dict.fromkeys(string.punctuation.replace("_", ""), " "))
 # Digits and signs written for letters (`b0mb`, `expl0s1ve`, `r@nsom`, `k!ll`): a text is also
-# read so when a word mixes them with letters.
+# read so when a word mixes them with letters (`1` as `i`, and once more as `l`).
 LEET = str.maketrans("0134579@$!|", "oieasgtasil")
+LEET_ONE_AS_L = str.maketrans("0134579@$!|", "oleasgtasil")  # `ki11`
 LEET_RE = re2.compile(r"(?i)[a-z][0-9@$!|]|[0-9@$!|][a-z]")
 CUTOFF_TOLERANCE = 1e-4
 # Three or more one-letter words in a row (`b o m b`, `k.i.l.l`, `r_a_n_s_o_m`), read joined.
@@ -55,6 +56,8 @@ def texts_of(text: str) -> list[str]:
     found = [text]
     if LEET_RE.search(text):
         found.append(text.translate(LEET))
+        if "1" in text:
+            found.append(text.translate(LEET_ONE_AS_L))
     for reading in list(found):
         if SPELLED_APART_RE.search(reading):
             found.append(

@@ -22,7 +22,8 @@ SHELL_ESCAPE_OR_BRACES_RE = re.compile(r"[\w/.]\\[\w/.]|\{[\w./~-]+(?:,[\w./~-]*
 ESCAPED_STAR_RE = re.compile(r"%2[aA5]")
 IFS_RE = re.compile(r"\$\{?IFS\b")
 QUOTED_WORD_RES = {quote: re.compile(rf"{quote}\w*{quote}") for quote in "'\""}
-SHELL_IN_WORD_QUOTES_RE = re.compile(r"(?<=\w)(?:''|\"\")|(?<=\w)'(\w+)'|(?<=\w)\"(\w+)\"")
+# Quotes next to a letter (`w'h'o'a'm'i`): a shell drops them from the word.
+SHELL_QUOTES_RE = re.compile(r"(?<=\w)['\"]+|['\"]+(?=\w)")
 SHELL_ESCAPE_RE = re.compile(r"(?<=[\w/.])\\(?=[\w/.])")
 SHELL_IFS_RE = re.compile(r"\$\{IFS\}|\$IFS\b")
 BRACE_EXPANSION_RE = re.compile(r"\{([\w./~-]+(?:,[\w./~-]*)+)\}")
@@ -85,9 +86,9 @@ def _quoted_in_word(text: str, quote: str) -> bool:
 
 
 def shell_unquoted(text: str) -> str:
-    """`text` as a shell reads its words: empty and in-word quotes and backslashes dropped,
-    `$IFS` a blank, `{a,b}` the words `a b`."""
-    text = SHELL_IN_WORD_QUOTES_RE.sub(lambda match: match.group(1) or match.group(2) or "", text)
+    """`text` as a shell reads its words: quotes next to letters and backslashes between them
+    dropped, `$IFS` a blank, `{a,b}` the words `a b`."""
+    text = SHELL_QUOTES_RE.sub("", text)
     text = SHELL_ESCAPE_RE.sub("", text)
     text = SHELL_IFS_RE.sub(" ", text)
     return BRACE_EXPANSION_RE.sub(lambda match: match.group(1).replace(",", " "), text)
