@@ -18,6 +18,10 @@ MAX_NESTING = 8
 # Shell quoting that leaves a word as it runs: `c''at`, `c"a"t`, `w\ho\am\i`, `cat${IFS}/etc`,
 # `{cat,/etc/passwd}` (brace expansion).
 SHELL_ESCAPE_OR_BRACES_RE = re.compile(r"[\w/.]\\[\w/.]|\{[\w./~-]+(?:,[\w./~-]*)+\}")
+# A short ASCII text without these characters has one reading (one search: most header values,
+# paths and short strings); a long text is tested character by character (memchr speed).
+SHORT = 256
+SPECIAL_RE = re.compile(r"[*&%'\"\\{$\v]")
 # Searches that start with a literal (fast in `re`); one regex of alternatives is ten times slower.
 ESCAPED_STAR_RE = re.compile(r"%2[aA5]")
 IFS_RE = re.compile(r"\$\{?IFS\b")
@@ -35,7 +39,10 @@ def readings(raw: str, *, plus: bool = False) -> list[str]:
     comments kept (`SELECT/**/name` obfuscates code); when it has shell quoting, the text with
     the quoting undone. Text with none of these pays a few literal searches more than
     normalise."""
-    text = _blanked(normalise(raw, plus=plus))
+    text = normalise(raw, plus=plus)
+    if len(raw) <= SHORT and raw.isascii() and not SPECIAL_RE.search(raw):
+        return [text]  # a header value, a path, a short string: nothing to read otherwise
+    text = _blanked(text)
     found = [text]
     if "*" in raw or "&" in raw or not raw.isascii() or ESCAPED_STAR_RE.search(raw):
         decoded = _decoded(raw, plus=plus)
@@ -74,7 +81,9 @@ def has_shell_quoting(text: str) -> bool:
         return True
     if "$" in text and IFS_RE.search(text):
         return True
-    return any(quote in text and _quoted_in_word(text, quote) for quote in QUOTED_WORD_RES)
+    return ("'" in text and _quoted_in_word(text, "'")) or (
+        '"' in text and _quoted_in_word(text, '"')
+    )
 
 
 def _quoted_in_word(text: str, quote: str) -> bool:
