@@ -1,5 +1,5 @@
 """The texts of an LLM request: OpenAI chat `messages`, Anthropic `messages`/`system`, Responses
-`input`; detectors check these rather than the whole JSON body."""
+`input`, and the tool calls they carry; detectors check these rather than the whole JSON body."""
 
 from __future__ import annotations
 
@@ -121,3 +121,54 @@ def answer_texts(body: Any) -> list[MessageText]:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def call_texts(body: Any, roles: Iterable[str] | None = None) -> list[MessageText]:
+    """The texts of the tool calls an LLM request carries (the model reads them back), of the
+    given roles (all when None): OpenAI chat `tool_calls[].function.arguments` and
+    `function_call.arguments` (role of their message), Anthropic `tool_use` input strings,
+    Responses `function_call` arguments (assistant) and `function_call_output` output (tool)."""
+    if not is_llm_request(body):
+        return []
+    wanted = None if roles is None else frozenset(roles)
+    return [item for item in _call_texts(body) if wanted is None or item.role in wanted]
+
+
+def _call_texts(body: dict[str, Any]) -> Iterator[MessageText]:
+    for key in ("messages", "input"):
+        for index, item in enumerate(_list(body.get(key))):
+            if isinstance(item, dict):
+                yield from _item_calls(item, (key, index))
+
+
+def _item_calls(item: dict[str, Any], path: tuple[str | int, ...]) -> Iterator[MessageText]:
+    role = item.get("role") if isinstance(item.get("role"), str) else "assistant"
+    for index, call in enumerate(_list(item.get("tool_calls"))):
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+            arguments = (*path, "tool_calls", index, "function", "arguments")
+            yield MessageText(role, function["arguments"], arguments)
+    function_call = item.get("function_call")
+    if isinstance(function_call, dict) and isinstance(function_call.get("arguments"), str):
+        arguments = (*path, "function_call", "arguments")
+        yield MessageText(role, function_call["arguments"], arguments)
+    kind = item.get("type")
+    if kind == "function_call" and isinstance(item.get("arguments"), str):
+        yield MessageText("assistant", item["arguments"], (*path, "arguments"))
+    elif kind == "function_call_output" and isinstance(item.get("output"), str):
+        yield MessageText("tool", item["output"], (*path, "output"))
+    for index, part in enumerate(_list(item.get("content"))):
+        if isinstance(part, dict) and part.get("type") == "tool_use":
+            yield from _strings_at(part.get("input"), role, (*path, "content", index, "input"))
+
+
+def _strings_at(value: Any, role: str, path: tuple[str | int, ...]) -> Iterator[MessageText]:
+    """Every string value in `value`, each with its path."""
+    if isinstance(value, str):
+        yield MessageText(role, value, path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings_at(item, role, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings_at(item, role, (*path, index))

@@ -12,13 +12,12 @@ from plugins.base import Plugin, PluginRejection, PluginSettingsSerializer, Requ
 from plugins.detection.detector import BLOCK, LOG_ONLY
 from plugins.detection.engine import Rule, compiled
 from plugins.detection.fields import MAX_PATTERNS, PatternField
-from plugins.detection.keywords import KeywordMatcher
-from plugins.detection.normalise import normalise
+from plugins.detection.keywords import KeywordMatcher, SplitWords, texts_of
 from plugins.detection.report import BLOCKED, LOGGED, report
-from plugins.llm_content import is_llm_request, message_texts
+from plugins.llm_content import call_texts, is_llm_request, message_texts
 
 STATUS = 403
-ROLES = ("user", "system", "assistant", "developer", "tool")
+ROLES = ("user", "system", "developer", "assistant", "tool", "function")
 
 
 class ModerationActionsSerializer(StrictSerializer):
@@ -42,9 +41,11 @@ class PromptModerationSettingsSerializer(PluginSettingsSerializer):
     actions = ModerationActionsSerializer()
     roles = serializers.ListField(
         child=serializers.ChoiceField(choices=list(ROLES)),
-        default=lambda: ["user"],
+        default=lambda: list(ROLES),
         min_length=1,
-        help_text="Message roles checked in LLM requests.",
+        help_text="Message roles checked in LLM requests (all by default: an instruction in a "
+        "system, assistant or tool message, or in a tool call's arguments, reaches the model "
+        "as well).",
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -76,6 +77,7 @@ class PromptModerationPlugin(Plugin):
                 for index, pattern in enumerate(config["regex"])
             )
         )
+        self.split_words = SplitWords(config["regex"])
         self.roles: frozenset[str] = frozenset(config["roles"])
         self.block: bool = config["actions"]["type"] == BLOCK
         self.message: str = config["actions"]["message"]
@@ -83,7 +85,8 @@ class PromptModerationPlugin(Plugin):
     def texts(self, request: RequestContext) -> list[str]:
         body = request.json_body()
         if is_llm_request(body):
-            return [item.text for item in message_texts(body, self.roles)]
+            found = [*message_texts(body, self.roles), *call_texts(body, self.roles)]
+            return [item.text for item in found]
         return [request.body.decode("utf-8", errors="replace")] if request.body else []
 
     def pre_request(self, request: RequestContext) -> None:
@@ -97,9 +100,17 @@ class PromptModerationPlugin(Plugin):
             report(request, self.name, rule, "body", LOGGED)
             return
 
+    def regex_readings(self, text: str) -> list[str]:
+        """The readings keywords are matched on, and the text with the words the regexes
+        spell out joined where blanks or signs split them."""
+        readings = texts_of(text)
+        joined = self.split_words.rejoined(readings[0])
+        return readings if joined is None else [*readings, joined]
+
     def find(self, text: str) -> Rule | None:
-        rule = self.regexes.first(normalise(text))
-        if rule is not None:
-            return rule
+        for reading in self.regex_readings(text) if self.regexes else ():
+            rule = self.regexes.first(reading)
+            if rule is not None:
+                return rule
         index = self.keywords.first(text)
         return None if index is None else Rule("keyword", f"keywords[{index}]", "")

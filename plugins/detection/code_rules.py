@@ -50,6 +50,9 @@ PATTERNS: dict[str, dict[str, str]] = {
             r"(?i)\bselect\s+\*\s+from\b"
         ),
         "union_select": r"(?i)\bunion(?:\s|/\*.*?\*/)+(?:all\s+)?select\b",
+        "comment_obfuscation": (
+            r"(?i)\b(?:select|union|insert|update|delete|drop)\s*/\*[^\n]*?\*/\s*[\w*@(]"
+        ),
         "modify": (
             r"(?i)\b(?:insert\s+into\s+[\w.`\"\[\]]+\s*(?:\(|values\b)|"
             r"update\s+[\w.`\"\[\]]+\s+set\s+[\w.`\"\[\]]+\s*=|"
@@ -68,7 +71,9 @@ PATTERNS: dict[str, dict[str, str]] = {
             r"(?i)\b(?:cat|less|more|head|tail|nl|tac|strings|xxd|base64)\s+(?:-\w+\s+)*"
             r"['\"]?/(?:etc|proc|root|var/log|dev)/"
         ),
-        "remove_recursive": r"(?i)\brm\s+-(?:rf|fr|r)\b|\bmkfs\b|\bdd\s+if=",
+        "remove_recursive": (
+            r"(?i)\brm\s+(?:-{1,2}[\w-]+\s+)*(?:-[a-z]*r[a-z]*|--recursive)\b|\bmkfs\b|\bdd\s+if="
+        ),
         "permissions": (
             r"(?i)\bch(?:mod|own)\s+(?:-R\s+)?(?:[0-7]{3,4}|[ugoa]*\+[xs]|\w+:\w+)\s+[/~.]"
         ),
@@ -86,7 +91,7 @@ PATTERNS: dict[str, dict[str, str]] = {
         ),
     },
     "java": {
-        "runtime_exec": r"\bRuntime\.getRuntime\s*\(\s*\)\s*\.\s*exec\s*\(",
+        "runtime_exec": r"\bRuntime\s*\.\s*getRuntime\s*\(\s*\)\s*\.\s*exec\s*\(",
         "process_builder": r"\bnew\s+ProcessBuilder\s*\(|\bProcessBuilder\s*\(",
         "reflection": (
             r"\bClass\.forName\s*\(|\.getDeclaredMethod\s*\(|\.setAccessible\s*\(\s*true|"
@@ -108,7 +113,8 @@ PATTERNS: dict[str, dict[str, str]] = {
     "ruby": {
         "kernel_exec": (
             r"\b(?:Kernel\.)?(?:system|exec|spawn|syscall)\s*\(\s*['\"]|\bKernel\.(?:exec|system|"
-            r"spawn|open|eval)\b|%x[\(\{\[]|\bIO\.popen\b|\bOpen3\.\w+"
+            r"spawn|open|eval)\b|%x[\(\{\[]|\bIO\.popen\b|\bOpen3\.\w+|"
+            r"(?m)(?:^|;)\s*(?:system|exec|spawn)\s+['\"]|(?:[=(,]|\b(?:puts|print|return))\s*`[^`\n]+`"
         ),
         "eval": r"\b(?:eval|instance_eval|class_eval|module_eval)\s*[\(\s]\s*['\"]",
         "send": r"\.(?:send|public_send|__send__)\s*\(\s*[:'\"]",

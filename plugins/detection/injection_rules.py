@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from plugins.detection.engine import Rule
 
-# SQL whitespace: blanks or inline comments (`UNION/**/SELECT`).
-_S = r"(?:\s|/\*.*?\*/)+"
+# SQL whitespace: blanks, inline comments (`UNION/**/SELECT`) or comments to the end of the line
+# (`UNION--x` or `UNION#x`, a new line, `SELECT`).
+_S = r"(?:\s|/\*.*?\*/|(?:--|#)[^\n]*\n)+"
 _NAME = r"[\w.`\"\[\]]+"
 _SHELL_COMMANDS = (
     r"cat|ls|rm|cp|mv|chmod|chown|wget|curl|nc|ncat|netcat|bash|sh|zsh|dash|python[23]?|perl|"
@@ -20,7 +21,9 @@ _SHELL_WORDS = r"whoami|uname|ifconfig|ipconfig|hostname|id|pwd|reboot|shutdown|
 
 PATTERNS: dict[str, dict[str, str]] = {
     "sql": {
-        "union_select": rf"(?i)\bunion{_S}(?:all{_S}|distinct{_S})?\(?\s*select\b",
+        "union_select": (
+            rf"(?i)\bunion{_S}(?:all{_S}|distinct{_S})?\(?\s*select\b|\bunion\(\s*select\b"
+        ),
         "quoted_tautology": (
             r"(?i)['\"`]\s*\)?\s*(?:or|and|\|\||&&|xor)\s*\(?\s*(?:['\"`][^'\"`]*['\"`]\s*"
             r"(?:=|<>|!=|<|>|like\b)|\d+\s*(?:=|<>|!=|<|>|like\b)\s*\d|"
@@ -29,7 +32,7 @@ PATTERNS: dict[str, dict[str, str]] = {
         "numeric_tautology": (
             r"(?i)\b(?:or|and)\s+\(?(\d+)\s*(?:=|<>|!=|>|<|like)\s*\(?\d+\s*\)?\s*(?:--|#|/\*|;|$)"
         ),
-        "comment_terminator": r"(?i)\w['\"`]\s*\)?\s*(?:--[\s-]*$|/\*|;\s*--|#\s*$)",
+        "comment_terminator": r"(?i)\w['\"`]\s*\)?\s*(?:--[\s+-]*$|/\*|;\s*--|#\s*$)",
         "stacked_query": (
             r"(?i)['\"`)]\s*;\s*(?:drop|delete|insert|update|truncate|alter|create|exec|execute|"
             r"shutdown|declare|select|grant|revoke|merge|replace|call|waitfor|set)\b"
@@ -83,7 +86,10 @@ PATTERNS: dict[str, dict[str, str]] = {
             r"\s+\S+\.(?:sh|php|py|pl|exe|bat|ps1)\b)|"
             r"(?:[;&|`]|\$\()\s*(?:sleep|timeout|ping\s+-[cnw])\s+\d+"
         ),
-        "chained_word": (rf"(?i)(?:[;`]|&&|\|\||\$\()\s*(?:{_SHELL_WORDS})\s*(?:$|[;&|`)]|\s+-\w)"),
+        "chained_word": (
+            rf"(?i)(?:[;`]|&&|\|\||\$\()\s*(?:{_SHELL_WORDS})\s*(?:$|[;&|`)]|\s+-\w)|"
+            r"\n\s*(?:whoami|uname|ifconfig|ipconfig)\s*(?:$|[;&|`)]|\s+-\w)"
+        ),
         "network_probe": (
             r"(?i)(?:[;&|`\n]|\$\()\s*(?:nslookup|dig|host|ping|curl|wget|nc|telnet|ssh|ftp)\s+"
             r"[\w.-]+\.[a-z]{2,}\b"

@@ -10,7 +10,7 @@ from urllib.parse import quote, quote_plus
 
 from plugins.base import RequestContext
 from plugins.detection.engine import SEPARATOR, Matcher, Rule
-from plugins.detection.normalise import normalise
+from plugins.detection.readings import readings
 
 HEADERS, PATH_AND_QUERY, BODY = "headers", "path_and_query", "body"
 LOCATIONS = (HEADERS, PATH_AND_QUERY, BODY)
@@ -44,17 +44,18 @@ def query_pairs(query_string: str) -> list[tuple[str, str]]:
 
 
 def header_texts(request: RequestContext, matcher: Matcher) -> Iterator[str]:
-    return map(normalise, header_values(request))
+    for value in header_values(request):
+        yield from readings(value)
 
 
 def path_texts(request: RequestContext, matcher: Matcher) -> Iterator[str]:
     """The path, the whole query string, then each query name and value on its own."""
-    yield normalise(request.path)
+    yield from readings(request.path)
     if request.query_string:
-        yield normalise(request.query_string, plus=True)
+        yield from readings(request.query_string, plus=True)
     for name, value in query_pairs(request.query_string):
-        yield normalise(name, plus=True)
-        yield normalise(value, plus=True)
+        yield from readings(name, plus=True)
+        yield from readings(value, plus=True)
 
 
 def json_strings(value: Any) -> Iterator[str]:
@@ -82,12 +83,15 @@ def body_texts(request: RequestContext, matcher: Matcher) -> Iterator[str]:
         return
     document = body_document(request)
     if document is None:
-        yield normalise(request.body.decode("utf-8", errors="replace"))
+        yield from readings(request.body.decode("utf-8", errors="replace"))
         return
     strings = list(json_strings(document))
-    if len(strings) > 1 and not matcher.may_match_one_of(normalise(SEPARATOR.join(strings))):
+    if len(strings) > 1 and not any(
+        matcher.may_match_one_of(text) for text in readings(SEPARATOR.join(strings))
+    ):
         return
-    yield from map(normalise, strings)
+    for string in strings:
+        yield from readings(string)
 
 
 TEXTS: Mapping[str, Callable[[RequestContext, Matcher], Iterator[str]]] = {
@@ -114,13 +118,19 @@ def hits(request: RequestContext, matchers: Mapping[str, Matcher], *, first: boo
 def path_hit(request: RequestContext, matchers: Mapping[str, Matcher]) -> Hit | None:
     """A rule matching the path itself (which routes the request, so is never rewritten)."""
     matcher = matchers.get(PATH_AND_QUERY)
-    rule = matcher.first(normalise(request.path)) if matcher else None
-    return None if rule is None else Hit(rule, PATH_AND_QUERY)
+    if not matcher:
+        return None
+    for text in readings(request.path):
+        rule = matcher.first(text)
+        if rule is not None:
+            return Hit(rule, PATH_AND_QUERY)
+    return None
 
 
 class Sanitiser:
     """Rewrites a request with every matched fragment replaced by `char` repeated; collects the
-    hits. A text whose attack only shows once normalised is replaced by its normalised form."""
+    hits. A text whose attack only shows in another reading (normalised, comments or shell
+    quoting undone) is replaced by that reading."""
 
     def __init__(self, matchers: Mapping[str, Matcher], char: str) -> None:
         self.matchers = matchers
@@ -129,14 +139,14 @@ class Sanitiser:
 
     def text(self, raw: str, where: str, *, plus: bool = False) -> str:
         matcher = self.matchers[where]
-        normalised = normalise(raw, plus=plus)
-        found = matcher.matching(normalised)
-        if not found:
-            return raw
-        for rule in found:
-            self.hits.setdefault(rule, Hit(rule, where))
-        source = raw if normalised == raw else normalised
-        return matcher.sanitised(source, self.char)[0]
+        for reading in readings(raw, plus=plus):
+            found = matcher.matching(reading)
+            if found:
+                for rule in found:
+                    self.hits.setdefault(rule, Hit(rule, where))
+                source = raw if reading == raw else reading
+                return matcher.sanitised(source, self.char)[0]
+        return raw
 
     def request(self, request: RequestContext) -> list[Hit]:
         if self.matchers.get(HEADERS):

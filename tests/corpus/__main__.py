@@ -1,4 +1,5 @@
-"""`python -m tests.corpus` (make corpus): print the corpus table and the false alarms."""
+"""`python -m tests.corpus` (make corpus): print the corpus table of both splits, the false
+alarms and the misses."""
 
 from __future__ import annotations
 
@@ -14,14 +15,26 @@ def main() -> None:
     django.setup()
     logging.getLogger("plugins.detection").setLevel(logging.ERROR)
     from bench.config import CHAT_4K_REQUEST, compact_json
-    from tests.corpus.runner import DETECTORS, cpu_per_request, false_alarm_ids, measure, table
+    from tests.corpus.runner import (
+        DETECTORS,
+        SPLITS,
+        cpu_per_request,
+        false_alarm_ids,
+        measure,
+        missed_ids,
+        table,
+    )
 
-    rows = [row for detector in DETECTORS for row in measure(detector)]
+    rows = [row for split in SPLITS for detector in DETECTORS for row in measure(detector, split)]
     print(table(rows))
-    for detector in DETECTORS:
-        ids = false_alarm_ids(detector)
-        if ids:
-            print(f"\n{detector.plugin} false alarms: {', '.join(ids)}")
+    for split in SPLITS:
+        for detector in DETECTORS:
+            for what, ids in (
+                ("false alarms", false_alarm_ids(detector, split)),
+                ("missed", missed_ids(detector, split)),
+            ):
+                if ids:
+                    print(f"\n{detector.plugin} {split} {what}: {', '.join(ids)}")
     body = compact_json(CHAT_4K_REQUEST).encode()
     print(f"\nCPU per request on the bench's chat4k body ({len(body)} bytes), default settings:")
     for detector in DETECTORS:

@@ -1,5 +1,7 @@
 """Run the corpus through the real detector plugins: detection per type (with only that type
-enabled), false alarms on the benign samples (with the default settings, every type on)."""
+enabled), false alarms on the benign samples (with the default settings, every type on), on
+each split: `train` (tests/corpus/*.jsonl, what the rules were tuned on) and `held-out`
+(tests/corpus/heldout/*.jsonl, written before the rules were changed and never tuned on)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,9 @@ from plugins.detection import code_rules, injection_rules
 from plugins.pipeline import PluginSpec, build_plugin
 
 CORPUS = Path(__file__).resolve().parent
+TRAIN, HELD_OUT = "train", "held-out"
+SPLITS = (TRAIN, HELD_OUT)
+SPLIT_DIRECTORIES = {TRAIN: CORPUS, HELD_OUT: CORPUS / "heldout"}
 ALL = {"content_to_check": ["all"]}
 MODERATION = {
     "keywords": ["bomb", "explosive", "ransomware", "methamphetamine", "nerve agent"],
@@ -57,6 +62,7 @@ DETECTORS = (
 @dataclass
 class Row:
     plugin: str
+    split: str
     type: str
     attacks: int = 0
     caught: int = 0
@@ -68,8 +74,9 @@ class Row:
 
 
 @cache
-def load(name: str) -> tuple[dict[str, Any], ...]:
-    lines = (CORPUS / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+def load(name: str, split: str = TRAIN) -> tuple[dict[str, Any], ...]:
+    path = SPLIT_DIRECTORIES[split] / f"{name}.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines()
     return tuple(json.loads(line) for line in lines if line.strip())
 
 
@@ -109,29 +116,36 @@ def verdict(detector: Plugin, sample: dict[str, Any]) -> list[str]:
     return []
 
 
-def measure(detector: Detector) -> Iterator[Row]:
+def measure(detector: Detector, split: str = TRAIN) -> Iterator[Row]:
     """Per type: attacks caught with only that type on; benign blocked with the defaults."""
-    attacks = load(detector.corpus)
-    benign = load("benign")
+    attacks = load(detector.corpus, split)
+    benign = load("benign", split)
     default = plugin(detector.plugin, detector.default)
     alarms = [kind for sample in benign for kind in verdict(default, sample)]
     for kind in detector.types:
-        row = Row(detector.plugin, kind, false_alarms=alarms.count(kind))
+        row = Row(detector.plugin, split, kind, false_alarms=alarms.count(kind))
         only = plugin(detector.plugin, detector.settings_for(kind))
         for sample in (s for s in attacks if s["type"] == kind):
             row.attacks += 1
             row.caught += bool(verdict(only, sample))
         yield row
-    total = Row(detector.plugin, "all (defaults)", false_alarms=len(set(false_alarm_ids(detector))))
+    alarmed = len(false_alarm_ids(detector, split))
+    total = Row(detector.plugin, split, "all (defaults)", false_alarms=alarmed)
     for sample in attacks:
         total.attacks += 1
         total.caught += bool(verdict(default, sample))
     yield total
 
 
-def false_alarm_ids(detector: Detector) -> list[str]:
+def false_alarm_ids(detector: Detector, split: str = TRAIN) -> list[str]:
     default = plugin(detector.plugin, detector.default)
-    return [sample["id"] for sample in load("benign") if verdict(default, sample)]
+    return [sample["id"] for sample in load("benign", split) if verdict(default, sample)]
+
+
+def missed_ids(detector: Detector, split: str = TRAIN) -> list[str]:
+    """The attacks the default settings let through."""
+    default = plugin(detector.plugin, detector.default)
+    return [sample["id"] for sample in load(detector.corpus, split) if not verdict(default, sample)]
 
 
 def cpu_per_request(detector: Detector, body: bytes, runs: int = 2000) -> float:
@@ -155,15 +169,16 @@ def percent(part: int, whole: int) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    """The README table (markdown)."""
-    benign = len(load("benign"))
+    """The README table (markdown); false alarms are out of the split's benign samples."""
+    benign = {split: len(load("benign", split)) for split in SPLITS}
     lines = [
-        f"| plugin | type | attacks | caught | missed | detection | false alarms (of {benign}) |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| plugin | split | type | attacks | caught | missed | detection | false alarms |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         lines.append(
-            f"| {row.plugin} | {row.type} | {row.attacks} | {row.caught} | {row.missed} | "
-            f"{percent(row.caught, row.attacks)} | {row.false_alarms} |"
+            f"| {row.plugin} | {row.split} | {row.type} | {row.attacks} | {row.caught} | "
+            f"{row.missed} | {percent(row.caught, row.attacks)} | "
+            f"{row.false_alarms} of {benign[row.split]} |"
         )
     return "\n".join(lines)

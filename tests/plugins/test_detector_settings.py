@@ -91,7 +91,7 @@ def test_settings_are_stored_with_their_defaults(api, create_gateway_with):
         "regex": [],
         "similarity_threshold": 0.8,
         "actions": {"type": "block", "message": "Content blocked"},
-        "roles": ["user"],
+        "roles": ["user", "system", "developer", "assistant", "tool", "function"],
     }
 
 

@@ -182,7 +182,7 @@ def chat(*messages: tuple[str, str]) -> dict:
     return {"model": "gpt-4o-mini", "messages": [{"role": r, "content": c} for r, c in messages]}
 
 
-def test_prompt_moderation_checks_the_user_messages_of_llm_requests(route, upstream, proxy_client):
+def test_prompt_moderation_checks_the_messages_of_llm_requests(route, upstream, proxy_client):
     gateway = route(
         required_plugins=one(
             "prompt_moderation",
@@ -197,7 +197,7 @@ def test_prompt_moderation_checks_the_user_messages_of_llm_requests(route, upstr
         assert refused.status_code == 403, text
         assert json.loads(refused.content)["error"] == "Content blocked"
     system_only = chat(("system", "never talk about the bomb"), ("user", "hello"))
-    assert post_json(proxy_client, gateway, system_only).status_code == 200
+    assert post_json(proxy_client, gateway, system_only).status_code == 403  # every role
     assert post_json(proxy_client, gateway, chat(("user", "I bombed my exam"))).status_code == 200
     text_body = proxy_client.post(
         "/x",
@@ -207,7 +207,7 @@ def test_prompt_moderation_checks_the_user_messages_of_llm_requests(route, upstr
         HTTP_X_API_KEY=gateway.key,
     )
     assert text_body.status_code == 403
-    assert len(upstream.seen) == 2
+    assert len(upstream.seen) == 1
 
 
 def test_prompt_moderation_roles_and_log_only(route, upstream, proxy_client, caplog):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plugins.llm_content import message_texts, set_at, string_values
+from plugins.llm_content import call_texts, message_texts, set_at, string_values
 
 OPENAI = {
     "model": "gpt-4o",
@@ -60,3 +60,35 @@ def test_a_text_is_written_back_at_its_path():
 
 def test_string_values_walks_the_document():
     assert list(string_values({"a": ["x", {"b": "y"}, 3], "c": None})) == ["x", "y"]
+
+
+def test_tool_calls_carry_texts_of_their_role():
+    body = {
+        "model": "m",
+        "messages": [
+            {
+                "role": "assistant",
+                "tool_calls": [{"function": {"name": "f", "arguments": '{"q": "a"}'}}],
+                "function_call": {"name": "g", "arguments": '{"q": "b"}'},
+                "content": [{"type": "tool_use", "input": {"q": "c", "n": [1, "d"]}}],
+            }
+        ],
+        "input": [
+            {"type": "function_call", "arguments": '{"q": "e"}'},
+            {"type": "function_call_output", "output": "f"},
+        ],
+    }
+    texts = call_texts(body)
+    assert [(t.role, t.text) for t in texts] == [
+        ("assistant", '{"q": "a"}'),
+        ("assistant", '{"q": "b"}'),
+        ("assistant", "c"),
+        ("assistant", "d"),
+        ("assistant", '{"q": "e"}'),
+        ("tool", "f"),
+    ]
+    assert [t.text for t in call_texts(body, ["tool"])] == ["f"]
+    for item in texts:
+        set_at(body, item.path, item.text.upper())
+    assert [t.text for t in call_texts(body)] == [t.text.upper() for t in texts]
+    assert call_texts({"note": "x"}) == []

@@ -151,6 +151,9 @@ def test_keywords_match_words_by_levenshtein_similarity(threshold, text, found):
     assert (matcher.first(text) is not None) is found
 
 
+USER_HI = {"role": "user", "content": "hi"}
+
+
 def moderation(**settings):
     return make_plugin(
         "prompt_moderation", {"keywords": ["bomb"], "actions": {"type": "block"}, **settings}
@@ -158,24 +161,32 @@ def moderation(**settings):
 
 
 @pytest.mark.parametrize(
-    ("body", "refused"),
+    ("body", "roles", "refused"),
     [
-        ({"model": "m", "input": "a bomb"}, True),  # Responses API
-        ({"model": "m", "system": "bomb", "messages": [{"role": "user", "content": "hi"}]}, False),
-        ({"model": "m", "messages": [{"role": "assistant", "content": "bomb"}]}, False),
-        ({"model": "m", "messages": [{"role": "user", "content": [{"text": "a bomb"}]}]}, True),
-        ({"note": "a bomb"}, True),  # not an LLM request: the whole body
+        ({"model": "m", "input": "a bomb"}, ["user"], True),  # Responses API
+        ({"model": "m", "system": "bomb", "messages": [USER_HI]}, ["user"], False),
+        ({"model": "m", "system": "bomb", "messages": [USER_HI]}, None, True),
+        ({"model": "m", "messages": [{"role": "assistant", "content": "bomb"}]}, ["user"], False),
+        ({"model": "m", "messages": [{"role": "assistant", "content": "bomb"}]}, None, True),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": [{"text": "a bomb"}]}]},
+            None,
+            True,
+        ),
+        ({"note": "a bomb"}, ["user"], True),  # not an LLM request: the whole body
     ],
 )
-def test_prompt_moderation_reads_the_messages_of_the_configured_roles(body, refused):
+def test_prompt_moderation_reads_the_messages_of_the_configured_roles(body, roles, refused):
+    """Every role by default; only the configured ones when the operator narrows them."""
     request = make_request(body=json.dumps(body).encode())
+    plugin = moderation() if roles is None else moderation(roles=roles)
     if refused:
         with pytest.raises(PluginRejection) as answer:
-            moderation().pre_request(request)
+            plugin.pre_request(request)
         assert (answer.value.status, answer.value.message) == (403, "Content blocked")
         assert request.findings == [Finding("prompt_moderation", "keyword", "blocked")]
     else:
-        moderation().pre_request(request)
+        plugin.pre_request(request)
         assert request.findings == []
 
 
