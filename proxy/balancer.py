@@ -29,6 +29,8 @@ class Target:
     priority: int = 0
     pricing: Pricing | None = None
     index: int = 0  # position in its upstream
+    # Provider targets: the lower-case names of the client headers they receive (no others).
+    client_headers: frozenset[str] = frozenset()
 
 
 def smooth_weighted_order(weights: Sequence[int]) -> list[int]:

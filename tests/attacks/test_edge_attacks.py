@@ -1,0 +1,203 @@
+"""Replays of the content-security issue's edge items: client headers reaching third-party
+providers, provider URLs that break (and leak through metrics, logs and the admin), and the
+admin and ops edges (read-only fields, the admin body timeout, what `make run` exposes)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.builders import in_process_post, routed_gateway
+from tests.e2e.test_llm_front_e2e import provider_target
+from tests.llm_mocks.server import LLMMockServer
+
+HOST = "edge.localhost"
+HELLO = [{"role": "user", "content": "hello"}]
+# What a client (an SDK, a browser, a proxy in front of the gateway) sends besides its request.
+CLIENT_HEADERS = {
+    "HTTP_COOKIE": "session=client-session",
+    "HTTP_AUTHORIZATION": "Bearer client-own-secret",
+    "HTTP_X_FORWARDED_FOR": "203.0.113.7",
+    "HTTP_X_REAL_IP": "203.0.113.7",
+    "HTTP_FORWARDED": "for=203.0.113.7",
+    "HTTP_X_STAINLESS_LANG": "python",
+    "HTTP_X_STAINLESS_OS": "Linux",
+    "HTTP_X_CUSTOM_CLIENT": "internal-tenant-42",
+    "HTTP_TRACEPARENT": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    "HTTP_TRACESTATE": "vendor=1",
+    "HTTP_X_REQUEST_ID": "client-request-1",
+}
+NEVER_FORWARDED = (
+    "Cookie",
+    "X-Forwarded-For",
+    "X-Real-IP",
+    "Forwarded",
+    "X-Forwarded-Host",
+    "X-Forwarded-Proto",
+    "X-Stainless-Lang",
+    "X-Stainless-OS",
+    "X-Custom-Client",
+    "X-TG-API-Key",
+)
+# (provider, mode, client path, body, the path the provider was asked on)
+CALLS = (
+    ("openai", "translate", "/v1/chat/completions", "chat", "/chat/completions"),
+    ("openai", "passthrough", "/v1/chat/completions", "chat", "/chat/completions"),
+    ("anthropic", "translate", "/v1/chat/completions", "chat", "/v1/messages"),
+    ("anthropic", "passthrough", "/v1/messages", "messages", "/v1/messages"),
+    ("google", "translate", "/v1/chat/completions", "chat", "/v1beta/models/"),
+    ("google", "passthrough", "/v1beta/models/gemini-flash:generateContent", "gemini", "/v1beta"),
+    ("bedrock", "translate", "/v1/chat/completions", "chat", "/converse"),
+    ("bedrock", "passthrough", "/model/m/converse", "bedrock", "/converse"),
+)
+BODIES = {
+    "chat": {"messages": HELLO},
+    "messages": {"model": "claude-sonnet", "max_tokens": 10, "messages": HELLO},
+    "gemini": {"contents": [{"role": "user", "parts": [{"text": "hello"}]}]},
+    "bedrock": {"messages": [{"role": "user", "content": [{"text": "hello"}]}]},
+}
+
+
+@pytest.fixture
+def mock():
+    server = LLMMockServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def edge_gateway(transactional_db, api):
+    def build(targets: list[dict], **rule):
+        return routed_gateway(
+            in_process_post(api), subdomain="edge", target_dicts=targets, path="/*", **rule
+        )
+
+    return build
+
+
+def provider_call(proxy_client, gateway, mock, call: tuple, **headers):
+    provider, mode, path, body, seen_path = call
+    proxy_client.post(
+        path,
+        json.dumps(BODIES[body]),
+        content_type="application/json",
+        HTTP_HOST=HOST,
+        HTTP_X_TG_API_KEY=gateway.key,
+        HTTP_ACCEPT="application/json",
+        **CLIENT_HEADERS,
+        **headers,
+    )
+    return mock.last(seen_path)
+
+
+# --- item 11: client headers reaching third-party providers ---
+
+
+@pytest.mark.parametrize("call", CALLS, ids=lambda c: f"{c[0]}-{c[1]}")
+def test_item11_client_headers_do_not_reach_provider_targets(
+    mock, edge_gateway, proxy_client, call
+):
+    """Was: the client's cookie, its own Authorization, its IP (X-Forwarded-For), its SDK's
+    X-Stainless-* and any custom header went to Anthropic, Google, AWS and OpenAI."""
+    gateway = edge_gateway([{**provider_target(call[0], mock.url), "mode": call[1]}])
+    seen = provider_call(proxy_client, gateway, mock, call).headers
+    leaked = [name for name in NEVER_FORWARDED if name in seen]
+    assert leaked == []
+    assert seen.get("Authorization") != "Bearer client-own-secret"
+    assert "203.0.113.7" not in json.dumps(dict(seen))
+    # the allow-list: content type, tracing and the request id still go
+    assert seen["Content-Type"].startswith("application/json")
+    assert seen["traceparent"] == CLIENT_HEADERS["HTTP_TRACEPARENT"]
+    assert seen["tracestate"] == "vendor=1"
+    assert seen["X-Request-ID"]
+
+
+@pytest.mark.parametrize(
+    ("provider", "mode", "header", "value"),
+    [
+        ("anthropic", "passthrough", "anthropic-beta", "prompt-caching-2024-07-31"),
+        ("anthropic", "passthrough", "anthropic-version", "2023-06-01"),
+        ("openai", "translate", "OpenAI-Organization", "org-1"),
+        ("openai", "passthrough", "OpenAI-Project", "proj-1"),
+        ("bedrock", "translate", "X-Amzn-Bedrock-Trace", "ENABLED"),
+    ],
+)
+def test_item11_the_providers_own_headers_still_reach_it(
+    mock, edge_gateway, proxy_client, provider, mode, header, value
+):
+    gateway = edge_gateway([{**provider_target(provider, mock.url), "mode": mode}])
+    call = next(c for c in CALLS if c[:2] == (provider, mode))
+    meta = f"HTTP_{header.upper().replace('-', '_')}"
+    seen = provider_call(proxy_client, gateway, mock, call, **{meta: value}).headers
+    assert seen[header] == value
+
+
+@pytest.mark.parametrize("mode", ["translate", "passthrough"])
+def test_item11_forward_headers_opts_a_client_header_in(mock, edge_gateway, proxy_client, mode):
+    target = {**provider_target("anthropic", mock.url), "mode": mode}
+    gateway = edge_gateway([{**target, "forward_headers": ["X-Custom-Client"]}])
+    call = next(c for c in CALLS if c[:2] == ("anthropic", mode))
+    seen = provider_call(proxy_client, gateway, mock, call).headers
+    assert seen["X-Custom-Client"] == "internal-tenant-42"
+    assert "Cookie" not in seen
+    assert "X-Stainless-Lang" not in seen
+
+
+def test_item11_a_plain_upstream_still_gets_the_client_headers(route, upstream, proxy_client):
+    gateway = route()
+    proxy_client.get(
+        "/x",
+        HTTP_HOST="api.localhost",
+        HTTP_X_API_KEY=gateway.key,
+        HTTP_COOKIE="session=client-session",
+        HTTP_X_CUSTOM_CLIENT="internal-tenant-42",
+        HTTP_X_STAINLESS_LANG="python",
+        REMOTE_ADDR="198.51.100.9",
+    )
+    seen = upstream.seen[-1].headers
+    assert seen["Cookie"] == "session=client-session"
+    assert seen["X-Custom-Client"] == "internal-tenant-42"
+    assert seen["X-Stainless-Lang"] == "python"
+    assert seen["X-Forwarded-For"] == "198.51.100.9"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Host",
+        "Content-Length",
+        "Connection",
+        "Transfer-Encoding",
+        "Authorization",
+        "X-TG-API-Key",
+        "X-API-Key",
+        "X-Forwarded-For",
+        "X-Real-IP",
+        "Forwarded",
+        "Bad Name",
+        "",
+    ],
+)
+def test_item11_forward_headers_refuses_what_must_never_be_forwarded(transactional_db, api, name):
+    gateway = api.post("/api/v1/gateways", {"name": "fh", "subdomain": "fh"}, format="json")
+    target = {**provider_target("anthropic", "http://127.0.0.1:9"), "forward_headers": [name]}
+    response = api.post(
+        f"/api/v1/gateways/{gateway.json()['id']}/upstreams",
+        {"name": "u", "targets": [target]},
+        format="json",
+    )
+    assert response.status_code == 400, response.json()
+    assert "forward_headers" in response.json()["fields"]["targets"]["0"]
+
+
+def test_item11_forward_headers_is_for_provider_targets_only(transactional_db, api):
+    gateway = api.post("/api/v1/gateways", {"name": "fh", "subdomain": "fh"}, format="json")
+    target = {"host": "127.0.0.1", "port": 9, "forward_headers": ["X-Custom-Client"]}
+    response = api.post(
+        f"/api/v1/gateways/{gateway.json()['id']}/upstreams",
+        {"name": "u", "targets": [target]},
+        format="json",
+    )
+    assert response.status_code == 400, response.json()
+    assert "forward_headers" in response.json()["fields"]["targets"]["0"]
