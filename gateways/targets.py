@@ -213,7 +213,7 @@ class TargetSerializer(StrictSerializer):
     provider = serializers.ChoiceField(
         choices=PROVIDER_NAMES + tuple(PROVIDER_ALIASES), required=False
     )
-    base_url = BaseURLField(required=False, validators=[refuse_denied_address])
+    base_url = BaseURLField(query=False, required=False, validators=[refuse_denied_address])
     models = serializers.ListField(child=serializers.CharField(), required=False)
     default_model = serializers.CharField(required=False)
     pricing = PricingSerializer(required=False)

@@ -128,7 +128,7 @@ class Balancer:
         if down != self._reported_down:
             self._reported_down = down
             for target in self.targets:
-                target_health(target.key, target.base_url, target.index not in down)
+                target_health(target.key, target.index not in down)
         return down
 
     def attempts(self, retry_attempts: int, model: str | None = None) -> list[Target]:

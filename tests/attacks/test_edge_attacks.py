@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from prometheus_client import REGISTRY
 
+from observability.metrics import pending
 from tests.builders import in_process_post, routed_gateway
 from tests.e2e.test_llm_front_e2e import provider_target
 from tests.llm_mocks.server import LLMMockServer
+from tests.observability.conftest import finished, lines
 
 HOST = "edge.localhost"
 HELLO = [{"role": "user", "content": "hello"}]
@@ -78,7 +81,7 @@ def edge_gateway(transactional_db, api):
 
 def provider_call(proxy_client, gateway, mock, call: tuple, **headers):
     provider, mode, path, body, seen_path = call
-    proxy_client.post(
+    response = proxy_client.post(
         path,
         json.dumps(BODIES[body]),
         content_type="application/json",
@@ -88,6 +91,7 @@ def provider_call(proxy_client, gateway, mock, call: tuple, **headers):
         **CLIENT_HEADERS,
         **headers,
     )
+    finished(response)  # observed (metrics, access log) once read to its end
     return mock.last(seen_path)
 
 
@@ -201,3 +205,64 @@ def test_item11_forward_headers_is_for_provider_targets_only(transactional_db, a
     )
     assert response.status_code == 400, response.json()
     assert "forward_headers" in response.json()["fields"]["targets"]["0"]
+
+
+# --- item 12: provider URLs ---
+
+
+@pytest.fixture
+def access_log_file(settings, tmp_path):
+    path = tmp_path / "access.log"
+    settings.GATEWAY = {**settings.GATEWAY, "ACCESS_LOG": str(path)}
+    return path
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://api.example.com/v1?x=1",
+        "https://api.example.com/v1?",
+        "https://user:pw@api.example.com",
+        "https://token@api.example.com",
+        "https://api.example.com/v1#frag",
+        "ftp://api.example.com",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+    ],
+)
+def test_item12_a_provider_base_url_with_query_userinfo_fragment_or_other_scheme_is_refused(
+    transactional_db, api, base_url
+):
+    """Was: `?x=1` was accepted, broke every request's URL and showed in /metrics labels."""
+    gateway = api.post("/api/v1/gateways", {"name": "bu", "subdomain": "bu"}, format="json")
+    target = {**provider_target("openai", "http://127.0.0.1:9"), "base_url": base_url}
+    response = api.post(
+        f"/api/v1/gateways/{gateway.json()['id']}/upstreams",
+        {"name": "u", "targets": [target]},
+        format="json",
+    )
+    assert response.status_code == 400, response.json()
+    assert "base_url" in response.json()["fields"]["targets"]["0"]
+
+
+def test_item12_no_url_becomes_a_metric_label_or_an_access_log_field(
+    mock, edge_gateway, proxy_client, access_log_file
+):
+    """Was: the target's base URL was the `target` label of two series and the log's `target`."""
+    gateway = edge_gateway([provider_target("openai", f"{mock.url}/v1")])
+    call = next(c for c in CALLS if c[:2] == ("openai", "translate"))
+    provider_call(proxy_client, gateway, mock, call)
+    pending.flush()
+    labels = [
+        (metric.name, sample.labels)
+        for metric in REGISTRY.collect()
+        for sample in metric.samples
+        if metric.name.startswith("gateway_upstream")
+    ]
+    ours = [found for name, found in labels if found.get("upstream") == gateway.upstream["id"]]
+    assert ours
+    assert all(found["target"] == "0" for found in ours)
+    values = [value for _, found in labels for value in found.values()]
+    assert not [value for value in values if "://" in value or "127.0.0.1" in value]
+    logged = [line for line in lines(access_log_file) if line["type"] == "request"]
+    assert logged[-1]["target"] == f"{gateway.upstream['id']}:0"
