@@ -5,15 +5,18 @@ admin and ops edges (read-only fields, the admin body timeout, what `make run` e
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from prometheus_client import REGISTRY
 
 from observability.metrics import pending
 from tests.builders import in_process_post, routed_gateway
+from tests.e2e.server import GatewayServer
 from tests.e2e.test_llm_front_e2e import provider_target
 from tests.llm_mocks.server import LLMMockServer
 from tests.observability.conftest import finished, lines
+from tests.raw_http import raw_exchange, request_head
 
 HOST = "edge.localhost"
 HELLO = [{"role": "user", "content": "hello"}]
@@ -266,3 +269,45 @@ def test_item12_no_url_becomes_a_metric_label_or_an_access_log_field(
     assert not [value for value in values if "://" in value or "127.0.0.1" in value]
     logged = [line for line in lines(access_log_file) if line["type"] == "request"]
     assert logged[-1]["target"] == f"{gateway.upstream['id']}:0"
+
+
+# --- the admin plane's body timeout ---
+
+
+@pytest.fixture(scope="module")
+def slow_body_server(tmp_path_factory):
+    server = GatewayServer(
+        tmp_path_factory.mktemp("edges"),
+        os.environ["TEST_REDIS_URL"],
+        workers=1,
+        GATEWAY_BODY_READ_TIMEOUT="0.5",
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("path", ["/api/v1/gateways", "/admin/login/"])
+def test_admin_body_timeout_is_logged_as_408_not_as_a_500_traceback(slow_body_server, path):
+    """Was: answered 408, but logged `ERROR django.request Internal Server Error` with a
+    traceback, as if the gateway had failed."""
+    log = slow_body_server.var_dir / "gunicorn.log"
+    before = len(log.read_text())
+    headers = {
+        "Authorization": slow_body_server.admin.headers["Authorization"],
+        "Content-Type": "application/json",
+        "Content-Length": "100",
+    }
+    if path.startswith("/admin/"):  # a form post: Django's CSRF check reads the body
+        token = "a" * 32
+        headers |= {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={token}",
+        }
+    head = request_head("POST", path, "localhost", headers)
+    response = raw_exchange(slow_body_server.port, head + b"userna")
+    assert (response.status, response.json()) == (408, {"error": "request body timed out"})
+    logged = log.read_text()[before:]
+    assert "Internal Server Error" not in logged
+    assert "Traceback" not in logged
+    assert f"WARNING django.request Request Timeout: {path}" in logged
