@@ -311,3 +311,35 @@ def test_admin_body_timeout_is_logged_as_408_not_as_a_500_traceback(slow_body_se
     assert "Internal Server Error" not in logged
     assert "Traceback" not in logged
     assert f"WARNING django.request Request Timeout: {path}" in logged
+
+
+# --- read-only fields on create ---
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "read_only"),
+    [
+        ("gateways", {"name": "ro", "subdomain": "ro-new"}, {"id": "8d3e5c1e-0000-4000-8000-1"}),
+        ("gateways", {"name": "ro", "subdomain": "ro-new"}, {"created_at": "2020-01-01T00:00Z"}),
+        ("upstreams", {"name": "u", "targets": [{"host": "127.0.0.1"}]}, {"gateway_id": "x"}),
+        ("upstreams", {"name": "u", "targets": [{"host": "127.0.0.1"}]}, {"updated_at": "x"}),
+        ("keys", {"name": "k"}, {"prefix": "tg_live_chosen"}),
+        ("keys", {"name": "k"}, {"rotated_at": "2020-01-01T00:00Z"}),
+    ],
+)
+def test_read_only_fields_sent_on_create_are_refused_naming_them(
+    transactional_db, api, kind, body, read_only
+):
+    """Was: dropped silently (a client believing it chose the id or the key prefix)."""
+    gateway = api.post("/api/v1/gateways", {"name": "ro", "subdomain": "ro"}, format="json")
+    base = "/api/v1" if kind == "gateways" else f"/api/v1/gateways/{gateway.json()['id']}"
+    response = api.post(f"{base}/{kind}", {**body, **read_only}, format="json")
+    assert response.status_code == 400, response.json()
+    assert set(response.json()["fields"]) == set(read_only)
+
+
+def test_a_body_read_with_get_can_still_be_put_back(transactional_db, api):
+    created = api.post("/api/v1/gateways", {"name": "ro", "subdomain": "ro"}, format="json")
+    url = f"/api/v1/gateways/{created.json()['id']}"
+    shown = api.get(url).json()
+    assert api.put(url, {**shown, "name": "renamed"}, format="json").status_code == 200
