@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
+import requests
 from prometheus_client import REGISTRY
 
+from gateway_project import env
+from gateway_project.binding import loopback_only
 from observability.metrics import pending
 from tests.builders import in_process_post, routed_gateway
 from tests.e2e.server import GatewayServer
@@ -343,3 +348,93 @@ def test_a_body_read_with_get_can_still_be_put_back(transactional_db, api):
     url = f"/api/v1/gateways/{created.json()['id']}"
     shown = api.get(url).json()
     assert api.put(url, {**shown, "name": "renamed"}, format="json").status_code == 200
+
+
+# --- `make run` and what a server bound beyond loopback exposes ---
+
+
+@pytest.mark.parametrize(
+    ("binds", "loopback"),
+    [
+        (["127.0.0.1:8080"], True),
+        (["localhost:8080"], True),
+        (["[::1]:8080"], True),
+        (["unix:/tmp/gateway.sock"], True),
+        (["0.0.0.0:8080"], False),
+        (["[::]:8080"], False),
+        ([":8080"], False),
+        (["192.0.2.10:8080"], False),
+        (["127.0.0.1:8080", "0.0.0.0:9090"], False),
+        (["gateway.internal:8080"], False),
+    ],
+)
+def test_which_binds_are_loopback_only(binds, loopback):
+    assert loopback_only(binds) is loopback
+
+
+def test_make_run_listens_on_loopback_unless_told_otherwise():
+    """Was: `make run` listened on 0.0.0.0 with /metrics open and the API docs public."""
+    default = make_dry_run()
+    assert "GATEWAY_BIND=127.0.0.1:8080 " in default
+    assert "GATEWAY_BIND=0.0.0.0:9000 " in make_dry_run("HOST=0.0.0.0", "PORT=9000")
+    assert env.read("GATEWAY_BIND", {}) == "127.0.0.1:8080"
+
+
+def test_make_run_prints_a_changepassword_command_that_works_as_printed():
+    """Was: `python manage.py changepassword admin`, which fails outside the venv."""
+    assert "(.venv/bin/python manage.py changepassword admin)" in make_dry_run()
+
+
+def make_dry_run(*args: str) -> str:
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        ["make", "-n", "-W", "requirements.txt", "run", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+@pytest.mark.e2e
+def test_a_server_bound_beyond_loopback_without_a_metrics_token_refuses_to_start(tmp_path):
+    server = GatewayServer(
+        tmp_path, os.environ["TEST_REDIS_URL"], workers=1, GATEWAY_METRICS_TOKEN=""
+    )
+    server.env["GATEWAY_BIND"] = f"0.0.0.0:{server.port}"
+    server.manage("migrate", "--noinput")
+    process = server.launch()
+    try:
+        assert process.wait(timeout=30) != 0
+    finally:
+        server.stop()
+    logged = (tmp_path / "gunicorn.log").read_text()
+    assert "GATEWAY_METRICS_TOKEN" in logged
+    assert "0.0.0.0" in logged
+
+
+@pytest.mark.e2e
+def test_a_server_bound_beyond_loopback_guards_metrics_and_the_api_docs(tmp_path):
+    server = GatewayServer(
+        tmp_path,
+        os.environ["TEST_REDIS_URL"],
+        workers=1,
+        GATEWAY_METRICS_TOKEN="scrape-token",
+        GATEWAY_PUBLIC_API_DOCS="",
+    )
+    server.env["GATEWAY_BIND"] = f"0.0.0.0:{server.port}"
+    server.start()
+    try:
+        anonymous = requests.Session()
+        for path in ("/metrics", "/api/v1/docs", "/api/v1/schema"):
+            assert anonymous.get(server.base_url + path, timeout=10).status_code in (401, 403)
+        assert server.admin.get(server.base_url + "/api/v1/docs", timeout=10).status_code == 200
+        scraped = anonymous.get(
+            server.base_url + "/metrics",
+            headers={"Authorization": "Bearer scrape-token"},
+            timeout=10,
+        )
+        assert scraped.status_code == 200
+    finally:
+        server.stop()
