@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 ADMIN_USER ?= admin
 PORT ?= 8080
+# This machine only; `make run HOST=0.0.0.0` listens on every interface (then /metrics needs
+# GATEWAY_METRICS_TOKEN: the server refuses to start without it).
+HOST ?= 127.0.0.1
 
 .PHONY: run test test-fast lint format bench corpus install migrate boot-check
 
@@ -26,10 +29,10 @@ run: migrate
 	echo "Admin token:  $$TOKEN  (kept in var/admin_token, mode 0600; manage.py admin_tokens list|revoke)"; \
 	echo "Admin API:    http://localhost:$(PORT)/api/v1/gateways  (Authorization: Bearer <token>)"; \
 	echo "API docs:     http://localhost:$(PORT)/api/v1/docs"; \
-	echo "Django admin: http://localhost:$(PORT)/admin/  (python manage.py changepassword $(ADMIN_USER))"; \
+	echo "Django admin: http://localhost:$(PORT)/admin/  ($(PY) manage.py changepassword $(ADMIN_USER))"; \
 	echo "Gateways:     http://<subdomain>.localhost:$(PORT)/..."; \
 	echo ""
-	GATEWAY_BIND=0.0.0.0:$(PORT) $(BIN)/gunicorn -c gateway_project/gunicorn.conf.py
+	GATEWAY_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c gateway_project/gunicorn.conf.py
 
 test: install
 	$(BIN)/ruff check .

@@ -47,7 +47,6 @@ def record():
         bytes_out=300,
         upstream_ms=0.8,
         target_key="6f1c1e0c-0000-4000-8000-000000000003:0",
-        target="http://127.0.0.1:8081",
         api_key_id="6f1c1e0c-0000-4000-8000-000000000004",
         verdicts=[("rate_limiter", "pre_request", "continue")],
     )

@@ -280,10 +280,12 @@ OTHER_VARIABLES = (
     Variable("LOG_LEVEL", "INFO", text, "root logger and gunicorn error log level", "django"),
     Variable(
         "GATEWAY_PUBLIC_API_DOCS",
-        True,
+        None,
         boolean,
-        "`/api/v1/docs` and `/api/v1/schema` readable without a token",
+        "`/api/v1/docs` and `/api/v1/schema` readable without a token (else an admin token or"
+        " a staff session)",
         "django",
+        shown="`true` when `GATEWAY_BIND` is loopback only, else `false`",
     ),
     Variable(
         "SESSION_COOKIE_SECURE",
@@ -293,7 +295,14 @@ OTHER_VARIABLES = (
         "production",
     ),
     Variable("CSRF_COOKIE_SECURE", True, boolean, "CSRF cookie over HTTPS only", "production"),
-    Variable("GATEWAY_BIND", "0.0.0.0:8080", text, "address gunicorn listens on", "gunicorn"),
+    Variable(
+        "GATEWAY_BIND",
+        "127.0.0.1:8080",
+        text,
+        "address gunicorn listens on (`0.0.0.0:8080`: every interface, which needs"
+        " `GATEWAY_METRICS_TOKEN`)",
+        "gunicorn",
+    ),
     Variable(
         "WEB_CONCURRENCY",
         os.cpu_count() or 1,

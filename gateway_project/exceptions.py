@@ -6,17 +6,20 @@ which urls.py installs: every error of the gateway is JSON, never an HTML page."
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.log import log_response
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
 from gateway_project.parsers import RequestBodyTooLarge, TooDeeplyNested
+from gateway_project.request_body import TIMED_OUT_MESSAGE, BodyReadTimeout
 
 
 class Conflict(exceptions.APIException):
@@ -25,6 +28,14 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "conflict"
     default_code = "conflict"
+
+
+class RequestBodyTimedOut(exceptions.APIException):
+    """The request body did not arrive within BODY_READ_TIMEOUT: the client's fault, not ours."""
+
+    status_code = status.HTTP_408_REQUEST_TIMEOUT
+    default_detail = TIMED_OUT_MESSAGE
+    default_code = "request_timeout"
 
 
 UNIQUE_VIOLATION_SQLSTATE = "23505"  # PostgreSQL
@@ -61,6 +72,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, RequestDataTooBig):
         exc = RequestBodyTooLarge()
+    elif isinstance(exc, BodyReadTimeout):
+        exc = RequestBodyTimedOut()
     elif isinstance(exc, IntegrityError) and is_unique_violation(exc):  # a concurrent write won
         exc = Conflict("conflicts with an existing object")
     if isinstance(exc, exceptions.ParseError) and not isinstance(exc, TooDeeplyNested):
@@ -99,4 +112,13 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonR
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
+    """handler500; a body that did not arrive in time, read outside DRF (a form, the CSRF
+    check), is the client's 408: logged as a 408, without a traceback (Django logs a response
+    once)."""
+    if isinstance(sys.exception(), BodyReadTimeout):
+        response = error_page(408, TIMED_OUT_MESSAGE)
+        log_response(
+            "%s: %s", response.reason_phrase, request.path, response=response, request=request
+        )
+        return response
     return error_page(500, "internal server error")

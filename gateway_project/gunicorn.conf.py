@@ -6,6 +6,7 @@ from gevent import monkey
 monkey.patch_all()  # before anything imports ssl, socket or redis (the workers inherit them)
 
 from gateway_project import env  # noqa: E402
+from gateway_project.binding import metrics_exposure  # noqa: E402
 from gateway_project.embedded_redis import EmbeddedRedisSupervisor  # noqa: E402
 from gateway_project.metrics_dir import MetricsDirectory  # noqa: E402
 
@@ -24,10 +25,14 @@ control_socket_disable = True  # several gateways may run on one machine (tests,
 
 
 def on_starting(server) -> None:
-    """Start the embedded Redis once, in the master, so every worker shares it, and supervise it;
-    prepare the directory the workers' metric files go to (before any worker starts).
+    """Refuse to listen beyond loopback with /metrics open (gunicorn prints the RuntimeError
+    and exits 1, before binding); start the embedded Redis once, in the master, so every worker
+    shares it, and supervise it; prepare the directory the workers' metric files go to (before
+    any worker starts).
 
     The supervisor lives on the arbiter, not in this module: a HUP re-reads this file."""
+    if problem := metrics_exposure(server.cfg.bind, env.read("GATEWAY_METRICS_TOKEN")):
+        raise RuntimeError(problem)
     server.metrics_directory = MetricsDirectory.prepare(env.read("PROMETHEUS_MULTIPROC_DIR"))
     if not env.read("REDIS_URL"):
         server.embedded_redis = EmbeddedRedisSupervisor(env.var_dir())

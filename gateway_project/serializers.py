@@ -30,10 +30,12 @@ class JSONBooleanField(serializers.BooleanField):
         return super().to_internal_value(data)
 
 
-# Refuses keys it does not declare: a misspelt setting must not vanish silently. (A comment,
+# Refuses keys it does not declare: a misspelt setting must not vanish silently; on create,
+# read-only ones too (an `id` or `created_at` the client believes it chose). (A comment,
 # not a docstring: subclasses without their own would show it in the OpenAPI schema.)
 class StrictSerializer(serializers.Serializer):
     unknown_key_message: ClassVar[str] = "Unknown field."
+    read_only_message: ClassVar[str] = "Read-only: set by the gateway, not on create."
     # TrustGate's fields of this object that the gateway does not implement (yet).
     not_supported_yet: ClassVar[frozenset[str]] = frozenset()
 
@@ -46,7 +48,22 @@ class StrictSerializer(serializers.Serializer):
                 raise serializers.ValidationError(
                     {key: [self._unknown_key_message(key)] for key in unknown}
                 )
+            if read_only := self._read_only_on_create(data):
+                raise serializers.ValidationError(
+                    {key: [self.read_only_message] for key in read_only}
+                )
         return super().to_internal_value(data)
+
+    def _read_only_on_create(self, data: dict[str, Any]) -> list[str]:
+        """The read-only keys of `data` when it creates an object (a model serializer at the
+        root without an instance); a body read with GET may still be sent back on update.
+        (Items of a WholeItemsListField are validated unbound: their own root, not a create.)"""
+        root = self.root
+        if not isinstance(root, serializers.ModelSerializer) or root.instance is not None:
+            return []
+        if _is_legacy(self):
+            return []
+        return sorted(key for key in data if key in self.fields and self.fields[key].read_only)
 
     def _unknown_key_message(self, key: str) -> str:
         return NOT_SUPPORTED_MESSAGE if key in self.not_supported_yet else self.unknown_key_message

@@ -7,6 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from gateway_project.headers import API_KEY_HEADERS, CLIENT_ADDRESS_HEADERS, HOP_BY_HOP
 from gateway_project.serializers import JSONBooleanField, StrictSerializer
 from gateway_project.upstream_deny import refuse_denied_address
 from gateways.models import PORT_VALIDATORS
@@ -29,6 +30,20 @@ SECRET_FIELDS = (
 )
 AWS_REGION = r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$"
 AZURE_DEPLOYMENT = r"^[A-Za-z0-9._-]{1,64}$"
+# Client headers a provider target may not opt into: the connection's own, the gateway's key
+# and the provider credential headers, the client's address.
+NOT_FORWARDABLE = frozenset(
+    name.lower()
+    for name in (
+        *HOP_BY_HOP,
+        "Host",
+        "Content-Length",
+        "Authorization",
+        *API_KEY_HEADERS,
+        *(provider.auth_header for provider in PROVIDERS.values()),
+        *CLIENT_ADDRESS_HEADERS,
+    )
+)
 
 
 class CredentialsSerializer(StrictSerializer):
@@ -146,6 +161,16 @@ def _target_identity(target: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(target.get(key) or None for key in keys)
 
 
+class ForwardedHeaderField(HeaderNameField):
+    """A client header a provider target receives besides the provider's own."""
+
+    def to_internal_value(self, data: Any) -> str:
+        name = super().to_internal_value(data)
+        if name.lower() in NOT_FORWARDABLE:
+            raise serializers.ValidationError(f"{name!r} is never forwarded to a provider.")
+        return name
+
+
 class PriceField(serializers.DecimalField):
     """A non-negative price per million tokens: validated as a decimal, stored as a number."""
 
@@ -188,10 +213,17 @@ class TargetSerializer(StrictSerializer):
     provider = serializers.ChoiceField(
         choices=PROVIDER_NAMES + tuple(PROVIDER_ALIASES), required=False
     )
-    base_url = BaseURLField(required=False, validators=[refuse_denied_address])
+    base_url = BaseURLField(query=False, required=False, validators=[refuse_denied_address])
     models = serializers.ListField(child=serializers.CharField(), required=False)
     default_model = serializers.CharField(required=False)
     pricing = PricingSerializer(required=False)
+    forward_headers = serializers.ListField(
+        child=ForwardedHeaderField(),
+        required=False,
+        max_length=50,
+        help_text="Provider targets: client headers forwarded besides Content-Type, Accept, "
+        "X-Request-ID, traceparent, tracestate and the provider's own (others never go).",
+    )
     mode = serializers.ChoiceField(
         choices=TARGET_MODES,
         required=False,
@@ -214,7 +246,7 @@ class TargetSerializer(StrictSerializer):
         if attrs.get("provider"):
             attrs["provider"] = PROVIDER_ALIASES.get(attrs["provider"], attrs["provider"])
             return self._validate_provider(attrs)
-        for name in ("pricing", "mode", "deployments", "api_version"):
+        for name in ("pricing", "mode", "deployments", "api_version", "forward_headers"):
             if attrs.get(name):
                 raise serializers.ValidationError({name: ["Only provider targets take it."]})
         if not attrs.get("host"):

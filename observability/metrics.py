@@ -129,21 +129,23 @@ class PendingSeries:
 pending = PendingSeries()
 
 
-def upstream_labels(target_key: str, base_url: str) -> tuple[str, str]:
-    """(upstream, target): the upstream's id (or `service:<id>`), the target's base URL."""
+def upstream_labels(target_key: str) -> tuple[str, str]:
+    """(upstream, target): the upstream's id (or `service:<id>`), the target's position in it.
+    Never its URL: a label is a name, and a URL may carry what must not be shown."""
     if target_key.startswith("service:"):
-        return target_key, base_url
-    return target_key.rpartition(":")[0] or target_key, base_url
+        return target_key, "0"
+    upstream, _, index = target_key.rpartition(":")
+    return upstream or target_key, index
 
 
 _health: dict[str, bool] = {}
 
 
-def target_health(target_key: str, base_url: str, healthy: bool) -> None:
+def target_health(target_key: str, healthy: bool) -> None:
     """Where passive health marks a target up or down (written only when it changes)."""
     if _health.get(target_key) is not healthy:
         _health[target_key] = healthy
-        child(TARGET_HEALTHY, *upstream_labels(target_key, base_url)).set(1 if healthy else 0)
+        child(TARGET_HEALTHY, *upstream_labels(target_key)).set(1 if healthy else 0)
 
 
 def config_reloaded() -> None:

@@ -49,8 +49,7 @@ class RequestRecord:
     bytes_in: int = 0
     bytes_out: int = 0
     upstream_ms: float | None = None
-    target_key: str = ""
-    target: str = ""  # the target's base URL
+    target_key: str = ""  # `<upstream id>:<position>` or `service:<id>`, never a URL
     api_key_id: str | None = None
     verdicts: list[Verdict] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
@@ -77,7 +76,7 @@ def _count(record: RequestRecord, seconds: float, decided: set[tuple[str, str]])
     pending.inc(m.REQUESTS, (gateway, rule, method, str(record.status)))
     pending.observe(m.DURATION, (gateway, rule), seconds)
     if record.upstream_ms is not None:
-        upstream, target = m.upstream_labels(record.target_key, record.target)
+        upstream, target = m.upstream_labels(record.target_key)
         pending.observe(m.UPSTREAM_DURATION, (gateway, upstream, target), record.upstream_ms / 1000)
     for plugin, decision in decided:
         pending.inc(m.PLUGIN_DECISIONS, (gateway, plugin, decision))
@@ -167,7 +166,7 @@ def log_entry(record: RequestRecord, now: float, seconds: float) -> dict[str, An
         "upstream_ms": None if record.upstream_ms is None else round(record.upstream_ms, 3),
         "client_ip": record.client_ip,
         "api_key_id": record.api_key_id,
-        "target": record.target or None,
+        "target": record.target_key or None,
         "verdicts": [f"{plugin}:{stage}:{decision}" for plugin, stage, decision in record.verdicts],
     }
     if record.findings:

@@ -171,11 +171,13 @@ class HostField(serializers.CharField):
 
 
 class BaseURLField(serializers.URLField):
-    """An http(s) URL with a host; no credentials or fragment (they would leak or vanish)."""
+    """An http(s) URL with a host; no credentials or fragment (they would leak or vanish), and
+    with `query=False` no query either (a URL that paths are appended to)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, query: bool = True, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 2000)
         super().__init__(**kwargs)
+        self.query = query
         others = [v for v in self.validators if not isinstance(v, URLValidator)]
         self.validators = [*others, URLValidator(schemes=list(DEFAULT_PORTS))]
 
@@ -184,6 +186,8 @@ class BaseURLField(serializers.URLField):
         parts = urlsplit(text)
         if "@" in parts.netloc or "#" in text:
             raise serializers.ValidationError("A base URL has no credentials or fragment.")
+        if not self.query and "?" in text:
+            raise serializers.ValidationError("A base URL has no query: paths are appended to it.")
         return text
 
 

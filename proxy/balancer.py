@@ -29,6 +29,8 @@ class Target:
     priority: int = 0
     pricing: Pricing | None = None
     index: int = 0  # position in its upstream
+    # Provider targets: the lower-case names of the client headers they receive (no others).
+    client_headers: frozenset[str] = frozenset()
 
 
 def smooth_weighted_order(weights: Sequence[int]) -> list[int]:
@@ -126,7 +128,7 @@ class Balancer:
         if down != self._reported_down:
             self._reported_down = down
             for target in self.targets:
-                target_health(target.key, target.base_url, target.index not in down)
+                target_health(target.key, target.index not in down)
         return down
 
     def attempts(self, retry_attempts: int, model: str | None = None) -> list[Target]:

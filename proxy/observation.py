@@ -22,7 +22,7 @@ __all__ = ["RequestRecord", "observed", "upstream_answered"]
 
 def upstream_answered(record: RequestRecord, result: UpstreamResult) -> None:
     record.upstream_ms = result.elapsed_ms
-    record.target_key, record.target = result.target.key, result.target.base_url
+    record.target_key = result.target.key
 
 
 def observed(

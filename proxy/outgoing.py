@@ -13,6 +13,8 @@ from requests.structures import CaseInsensitiveDict
 
 from gateway_project.bounded_json import loads
 from gateway_project.conf import gateway_settings
+from gateway_project.headers import API_KEY_HEADERS as API_KEY_HEADERS  # proxy.inbound's
+from gateway_project.headers import HOP_BY_HOP
 from gateway_project.request_body import DECHUNKED
 from gateways.path_normalization import (
     SUB_DELIMS,
@@ -27,21 +29,6 @@ from plugins.base import RequestContext
 from proxy.balancer import Target
 from proxy.matching import RouteMatch
 
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-        "proxy-connection",
-    }
-)
-API_KEY_HEADERS = ("X-TG-API-Key", "X-API-Key")
 # Headers asking for part of an answer: plugins that inspect answers must see them whole.
 PARTIAL_ANSWER_HEADERS = ("Range", "If-Range")
 
@@ -80,17 +67,25 @@ def outgoing_headers(
     match: RouteMatch, context: RequestContext, target: Target, client: HttpRequest
 ) -> CaseInsensitiveDict:
     """The client's headers as plugins left them, forwarded headers, the rule's then the
-    target's headers (credentials not yet)."""
-    headers = CaseInsensitiveDict(context.headers)
-    if not match.route.preserve_host:
-        headers.pop("Host", None)
-    forwarded_headers(
-        headers,
-        remote_addr=client.META.get("REMOTE_ADDR", ""),
-        scheme=client.scheme,
-        host=client.META.get("HTTP_HOST", ""),
-        request_id=context.request_id,
-    )
+    target's headers (credentials not yet). A provider target (a third party) gets only the
+    client headers it takes (`Target.client_headers`) and the request id: never the client's
+    cookies, credentials, address or SDK telemetry."""
+    if target.provider:
+        headers = CaseInsensitiveDict(
+            {k: v for k, v in context.headers.items() if k.lower() in target.client_headers}
+        )
+        headers["X-Request-ID"] = context.request_id
+    else:
+        headers = CaseInsensitiveDict(context.headers)
+        if not match.route.preserve_host:
+            headers.pop("Host", None)
+        forwarded_headers(
+            headers,
+            remote_addr=client.META.get("REMOTE_ADDR", ""),
+            scheme=client.scheme,
+            host=client.META.get("HTTP_HOST", ""),
+            request_id=context.request_id,
+        )
     apply_headers(headers, match.route.headers)
     apply_headers(headers, target.headers)
     return headers

@@ -12,7 +12,7 @@ from django.db import connection
 
 from gateways.models import ConfigVersion, Gateway, Rule, Service
 from gateways.paths import PathPattern, compile_path_pattern
-from gateways.providers import provider_base_url
+from gateways.providers import PROVIDERS, provider_base_url
 from gateways.versions import DIRECTORY, versions_of
 from keys.selectors import VerifiedKey, verified_keys_of_gateway
 from plugins.builtin.llm_usage import Pricing
@@ -90,6 +90,11 @@ def _target(key: str, data: Mapping[str, Any], index: int = 0) -> Target:
         priority=int(data.get("priority") or 0),
         pricing=Pricing(**data["pricing"]) if data.get("pricing") else None,
         index=index,
+        client_headers=(
+            PROVIDERS[provider].forwarded(data.get("forward_headers") or ())
+            if provider
+            else frozenset()
+        ),
     )
 
 

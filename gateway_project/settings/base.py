@@ -12,6 +12,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from gateway_project import __version__, env
+from gateway_project.binding import loopback_only
 from gateway_project.embedded_redis import socket_url
 from gateway_project.redis_cluster import is_cluster_url
 
@@ -185,16 +186,21 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",  # the API takes JSON only
 }
 
+public_api_docs = env.read("GATEWAY_PUBLIC_API_DOCS")
+if public_api_docs is None:
+    public_api_docs = loopback_only([env.read("GATEWAY_BIND")])
 SPECTACULAR_SETTINGS = {
     "TITLE": "Gateway admin API",
     "DESCRIPTION": "Gateways, upstreams, services, rules, plugins and API keys.",
     "VERSION": __version__,
     "SERVE_INCLUDE_SCHEMA": False,
     # The docs page and the schema hold no data (every operation needs a token or a staff
-    # session): readable by anyone unless GATEWAY_PUBLIC_API_DOCS=false.
+    # session), but map the API for whoever reaches it: readable by anyone on a server bound
+    # to loopback only, else with an admin token or a staff session (GATEWAY_PUBLIC_API_DOCS
+    # decides either way when set).
     "SERVE_PERMISSIONS": [
         "rest_framework.permissions.AllowAny"
-        if env.read("GATEWAY_PUBLIC_API_DOCS")
+        if public_api_docs
         else "keys.permissions.IsGatewayAdmin"
     ],
     "SWAGGER_UI_DIST": "SIDECAR",  # served by the gateway itself, no CDN

@@ -20,7 +20,8 @@ PROJECT_PACKAGES = ("gateway_project", "gateways", "keys", "observability", "plu
 def test_unset_or_empty_variables_give_the_defaults():
     assert env.gateway_from_env({}) == env.gateway_defaults()
     assert env.gateway_from_env({"GATEWAY_READ_TIMEOUT": "  "})["READ_TIMEOUT"] == 60.0
-    assert env.read("GATEWAY_PUBLIC_API_DOCS", {"GATEWAY_PUBLIC_API_DOCS": ""}) is True
+    # unset: the settings decide from GATEWAY_BIND (public on loopback only)
+    assert env.read("GATEWAY_PUBLIC_API_DOCS", {"GATEWAY_PUBLIC_API_DOCS": ""}) is None
 
 
 def test_gateway_settings_defaults_come_from_the_catalogue():

@@ -75,7 +75,7 @@ def test_one_line_per_request_with_its_fields_and_no_secret(
     assert first["total_ms"] >= first["upstream_ms"] > 0
     assert first["client_ip"] == "127.0.0.1"
     assert first["api_key_id"]
-    assert first["target"] == f"http://127.0.0.1:{upstream.port}"
+    assert first["target"] == f"{gateway.upstream['id']}:0"
     assert first["verdicts"] == ["rate_limiter:pre_request:continue"]
     assert (refused["status"], refused["upstream_ms"], refused["target"]) == (429, None, None)
     assert refused["verdicts"] == ["rate_limiter:pre_request:reject"]

@@ -49,7 +49,7 @@ def test_requests_and_durations_count_exactly_what_was_proxied(route, proxy_clie
             "gateway_upstream_duration_seconds_count",
             gateway="api",
             upstream=upstream,
-            target=f"http://127.0.0.1:{gateway.upstream['targets'][0]['port']}",
+            target="0",
         )
         >= 10
     )
@@ -205,7 +205,7 @@ def test_target_health_follows_passive_health(route, upstream, proxy_client):
         sample(
             "gateway_upstream_target_healthy",
             upstream=upstream_id,
-            target=f"http://127.0.0.1:{dead}",
+            target="0",
         )
         == 0
     )
@@ -213,7 +213,7 @@ def test_target_health_follows_passive_health(route, upstream, proxy_client):
         sample(
             "gateway_upstream_target_healthy",
             upstream=upstream_id,
-            target=f"http://127.0.0.1:{upstream.port}",
+            target="1",
         )
         == 1
     )
