@@ -49,8 +49,8 @@ def open_exchange(route: LLMRoute | None, context: RequestContext) -> LLMExchang
     request's `llm` (what plugins read) is the exchange's call from here on."""
     if route is None:
         return None
+    body = context.json_body()
     if not route.translates:
-        body = context.json_body()
         if context.body and body is None:  # the provider's APIs all take JSON
             raise ProxyError(400, INVALID_BODY)
         model = body.get("model") if isinstance(body, dict) else None
@@ -59,7 +59,7 @@ def open_exchange(route: LLMRoute | None, context: RequestContext) -> LLMExchang
         endpoint = endpoint_of(context.method, context.path)
         if endpoint is None:
             raise ProxyError(404, "not an endpoint of this OpenAI-compatible API")
-        model = None if endpoint == MODELS else checked_body(endpoint, context).get("model")
+        model = None if endpoint == MODELS else checked_body(endpoint, body).get("model")
         if model is not None:
             refuse_unknown_model(route, model)
         exchange = LLMExchange(route, endpoint, model)
@@ -110,7 +110,7 @@ class LLMExchange:
         if options is None or options.mode == PASSTHROUGH or self.endpoint == PASSTHROUGH:
             return build_outgoing(match, context, target, client)
         adapter = ADAPTERS[target.provider]
-        body = checked_body(self.endpoint, context)  # plugins may have rewritten it
+        body = checked_body(self.endpoint, context.json_body())  # plugins may have rewritten it
         call = Call(self.endpoint, body, self.call.model, target, options, raw=context.body)
         try:
             provider_request = (

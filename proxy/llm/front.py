@@ -7,7 +7,6 @@ from typing import Any
 
 from django.http import HttpResponse
 
-from plugins.base import RequestContext
 from proxy.inbound import ProxyError
 from proxy.llm.routes import LLMRoute
 from proxy.llm.wire import CHAT, EMBEDDINGS
@@ -43,9 +42,9 @@ def valid_embeddings(body: Any) -> bool:
     return bool(value) and isinstance(value, str | list)
 
 
-def checked_body(endpoint: str, context: RequestContext) -> dict[str, Any]:
-    """The request's JSON body, if it is a request of `endpoint` (else 400, no parser details)."""
-    body = context.json_body()
+def checked_body(endpoint: str, body: Any) -> dict[str, Any]:
+    """The request's JSON `body`, if it is a request of `endpoint` (else 400, no parser
+    details)."""
     valid = valid_chat(body) if endpoint == CHAT else valid_embeddings(body)
     if not valid or ("model" in body and not isinstance(body["model"], str)):
         raise ProxyError(400, INVALID_BODY)
