@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from observability.metrics import target_health
-from plugins.builtin.llm_usage import Pricing
 from proxy.health import SharedHealth
+from proxy.llm.usage import Pricing
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,6 @@ from gateways.path_normalization import UnsafePath, normalize_path, raw_request_
 from plugins.base import PluginRejection, PluginResponse, RequestContext, ResponseContext
 from plugins.pipeline import PRE_AUTH, CompiledChain, PluginFailure, run_stage, transform_chunk
 from plugins.streams import StreamRewriter, cut_chunks, stream_rewriter
-from proxy.accounting import (
-    StreamMeter,
-    answered_by,
-    expect_llm_call,
-    label_response,
-    meter_body,
-)
 from proxy.client_ip import client_ip
 from proxy.inbound import (
     ProxyError,
@@ -33,8 +26,8 @@ from proxy.inbound import (
     request_id_of,
     resolve_gateway,
 )
-from proxy.llm.answers import openai_answer
-from proxy.llm.front import MODELS, LLMRequest, front_request, models_response
+from proxy.llm.exchange import LLMExchange, open_exchange
+from proxy.llm.front import MODELS, models_response
 from proxy.llm.streams import StreamTranslator
 from proxy.matching import RouteMatch
 from proxy.observation import RequestRecord, observed, upstream_answered
@@ -77,8 +70,7 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         context.api_key_id = authenticate(snapshot, match.route, context.headers)
         context.body = read_body(request, context.headers)  # decoded: the body of record
         record.bytes_in = len(context.body)
-        llm = front_request(match.route.llm, context)  # rules with LLM provider targets
-        expect_llm_call(context, match.route.balancer)
+        llm = open_exchange(match.route.llm, context)  # rules with LLM provider targets
         run_stage(chain, "pre_request", context)
         if chain.inspects_answers:
             ask_whole_answer(context.headers)  # no Range pieces, no compression to see past
@@ -145,7 +137,7 @@ def new_context(
 
 
 def send_upstream(
-    request: HttpRequest, match: RouteMatch, context: RequestContext, llm: LLMRequest | None
+    request: HttpRequest, match: RouteMatch, context: RequestContext, llm: LLMExchange | None
 ) -> UpstreamResult:
     """Send, retrying on other targets as the rule allows; each attempt is built for its target
     (translated for its provider on an LLM rule)."""
@@ -154,9 +146,7 @@ def send_upstream(
     balancer = route.balancer if llm is None else llm.balancer(route.balancer)
     build = functools.partial(builder, match, context, client=request)
     try:
-        result = send(balancer, balancer.attempts(route.retry_attempts), build)
-        answered_by(context, result.target)
-        return result
+        return send(balancer, balancer.attempts(route.retry_attempts), build)
     except UpstreamTimeout as exc:
         raise ProxyError(504, "upstream timed out") from exc
     except UpstreamUnavailable as exc:
@@ -170,27 +160,27 @@ def respond(
     context: RequestContext,
     result: UpstreamResult,
     started: float,
-    llm: LLMRequest | None = None,
+    llm: LLMExchange | None = None,
 ) -> HttpResponse:
     """The provider's answer in OpenAI's shapes (translated LLM requests) before any plugin
     sees it, post_request, pre_response, the body (buffered, or streamed through the chunk
     hooks), post_response (after the last chunk when streamed)."""
     response_context = response_context_of(result.response)
-    exchange = llm.exchange if llm is not None else None
     try:
         encoding = unreadable_encoding(response_context.headers)
         if encoding is not None and chain.inspects_answers:  # never relayed uninspected
             raise ProxyError(
                 502, f"upstream answered in an encoding the gateway cannot read: {encoding}"
             )
-        translator = None
-        if exchange is not None:  # a stream's translator, or the JSON answer translated whole
-            translator = openai_answer(exchange, result, response_context, context.llm)
+        # A stream's translator, or the JSON answer translated whole (translated attempts).
+        translator = llm.answer(result, response_context) if llm is not None else None
         run_stage(chain, "post_request", context, response_context)
-        if exchange is None and should_buffer(chain, response_context.headers):
+        untranslated = translator is None and response_context.body is None
+        if untranslated and should_buffer(chain, response_context.headers):
             buffer_body(result, response_context)
         if response_context.body is not None:  # buffered, or a JSON answer translated whole
-            meter_body(context, result.target, response_context.body)
+            if llm is not None:
+                llm.meter_body(response_context.body)
             run_stage(chain, "pre_response", context, response_context)
             run_stage(chain, "post_response", context, response_context)
             response = buffered_response(response_context)
@@ -200,14 +190,15 @@ def respond(
             rewriter = stream_rewriter(chain.stream_plugins, context, response_context)
             if rewriter is not None or translator is not None or chain.chunk_plugins:
                 response_context.headers.pop("Content-Encoding", None)  # read decoded
-            body = stream_body(chain, context, response_context, result, rewriter, translator)
+            body = stream_body(chain, context, response_context, result, rewriter, translator, llm)
             rewritten = bool(chain.chunk_plugins or rewriter)
             response = streamed_response(body, result, response_context, rewritten)
     except Exception:  # a plugin refused, or anything else: the upstream is done with
         result.close()
         raise
     response = finish_response(response, result, response_context, context, started)
-    label_response(response, context, result.target)  # over any upstream header of the name
+    if llm is not None:
+        llm.label(response)  # over any upstream header of the name
     return response
 
 
@@ -218,13 +209,14 @@ def stream_body(
     result: UpstreamResult,
     rewriter: StreamRewriter | None,
     translator: StreamTranslator | None = None,
+    llm: LLMExchange | None = None,
 ) -> Generator[bytes, None, None]:
     """The streamed body (a provider's stream translated first), each chunk through the chunk
     hooks (metered first for LLM usage), its text through the plugins' stream filters (a hook
     or a filter may cut it); post_response once it is sent whole (a refusal then can only be
     logged)."""
     hooks = functools.partial(transform_chunk, chain, context) if chain.chunk_plugins else None
-    meter = StreamMeter(context.llm, result.target) if context.llm is not None else None
+    meter = llm.stream_meter() if llm is not None else None
     if meter is not None:
         hooks = meter.wrap(hooks)
     decode = rewriter is not None or bool(chain.chunk_plugins)  # chunk hooks see plain bytes

@@ -15,11 +15,11 @@ from gateways.paths import PathPattern, compile_path_pattern
 from gateways.providers import PROVIDERS, provider_base_url
 from gateways.versions import DIRECTORY, versions_of
 from keys.selectors import VerifiedKey, verified_keys_of_gateway
-from plugins.builtin.llm_usage import Pricing
 from plugins.models import PluginConfig
 from plugins.pipeline import CompiledChain, PluginSpec, compile_chain
 from proxy.balancer import Balancer, Target
 from proxy.llm.routes import LLMRoute, llm_route
+from proxy.llm.usage import Pricing
 from proxy.snapshot_cache import Entry, SnapshotCache
 
 logger = logging.getLogger(__name__)

@@ -24,7 +24,6 @@ from plugins.base import (
     RequestContext,
     ResponseContext,
 )
-from plugins.builtin.llm_usage import merge_usage, parse_json, total_tokens
 from plugins.builtin.redis_script import RedisScriptPlugin
 from plugins.durations import parse_duration_ms
 from plugins.fields import DurationField, HeaderNameField
@@ -219,14 +218,10 @@ class TokenRateLimiterPlugin(RedisScriptPlugin):
 
     @staticmethod
     def _used_tokens(request: RequestContext, response: ResponseContext) -> int | None:
-        """Real usage when the answer reports it (the proxy meters it on `request.llm`, from
-        the upstream's body or stream); 0 for an error answer without usage (the provider
-        refused the work); None (keep the estimate) otherwise."""
+        """Real usage when the answer reports it (the proxy's LLM exchange settles it on
+        `request.llm`, from the upstream's body or stream); 0 for an error answer without usage
+        (the provider refused the work); None (keep the estimate) otherwise."""
         used = request.llm.total_tokens if request.llm is not None else None
-        if used is None and not response.streamed and response.body:
-            usage: dict[str, int] = {}
-            merge_usage(usage, parse_json(response.body))  # metered by no proxy (direct calls)
-            used = total_tokens(usage)
         if used is None and response.status >= 400:
             return 0
         return used

@@ -11,10 +11,10 @@ from urllib3.exceptions import HTTPError
 
 from gateway_project.bounded_json import JSONRefused, loads
 from gateway_project.conf import gateway_settings
-from plugins.base import LLMCall, ResponseContext
-from proxy.llm.front import Exchange
+from plugins.base import ResponseContext
+from proxy.llm.base import Adapter
 from proxy.llm.streams import StreamTranslator
-from proxy.llm.wire import CHAT, record_usage
+from proxy.llm.wire import CHAT, Call, Settle
 from proxy.upstream import UpstreamResult
 
 logger = logging.getLogger(__name__)
@@ -24,25 +24,25 @@ ENTITY_HEADERS = ("Content-Length", "Content-Encoding", "Content-Type")
 
 
 def openai_answer(
-    exchange: Exchange,
+    adapter: Adapter,
+    call: Call,
     result: UpstreamResult,
     response_context: ResponseContext,
-    llm: LLMCall | None,
+    settle: Settle,
 ) -> StreamTranslator | None:
     """The translator of a streamed answer; else the JSON answer is read and translated into
-    `response_context.body` (None returned)."""
-    translator = stream_translator(exchange, response_context, llm)
+    `response_context.body` (None returned). The usage read goes to `settle`."""
+    translator = stream_translator(adapter, call, response_context, settle)
     if translator is None:
-        translate_answer(exchange, result, response_context, llm)
+        translate_answer(adapter, call, result, response_context, settle)
     return translator
 
 
 def stream_translator(
-    exchange: Exchange, response_context: ResponseContext, llm: LLMCall | None
+    adapter: Adapter, call: Call, response_context: ResponseContext, settle: Settle
 ) -> StreamTranslator | None:
     """The translator of a streamed chat answer (the response's headers made an OpenAI
     stream's); None when the answer is not the stream asked for (an error, say)."""
-    call, adapter = exchange.call, exchange.adapter
     headers = response_context.headers
     if not call.stream or not 200 <= response_context.status < 300:
         return None
@@ -51,34 +51,35 @@ def stream_translator(
     for name in ENTITY_HEADERS:
         headers.pop(name, None)
     headers["Content-Type"] = "text/event-stream; charset=utf-8"
-    return adapter.chat_stream(call, llm)
+    return adapter.chat_stream(call, settle)
 
 
 def translate_answer(
-    exchange: Exchange,
+    adapter: Adapter,
+    call: Call,
     result: UpstreamResult,
     response_context: ResponseContext,
-    llm: LLMCall | None,
+    settle: Settle,
 ) -> None:
     """Read the provider's answer and put its OpenAI form in `response_context.body`: a
-    completion or embeddings list (usage recorded on `llm`), or an OpenAI error."""
+    completion or embeddings list (its usage settled), or an OpenAI error."""
     try:
         raw = result.response.read(MAX_ANSWER_BYTES + 1, decode_content=True)
     except (OSError, HTTPError):  # the provider's answer broke off
-        logger.warning("%s answer broke off", exchange.adapter.name, exc_info=True)
+        logger.warning("%s answer broke off", adapter.name, exc_info=True)
         raw = b""
     finally:
         result.close()
     data = _json(raw) if len(raw) <= MAX_ANSWER_BYTES else None
     status = response_context.status
     if 200 <= status < 300:
-        answer = _translated(exchange, data)
+        answer = _translated(adapter, call, data)
         if answer is None:
             status, answer = 502, {"error": "upstream answer could not be translated"}
         else:
-            record_usage(llm, answer.get("usage"))
+            settle(answer.get("usage"))
     else:
-        answer = exchange.adapter.error_answer(status, data, response_context.headers)
+        answer = adapter.error_answer(status, data, response_context.headers)
     headers = response_context.headers
     for name in ENTITY_HEADERS:
         headers.pop(name, None)
@@ -87,10 +88,9 @@ def translate_answer(
     response_context.body = json.dumps(answer).encode()
 
 
-def _translated(exchange: Exchange, data: Any) -> dict[str, Any] | None:
+def _translated(adapter: Adapter, call: Call, data: Any) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         return None
-    adapter, call = exchange.adapter, exchange.call
     try:
         if call.endpoint == CHAT:
             return adapter.chat_answer(data, call)

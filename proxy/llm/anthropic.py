@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from plugins.base import LLMCall
 from plugins.sse import SSEEvent
 from proxy.llm.base import Adapter
 from proxy.llm.streams import SSETranslator
@@ -15,6 +14,7 @@ from proxy.llm.wire import (
     Call,
     InvalidRequest,
     ProviderRequest,
+    Settle,
     api_path,
     arguments_of,
     choice,
@@ -198,8 +198,8 @@ class AnthropicAdapter(Adapter):
             data.get("id"),
         )
 
-    def chat_stream(self, call: Call, llm: LLMCall | None) -> AnthropicStream:
-        return AnthropicStream(call, llm)
+    def chat_stream(self, call: Call, settle: Settle) -> AnthropicStream:
+        return AnthropicStream(call, settle)
 
 
 def input_tokens(usage: dict[str, Any]) -> int:
@@ -212,8 +212,8 @@ class AnthropicStream(SSETranslator):
     """message_start, content_block_start/delta/stop, message_delta (stop reason, usage),
     message_stop; pings ignored; an error event ends the stream with an OpenAI error event."""
 
-    def __init__(self, call: Call, llm: LLMCall | None) -> None:
-        super().__init__(call, llm)
+    def __init__(self, call: Call, settle: Settle) -> None:
+        super().__init__(call, settle)
         self.tools: dict[int, int] = {}  # content block index -> tool call index
         self.json_blocks: set[int] = set()
         self.prompt_tokens = 0

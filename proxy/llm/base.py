@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from plugins.base import LLMCall
 from proxy.balancer import Target
 from proxy.llm.streams import StreamTranslator
-from proxy.llm.wire import Call, InvalidRequest, ProviderRequest, openai_error
+from proxy.llm.wire import Call, InvalidRequest, ProviderRequest, Settle, openai_error
 
 
 class Adapter:
@@ -28,7 +27,8 @@ class Adapter:
     def chat_answer(self, data: Any, call: Call) -> dict[str, Any]:
         raise NotImplementedError(".chat_answer() must be overridden")
 
-    def chat_stream(self, call: Call, llm: LLMCall | None) -> StreamTranslator:
+    def chat_stream(self, call: Call, settle: Settle) -> StreamTranslator:
+        """The translator of a streamed answer to `call`; the usage it reads goes to `settle`."""
         raise NotImplementedError(".chat_stream() must be overridden")
 
     def embeddings_request(self, call: Call) -> ProviderRequest:

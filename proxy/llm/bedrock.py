@@ -12,7 +12,6 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.eventstream import EventStreamBuffer
 
-from plugins.base import LLMCall
 from proxy.balancer import Target
 from proxy.llm.base import Adapter
 from proxy.llm.streams import StreamTranslator
@@ -22,6 +21,7 @@ from proxy.llm.wire import (
     Call,
     InvalidRequest,
     ProviderRequest,
+    Settle,
     arguments_of,
     choice,
     completion,
@@ -187,8 +187,8 @@ class BedrockAdapter(Adapter):
             usage_of(usage.get("inputTokens"), usage.get("outputTokens"), usage.get("totalTokens")),
         )
 
-    def chat_stream(self, call: Call, llm: LLMCall | None) -> BedrockStream:
-        return BedrockStream(call, llm)
+    def chat_stream(self, call: Call, settle: Settle) -> BedrockStream:
+        return BedrockStream(call, settle)
 
     def error_answer(self, status: int, data: Any, headers: Any) -> dict[str, Any]:
         answer = super().error_answer(status, data, headers)
@@ -224,8 +224,8 @@ class BedrockStream(StreamTranslator):
     """ConverseStream's binary event stream: messageStart, contentBlockStart (tool use),
     contentBlockDelta (text or tool input), messageStop (stop reason), metadata (usage)."""
 
-    def __init__(self, call: Call, llm: LLMCall | None) -> None:
-        super().__init__(call, llm)
+    def __init__(self, call: Call, settle: Settle) -> None:
+        super().__init__(call, settle)
         self.buffer = EventStreamBuffer()
         self.tools: dict[int, int] = {}  # content block index -> tool call index
         self.json_blocks: set[int] = set()

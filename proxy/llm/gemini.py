@@ -7,7 +7,6 @@ import mimetypes
 from typing import Any
 from urllib.parse import quote
 
-from plugins.base import LLMCall
 from plugins.sse import SSEEvent
 from proxy.llm.base import Adapter
 from proxy.llm.streams import SSETranslator
@@ -15,6 +14,7 @@ from proxy.llm.wire import (
     Call,
     InvalidRequest,
     ProviderRequest,
+    Settle,
     api_path,
     arguments_of,
     choice,
@@ -216,8 +216,8 @@ class GeminiAdapter(Adapter):
             choices.append(choice(0, None, [], "content_filter"))
         return completion(call, choices, usage_from(data), data.get("responseId"))
 
-    def chat_stream(self, call: Call, llm: LLMCall | None) -> GeminiStream:
-        return GeminiStream(call, llm)
+    def chat_stream(self, call: Call, settle: Settle) -> GeminiStream:
+        return GeminiStream(call, settle)
 
     def embeddings_request(self, call: Call) -> ProviderRequest:
         texts = call.body["input"]
@@ -243,8 +243,8 @@ class GeminiStream(SSETranslator):
     function calls whole tool-call chunks; the one with a finishReason ends the answer. Gemini
     sends no end marker: `[DONE]` follows the upstream's end once a finishReason came."""
 
-    def __init__(self, call: Call, llm: LLMCall | None) -> None:
-        super().__init__(call, llm)
+    def __init__(self, call: Call, settle: Settle) -> None:
+        super().__init__(call, settle)
         self.tool_count = 0
 
     def event(self, event: SSEEvent) -> bytes:

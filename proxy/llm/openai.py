@@ -7,11 +7,10 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from plugins.base import LLMCall
 from plugins.sse import DONE, SSEEvent, json_event
 from proxy.llm.base import Adapter
 from proxy.llm.streams import SSETranslator
-from proxy.llm.wire import Call, ProviderRequest, api_path
+from proxy.llm.wire import Call, ProviderRequest, Settle, api_path
 
 AZURE_API_VERSION = "2024-10-21"
 
@@ -52,8 +51,8 @@ class MistralAdapter(OpenAIAdapter):
     def translates_answer(self, call: Call) -> bool:
         return call.stream
 
-    def chat_stream(self, call: Call, llm: LLMCall | None) -> MistralStream:
-        return MistralStream(call, llm)
+    def chat_stream(self, call: Call, settle: Settle) -> MistralStream:
+        return MistralStream(call, settle)
 
 
 class AzureAdapter(OpenAIAdapter):

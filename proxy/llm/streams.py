@@ -7,9 +7,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from plugins.base import LLMCall
 from plugins.sse import COMPACT_JSON, SSEEvent, SSEParser, json_event
-from proxy.llm.wire import Call, new_id, record_usage
+from proxy.llm.wire import Call, Settle, new_id
 
 DONE_EVENT = b"data: [DONE]\n\n"
 
@@ -94,10 +93,10 @@ class ChunkWriter:
 class StreamTranslator:
     """Feed it the upstream body as it arrives; each call returns the client's bytes so far."""
 
-    def __init__(self, call: Call, llm: LLMCall | None) -> None:
+    def __init__(self, call: Call, settle: Settle) -> None:
         self.call = call
         self.out = ChunkWriter(call)
-        self.llm = llm
+        self.settle = settle
         self.usage: dict[str, int] | None = None
         self.finish_reason: str | None = None
         self.started = False
@@ -123,11 +122,11 @@ class StreamTranslator:
         return self.start() + self.out.finish(finish_reason)
 
     def close(self) -> bytes:
-        """The usage chunk when asked for, and `[DONE]`; the usage goes on the request's call."""
+        """The usage chunk when asked for, and `[DONE]`; the usage is settled on the exchange."""
         if self.closed:
             return b""
         self.closed = True
-        record_usage(self.llm, self.usage)
+        self.settle(self.usage)
         return self.out.close(self.usage)
 
     def fail(self, message: str, kind: str = "upstream_error") -> bytes:
@@ -139,8 +138,8 @@ class StreamTranslator:
 class SSETranslator(StreamTranslator):
     """A provider that streams server-sent events: `event()` translates one of them."""
 
-    def __init__(self, call: Call, llm: LLMCall | None) -> None:
-        super().__init__(call, llm)
+    def __init__(self, call: Call, settle: Settle) -> None:
+        super().__init__(call, settle)
         self.parser = SSEParser()
 
     def feed(self, data: bytes) -> bytes:

@@ -9,11 +9,10 @@ import sys
 import time
 import uuid
 from array import array
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from plugins.base import LLMCall
 from proxy.balancer import Target
 
 CHAT = "chat"
@@ -78,13 +77,8 @@ def usage_of(prompt: Any, completion: Any, total: Any = None) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
 
 
-def record_usage(llm: LLMCall | None, usage: Mapping[str, int] | None) -> None:
-    """The normalised token counts on the request's LLM call."""
-    if llm is None or not usage:
-        return
-    llm.prompt_tokens = usage.get("prompt_tokens")
-    llm.completion_tokens = usage.get("completion_tokens")
-    llm.total_tokens = usage.get("total_tokens")
+# Takes the normalised usage a translated answer reports (the exchange settles tokens and cost).
+Settle = Callable[[Mapping[str, int] | None], None]
 
 
 def completion_id(provider_id: Any = None) -> str:

@@ -11,8 +11,8 @@ import pytest
 from requests.structures import CaseInsensitiveDict
 
 from plugins.base import LLMCall, Plugin, PluginRejection, RequestContext, ResponseContext
-from plugins.builtin.llm_usage import UsageScanner, record_usage, total_tokens
 from plugins.builtin.token_rate_limiter import estimate_tokens
+from proxy.llm.usage import UsageScanner, merge_usage, parse_json, settle_usage, total_tokens
 from tests.plugins.helpers import make_plugin, make_request, settings_errors
 
 KEY = "key-1"
@@ -53,7 +53,13 @@ def remaining(plugin: Plugin, api_key_id: str = KEY, **headers: str) -> int:
     return int(request.response_headers["x-ratelimit-remaining-tokens"])
 
 
-def json_response(body: bytes, status: int = 200) -> ResponseContext:
+def json_response(body: bytes, status: int = 200, request: RequestContext | None = None):
+    """A JSON answer, metered the way the proxy meters it when `request` is given (usage on
+    `request.llm`)."""
+    if request is not None and request.llm is not None:  # the proxy meters LLM calls only
+        usage: dict[str, int] = {}
+        merge_usage(usage, parse_json(body))
+        settle_usage(request.llm, usage, None)
     headers = CaseInsensitiveDict({"Content-Type": "application/json"})
     return ResponseContext(status=status, headers=headers, body=body)
 
@@ -64,7 +70,7 @@ def streamed(request: RequestContext, chunks: list[bytes]) -> ResponseContext:
     for chunk in chunks:
         scanner.feed(chunk)
     scanner.finish()
-    record_usage(request.llm, scanner.usage, None)
+    settle_usage(request.llm, scanner.usage, None)
     headers = CaseInsensitiveDict({"Content-Type": "text/event-stream"})
     return ResponseContext(status=200, headers=headers, body=None, streamed=True)
 
@@ -243,21 +249,21 @@ def test_request_larger_than_the_limit_is_refused_without_retry_after():
 def test_json_usage_replaces_the_reservation():
     plugin = limiter(1000)
     request = reserve(plugin, 500)
-    plugin.post_response(request, json_response(usage_body(120)))
+    plugin.post_response(request, json_response(usage_body(120), request=request))
     assert remaining(plugin) == 880
 
 
 def test_usage_above_the_estimate_is_charged_in_full():
     plugin = limiter(1000)
     request = reserve(plugin, 100)
-    plugin.post_response(request, json_response(usage_body(900)))
+    plugin.post_response(request, json_response(usage_body(900), request=request))
     assert remaining(plugin) == 100
 
 
 def test_answer_without_usage_keeps_the_estimate():
     plugin = limiter(1000)
     request = reserve(plugin, 300)
-    plugin.post_response(request, json_response(b'{"object": "list", "data": []}'))
+    plugin.post_response(request, json_response(b'{"object": "list", "data": []}', request=request))
     assert remaining(plugin) == 700
 
 
@@ -375,7 +381,9 @@ def test_redis_down_fails_open_by_default():
     plugin = limiter(10)
     request = reserve(plugin, 5)
     assert request.response_headers == {}
-    plugin.post_response(request, json_response(usage_body(50)))  # nothing reserved: no-op
+    plugin.post_response(
+        request, json_response(usage_body(50), request=request)
+    )  # nothing reserved: no-op
 
 
 @pytest.mark.usefixtures("redis_down")
@@ -389,7 +397,7 @@ def test_requests_not_routed_to_a_provider_are_not_counted(redis_conn):
     plugin = limiter(10)
     request = make_request(body=chat(5000), api_key_id=KEY)  # no request.llm: not LLM traffic
     plugin.pre_request(request)
-    plugin.post_response(request, json_response(usage_body(5000)))
+    plugin.post_response(request, json_response(usage_body(5000), request=request))
     assert request.response_headers == {}
     assert redis_conn.keys(f"{{trl:{plugin.instance_id}:*") == []
 

@@ -4,6 +4,7 @@ OpenAI request, answers mapped back, streams translated event by event."""
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import struct
 
@@ -13,6 +14,7 @@ from plugins.base import LLMCall
 from plugins.sse import SSEParser
 from proxy.balancer import Target
 from proxy.llm.adapters import ADAPTERS
+from proxy.llm.usage import settle_usage
 from proxy.llm.wire import CHAT, EMBEDDINGS, Call, InvalidRequest, TargetOptions
 from tests.llm_mocks import anthropic as anthropic_mock
 from tests.llm_mocks import bedrock as bedrock_mock
@@ -50,6 +52,10 @@ CONVERSATION = [
     },
     {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
 ]
+
+
+def unmetered(usage):
+    """Where a test reads no usage: a translator's usage goes nowhere."""
 
 
 def call(provider: str, body: dict, endpoint: str = CHAT, **options) -> Call:
@@ -189,7 +195,9 @@ def test_bedrock_json_answers_come_from_a_forced_tool_streamed_or_not():
     assert answer["choices"][0]["message"]["content"] == '{"a": 1}'
     assert answer["choices"][0]["finish_reason"] == "stop"
     raw = bedrock_stream(Reply("", "json_response"))
-    translator = ADAPTERS["bedrock"].chat_stream(call("bedrock", {**body, "stream": True}), None)
+    translator = ADAPTERS["bedrock"].chat_stream(
+        call("bedrock", {**body, "stream": True}), unmetered
+    )
     chunks = chunks_of(translator.feed(raw) + translator.finish())
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks[:-1])
     assert json.loads(text) == {"city": "Paris"}
@@ -222,10 +230,12 @@ STREAMS = {"anthropic": anthropic_stream, "bedrock": bedrock_stream}
 def test_stream_fed_byte_by_byte_gives_the_same_chunks(provider):
     raw = STREAMS[provider](Reply("hello there, world"))
     body = {"messages": [], "stream": True, "stream_options": {"include_usage": True}}
-    whole = ADAPTERS[provider].chat_stream(call(provider, body), None)
+    whole = ADAPTERS[provider].chat_stream(call(provider, body), unmetered)
     at_once = whole.feed(raw) + whole.finish()
     llm = LLMCall(provider, "m")
-    split = ADAPTERS[provider].chat_stream(call(provider, body), llm)
+    split = ADAPTERS[provider].chat_stream(
+        call(provider, body), functools.partial(settle_usage, llm, pricing=None)
+    )
     pieces = b"".join(split.feed(raw[i : i + 1]) for i in range(len(raw))) + split.finish()
     strip = [
         {**c, "id": "", "created": 0} if isinstance(c, dict) else c for c in chunks_of(at_once)
@@ -250,7 +260,7 @@ def test_each_event_is_translated_as_it_arrives(provider):
     else:
         raw = bedrock_mock.stream(reply)
     translator = ADAPTERS[provider].chat_stream(
-        call(provider, {"messages": [], "stream": True}), None
+        call(provider, {"messages": [], "stream": True}), unmetered
     )
     first_text = next(i for i, event in enumerate(raw) if b"XY" in event)
     out = b"".join(translator.feed(event) for event in raw[: first_text + 1])
@@ -260,7 +270,7 @@ def test_each_event_is_translated_as_it_arrives(provider):
 def test_a_stream_cut_off_gets_no_done():
     raw = anthropic_stream(Reply("hello"))
     cut = raw[: raw.index(b"event: message_delta")]
-    translator = ADAPTERS["anthropic"].chat_stream(call("anthropic", {"stream": True}), None)
+    translator = ADAPTERS["anthropic"].chat_stream(call("anthropic", {"stream": True}), unmetered)
     out = translator.feed(cut) + translator.finish()
     assert b"[DONE]" not in out
     assert b"hello"[:1] in out
@@ -270,7 +280,7 @@ def test_an_error_event_mid_stream_ends_it_with_an_openai_error():
     error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
     raw = anthropic_stream(Reply("hello")).split(b"event: content_block_stop")[0]
     raw += f"event: error\ndata: {json.dumps(error)}\n\n".encode()
-    translator = ADAPTERS["anthropic"].chat_stream(call("anthropic", {"stream": True}), None)
+    translator = ADAPTERS["anthropic"].chat_stream(call("anthropic", {"stream": True}), unmetered)
     chunks = chunks_of(translator.feed(raw) + translator.finish())
     assert chunks[-1] == {"error": {"message": "Overloaded", "type": "overloaded_error"}}
 
@@ -278,7 +288,7 @@ def test_an_error_event_mid_stream_ends_it_with_an_openai_error():
 def test_bedrock_exception_message_ends_the_stream():
     start = bedrock_mock.message("messageStart", {"role": "assistant"})
     error = bedrock_mock.message("throttlingException", {"message": "Slow down"}, "exception")
-    translator = ADAPTERS["bedrock"].chat_stream(call("bedrock", {"stream": True}), None)
+    translator = ADAPTERS["bedrock"].chat_stream(call("bedrock", {"stream": True}), unmetered)
     chunks = chunks_of(translator.feed(start + error) + translator.finish())
     assert chunks[-1] == {"error": {"message": "Slow down", "type": "throttlingException"}}
 
@@ -299,7 +309,7 @@ def test_gemini_stream_ends_with_done_after_the_finish_reason():
     ]
     raw = b"".join(f"data: {json.dumps(p)}\r\n\r\n".encode() for p in pieces)
     body = {"stream": True, "stream_options": {"include_usage": True}}
-    translator = ADAPTERS["google"].chat_stream(call("google", body), None)
+    translator = ADAPTERS["google"].chat_stream(call("google", body), unmetered)
     chunks = chunks_of(translator.feed(raw) + translator.finish())
     assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks[:-2]) == "hello"
     assert chunks[-3]["choices"][0]["finish_reason"] == "stop"

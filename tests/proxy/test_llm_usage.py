@@ -7,7 +7,7 @@ import json
 import pytest
 
 from plugins.base import LLMCall
-from plugins.builtin.llm_usage import Pricing, UsageScanner, merge_usage, record_usage
+from proxy.llm.usage import Pricing, UsageScanner, merge_usage, settle_usage
 
 OPENAI = {
     "object": "chat.completion",
@@ -50,7 +50,7 @@ def test_json_answers_of_every_provider_normalise_alike(answer):
     merge_usage(usage, answer)
     assert {k: usage[k] for k in NORMALISED} == NORMALISED
     call = LLMCall("p", "m")
-    record_usage(call, usage, None)
+    settle_usage(call, usage, None)
     assert (call.prompt_tokens, call.completion_tokens, call.total_tokens) == (9, 12, 21)
 
 
@@ -96,20 +96,20 @@ def test_stream_usage_is_the_last_reported_wherever_chunks_split(stream):
         scanner.feed(stream[cut:])
         scanner.finish()
         call = LLMCall("p", "m")
-        record_usage(call, scanner.usage, None)
+        settle_usage(call, scanner.usage, None)
         assert (call.prompt_tokens, call.completion_tokens, call.total_tokens) == (9, 12, 21)
 
 
 def test_cost_is_tokens_times_the_price_per_million():
     call = LLMCall("openai", "gpt-4o")
-    record_usage(call, {"prompt_tokens": 1000, "completion_tokens": 2000}, Pricing(2.5, 10))
+    settle_usage(call, {"prompt_tokens": 1000, "completion_tokens": 2000}, Pricing(2.5, 10))
     assert call.total_tokens == 3000
     assert call.cost == pytest.approx((1000 * 2.5 + 2000 * 10) / 1_000_000)
 
 
 def test_no_usage_reported_means_no_tokens_and_no_cost():
     call = LLMCall("openai", "gpt-4o")
-    record_usage(call, {}, Pricing(2.5, 10))
+    settle_usage(call, {}, Pricing(2.5, 10))
     assert (call.total_tokens, call.cost) == (None, None)
 
 

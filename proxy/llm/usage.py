@@ -1,8 +1,10 @@
 """Token usage reported by LLM providers, in JSON bodies and in streamed (SSE) answers,
-normalised to prompt/completion/total tokens whatever the provider's field names."""
+normalised to prompt/completion/total tokens whatever the provider's field names, and what it
+costs at a target's prices."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +56,7 @@ def merge_usage(usage: dict[str, int], payload: Any) -> None:
                     usage[normalised] = value
 
 
-def total_tokens(usage: dict[str, int]) -> int | None:
+def total_tokens(usage: Mapping[str, int]) -> int | None:
     """The reported total, else prompt plus completion; None when nothing was reported."""
     if "total_tokens" in usage:
         return usage["total_tokens"]
@@ -63,16 +65,17 @@ def total_tokens(usage: dict[str, int]) -> int | None:
     return None
 
 
-def record_usage(call: LLMCall, usage: dict[str, int], pricing: Pricing | None) -> None:
-    """Put normalised usage on the request's LLM call, and its cost when the target is priced
-    (per million prompt and completion tokens)."""
+def settle_usage(call: LLMCall, usage: Mapping[str, int] | None, pricing: Pricing | None) -> None:
+    """Put reported usage on the call (counts reported later replace earlier ones; a count not
+    reported keeps its value), and its cost when the target is priced. Settling the same usage
+    again changes nothing: JSON answers, translated streams and the stream meter may all report."""
+    if not usage:
+        return
     call.prompt_tokens = usage.get("prompt_tokens", call.prompt_tokens)
     call.completion_tokens = usage.get("completion_tokens", call.completion_tokens)
-    call.total_tokens = total_tokens(usage) if usage else call.total_tokens
+    call.total_tokens = total_tokens(usage)
     if pricing is not None and (call.prompt_tokens is not None or call.completion_tokens):
-        cost = (call.prompt_tokens or 0) * pricing.input_per_million
-        cost += (call.completion_tokens or 0) * pricing.output_per_million
-        call.cost = round(cost / 1_000_000, 10)
+        call.cost = pricing.cost(call.prompt_tokens or 0, call.completion_tokens or 0)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,10 @@ class Pricing:
 
     input_per_million: float
     output_per_million: float
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        cost = prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million
+        return round(cost / 1_000_000, 10)
 
 
 @dataclass
@@ -144,3 +151,29 @@ class UsageScanner:
         line = line.strip()
         if line.startswith(b"data:") and b'"usage' in line:  # usage, usageMetadata
             merge_usage(self.usage, parse_json(line[5:]))
+
+
+Transform = Callable[[bytes], bytes]
+
+
+class StreamMeter:
+    """Usage of a streamed answer: each chunk is scanned as it passes (SSE events or a chunked
+    JSON body); `finish` hands the totals to `settle` when the stream ends."""
+
+    def __init__(self, settle: Callable[[Mapping[str, int]], None]) -> None:
+        self.settle = settle
+        self.scanner = UsageScanner()
+
+    def wrap(self, transform: Transform | None) -> Transform:
+        """`transform` (the chunk hooks), after the meter has seen the upstream's chunk."""
+        feed = self.scanner.feed
+
+        def metered(chunk: bytes) -> bytes:
+            feed(chunk)
+            return transform(chunk) if transform is not None else chunk
+
+        return metered
+
+    def finish(self) -> None:
+        self.scanner.finish()
+        self.settle(self.scanner.usage)

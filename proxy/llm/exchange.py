@@ -1,0 +1,193 @@
+"""One LLM call of a proxied request, from the front's validation to its settled usage and cost:
+the only writer of which provider and model answer, of the tokens used and of their cost."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponseBase
+
+from plugins.base import LLMCall, RequestContext, ResponseContext
+from proxy.balancer import Target
+from proxy.inbound import ProxyError
+from proxy.llm.adapters import ADAPTERS
+from proxy.llm.answers import openai_answer
+from proxy.llm.base import Adapter
+from proxy.llm.front import (
+    INVALID_BODY,
+    MODELS,
+    checked_body,
+    endpoint_of,
+    refuse_unknown_model,
+    require_json,
+)
+from proxy.llm.routes import PASSTHROUGH, LLMRoute
+from proxy.llm.streams import StreamTranslator
+from proxy.llm.usage import StreamMeter, merge_usage, parse_json, settle_usage
+from proxy.llm.wire import CHAT, Call, InvalidRequest
+from proxy.matching import RouteMatch
+from proxy.outgoing import (
+    OutgoingRequest,
+    build_outgoing,
+    inject_credentials,
+    outgoing_headers,
+    route_timeouts,
+    upstream_url,
+)
+from proxy.upstream import UpstreamResult
+
+# The client's negotiation headers are for the front, not for the provider.
+FRONT_HEADERS = ("Content-Length", "Content-Type", "Accept", "Accept-Encoding", "Authorization")
+
+
+def open_exchange(route: LLMRoute | None, context: RequestContext) -> LLMExchange | None:
+    """The LLM exchange of a rule with provider targets (None for other rules), its request
+    validated at the edge: an endpoint the front does not serve is 404, a body not labelled JSON
+    415, one that is not a request of its endpoint 400, a model no target serves 400 naming the
+    models that are. The request's `llm` (what plugins read) is the exchange's call from here
+    on."""
+    if route is None:
+        return None
+    endpoint = endpoint_of(context.method, context.path) if route.translates else PASSTHROUGH
+    if endpoint is None:
+        raise ProxyError(404, "not an endpoint of this OpenAI-compatible API")
+    if endpoint != MODELS:
+        require_json(context)
+    body = context.json_body()
+    model = None
+    if endpoint == PASSTHROUGH:
+        if context.body and body is None:  # the provider's APIs all take JSON
+            raise ProxyError(400, INVALID_BODY)
+        model = body.get("model") if isinstance(body, dict) else None
+        model = model if isinstance(model, str) else None
+    elif endpoint != MODELS:
+        model = checked_body(endpoint, body).get("model")
+        if model is not None:
+            refuse_unknown_model(route, model)
+    exchange = LLMExchange(route, endpoint, model)
+    context.llm = exchange.call
+    return exchange
+
+
+class LLMExchange:
+    """A request on a rule with provider targets: the endpoint and model asked for, the target
+    each attempt goes to (translated for its provider, or passed through), and the call plugins
+    read (`call`: provider, model, tokens, cost), settled from the answer that came back."""
+
+    def __init__(self, route: LLMRoute, endpoint: str, model: str | None) -> None:
+        self.route = route
+        self.endpoint = endpoint
+        self.model = model
+        self.call = LLMCall(route.provider_of(model), model or "")
+        self.target: Target | None = None  # the target of the latest attempt
+        self.translation: tuple[Adapter, Call] | None = None  # when its answer is translated
+
+    def model_for(self, target: Target) -> str:
+        """The requested model where the target serves it, else the target's default."""
+        return self.model if self.model in target.models else target.default_model
+
+    def balancer(self, balancer: Any) -> Any:
+        """The rule's balancer, with the targets serving the requested model tried first."""
+        if not self.model or all(self.model in t.models for t in balancer.targets):
+            return balancer
+        return ModelFirst(balancer, self.model)
+
+    def attempt(self, target: Target, context: RequestContext) -> None:
+        """An attempt goes to `target` (and, once it answered, the answer came from it): the
+        call names its provider and the model it is asked for."""
+        self.target, self.translation = target, None
+        if target.provider:
+            self.call.provider, self.call.model = target.provider, self.model_for(target)
+            context.llm = self.call
+        else:  # a plain target beside the providers: no LLM call to meter
+            context.llm = None
+
+    def build(
+        self, match: RouteMatch, context: RequestContext, target: Target, client: HttpRequest
+    ) -> OutgoingRequest:
+        """The request for `target` (again for each target tried): translated for the provider,
+        or, on passthrough targets, the client's own with the provider's credentials."""
+        self.attempt(target, context)
+        options = self.route.options.get(target.key)
+        if options is None or options.mode == PASSTHROUGH or self.endpoint == PASSTHROUGH:
+            return build_outgoing(match, context, target, client)
+        adapter = ADAPTERS[target.provider]
+        body = checked_body(self.endpoint, context.json_body())  # plugins may have rewritten it
+        call = Call(self.endpoint, body, self.call.model, target, options, raw=context.body)
+        try:
+            provider_request = (
+                adapter.chat_request(call)
+                if self.endpoint == CHAT
+                else adapter.embeddings_request(call)
+            )
+        except InvalidRequest as exc:
+            raise ProxyError(400, str(exc)) from exc
+        headers = outgoing_headers(match, context, target, client)
+        for name in FRONT_HEADERS:
+            headers.pop(name, None)
+        headers["Content-Type"] = "application/json"
+        headers["Accept"] = adapter.stream_content_type if call.stream else "application/json"
+        headers["Accept-Encoding"] = "identity"  # streams are translated as they are read
+        headers.update(provider_request.headers)
+        payload = provider_request.body
+        payload = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        payload = inject_credentials(target, headers, payload)
+        url = upstream_url(target, provider_request.path, urlencode(provider_request.query))
+        adapter.sign(target, url, headers, payload)
+        if adapter.translates_answer(call):
+            self.translation = (adapter, call)
+        return OutgoingRequest("POST", url, headers, payload, route_timeouts(match.route))
+
+    def answer(
+        self, result: UpstreamResult, response_context: ResponseContext
+    ) -> StreamTranslator | None:
+        """A translated answer in OpenAI's shapes before any plugin sees it: the translator of
+        a stream, or the JSON answer translated whole into `response_context.body` (None)."""
+        if self.translation is None:
+            return None
+        adapter, call = self.translation
+        return openai_answer(adapter, call, result, response_context, self.settle)
+
+    def settle(self, usage: Mapping[str, int] | None) -> None:
+        """Usage the answer reported: the call's tokens, and its cost at the target's prices."""
+        if self.target is not None and self.target.provider:
+            settle_usage(self.call, usage, self.target.pricing)
+
+    def meter_body(self, body: bytes | None) -> None:
+        """Usage and cost of a whole answer the provider sent in its own shape (passthrough, or
+        OpenAI's already), before plugins may rewrite it; translated answers settle their own."""
+        if body and self.translation is None:
+            usage: dict[str, int] = {}
+            merge_usage(usage, parse_json(body))
+            self.settle(usage)
+
+    def stream_meter(self) -> StreamMeter | None:
+        """The meter of a streamed answer from a provider target (None from a plain target)."""
+        if self.target is None or not self.target.provider:
+            return None
+        return StreamMeter(self.settle)
+
+    def label(self, response: HttpResponseBase) -> None:
+        """`X-Gateway-Provider` and `X-Gateway-Model`: which provider and model answered."""
+        if self.target is not None and self.target.provider:
+            response["X-Gateway-Provider"] = self.call.provider
+            response["X-Gateway-Model"] = self.call.model
+
+
+class ModelFirst:
+    """A balancer whose attempts try the targets serving `model` before the others (which then
+    answer with their own default model: a fallback across providers). Everything else is the
+    wrapped balancer's."""
+
+    def __init__(self, balancer: Any, model: str) -> None:
+        self.balancer = balancer
+        self.model = model
+
+    def attempts(self, retry_attempts: int) -> list[Target]:
+        return self.balancer.attempts(retry_attempts, self.model)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.balancer, name)
