@@ -10,7 +10,7 @@ from typing import Any
 
 from gateway_project.bounded_json import JSONRefused, loads
 from gateway_project.conf import gateway_settings
-from plugins.base import LLMCall
+from plugins.sdk.context import LLMCall
 
 # Each provider's usage field -> the normalised name (OpenAI chat and Responses, Anthropic,
 # Gemini `usageMetadata`, Bedrock Converse).
