@@ -7,9 +7,7 @@ from typing import Any, ClassVar
 
 from rest_framework import serializers
 
-from gateway_project.serializers import JSONBooleanField
-from plugins.base import Plugin, PluginRejection, PluginSettingsSerializer, RequestContext
-from plugins.fields import (
+from gateway_project.fields import (
     Address,
     CIDRField,
     IPAddressField,
@@ -17,6 +15,9 @@ from plugins.fields import (
     parse_address,
     parse_network,
 )
+from gateway_project.serializers import JSONBooleanField
+from plugins.base import Plugin, PluginSettingsSerializer
+from plugins.sdk.context import PluginRejection, RequestContext
 
 MAX_ENTRIES = 10_000
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from plugins.base import Plugin, PluginRejection, RequestContext
+from plugins.base import Plugin
 from plugins.detection.engine import Matcher, Rule, compiled
 from plugins.detection.fields import expand
 from plugins.detection.report import BLOCKED, LOGGED, SANITIZED, report
 from plugins.detection.scan import LOCATIONS, Hit, Sanitiser, hits, path_hit
+from plugins.sdk.context import PluginRejection, RequestContext
 
 BLOCK, LOG_ONLY, SANITIZE = "block", "log_only", "sanitize"
 

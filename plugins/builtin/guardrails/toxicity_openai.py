@@ -8,8 +8,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from gateway_project.fields import BaseURLField, HeaderValueField
 from gateway_project.upstream_deny import refuse_denied_address
-from plugins.base import RequestContext
 from plugins.builtin.guardrails.base import (
     ActionsSerializer,
     GuardrailSettingsSerializer,
@@ -17,7 +17,7 @@ from plugins.builtin.guardrails.base import (
     Verdict,
 )
 from plugins.builtin.guardrails.client import GuardrailUnavailable, call_json
-from plugins.fields import BaseURLField, HeaderValueField
+from plugins.sdk.context import RequestContext
 
 DEFAULT_BASE_URL = "https://api.openai.com"
 DEFAULT_THRESHOLD = 0.5
