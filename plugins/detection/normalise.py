@@ -1,4 +1,5 @@
-"""Input normalisation before matching: URL-decoded twice, HTML entities, NFKC, no invisibles."""
+"""Input normalisation before matching: URL-decoded twice, HTML entities, compatibility forms,
+no invisibles, format characters or combining marks, ASCII digits; mapped back when asked."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ LOOK_ALIKES = {
     "χ": "x", "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M",
     "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
 }  # fmt: skip
-TRANSLATION = {**dict.fromkeys(map(ord, INVISIBLE)), **{ord(k): v for k, v in LOOK_ALIKES.items()}}
+DROPPED_CATEGORIES = ("Cf", "Mn")  # format characters (soft hyphen, U+180E...), combining marks
+FOLDED: dict[str, str] = {}  # a character -> its folded form, filled as characters are met
 ESCAPE_RE = re.compile(r"%[0-9A-Fa-f]{2}")
 # An inline comment reads as a blank (`UNION/**/SELECT`); a fixed, linear pattern. It stays on
 # one line: texts joined by new lines (engine.SEPARATOR) are normalised as each one would be.
@@ -42,12 +44,45 @@ def url_decoded(text: str, *, plus: bool = False) -> str:
     return text
 
 
+def folded_char(char: str) -> str:
+    """One character as it is matched: its compatibility decomposition (NFKD: full-width and
+    other compatibility forms) without invisible characters, format characters and combining
+    marks; decimal digits of any script as ASCII digits; Cyrillic and Greek look-alikes as
+    Latin. Empty for a character that is dropped."""
+    folded = FOLDED.get(char)
+    if folded is None:
+        kept = []
+        for part in unicodedata.normalize("NFKD", char):
+            if part in INVISIBLE or unicodedata.category(part) in DROPPED_CATEGORIES:
+                continue
+            digit = unicodedata.decimal(part, None)
+            kept.append(str(digit) if digit is not None else LOOK_ALIKES.get(part, part))
+        folded = FOLDED[char] = "".join(kept)  # bounded by the characters Unicode has
+    return folded
+
+
 def unicode_folded(text: str) -> str:
-    """NFKC (full-width and other compatibility forms), invisible characters removed, Cyrillic
-    and Greek look-alikes read as Latin."""
+    """`text` with each character folded (`folded_char`); pure ASCII text as is."""
     if text.isascii():
         return text
-    return unicodedata.normalize("NFKC", text).translate(TRANSLATION)
+    return "".join(map(folded_char, text))
+
+
+def folded_with_origins(text: str) -> tuple[str, list[int]]:
+    """`text` folded as `unicode_folded` does, and for each character of the folded text the
+    index in `text` of the character it comes from (a span found in the folded text maps back
+    to the original characters, whatever was dropped or widened between them)."""
+    folded, origins = [], []
+    for index, char in enumerate(text):
+        piece = char if char.isascii() else folded_char(char)
+        folded.append(piece)
+        origins.extend([index] * len(piece))
+    return "".join(folded), origins
+
+
+def original_span(origins: list[int], start: int, end: int) -> tuple[int, int]:
+    """The span of the original text a non-empty span `start:end` of the folded text covers."""
+    return origins[start], origins[end - 1] + 1
 
 
 def normalise(text: str, *, plus: bool = False) -> str:
