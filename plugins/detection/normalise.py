@@ -3,6 +3,7 @@ no invisibles, format characters or combining marks, ASCII digits; mapped back w
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 import unicodedata
@@ -26,7 +27,8 @@ LOOK_ALIKES = {
     "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
 }  # fmt: skip
 DROPPED_CATEGORIES = ("Cf", "Mn")  # format characters (soft hyphen, U+180E...), combining marks
-FOLDED: dict[str, str] = {}  # a character -> its folded form, filled as characters are met
+MAX_FOLDED = 100_000  # characters whose folded form is kept: bounded whatever a client sends
+NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 ESCAPE_RE = re.compile(r"%[0-9A-Fa-f]{2}")
 # An inline comment reads as a blank (`UNION/**/SELECT`); a fixed, linear pattern. It stays on
 # one line: texts joined by new lines (engine.SEPARATOR) are normalised as each one would be.
@@ -49,40 +51,75 @@ def folded_char(char: str) -> str:
     other compatibility forms) without invisible characters, format characters and combining
     marks; decimal digits of any script as ASCII digits; Cyrillic and Greek look-alikes as
     Latin. Empty for a character that is dropped."""
-    folded = FOLDED.get(char)
-    if folded is None:
-        kept = []
-        for part in unicodedata.normalize("NFKD", char):
-            if part in INVISIBLE or unicodedata.category(part) in DROPPED_CATEGORIES:
-                continue
-            digit = unicodedata.decimal(part, None)
-            kept.append(str(digit) if digit is not None else LOOK_ALIKES.get(part, part))
-        folded = FOLDED[char] = "".join(kept)  # bounded by the characters Unicode has
-    return folded
+    kept = []
+    for part in unicodedata.normalize("NFKD", char):
+        if part in INVISIBLE or unicodedata.category(part) in DROPPED_CATEGORIES:
+            continue
+        digit = unicodedata.decimal(part, None)
+        kept.append(str(digit) if digit is not None else LOOK_ALIKES.get(part, part))
+    return "".join(kept)
+
+
+class FoldTable(dict[int, str]):
+    """str.translate's table of `folded_char`, filled as characters are met (up to MAX_FOLDED)."""
+
+    def __missing__(self, code: int) -> str:
+        folded = folded_char(chr(code))
+        if len(self) < MAX_FOLDED:
+            self[code] = folded
+        return folded
+
+
+FOLD_TABLE = FoldTable()
 
 
 def unicode_folded(text: str) -> str:
     """`text` with each character folded (`folded_char`); pure ASCII text as is."""
-    if text.isascii():
-        return text
-    return "".join(map(folded_char, text))
+    return text if text.isascii() else text.translate(FOLD_TABLE)
 
 
-def folded_with_origins(text: str) -> tuple[str, list[int]]:
-    """`text` folded as `unicode_folded` does, and for each character of the folded text the
-    index in `text` of the character it comes from (a span found in the folded text maps back
-    to the original characters, whatever was dropped or widened between them)."""
-    folded, origins = [], []
-    for index, char in enumerate(text):
-        piece = char if char.isascii() else folded_char(char)
-        folded.append(piece)
-        origins.extend([index] * len(piece))
-    return "".join(folded), origins
+class Origins:
+    """Where each character of a folded text comes from in the original `text`; worked out on
+    first use (most texts have nothing to map back), from the characters whose folded form is
+    not one character long (dropped or widened): the others keep the offsets as they are."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.shifts: tuple[list[int], list[int], list[int]] | None = None
+
+    def _build(self) -> tuple[list[int], list[int], list[int]]:
+        folded_at, original_at, lengths = [], [], []
+        delta = 0  # index in the folded text - index in the original
+        for run in NON_ASCII.finditer(self.text):
+            for index, char in enumerate(run.group(), run.start()):
+                length = len(FOLD_TABLE[ord(char)])
+                if length != 1:
+                    folded_at.append(index + delta)
+                    original_at.append(index)
+                    lengths.append(length)
+                    delta += length - 1
+        return folded_at, original_at, lengths
+
+    def index(self, folded: int) -> int:
+        """The index in the original text of the character folded index `folded` comes from."""
+        if self.shifts is None:
+            self.shifts = self._build()
+        folded_at, original_at, lengths = self.shifts
+        last = bisect.bisect_right(folded_at, folded) - 1
+        if last < 0:
+            return folded
+        if folded < folded_at[last] + lengths[last]:
+            return original_at[last]
+        return original_at[last] + 1 + folded - folded_at[last] - lengths[last]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original characters a non-empty span `start:end` of the folded text covers."""
+        return self.index(start), self.index(end - 1) + 1
 
 
-def original_span(origins: list[int], start: int, end: int) -> tuple[int, int]:
-    """The span of the original text a non-empty span `start:end` of the folded text covers."""
-    return origins[start], origins[end - 1] + 1
+def folded_with_origins(text: str) -> tuple[str, Origins]:
+    """`text` folded as `unicode_folded` does, and the way back from the folded text to it."""
+    return unicode_folded(text), Origins(text)
 
 
 def normalise(text: str, *, plus: bool = False) -> str:

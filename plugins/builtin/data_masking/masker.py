@@ -5,6 +5,7 @@ covers are replaced, the rest is sent on as it came."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import operator
@@ -17,12 +18,13 @@ import re2
 from rapidfuzz.distance import Levenshtein
 
 from plugins.builtin.data_masking.entities import BY_NAME, ENTITIES, Entity
-from plugins.detection.normalise import folded_with_origins, original_span, unicode_folded
+from plugins.detection.normalise import Origins, folded_with_origins, unicode_folded
 
 APPLY_ALL_MASK = "*****"
 CONTEXT_WINDOW = 48  # characters before a value where a context word rescues a failed check
 # Where a key splits into words: `card_number`, `card-number`, `cardNumber`, `card.number`.
 KEY_WORD_BREAK = re.compile(r"[\s_\-.]+|(?<=[a-z0-9])(?=[A-Z])")
+MAX_KEYS = 1024  # keys whose context words are remembered
 # google-re2 is pinned: its low-level Match call (byte offsets, every group's span).
 UNANCHORED = re2._Anchor.UNANCHORED
 ANCHOR_START = re2._Anchor.ANCHOR_START
@@ -108,6 +110,7 @@ class Masker:
         self.entities = self._entities(settings)
         words = {word for item in self.entities for word in item.entity.context}
         self.key_words = context_regex(tuple(words))
+        self.key_contexts: dict[str, str] = {}  # key -> its context words (a bounded memo)
         self.scan = self._scan_regex()
         rules = settings.get("rules", [])
         self.regex_rules = [
@@ -196,23 +199,27 @@ class Masker:
         camelCase split), when one of them is a context word of an entity; else ""."""
         if not key or self.key_words is None:
             return ""
-        words = KEY_WORD_BREAK.sub(" ", unicode_folded(key)[-CONTEXT_WINDOW:]).lower().strip()
-        return words if self.key_words.search(words) else ""
+        known = self.key_contexts.get(key)
+        if known is None:
+            words = KEY_WORD_BREAK.sub(" ", unicode_folded(key)[-CONTEXT_WINDOW:]).lower().strip()
+            known = words if self.key_words.search(words) else ""
+            if len(self.key_contexts) < MAX_KEYS:
+                self.key_contexts[key] = known
+        return known
 
     def mask(self, text: str, hits: Hits, context: str = "", key: str = "") -> str:
         """Everything the settings name, masked: entities, regex rules, keywords, fuzzy.
         `context`: the text just before (of a stream), where context words may stand; `key`:
         the name `text` is the value of, a context word of the whole value."""
-        text = self.mask_entities(text, hits, context, self.key_context(key))
+        folding = Folding(text)
+        folding.mask(self.entity_finder(context, self.key_context(key)), hits)
         for regex, target in self.regex_rules:
-            text = mask_folded(
-                text, lambda folded, r=regex, t=target: rule_spans(r, t, folded), hits
-            )
+            folding.mask(functools.partial(rule_spans, regex, target), hits)
         if self.keyword_regex is not None:
-            text = mask_folded(text, self.keyword_spans, hits)
+            folding.mask(self.keyword_spans, hits)
             if self.fuzzy_words is not None:
-                text = mask_folded(text, self.fuzzy_spans, hits)
-        return text
+                folding.mask(self.fuzzy_spans, hits)
+        return folding.text
 
     def entity_spans(self, text: str, start: int = 0, key: str = "") -> Spans:
         """Entity hits at or after `start` (text before it only gives context words, and the
@@ -295,19 +302,20 @@ class Masker:
         window = text[max(0, start - CONTEXT_WINDOW) : start].lower()
         return item.context.search(window) is not None
 
-    def mask_entities(self, text: str, hits: Hits, context: str = "", key: str = "") -> str:
-        """Entity hits replaced; `context` (the text before) and `key` (the words of the name
-        of the value) stand before `text`, so a value matched only after its words counts."""
+    def entity_finder(self, context: str, key: str) -> Callable[[str], Spans]:
+        """The entity hits of a folded text; `context` (the text before) and `key` (the words
+        of the name of the value) stand before it, so a value matched only after its words
+        counts."""
         before = (f"{key}: " if key else "") + unicode_folded(context)
+        if not before:
+            return self.entity_spans
 
         def find(folded: str) -> Spans:
-            if not before:
-                return self.entity_spans(folded, key=key)
             shift = len(before)
             spans = self.entity_spans(before + folded, shift, key)
             return [(s - shift, e - shift, t) for s, e, t in spans]
 
-        return mask_folded(text, find, hits)
+        return find
 
     def candidate_spans(self, text: str) -> list[tuple[int, int]]:
         """Where anything may match, checks aside, in characters of `text`: a stream never
@@ -321,7 +329,7 @@ class Masker:
             spans.extend(match.span() for match in self.keyword_regex.finditer(folded))
         if origins is None:
             return spans
-        return [original_span(origins, a, b) for a, b in spans if b > a]
+        return [origins.span(a, b) for a, b in spans if b > a]
 
     def keyword_spans(self, text: str) -> Spans:
         return [
@@ -350,25 +358,39 @@ class Masker:
 
 
 def rule_spans(regex: Any, target: Target, text: str) -> Spans:
+    """The non-empty matches of an operator's regex rule."""
     return [
         (*match.span(), target) for match in regex.finditer(text) if match.end() > match.start()
     ]
 
 
-def mask_folded(text: str, find: Callable[[str], Spans], hits: Hits) -> str:
-    """`text` with the spans `find` reports in its folded form replaced: only the original
-    characters each span covers change (pure ASCII text is its own folded form)."""
-    if text.isascii():
-        return replace_spans(text, find(text), hits)
-    folded, origins = folded_with_origins(text)
-    spans, last = [], 0
-    for start, end, target in find(folded):
-        if end > start:
-            begin, stop = original_span(origins, start, end)
-            if stop > max(begin, last):
-                spans.append((max(begin, last), stop, target))
-                last = stop
-    return replace_spans(text, spans, hits)
+class Folding:
+    """A text being masked, and its folded form once one is needed (until a replacement
+    changes the text): pure ASCII text is its own folded form."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.folded: tuple[str, Origins] | None = None
+
+    def mask(self, find: Callable[[str], Spans], hits: Hits) -> None:
+        """The spans `find` reports in the folded text replaced: only the original characters
+        each span covers change."""
+        if self.text.isascii():
+            self.text = replace_spans(self.text, find(self.text), hits)
+            return
+        if self.folded is None:
+            self.folded = folded_with_origins(self.text)
+        folded, origins = self.folded
+        spans, last = [], 0
+        for start, end, target in find(folded):
+            if end > start:
+                begin, stop = origins.span(start, end)
+                if stop > max(begin, last):
+                    spans.append((max(begin, last), stop, target))
+                    last = stop
+        if spans:
+            self.text = replace_spans(self.text, spans, hits)
+            self.folded = None
 
 
 def replace_spans(text: str, spans: Spans, hits: Hits) -> str:
