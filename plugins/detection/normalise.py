@@ -50,14 +50,14 @@ def folded_char(char: str) -> str:
     """One character as it is matched: its compatibility decomposition (NFKD: full-width and
     other compatibility forms) without invisible characters, format characters and combining
     marks; decimal digits of any script as ASCII digits; Cyrillic and Greek look-alikes as
-    Latin. Empty for a character that is dropped."""
+    Latin; what is left composed again (NFC). Empty for a character that is dropped."""
     kept = []
     for part in unicodedata.normalize("NFKD", char):
         if part in INVISIBLE or unicodedata.category(part) in DROPPED_CATEGORIES:
             continue
         digit = unicodedata.decimal(part, None)
         kept.append(str(digit) if digit is not None else LOOK_ALIKES.get(part, part))
-    return "".join(kept)
+    return unicodedata.normalize("NFC", "".join(kept))  # a Hangul syllable stays one
 
 
 class FoldTable(dict[int, str]):

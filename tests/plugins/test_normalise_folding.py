@@ -21,6 +21,7 @@ from plugins.detection.normalise import folded_char, folded_with_origins, unicod
         ("４１１１", "4111"),  # full-width digits
         ("٤١١١ ۴ ४", "4111 4 4"),  # Arabic-Indic, Persian and Devanagari digits
         ("ﬁle ①", "file 1"),  # compatibility forms
+        ("한국", "한국"),  # a Hangul syllable is one character still
         ("\u0455\u0435l\u0435\u0441t", "select"),  # look-alikes
         ("plain ascii", "plain ascii"),
     ],
