@@ -76,8 +76,9 @@ class DataMaskingPlugin(Plugin):
         if self.query and request.query_string:
             request.query_string = mask_query(request.query_string, mask)
         for name in self.headers:
-            if name in request.headers:
-                request.headers[name] = mask(request.headers[name], name)
+            value = request.headers.get(name)
+            if value and (masked_value := mask(value, name)) != value:
+                request.headers[name] = masked_value
         if hits.tokens:
             request.metadata.setdefault(TOKENS, {}).update(hits.tokens)
         self.record(request, hits)

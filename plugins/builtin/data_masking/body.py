@@ -78,7 +78,7 @@ def mask_body(
         return None
     if kind == "multipart":
 
-        def part(content: bytes, part: Part, depth: int) -> bytes | None:
+        def mask_part(content: bytes, part: Part, depth: int) -> bytes | None:
             if body_kind(part.content_type, content) is None:
                 return None  # binary: sent on as it came
             part.check_identity()
@@ -87,7 +87,7 @@ def mask_body(
             )
             return None if masked is None else masked.body
 
-        new_body = mask_multipart(body, content_type, part, depth)
+        new_body = mask_multipart(body, content_type, mask_part, depth)
         return None if new_body == body else Masked(new_body)
     if kind == "json":
         document = parsed() if parsed is not None else parse_json(body)

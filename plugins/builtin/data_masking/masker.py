@@ -290,7 +290,6 @@ class Masker:
         return None
 
     @staticmethod
-    @staticmethod
     def _counts(item: ScanEntity, text: str, start: int, end: int, key: str) -> bool:
         check = item.entity.check
         if check is None or check(text[start:end]):
