@@ -29,6 +29,7 @@ LOOK_ALIKES = {
 DROPPED_CATEGORIES = ("Cf", "Mn")  # format characters (soft hyphen, U+180E...), combining marks
 MAX_FOLDED = 100_000  # characters whose folded form is kept: bounded whatever a client sends
 NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+NON_ASCII_SPLIT = re.compile(r"([^\x00-\x7f]+)")
 ESCAPE_RE = re.compile(r"%[0-9A-Fa-f]{2}")
 # An inline comment reads as a blank (`UNION/**/SELECT`); a fixed, linear pattern. It stays on
 # one line: texts joined by new lines (engine.SEPARATOR) are normalised as each one would be.
@@ -74,8 +75,13 @@ FOLD_TABLE = FoldTable()
 
 
 def unicode_folded(text: str) -> str:
-    """`text` with each character folded (`folded_char`); pure ASCII text as is."""
-    return text if text.isascii() else text.translate(FOLD_TABLE)
+    """`text` with each character folded (`folded_char`); pure ASCII text as is, and only the
+    runs of other characters looked up (most texts are mostly ASCII)."""
+    if text.isascii():
+        return text
+    pieces = NON_ASCII_SPLIT.split(text)
+    pieces[1::2] = [run.translate(FOLD_TABLE) for run in pieces[1::2]]
+    return "".join(pieces)
 
 
 class Origins:
