@@ -211,8 +211,12 @@ class Masker:
         """Everything the settings name, masked: entities, regex rules, keywords, fuzzy.
         `context`: the text just before (of a stream), where context words may stand; `key`:
         the name `text` is the value of, a context word of the whole value."""
+        key_words = self.key_context(key) if key else ""
         folding = Folding(text)
-        folding.mask(self.entity_finder(context, self.key_context(key)), hits)
+        if context or key_words:
+            folding.mask(self.entity_finder(context, key_words), hits)
+        else:
+            folding.mask(self.entity_spans, hits)
         for regex, target in self.regex_rules:
             folding.mask(functools.partial(rule_spans, regex, target), hits)
         if self.keyword_regex is not None:
@@ -306,8 +310,6 @@ class Masker:
         of the name of the value) stand before it, so a value matched only after its words
         counts."""
         before = (f"{key}: " if key else "") + unicode_folded(context)
-        if not before:
-            return self.entity_spans
 
         def find(folded: str) -> Spans:
             shift = len(before)
@@ -366,6 +368,8 @@ def rule_spans(regex: Any, target: Target, text: str) -> Spans:
 class Folding:
     """A text being masked, and its folded form once one is needed (until a replacement
     changes the text): pure ASCII text is its own folded form."""
+
+    __slots__ = ("text", "folded")
 
     def __init__(self, text: str) -> None:
         self.text = text
