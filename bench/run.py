@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import many_streams
+from bench import many_streams, procs
 from bench.chart import write_chart
 from bench.config import (
     MANY_STREAMS,
@@ -108,8 +108,13 @@ def main() -> int:
     if load_at_start > 0.5:
         log(f"load average is {load_at_start:.2f}: other work on this machine skews the numbers")
     RESULTS_DIR.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp:
-        results = collect(config, Path(tmp))
+    try:
+        # Every server stops (the embedded Redis too) before its directory is removed.
+        with tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp, procs.supervised():
+            results = collect(config, Path(tmp))
+    except procs.Interrupted as exc:
+        log(f"stopped by {exc}: every server it started is stopped, no results written")
+        return 1
     results["machine"] = machine_info() | {"load_average_at_start": round(load_at_start, 2)}
     results["finished_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     results["elapsed_seconds"] = round(time.monotonic() - started, 1)
