@@ -18,6 +18,8 @@ CHAT_REQUEST = {
     "messages": [{"role": "user", "content": "Say hello in one short sentence."}],
     "max_tokens": 16,
 }
+# What the SSE rows send: the same chat request, streamed.
+STREAMED_CHAT_REQUEST = CHAT_REQUEST | {"stream": True}
 CHAT_COMPLETION = {
     "id": "chatcmpl-bench",
     "object": "chat.completion",
