@@ -15,8 +15,8 @@ import requests
 from bench import procs
 from bench.config import REPO_ROOT
 
+GUNICORN_CONFIG = "gateway_project/gunicorn.conf.py"  # what `make run` starts gunicorn with
 # Variables that would point the gateway at shared state instead of its own var dir.
-GUNICORN_CONFIG = "gateway_project/gunicorn.conf.py"
 ISOLATED_VARIABLES = ("REDIS_URL", "DATABASE_URL", "GATEWAY_ROLE", "GATEWAY_ACCESS_LOG")
 
 
