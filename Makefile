@@ -9,7 +9,7 @@ PORT ?= 8080
 # GATEWAY_METRICS_TOKEN: the server refuses to start without it).
 HOST ?= 127.0.0.1
 
-.PHONY: run test test-fast lint format bench corpus install migrate boot-check
+.PHONY: run test test-fast lint format bench icount corpus install migrate boot-check
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ format: install
 
 bench: install
 	$(MAKE) -C bench run PY=$(abspath $(PY)) BENCH_QUICK=$(BENCH_QUICK) BENCH_PEERS=$(BENCH_PEERS)
+
+# Instructions per request under callgrind (bench/README.md): bench/results/icount.json.
+icount: install
+	$(MAKE) -C bench icount PY=$(abspath $(PY))
 
 # The detectors on the labelled corpus (tests/corpus): caught, missed, false alarms per type.
 corpus: install
