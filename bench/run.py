@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from bench import many_streams, procs
-from bench.chart import write_chart
 from bench.config import (
     MANY_STREAMS,
     MANY_STREAMS_EVENTS,
@@ -150,6 +149,8 @@ def main() -> int:
     results["finished_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     results["elapsed_seconds"] = round(time.monotonic() - started, 1)
     markdown = write_results(results, RESULTS_DIR)
+    from bench.chart import write_chart  # matplotlib: a bench-only dependency, needed here only
+
     write_chart(results, RESULTS_DIR / "chart.png")
     print(markdown)
     log(f"done in {results['elapsed_seconds']} s; results in {RESULTS_DIR}")
