@@ -13,6 +13,7 @@ from tests.llm_mocks.replies import (
     reply,
     streamed_arguments,
 )
+from tests.llm_mocks.schemas import anthropic_problem
 
 
 def error(handler, status: int, kind: str, message: str) -> None:
@@ -48,7 +49,8 @@ def messages(handler, groups: list[str], body: dict) -> None:
     if not headers.get("anthropic-version"):
         error(handler, 400, "invalid_request_error", "anthropic-version: header is required")
         return
-    if (found := problem(body)) is not None:
+    version = headers["anthropic-version"]
+    if (found := problem(body) or anthropic_problem(body, version)) is not None:
         error(handler, 400, "invalid_request_error", found)
         return
     last = blocks(body["messages"][-1]["content"])
