@@ -57,7 +57,8 @@ def messages(handler, groups: list[str], body: dict) -> None:
     results = [b["content"] for b in last if b.get("type") == "tool_result"]
     texts = "".join(b.get("text", "") for b in last if b.get("type") == "text")
     tools = [t["name"] for t in body.get("tools") or []]
-    answer = reply("anthropic", texts, tools, results[0] if results else None)
+    json_asked = bool((body.get("output_config") or {}).get("format"))
+    answer = reply("anthropic", texts, tools, results[0] if results else None, json_asked)
     if body.get("stream"):
         handler.send_stream("text/event-stream; charset=utf-8", stream(body, answer))
         return

@@ -80,19 +80,29 @@ def complaint(error: pydantic.ValidationError) -> str:
 
 
 @cache
-def openai_chat() -> pydantic.TypeAdapter:
-    return pydantic.TypeAdapter(strict(completion_create_params.CompletionCreateParamsStreaming))
+def openai_chat(streaming: bool) -> pydantic.TypeAdapter:
+    params = completion_create_params
+    kind = (
+        params.CompletionCreateParamsStreaming
+        if streaming
+        else params.CompletionCreateParamsNonStreaming
+    )
+    return pydantic.TypeAdapter(strict(kind))
 
 
 @cache
-def anthropic_messages() -> pydantic.TypeAdapter:
-    return pydantic.TypeAdapter(strict(message_create_params.MessageCreateParamsStreaming))
+def anthropic_messages(streaming: bool) -> pydantic.TypeAdapter:
+    params = message_create_params
+    kind = (
+        params.MessageCreateParamsStreaming if streaming else params.MessageCreateParamsNonStreaming
+    )
+    return pydantic.TypeAdapter(strict(kind))
 
 
 def openai_problem(body: dict) -> str | None:
     """What the `openai` SDK's request types refuse in a chat completions body."""
     try:
-        openai_chat().validate_python({"stream": True, **body})
+        openai_chat(body.get("stream") is True).validate_python(body)
     except pydantic.ValidationError as error:
         return complaint(error)
     return None
@@ -111,7 +121,7 @@ def anthropic_problem(body: dict, version: str) -> str | None:
                 return f"{name}: Input should be a valid number"
         body = {name: value for name, value in body.items() if name not in SAMPLING}
     try:
-        anthropic_messages().validate_python({"stream": True, **body})
+        anthropic_messages(body.get("stream") is True).validate_python(body)
     except pydantic.ValidationError as error:
         return complaint(error)
     return None
