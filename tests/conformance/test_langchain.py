@@ -75,7 +75,6 @@ def test_gateway_error_shows_its_message(chat_model):
     with pytest.raises(openai.BadRequestError) as refused:
         chat_model("gpt-9").invoke("x")
     assert "model 'gpt-9' is not available" in str(refused.value)
-    assert refused.value.message.startswith("model 'gpt-9' is not available")
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

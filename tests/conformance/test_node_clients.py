@@ -80,7 +80,7 @@ def test_answer_names_the_selected_provider(results, client, provider):
         selected = value(results, client, f"{provider}:selected")
     else:
         selected = value(results, client, f"{provider}:chat")["selected"]
-    assert selected == ("gemini" if provider == "google" else provider)
+    assert selected == provider
 
 
 @pytest.mark.parametrize(("client", "provider"), CASES)

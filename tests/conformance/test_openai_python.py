@@ -40,12 +40,7 @@ def test_answer_names_the_selected_provider(client, provider):
     raw = client.chat.completions.with_raw_response.create(
         model=PROVIDERS[provider][0], messages=[{"role": "user", "content": "who?"}]
     )
-    assert raw.headers.get("X-Selected-Provider") == selected(provider)
-
-
-def selected(provider: str) -> str:
-    """The provider's name as the gateway stores it (`google` is an alias of `gemini`)."""
-    return "gemini" if provider == "google" else provider
+    assert raw.headers.get("X-Selected-Provider") == provider
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -104,7 +99,7 @@ def test_image(client, provider):
 def test_gateway_error_shows_its_message(client):
     with pytest.raises(openai.BadRequestError) as refused:
         client.chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": "x"}])
-    assert refused.value.message.startswith("model 'gpt-9' is not available")
+    assert "model 'gpt-9' is not available" in refused.value.message
     assert set(refused.value.body) == {"message", "type", "param", "code"}
 
 
