@@ -18,7 +18,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/activate
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed
+# The Node clients of the conformance suite (tests/conformance/node), when npm is installed
+# (.ci/run installs Debian's nodejs and npm); without it their tests are skipped.
+NODE_CLIENTS := tests/conformance/node
+
+$(NODE_CLIENTS)/node_modules/.installed: $(NODE_CLIENTS)/package.json $(NODE_CLIENTS)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix $(NODE_CLIENTS) --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+		echo "npm is not installed: the Node clients' conformance tests are skipped" >&2; \
+	fi
+
+install: $(VENV)/.installed $(NODE_CLIENTS)/node_modules/.installed
 
 migrate: install
 	$(PY) manage.py migrate --noinput
