@@ -15,7 +15,7 @@ from gateway_project.responses import json_error
 from gateways.path_normalization import UnsafePath, normalize_path, raw_request_path
 from plugins.base import PluginRejection, PluginResponse, RequestContext, ResponseContext
 from plugins.pipeline import PRE_AUTH, CompiledChain, PluginFailure, run_stage, transform_chunk
-from plugins.streams import StreamRewriter, cut_chunks, stream_rewriter
+from plugins.streams import StreamCut, StreamRewriter, cut_chunks, error_events, stream_rewriter
 from proxy.client_ip import client_ip
 from proxy.inbound import (
     ProxyError,
@@ -33,9 +33,12 @@ from proxy.matching import RouteMatch
 from proxy.observation import RequestRecord, observed, upstream_answered
 from proxy.outgoing import ask_whole_answer, build_outgoing, client_headers, strip_hop_by_hop
 from proxy.streaming import (
+    BROKEN_MESSAGE,
+    StreamBroken,
     buffer_body,
     buffered_response,
     finish_response,
+    is_event_stream,
     response_context_of,
     should_buffer,
     streamed_response,
@@ -214,7 +217,7 @@ def stream_body(
     """The streamed body (a provider's stream translated first), each chunk through the chunk
     hooks (metered first for LLM usage), its text through the plugins' stream filters (a hook
     or a filter may cut it); post_response once it is sent whole (a refusal then can only be
-    logged)."""
+    logged). An upstream that broke off ends it with an error event (see broken_ending)."""
     hooks = functools.partial(transform_chunk, chain, context) if chain.chunk_plugins else None
     meter = llm.stream_meter() if llm is not None else None
     if meter is not None:
@@ -225,8 +228,17 @@ def stream_body(
         chunks = rewriter.rewrite(chunks)
     elif chain.chunk_plugins:
         chunks = cut_chunks(chunks, context, response_context)
-    if not (yield from chunks):
-        return
+    try:
+        if not (yield from chunks):
+            return
+    except StreamBroken:
+        if meter is not None:
+            meter.finish()  # what was delivered
+        ending = broken_ending(response_context, translator, llm)
+        if ending is None:
+            raise
+        yield ending
+        raise StreamBroken(ended=True) from None
     if meter is not None:
         meter.finish()
     try:
@@ -236,6 +248,22 @@ def stream_body(
             "post_response plugin refused a streamed response after it was sent (request %s)",
             context.request_id,
         )
+
+
+def broken_ending(
+    response_context: ResponseContext,
+    translator: StreamTranslator | None,
+    llm: LLMExchange | None,
+) -> bytes | None:
+    """The error event that ends a provider's stream broken off: OpenAI's for a translated
+    one, the provider's own in passthrough (Anthropic's `event: error`, else OpenAI's shape); no
+    `[DONE]`. None for any other body: its transfer is broken instead."""
+    if translator is not None:
+        return translator.fail(BROKEN_MESSAGE)
+    if llm is None or not is_event_stream(response_context.headers):
+        return None
+    cut = StreamCut(BROKEN_MESSAGE, "upstream_error")
+    return error_events(cut, anthropic=llm.call.provider == "anthropic", done=False)
 
 
 def plugin_response(context: RequestContext | None, answer: PluginResponse) -> HttpResponse:

@@ -228,7 +228,9 @@ class AnthropicStream(SSETranslator):
         if kind == "content_block_start":
             return self.block_start(data.get("index"), data.get("content_block") or {})
         if kind == "message_start":
-            self.prompt_tokens = input_tokens((data.get("message") or {}).get("usage") or {})
+            usage = (data.get("message") or {}).get("usage") or {}
+            self.prompt_tokens = input_tokens(usage)
+            self.usage = usage_of(self.prompt_tokens, usage.get("output_tokens"))  # if cut off
             return self.start()
         if kind == "message_delta":
             usage = data.get("usage") or {}

@@ -130,8 +130,12 @@ class StreamTranslator:
         return self.out.close(self.usage)
 
     def fail(self, message: str, kind: str = "upstream_error") -> bytes:
-        """The provider reported an error mid-stream: an OpenAI error event ends the stream."""
+        """The provider reported an error mid-stream, or its stream broke off: an OpenAI error
+        event ends the stream (no `[DONE]`); the usage reported so far is settled."""
+        if self.closed:
+            return b""
         self.closed = True
+        self.settle(self.usage)
         return self.out.error(message, kind)
 
 

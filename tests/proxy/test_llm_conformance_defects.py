@@ -1,0 +1,217 @@
+"""Defects of the LLM front that real clients trip over, on the real proxy path: a provider's
+stream that breaks off ends with an error the clients raise on (never as a finished answer)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+
+import pytest
+
+from plugins.sse import SSEParser
+from tests.builders import in_process_post, provider_target, routed_gateway
+from tests.observability.conftest import lines, sample
+from tests.openai_upstream import OpenAIServer
+from tests.upstream import BackgroundServer
+
+HOST = "llm.localhost"
+HELLO = [{"role": "user", "content": "hello"}]
+BROKEN = "upstream stream broke off before the end of the answer"
+
+
+class CutHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: CutServer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", self.server.content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for piece in self.server.pieces:
+            self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            self.wfile.flush()
+        if self.server.finish:  # the body ends in order, the answer in it does not
+            self.wfile.write(b"0\r\n\r\n")
+        self.close_connection = True  # else: no terminating chunk, the transfer breaks
+
+
+class CutServer(BackgroundServer):
+    """Answers every POST with `pieces` of `content_type`, then drops the connection (or, with
+    `finish`, ends the body in order)."""
+
+    def __init__(self, pieces: list[bytes], content_type: str, finish: bool = False) -> None:
+        super().__init__(("127.0.0.1", 0), CutHandler)
+        self.pieces, self.content_type, self.finish = pieces, content_type, finish
+
+
+@pytest.fixture
+def access_log_file(settings, tmp_path):
+    path = tmp_path / "access.log"
+    settings.GATEWAY = {**settings.GATEWAY, "ACCESS_LOG": str(path)}
+    return path
+
+
+@pytest.fixture
+def servers() -> Iterator[list[BackgroundServer]]:
+    started: list[BackgroundServer] = []
+    yield started
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def cut_server(servers):
+    def start(pieces: list[bytes], content_type="text/event-stream", finish=False) -> CutServer:
+        server = CutServer(pieces, content_type, finish).start()
+        servers.append(server)
+        return server
+
+    return start
+
+
+@pytest.fixture
+def llm_gateway(transactional_db, api):
+    def build(targets: list[dict], **rule):
+        return routed_gateway(
+            in_process_post(api), subdomain="llm", target_dicts=targets, path="/v1/*", **rule
+        )
+
+    return build
+
+
+def post(proxy_client, gateway, body: dict, path: str = "/v1/chat/completions"):
+    return proxy_client.post(
+        path,
+        json.dumps(body),
+        content_type="application/json",
+        HTTP_HOST=HOST,
+        HTTP_AUTHORIZATION=f"Bearer {gateway.key}",
+    )
+
+
+def events(body: bytes) -> list:
+    parser = SSEParser()
+    return parser.feed(body) + parser.finish()
+
+
+def sse(event: str, data: dict) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+ANTHROPIC_START = [
+    sse(
+        "message_start",
+        {
+            "type": "message_start",
+            "message": {
+                "id": "msg_1",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude",
+                "content": [],
+                "usage": {"input_tokens": 9, "output_tokens": 1},
+            },
+        },
+    ),
+    sse(
+        "content_block_start",
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    ),
+    sse(
+        "content_block_delta",
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hel"}},
+    ),
+]
+PRICING = {"input_per_million": 1_000_000, "output_per_million": 0}
+
+
+def request_lines(path) -> list[dict]:
+    return [line for line in lines(path) if line["type"] == "request"]
+
+
+# 1. A provider's stream that breaks off is never a finished answer.
+
+
+@pytest.mark.parametrize("finish", [False, True], ids=["connection-dropped", "body-ended"])
+def test_a_translated_stream_cut_off_ends_with_an_openai_error_event_and_no_done(
+    cut_server, llm_gateway, proxy_client, access_log_file, finish
+):
+    server = cut_server(ANTHROPIC_START, finish=finish)
+    target = provider_target(server.port, "claude", "anthropic", pricing=PRICING)
+    gateway = llm_gateway([target])
+    broken_before = sample("gateway_broken_streams_total", gateway="llm", rule=gateway.rule["id"])
+    response = post(proxy_client, gateway, {"model": "claude", "messages": HELLO, "stream": True})
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content)
+    parsed = events(body)
+    assert b"[DONE]" not in body
+    assert parsed[-1].json() == {"error": {"message": BROKEN, "type": "upstream_error"}}
+    assert parsed[-2].json()["choices"][0]["delta"] == {"content": "Hel"}  # what was delivered
+    (line,) = request_lines(access_log_file)
+    assert (line["status"], line["stream"]) == (200, "broken")
+    assert line["llm"]["prompt_tokens"] == 9  # the usage reported before the cut is settled
+    assert line["llm"]["cost"] == 9.0
+    broken_after = sample("gateway_broken_streams_total", gateway="llm", rule=gateway.rule["id"])
+    assert broken_after == broken_before + 1
+
+
+def test_an_openai_stream_cut_off_ends_with_its_error_event_and_no_done(
+    upstreams, llm_gateway, proxy_client, access_log_file
+):
+    server = upstreams.start(server_class=OpenAIServer)
+    server.behaviour.break_stream = True
+    gateway = llm_gateway([server.target("gpt-a")])
+    response = post(proxy_client, gateway, {"model": "gpt-a", "messages": HELLO, "stream": True})
+    body = b"".join(response.streaming_content)
+    parsed = events(body)
+    assert b"[DONE]" not in body
+    assert parsed[0].json()["choices"][0]["delta"]["content"] == "Hello"
+    assert parsed[-1].json() == {"error": {"message": BROKEN, "type": "upstream_error"}}
+    (line,) = request_lines(access_log_file)
+    assert line["stream"] == "broken"
+
+
+def test_an_anthropic_passthrough_stream_cut_off_ends_with_anthropics_error_event(
+    cut_server, llm_gateway, proxy_client, access_log_file
+):
+    server = cut_server(ANTHROPIC_START)
+    target = {**provider_target(server.port, "claude", "anthropic"), "mode": "passthrough"}
+    gateway = llm_gateway([target])
+    body = {"model": "claude", "max_tokens": 10, "messages": HELLO, "stream": True}
+    response = post(proxy_client, gateway, body, path="/v1/messages")
+    received = b"".join(response.streaming_content)
+    assert received.startswith(b"".join(ANTHROPIC_START))
+    last = events(received)[-1]
+    assert last.event == "error"
+    assert last.json() == {"type": "error", "error": {"type": "upstream_error", "message": BROKEN}}
+    (line,) = request_lines(access_log_file)
+    assert line["stream"] == "broken"
+
+
+def test_a_plain_stream_cut_off_breaks_the_clients_transfer(
+    cut_server, route, proxy_client, access_log_file
+):
+    server = cut_server([b"first piece, "], content_type="text/plain")
+    gateway = route(targets=[("127.0.0.1", server.port)])
+    response = proxy_client.post("/anything", HTTP_HOST="api.localhost", HTTP_X_API_KEY=gateway.key)
+    received: list[bytes] = []
+    with pytest.raises(ConnectionAbortedError, match="broke off"):
+        received.extend(response.streaming_content)
+    assert b"".join(received) == b"first piece, "
+    (line,) = request_lines(access_log_file)
+    assert (line["status"], line["stream"], line["bytes_out"]) == (200, "broken", 13)
+
+
+def test_a_whole_stream_is_logged_complete(upstreams, llm_gateway, proxy_client, access_log_file):
+    server = upstreams.start(server_class=OpenAIServer)
+    gateway = llm_gateway([server.target("gpt-a")])
+    response = post(proxy_client, gateway, {"model": "gpt-a", "messages": HELLO, "stream": True})
+    assert b"".join(response.streaming_content).endswith(b"data: [DONE]\n\n")
+    (line,) = request_lines(access_log_file)
+    assert line["stream"] == "complete"
