@@ -11,7 +11,6 @@ from django.http import HttpRequest, HttpResponse
 
 from gateway_project.bounded_json import JSONRefused
 from gateway_project.conf import gateway_settings
-from gateway_project.responses import json_error
 from gateways.path_normalization import UnsafePath, normalize_path, raw_request_path
 from plugins.base import PluginRejection, PluginResponse, RequestContext, ResponseContext
 from plugins.pipeline import PRE_AUTH, CompiledChain, PluginFailure, run_stage, transform_chunk
@@ -32,6 +31,7 @@ from proxy.llm.streams import StreamTranslator
 from proxy.matching import RouteMatch
 from proxy.observation import RequestRecord, observed, upstream_answered
 from proxy.outgoing import ask_whole_answer, build_outgoing, client_headers, strip_hop_by_hop
+from proxy.responses import error_response
 from proxy.streaming import (
     BROKEN_MESSAGE,
     StreamBroken,
@@ -60,6 +60,7 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
     """The phases of a proxied request, in order; any of them may end it with an answer."""
     record = new_record(request)
     context: RequestContext | None = None
+    on_llm_route = False  # the gateway's own errors in OpenAI's shape, once the rule is known
     try:
         path = normalize_path(raw_request_path(request.META))
         snapshot = resolve_gateway(subdomain)
@@ -67,6 +68,7 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         preflight = preflight_method(request)
         match = match_rule(snapshot, path, request.method, preflight)
         chain = match.route.chain
+        on_llm_route = match.route.llm is not None
         context = new_context(request, record, path, snapshot.id, match)
         if preflight is not None and chain.has(PRE_AUTH):
             run_stage(chain, PRE_AUTH, context)  # cors answers the preflight (no key needed)
@@ -86,17 +88,30 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
     except PluginResponse as answer:
         response = plugin_response(context, answer)
     except ProxyError as exc:
-        response = json_error(exc.status, exc.error, headers=exc.headers)
+        response = error_response(
+            exc.status,
+            exc.message,
+            openai=on_llm_route,
+            headers=exc.headers,
+            param=exc.param,
+            code=exc.code,
+        )
     except (UnsafePath, JSONRefused) as exc:
-        response = json_error(400, str(exc))
+        response = error_response(400, str(exc), openai=on_llm_route)
     except PluginRejection as exc:
         headers = {**(context.response_headers if context else {}), **exc.headers}
-        response = json_error(exc.status, exc.message, headers=headers, retry_after=exc.retry_after)
+        response = error_response(
+            exc.status,
+            exc.message,
+            openai=on_llm_route,
+            headers=headers,
+            retry_after=exc.retry_after,
+        )
     except PluginFailure as failure:
-        response = json_error(500, failure.plugin.error_message)
+        response = error_response(500, failure.plugin.error_message, openai=on_llm_route)
     except Exception:
         logger.exception("proxy error (request %s)", record.request_id)
-        response = json_error(500, "internal server error")
+        response = error_response(500, "internal server error", openai=on_llm_route)
     response["X-Request-ID"] = record.request_id
     response["X-Trace-ID"] = record.request_id  # TrustGate's name for it
     return observed(response, record, context)  # metrics, access log, rollup (streams: at the end)

@@ -72,7 +72,8 @@ def refuse_unknown_model(route: LLMRoute, model: str) -> None:
     """A model no target of the rule serves: 400 naming the models that are."""
     if not route.serves(model):
         allowed = ", ".join(route.models)
-        raise ProxyError(400, f"model {model!r} is not available; allowed models: {allowed}")
+        message = f"model {model!r} is not available; allowed models: {allowed}"
+        raise ProxyError(400, message, param="model", code="model_not_found")
 
 
 def models_response(route: LLMRoute) -> HttpResponse:

@@ -215,3 +215,73 @@ def test_a_whole_stream_is_logged_complete(upstreams, llm_gateway, proxy_client,
     assert b"".join(response.streaming_content).endswith(b"data: [DONE]\n\n")
     (line,) = request_lines(access_log_file)
     assert line["stream"] == "complete"
+
+
+# 3. The gateway's own errors on LLM routes are in OpenAI's shape.
+
+
+def openai_error(message: str, kind: str, param: str | None = None, code: str | None = None):
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+@pytest.fixture
+def front(upstreams, llm_gateway):
+    server = upstreams.start(server_class=OpenAIServer)
+    limiter = {
+        "name": "rate_limiter",
+        "stage": "pre_request",
+        "priority": 1,
+        "settings": {"limits": {"per_key": {"limit": 1, "window": "1m"}}},
+    }
+    gateway = llm_gateway([server.target("gpt-a")], required_plugins=[limiter])
+    gateway.server = server
+    return gateway
+
+
+def test_the_fronts_own_errors_are_in_openais_shape(front, proxy_client):
+    bad_body = post(proxy_client, front, {"model": "gpt-a", "messages": "hello"})
+    assert bad_body.status_code == 400
+    assert bad_body.json() == openai_error("invalid request body", "invalid_request_error")
+    unknown = post(proxy_client, front, {"model": "gpt-z", "messages": HELLO})
+    assert unknown.status_code == 400
+    message = "model 'gpt-z' is not available; allowed models: gpt-a"
+    expected = openai_error(message, "invalid_request_error", "model", "model_not_found")
+    assert unknown.json() == expected
+    missing = proxy_client.post(
+        "/v1/chat/completions", b"{}", content_type="application/json", HTTP_HOST=HOST
+    )
+    assert missing.status_code == 401
+    expected = openai_error("API key required", "authentication_error", code="invalid_api_key")
+    assert missing.json() == expected
+    invalid = proxy_client.post(
+        "/v1/chat/completions",
+        b"{}",
+        content_type="application/json",
+        HTTP_HOST=HOST,
+        HTTP_AUTHORIZATION="Bearer sk-wrong",
+    )
+    expected = openai_error("invalid API key", "authentication_error", code="invalid_api_key")
+    assert (invalid.status_code, invalid.json()) == (401, expected)
+    assert front.server.seen == []
+
+
+def test_a_rate_limit_is_openais_429_with_retry_after(front, proxy_client):
+    assert post(proxy_client, front, {"model": "gpt-a", "messages": HELLO}).status_code == 200
+    limited = post(proxy_client, front, {"model": "gpt-a", "messages": HELLO})
+    assert limited.status_code == 429
+    assert limited.headers["Retry-After"]
+    error = limited.json()["error"]
+    assert (error["type"], error["code"], error["param"]) == (
+        "rate_limit_error",
+        "rate_limit_exceeded",
+        None,
+    )
+    assert "rate limit" in error["message"].lower()
+
+
+def test_plain_routes_and_unknown_gateways_keep_the_plain_shape(route, proxy_client):
+    route()
+    unknown = proxy_client.get("/x", HTTP_HOST="nowhere.localhost")
+    assert (unknown.status_code, unknown.json()) == (404, {"error": "Gateway not found"})
+    keyless = proxy_client.get("/x", HTTP_HOST="api.localhost")
+    assert (keyless.status_code, keyless.json()) == (401, {"error": "API key required"})
