@@ -11,6 +11,9 @@ import pytest
 
 from plugins.sse import SSEParser
 from tests.builders import in_process_post, provider_target, routed_gateway
+from tests.e2e.test_llm_front_e2e import provider_target as front_target
+from tests.llm_mocks import replies
+from tests.llm_mocks.server import LLMMockServer
 from tests.observability.conftest import lines, sample
 from tests.openai_upstream import OpenAIServer
 from tests.upstream import BackgroundServer
@@ -285,3 +288,58 @@ def test_plain_routes_and_unknown_gateways_keep_the_plain_shape(route, proxy_cli
     assert (unknown.status_code, unknown.json()) == (404, {"error": "Gateway not found"})
     keyless = proxy_client.get("/x", HTTP_HOST="api.localhost")
     assert (keyless.status_code, keyless.json()) == (401, {"error": "API key required"})
+
+
+# 4. Streams are metered whether or not the client asked for the usage chunk.
+
+
+@pytest.fixture
+def mock():
+    server = LLMMockServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("provider", ["openai", "azure", "mistral"])
+def test_a_stream_without_include_usage_is_metered_and_its_usage_chunk_not_relayed(
+    mock, llm_gateway, proxy_client, access_log_file, provider
+):
+    target = {**front_target(provider, mock.url), "pricing": PRICING}
+    gateway = llm_gateway([target])
+    model = target["default_model"]
+    response = post(proxy_client, gateway, {"model": model, "messages": HELLO, "stream": True})
+    body = b"".join(response.streaming_content)
+    chunks = [event.json() for event in events(body) if event.data != "[DONE]"]
+    assert body.endswith(b"data: [DONE]\n\n")
+    assert all(chunk["choices"] and chunk.get("usage") is None for chunk in chunks)
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    (line,) = request_lines(access_log_file)
+    tokens = replies.PROMPT_TOKENS, replies.COMPLETION_TOKENS
+    assert (line["llm"]["prompt_tokens"], line["llm"]["completion_tokens"]) == tokens
+    assert line["llm"]["cost"] == replies.PROMPT_TOKENS
+    if provider != "mistral":  # Mistral refuses stream_options (its last chunk has the usage)
+        sent = json.loads(mock.seen[-1].body)
+        assert sent["stream_options"] == {"include_usage": True}
+
+
+def test_a_client_asking_for_usage_still_gets_its_usage_chunk(mock, llm_gateway, proxy_client):
+    gateway = llm_gateway([front_target("openai", mock.url)])
+    body = {
+        "model": "gpt-4o-mini",
+        "messages": HELLO,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    response = post(proxy_client, gateway, body)
+    chunks = [e.json() for e in events(b"".join(response.streaming_content)) if e.json()]
+    assert chunks[-1]["choices"] == []
+    assert chunks[-1]["usage"]["prompt_tokens"] == replies.PROMPT_TOKENS
+
+
+def test_openais_error_to_a_stream_request_passes_unchanged(mock, llm_gateway, proxy_client):
+    mock.fail_status = 400
+    gateway = llm_gateway([front_target("openai", mock.url)])
+    response = post(
+        proxy_client, gateway, {"model": "gpt-4o-mini", "messages": HELLO, "stream": True}
+    )
+    assert (response.status_code, response.json()) == (400, {"error": {"message": "mock failure"}})
