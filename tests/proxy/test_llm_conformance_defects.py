@@ -4,6 +4,7 @@ stream that breaks off ends with an error the clients raise on (never as a finis
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
@@ -343,3 +344,59 @@ def test_openais_error_to_a_stream_request_passes_unchanged(mock, llm_gateway, p
         proxy_client, gateway, {"model": "gpt-4o-mini", "messages": HELLO, "stream": True}
     )
     assert (response.status_code, response.json()) == (400, {"error": {"message": "mock failure"}})
+
+
+# 9. A provider that accepts and does not answer in time is left for the next target.
+
+
+class SilentHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: SilentServer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.server.head:  # the status line and headers, then no byte of the body
+            self.send_response(200)
+            self.send_header("Content-Type", self.server.head)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.flush()
+        self.server.asked.set()
+        self.server.released.wait()  # answers nothing until the test ends
+
+
+class SilentServer(BackgroundServer):
+    """Accepts a request and sends nothing (or, with `head`, only a 200 head of that type)."""
+
+    def __init__(self, head: str = "") -> None:
+        super().__init__(("127.0.0.1", 0), SilentHandler)
+        self.head = head
+        self.asked, self.released = threading.Event(), threading.Event()
+
+    def stop(self) -> None:
+        self.released.set()
+        super().stop()
+
+
+@pytest.mark.parametrize(
+    ("stream", "head"),
+    [(False, ""), (True, ""), (False, "application/json"), (True, "text/event-stream")],
+    ids=["json-no-head", "stream-no-head", "json-head-only", "stream-head-only"],
+)
+def test_a_read_timeout_before_the_first_byte_falls_back_to_the_next_target(
+    servers, mock, llm_gateway, proxy_client, stream, head
+):
+    silent = SilentServer(head).start()
+    servers.append(silent)
+    first = provider_target(silent.port, "gpt-4o-mini", "openai")
+    second = {**front_target("mistral", mock.url), "priority": 1}
+    gateway = llm_gateway([first, second], service_extra={"read_timeout": 0.3})
+    body = {"model": "gpt-4o-mini", "messages": HELLO, "stream": stream}
+    response = post(proxy_client, gateway, body)
+    assert silent.asked.is_set()
+    assert (response.status_code, response.headers["X-Gateway-Provider"]) == (200, "mistral")
+    answer = b"".join(response.streaming_content) if response.streaming else response.content
+    assert b"mistral" in answer
