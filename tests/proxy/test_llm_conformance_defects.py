@@ -398,5 +398,6 @@ def test_a_read_timeout_before_the_first_byte_falls_back_to_the_next_target(
     response = post(proxy_client, gateway, body)
     assert silent.asked.is_set()
     assert (response.status_code, response.headers["X-Gateway-Provider"]) == (200, "mistral")
+    assert response.headers["X-Selected-Provider"] == "mistral"  # TrustGate's name for it
     answer = b"".join(response.streaming_content) if response.streaming else response.content
     assert b"mistral" in answer
