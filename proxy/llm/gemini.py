@@ -128,6 +128,9 @@ def generation_config(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def tools_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Function declarations; their parameters as `parametersJsonSchema`, which takes JSON
+    Schema as the SDKs write it (`$defs`/`$ref`, `additionalProperties`), where `parameters`
+    (OpenAPI's subset) refuses those; `$schema` (every Vercel AI SDK tool) is left out."""
     declarations = []
     for tool in body.get("tools") or []:
         function = tool.get("function") or {}
@@ -135,8 +138,11 @@ def tools_of(body: dict[str, Any]) -> list[dict[str, Any]]:
             "name": function.get("name", ""),
             "description": function.get("description", ""),
         }
-        if function.get("parameters"):
-            declaration["parameters"] = function["parameters"]
+        parameters = function.get("parameters")
+        if parameters:
+            if isinstance(parameters, dict):
+                parameters = {k: v for k, v in parameters.items() if k != "$schema"}
+            declaration["parametersJsonSchema"] = parameters
         declarations.append(declaration)
     return [{"functionDeclarations": declarations}] if declarations else []
 

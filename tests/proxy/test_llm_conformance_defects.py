@@ -401,3 +401,58 @@ def test_a_read_timeout_before_the_first_byte_falls_back_to_the_next_target(
     assert response.headers["X-Selected-Provider"] == "mistral"  # TrustGate's name for it
     answer = b"".join(response.streaming_content) if response.streaming else response.content
     assert b"mistral" in answer
+
+
+# 2. Tool schemas as the SDKs write them reach Gemini in a form it accepts.
+
+VERCEL_TOOL = {  # the Vercel AI SDK's zod tools carry $schema
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather.",
+        "parameters": {
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+            "additionalProperties": False,
+        },
+    },
+}
+PYDANTIC_TOOL = {  # the OpenAI SDK's pydantic_function_tool nests models through $defs/$ref
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "strict": True,
+        "parameters": {
+            "$defs": {
+                "Place": {
+                    "type": "object",
+                    "properties": {"city": {"title": "City", "type": "string"}},
+                    "required": ["city"],
+                    "additionalProperties": False,
+                }
+            },
+            "type": "object",
+            "properties": {"place": {"$ref": "#/$defs/Place"}},
+            "required": ["place"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("tool", [VERCEL_TOOL, PYDANTIC_TOOL], ids=["vercel", "pydantic"])
+def test_sdk_tool_schemas_reach_gemini_in_a_form_it_accepts(mock, llm_gateway, proxy_client, tool):
+    gateway = llm_gateway([front_target("google", mock.url)])
+    body = {"model": "gemini-flash", "messages": HELLO, "tools": [tool]}
+    response = post(proxy_client, gateway, body)
+    assert response.status_code == 200, response.content
+    assert response.json()["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == (
+        "get_weather"
+    )
+    (declaration,) = json.loads(mock.last("gemini-flash").body)["tools"][0]["functionDeclarations"]
+    schema = declaration["parametersJsonSchema"]
+    assert "$schema" not in schema
+    parameters = {k: v for k, v in tool["function"]["parameters"].items() if k != "$schema"}
+    assert schema == parameters
