@@ -4,9 +4,9 @@ errors carry their message into the SDK's exceptions."""
 
 from __future__ import annotations
 
-import httpx
 import openai
 import pytest
+import requests
 
 from tests.builders import provider_target, routed_gateway
 from tests.proxy.test_llm_conformance_defects import ANTHROPIC_START, CutServer
@@ -63,10 +63,11 @@ def test_a_plain_stream_broken_off_is_an_incomplete_body(gateway_server):
         )
         headers = {"Host": "e2e-plain-cut.localhost", "X-API-Key": gateway.key}
         received: list[bytes] = []
-        with httpx.stream("POST", f"{gateway_server.base_url}/x", headers=headers) as response:
+        url = f"{gateway_server.base_url}/x"
+        with requests.post(url, headers=headers, stream=True, timeout=10) as response:
             assert response.status_code == 200
-            with pytest.raises(httpx.RemoteProtocolError):
-                received.extend(piece for piece in response.iter_bytes())
+            with pytest.raises(requests.exceptions.ChunkedEncodingError):
+                received.extend(response.iter_content(chunk_size=None))
         assert b"".join(received) == b"first piece, "
     finally:
         server.stop()

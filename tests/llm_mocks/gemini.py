@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from google.genai import types
-from pydantic import ValidationError
 
 from tests.llm_mocks.openai import VECTOR
 from tests.llm_mocks.replies import (
@@ -51,8 +50,8 @@ def problem(body: dict) -> str | None:
     for tool in body.get("tools") or []:  # checked as Google's own SDK types check them
         try:
             types.Tool.model_validate(tool)
-        except ValidationError as exc:
-            return f"Invalid JSON payload received. {exc.errors()[0]['loc']}: unknown field"
+        except ValueError as exc:  # pydantic's ValidationError
+            return f"Invalid JSON payload received. {exc}"
     contents = body.get("contents") or []
     if not contents:
         return "contents is not specified"
