@@ -19,6 +19,7 @@ from proxy.llm.wire import (
     arguments_of,
     choice,
     completion,
+    conversation_required,
     data_url,
     image_url_of,
     json_schema_of,
@@ -95,8 +96,8 @@ def messages_of(body: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
             system.append(text_of(message.get("content")))
         elif role == "user":
             merged(messages, "user", user_blocks(message.get("content")))
-        elif role == "assistant":
-            merged(messages, "assistant", assistant_blocks(message))
+        elif role == "assistant" and (blocks := assistant_blocks(message)):  # none: left out
+            merged(messages, "assistant", blocks)
         elif role == "tool":
             result = {
                 "type": "tool_result",
@@ -104,6 +105,7 @@ def messages_of(body: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
                 "content": text_of(message.get("content")),
             }
             merged(messages, "user", [result])
+    conversation_required(messages)
     return system, messages
 
 

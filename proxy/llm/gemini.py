@@ -19,6 +19,7 @@ from proxy.llm.wire import (
     arguments_of,
     choice,
     completion,
+    conversation_required,
     data_url,
     embeddings_list,
     image_url_of,
@@ -92,11 +93,13 @@ def contents_of(body: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
                         }
                     }
                 )
-            add(contents, "model", parts)
+            if parts:  # an empty assistant message is left out
+                add(contents, "model", parts)
         elif role == "tool":
             name = names.get(message.get("tool_call_id", ""), message.get("name", ""))
             response = {"content": tool_result(text_of(message.get("content")))}
             add(contents, "user", [{"functionResponse": {"name": name, "response": response}}])
+    conversation_required(contents)
     return system, contents
 
 

@@ -456,3 +456,91 @@ def test_sdk_tool_schemas_reach_gemini_in_a_form_it_accepts(mock, llm_gateway, p
     assert "$schema" not in schema
     parameters = {k: v for k, v in tool["function"]["parameters"].items() if k != "$schema"}
     assert schema == parameters
+
+
+# 8. Edge inputs are a valid provider request or a 400 naming the field, never a 500.
+
+TRANSLATED = ["anthropic", "google", "bedrock", "openai"]
+CALL = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+MALFORMED = [
+    ({"tools": "f"}, "tools"),
+    ({"tools": ["f"]}, "tools[0].function"),
+    ({"tools": [{"type": "function", "function": {"name": 3}}]}, "tools[0].function.name"),
+    ({"tools": [{"type": "function"}]}, "tools[0].function"),
+    (
+        {"tools": [{"type": "function", "function": {"name": "f", "parameters": "x"}}]},
+        "tools[0].function.parameters",
+    ),
+    ({"tool_choice": 3}, "tool_choice"),
+    ({"max_tokens": 0}, "max_tokens"),
+    ({"max_tokens": "10"}, "max_tokens"),
+    ({"max_completion_tokens": -1}, "max_completion_tokens"),
+    ({"messages": [{"role": "user", "content": 3}]}, "messages[0].content"),
+    ({"messages": [{"role": "user", "content": ["hi"]}]}, "messages[0].content[0]"),
+    ({"messages": [{"role": "user"}]}, "messages[0].content"),
+    ({"messages": [*HELLO, {"role": "assistant", "tool_calls": "f"}]}, "messages[1].tool_calls"),
+    (
+        {"messages": [*HELLO, {"role": "assistant", "tool_calls": [3]}]},
+        "messages[1].tool_calls[0].function",
+    ),
+    (
+        {"messages": [*HELLO, {"role": "assistant", "tool_calls": [{"function": {}}]}]},
+        "messages[1].tool_calls[0].function.name",
+    ),
+    (
+        {
+            "messages": [
+                *HELLO,
+                {
+                    "role": "assistant",
+                    "tool_calls": [{**CALL, "function": {"name": "f", "arguments": {}}}],
+                },
+            ]
+        },
+        "messages[1].tool_calls[0].function.arguments",
+    ),
+    (
+        {"messages": [*HELLO, {"role": "assistant", "tool_calls": [{**CALL, "id": 1}]}]},
+        "messages[1].tool_calls[0].id",
+    ),
+    (
+        {"messages": [*HELLO, {"role": "tool", "tool_call_id": 1, "content": "x"}]},
+        "messages[1].tool_call_id",
+    ),
+    ({"messages": [{"role": "system", "content": "Be brief."}]}, "messages"),
+]
+
+
+def edge_gateway(llm_gateway, mock, provider: str):
+    return llm_gateway([front_target(provider, mock.url)])
+
+
+@pytest.mark.parametrize("provider", TRANSLATED)
+@pytest.mark.parametrize(("change", "field"), MALFORMED, ids=[field for _, field in MALFORMED])
+def test_malformed_shapes_are_a_400_naming_the_field(
+    mock, llm_gateway, proxy_client, provider, change, field
+):
+    if field == "messages" and provider == "openai":
+        pytest.skip("OpenAI takes a conversation of system messages alone")
+    gateway = edge_gateway(llm_gateway, mock, provider)
+    model = front_target(provider, mock.url)["default_model"]
+    response = post(proxy_client, gateway, {"model": model, "messages": HELLO, **change})
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["message"].startswith(f"{field}: ")
+    assert mock.seen == []
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "google", "bedrock"])
+def test_an_empty_assistant_message_is_left_out_of_the_providers_request(
+    mock, llm_gateway, proxy_client, provider
+):
+    gateway = edge_gateway(llm_gateway, mock, provider)
+    model = front_target(provider, mock.url)["default_model"]
+    messages = [*HELLO, {"role": "assistant", "content": ""}, {"role": "user", "content": "again"}]
+    response = post(proxy_client, gateway, {"model": model, "messages": messages})
+    assert response.status_code == 200, response.content
+    sent = json.loads(mock.seen[-1].body)
+    turns = sent.get("messages") or sent.get("contents")
+    assert [turn["role"] for turn in turns] == ["user"]  # the two user turns joined
+    assert all(turn.get("content") or turn.get("parts") for turn in turns)
