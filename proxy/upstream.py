@@ -132,8 +132,11 @@ def falls_back(target: Target, status: int) -> bool:
 def body_started(response: BaseHTTPResponse) -> bool:
     """Whether the first byte of the body arrives within the read timeout (peeked, left unread;
     an empty body has begun). urllib3 reads through http.client's response, which peeks."""
+    peek = getattr(getattr(response, "_fp", None), "peek", None)
+    if peek is None:  # not read through http.client: nothing to wait on here
+        return True
     try:
-        response._fp.peek(1)  # type: ignore[attr-defined]
+        peek(1)
     except (OSError, HTTPException):  # TimeoutError included
         return False
     return True
