@@ -107,7 +107,8 @@ class StreamTranslator:
 
     def finish(self) -> bytes:
         """The upstream body ended: what is still owed to the client. `[DONE]` only follows an
-        answer the provider finished; a cut-off stream stays cut off."""
+        answer the provider finished; a stream left unfinished is ended with `fail`'s error
+        event (see proxy.orchestrator.broken_ending)."""
         raise NotImplementedError(".finish() must be overridden")
 
     def start(self) -> bytes:
