@@ -54,6 +54,7 @@ class RequestRecord:
     verdicts: list[Verdict] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     llm: LLMCall | None = None
+    stream: str = ""  # a streamed answer's end: "complete", or "broken" (the upstream broke off)
 
 
 def observe(record: RequestRecord) -> None:
@@ -75,6 +76,8 @@ def _count(record: RequestRecord, seconds: float, decided: set[tuple[str, str]])
     pending = m.pending
     pending.inc(m.REQUESTS, (gateway, rule, method, str(record.status)))
     pending.observe(m.DURATION, (gateway, rule), seconds)
+    if record.stream == "broken":
+        pending.inc(m.BROKEN_STREAMS, (gateway, rule))
     if record.upstream_ms is not None:
         upstream, target = m.upstream_labels(record.target_key)
         pending.observe(m.UPSTREAM_DURATION, (gateway, upstream, target), record.upstream_ms / 1000)
@@ -169,6 +172,8 @@ def log_entry(record: RequestRecord, now: float, seconds: float) -> dict[str, An
         "target": record.target_key or None,
         "verdicts": [f"{plugin}:{stage}:{decision}" for plugin, stage, decision in record.verdicts],
     }
+    if record.stream:
+        entry["stream"] = record.stream
     if record.findings:
         entry["findings"] = [f"{f.plugin}:{f.kind}:{f.action}" for f in record.findings]
     if record.llm is not None:

@@ -159,9 +159,11 @@ class LLMExchange:
         return StreamMeter(self.settle)
 
     def label(self, response: HttpResponseBase) -> None:
-        """`X-Gateway-Provider` and `X-Gateway-Model`: which provider and model answered."""
+        """`X-Gateway-Provider` (and TrustGate's `X-Selected-Provider`) and `X-Gateway-Model`:
+        which provider and model answered."""
         if self.target is not None and self.target.provider:
             response["X-Gateway-Provider"] = self.call.provider
+            response["X-Selected-Provider"] = self.call.provider
             response["X-Gateway-Model"] = self.call.model
 
 
