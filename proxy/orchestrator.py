@@ -32,7 +32,7 @@ from proxy.llm.front import MODELS, models_response
 from proxy.llm.streams import StreamTranslator
 from proxy.matching import RouteMatch
 from proxy.observation import RequestRecord, observed, upstream_answered
-from proxy.outgoing import ask_whole_answer, build_outgoing, client_headers, strip_hop_by_hop
+from proxy.outgoing import build_outgoing, client_headers, strip_hop_by_hop
 from proxy.responses import error_response
 from proxy.streaming import (
     BROKEN_MESSAGE,
@@ -79,8 +79,6 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         record.bytes_in = len(context.body)
         llm = open_exchange(match.route.llm, context)  # rules with LLM provider targets
         run_stage(chain, "pre_request", context)
-        if chain.inspects_answers:
-            ask_whole_answer(context.headers)  # no Range pieces, no compression to see past
         if llm is not None and llm.endpoint == MODELS:
             response = models_response(match.route.llm)
         else:
