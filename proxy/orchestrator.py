@@ -44,7 +44,6 @@ from proxy.streaming import (
     response_context_of,
     should_buffer,
     streamed_response,
-    unreadable_encoding,
     upstream_chunks,
 )
 from proxy.upstream import (
@@ -183,13 +182,8 @@ def respond(
     """The provider's answer in OpenAI's shapes (translated LLM requests) before any plugin
     sees it, post_request, pre_response, the body (buffered, or streamed through the chunk
     hooks), post_response (after the last chunk when streamed)."""
-    response_context = response_context_of(result.response)
     try:
-        encoding = unreadable_encoding(response_context.headers)
-        if encoding is not None and chain.inspects_answers:  # never relayed uninspected
-            raise ProxyError(
-                502, f"upstream answered in an encoding the gateway cannot read: {encoding}"
-            )
+        response_context = response_context_of(result.response, chain.inspects_answers)
         # A stream's translator, or the JSON answer translated whole (translated attempts).
         translator = llm.answer(result, response_context) if llm is not None else None
         run_stage(chain, "post_request", context, response_context)
@@ -214,10 +208,7 @@ def respond(
     except Exception:  # a plugin refused, or anything else: the upstream is done with
         result.close()
         raise
-    response = finish_response(response, result, response_context, context, started)
-    if llm is not None:
-        llm.label(response)  # over any upstream header of the name
-    return response
+    return finish_response(response, result, response_context, context, started)
 
 
 def stream_body(

@@ -46,12 +46,17 @@ def should_buffer(chain: CompiledChain, headers: CaseInsensitiveDict) -> bool:
     return length.isdigit() and int(length) <= MAX_BUFFERED_BODY
 
 
-def response_context_of(upstream: BaseHTTPResponse) -> ResponseContext:
+def response_context_of(upstream: BaseHTTPResponse, inspected: bool) -> ResponseContext:
     """Status and end-to-end headers (repeated ones joined with ", "; Set-Cookie lines are
-    passed on one by one in finish_response)."""
-    return ResponseContext(
-        status=upstream.status, headers=strip_hop_by_hop(CaseInsensitiveDict(upstream.headers))
-    )
+    passed on one by one in finish_response). An answer plugins must inspect (`inspected`) in
+    an encoding the gateway cannot read is refused (502): never relayed uninspected."""
+    headers = strip_hop_by_hop(CaseInsensitiveDict(upstream.headers))
+    encoding = unreadable_encoding(headers)
+    if encoding is not None and inspected:
+        raise ProxyError(
+            502, f"upstream answered in an encoding the gateway cannot read: {encoding}"
+        )
+    return ResponseContext(status=upstream.status, headers=headers)
 
 
 def unreadable_encoding(headers: CaseInsensitiveDict) -> str | None:
