@@ -58,19 +58,36 @@ class RequestRecord:
 
 
 def observe(record: RequestRecord) -> None:
-    """Count `record` in the Prometheus series, log it, add it to its gateway's minute."""
+    """Count `record` in the Prometheus series, log it, add it to its gateway's minute (what
+    each gets is worked out first, then handed over)."""
     now = time.time()
     seconds = time.perf_counter() - record.started
-    if record.gateway and gateway_settings.METRICS:
+    counted = bool(record.gateway) and gateway_settings.METRICS
+    entry = log_entry(record, now, seconds) if access_log.enabled else None
+    if counted:
         decided = decisions(record)
+        fields = _rollup_fields(record, seconds, decided)
+        limited = [
+            f.kind for f in record.findings if f.action == "blocked" and limits_rate(f.plugin)
+        ]
+        llm = record.llm
+        model = model_label(record.gateway, llm.provider, llm.model) if llm is not None else ""
         with m.pending.lock:
-            _count(record, seconds, decided)
-        rollups.add(record.gateway_id, now, _rollup_fields(record, seconds, decided))
-    if access_log.enabled:
-        access_log.write(log_entry(record, now, seconds))
+            _count(record, seconds, decided, limited, model)
+        rollups.add(record.gateway_id, now, fields)
+    if entry is not None:
+        access_log.write(entry)
 
 
-def _count(record: RequestRecord, seconds: float, decided: set[tuple[str, str]]) -> None:
+def _count(
+    record: RequestRecord,
+    seconds: float,
+    decided: set[tuple[str, str]],
+    rate_limited: list[str],
+    model: str,
+) -> None:
+    """`record`'s samples: `rate_limited` the scopes of its rate-limit rejections, `model` the
+    label of its LLM call's model."""
     gateway, rule = record.gateway, record.rule
     method = record.method if record.method in KNOWN_METHODS else "OTHER"
     pending = m.pending
@@ -83,11 +100,15 @@ def _count(record: RequestRecord, seconds: float, decided: set[tuple[str, str]])
         pending.observe(m.UPSTREAM_DURATION, (gateway, upstream, target), record.upstream_ms / 1000)
     for plugin, decision in decided:
         pending.inc(m.PLUGIN_DECISIONS, (gateway, plugin, decision))
-    for finding in record.findings:
-        if finding.action == "blocked" and limits_rate(finding.plugin):
-            pending.inc(m.RATE_LIMIT_REJECTIONS, (gateway, finding.kind))
-    if record.llm is not None:
-        _count_llm(gateway, record.llm)
+    for scope in rate_limited:
+        pending.inc(m.RATE_LIMIT_REJECTIONS, (gateway, scope))
+    llm = record.llm
+    if llm is not None:
+        for kind, tokens in (("prompt", llm.prompt_tokens), ("completion", llm.completion_tokens)):
+            if tokens:
+                pending.inc(m.LLM_TOKENS, (gateway, llm.provider, model, kind), tokens)
+        if llm.cost:
+            pending.inc(m.LLM_COST, (gateway, llm.provider, model), llm.cost)
 
 
 def limits_rate(plugin: str) -> bool:
@@ -118,15 +139,6 @@ def model_label(gateway: str, provider: str, model: str) -> str:
         return "other"
     seen.add(model)
     return model
-
-
-def _count_llm(gateway: str, llm: LLMCall) -> None:
-    model = model_label(gateway, llm.provider, llm.model)
-    for kind, tokens in (("prompt", llm.prompt_tokens), ("completion", llm.completion_tokens)):
-        if tokens:
-            m.pending.inc(m.LLM_TOKENS, (gateway, llm.provider, model, kind), tokens)
-    if llm.cost:
-        m.pending.inc(m.LLM_COST, (gateway, llm.provider, model), llm.cost)
 
 
 def _rollup_fields(

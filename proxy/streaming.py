@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 
 from requests.structures import CaseInsensitiveDict
 from urllib3 import BaseHTTPResponse
@@ -50,16 +50,16 @@ def response_context_of(upstream: BaseHTTPResponse, inspected: bool) -> Response
     """Status and end-to-end headers (repeated ones joined with ", "; Set-Cookie lines are
     passed on one by one in finish_response). An answer plugins must inspect (`inspected`) in
     an encoding the gateway cannot read is refused (502): never relayed uninspected."""
-    headers = strip_hop_by_hop(CaseInsensitiveDict(upstream.headers))
-    encoding = unreadable_encoding(headers)
+    encoding = unreadable_encoding(upstream.headers)
     if encoding is not None and inspected:
         raise ProxyError(
             502, f"upstream answered in an encoding the gateway cannot read: {encoding}"
         )
+    headers = strip_hop_by_hop(CaseInsensitiveDict(upstream.headers))
     return ResponseContext(status=upstream.status, headers=headers)
 
 
-def unreadable_encoding(headers: CaseInsensitiveDict) -> str | None:
+def unreadable_encoding(headers: Mapping[str, str]) -> str | None:
     """The answer's Content-Encoding when it names one urllib3 cannot decode, else None."""
     encoding = headers.get("Content-Encoding", "")
     names = [name.strip().lower() for name in encoding.split(",") if name.strip()]
