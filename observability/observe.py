@@ -9,7 +9,7 @@ from typing import Any
 from gateway_project.conf import gateway_settings
 from observability import metrics as m
 from observability.access_log import access_log, timestamp
-from observability.rollups import latency_bucket, rollups, status_class
+from observability.rollups import request_fields, rollups
 from plugins.registry import registry
 from plugins.sdk.context import Finding, LLMCall, Verdict
 
@@ -66,7 +66,6 @@ def observe(record: RequestRecord) -> None:
     entry = log_entry(record, now, seconds) if access_log.enabled else None
     if counted:
         decided = decisions(record)
-        fields = _rollup_fields(record, seconds, decided)
         limited = [
             f.kind for f in record.findings if f.action == "blocked" and limits_rate(f.plugin)
         ]
@@ -74,6 +73,7 @@ def observe(record: RequestRecord) -> None:
         model = model_label(record.gateway, llm.provider, llm.model) if llm is not None else ""
         with m.pending.lock:
             _count(record, seconds, decided, limited, model)
+        fields = request_fields(record.status, record.rule, seconds * 1000, decided, llm)
         rollups.add(record.gateway_id, now, fields)
     if entry is not None:
         access_log.write(entry)
@@ -139,29 +139,6 @@ def model_label(gateway: str, provider: str, model: str) -> str:
         return "other"
     seen.add(model)
     return model
-
-
-def _rollup_fields(
-    record: RequestRecord, seconds: float, decided: set[tuple[str, str]]
-) -> dict[str, float]:
-    ms = seconds * 1000
-    fields: dict[str, float] = {
-        "n": 1,
-        status_class(record.status): 1,
-        "ms": round(ms, 3),
-        f"l{latency_bucket(ms)}": 1,
-    }
-    if record.rule:
-        fields[f"rule:{record.rule}"] = 1
-    for plugin, decision in decided:
-        if decision == "rejected":
-            fields[f"rej:{plugin}"] = 1
-    llm = record.llm
-    if llm is not None:
-        fields["tok_in"] = llm.prompt_tokens or 0
-        fields["tok_out"] = llm.completion_tokens or 0
-        fields["cost"] = llm.cost or 0.0
-    return fields
 
 
 def log_entry(record: RequestRecord, now: float, seconds: float) -> dict[str, Any]:
