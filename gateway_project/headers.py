@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from requests.structures import CaseInsensitiveDict
+
 HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -24,3 +26,12 @@ CREDENTIAL_HEADERS = frozenset(
 )
 # Where a client's address travels; never sent to a third-party provider.
 CLIENT_ADDRESS_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
+
+
+def strip_hop_by_hop(headers: CaseInsensitiveDict) -> CaseInsensitiveDict:
+    """Remove hop-by-hop headers, including those named in Connection."""
+    named = {h.strip().lower() for h in headers.get("Connection", "").split(",") if h.strip()}
+    for name in list(headers):
+        if name.lower() in HOP_BY_HOP or name.lower() in named:
+            del headers[name]
+    return headers

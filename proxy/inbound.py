@@ -8,8 +8,9 @@ from django.http import HttpRequest
 from requests.structures import CaseInsensitiveDict
 
 from gateway_project.conf import gateway_settings
-from gateway_project.headers import API_KEY_HEADERS
+from gateway_project.headers import API_KEY_HEADERS, strip_hop_by_hop
 from gateway_project.request_body import (
+    DECHUNKED,
     BodyReadTimeout,
     BodyTooLarge,
     InvalidEncoding,
@@ -20,6 +21,7 @@ from gateway_project.request_body import (
 from keys.secrets import hash_secret
 from keys.selectors import api_key_verify
 from plugins.pipeline import PRE_AUTH
+from plugins.sdk.context import RequestContext
 from proxy.matching import MethodNotAllowed, RouteMatch, match_route
 from proxy.snapshot import GatewaySnapshot, Route, snapshots
 
@@ -153,3 +155,35 @@ def read_body(request: HttpRequest, headers: CaseInsensitiveDict) -> bytes:
         raise ProxyError(415, str(exc)) from exc
     except InvalidEncoding as exc:
         raise ProxyError(400, str(exc)) from exc
+
+
+def client_headers(request: HttpRequest) -> CaseInsensitiveDict:
+    """The client's end-to-end request headers from the WSGI environ (no Content-Length for a
+    chunked body: the client declared none; the upstream request gets one from the body)."""
+    headers = CaseInsensitiveDict()
+    for key, value in request.META.items():
+        if key.startswith("HTTP_"):
+            headers[key[5:].replace("_", "-").title()] = value
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            headers[key.replace("_", "-").title()] = value
+    if request.META.get(DECHUNKED):
+        del headers["Content-Length"]
+    return strip_hop_by_hop(headers)
+
+
+def request_context(
+    request: HttpRequest, path: str, gateway_id: str, match: RouteMatch, request_id: str, ip: str
+) -> RequestContext:
+    """The request as plugins see it; its API key and body are added once authenticated."""
+    return RequestContext(
+        request_id=request_id,
+        method=request.method,
+        path=path,
+        query_string=request.META.get("QUERY_STRING", ""),
+        headers=client_headers(request),
+        body=b"",
+        client_ip=ip,
+        gateway_id=gateway_id,
+        rule_id=match.route.id,
+        path_params=match.params,
+    )

@@ -24,6 +24,7 @@ from proxy.inbound import (
     match_rule,
     preflight_method,
     read_body,
+    request_context,
     request_id_of,
     resolve_gateway,
 )
@@ -32,7 +33,7 @@ from proxy.llm.front import MODELS, models_response
 from proxy.llm.streams import StreamTranslator
 from proxy.matching import RouteMatch
 from proxy.observation import RequestRecord, observed, upstream_answered
-from proxy.outgoing import build_outgoing, client_headers, strip_hop_by_hop
+from proxy.outgoing import build_outgoing
 from proxy.responses import error_response
 from proxy.streaming import (
     BROKEN_MESSAGE,
@@ -70,7 +71,11 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         match = match_rule(snapshot, path, request.method, preflight)
         chain = match.route.chain
         on_llm_route = match.route.llm is not None
-        context = new_context(request, record, path, snapshot.id, match)
+        context = request_context(
+            request, path, snapshot.id, match, record.request_id, record.client_ip
+        )
+        record.rule = match.route.id
+        record.verdicts, record.findings = context.verdicts, context.findings
         if preflight is not None and chain.has(PRE_AUTH):
             run_stage(chain, PRE_AUTH, context)  # cors answers the preflight (no key needed)
         context.api_key_id = authenticate(snapshot, match.route, context.headers)
@@ -130,27 +135,6 @@ def new_record(request: HttpRequest) -> RequestRecord:
             real_ip=request.META.get("HTTP_X_REAL_IP"),
         ),
     )
-
-
-def new_context(
-    request: HttpRequest, record: RequestRecord, path: str, gateway_id: str, match: RouteMatch
-) -> RequestContext:
-    """The request as plugins see it; its API key and body are added once authenticated."""
-    context = RequestContext(
-        request_id=record.request_id,
-        method=request.method,
-        path=path,
-        query_string=request.META.get("QUERY_STRING", ""),
-        headers=strip_hop_by_hop(client_headers(request)),
-        body=b"",
-        client_ip=record.client_ip,
-        gateway_id=gateway_id,
-        rule_id=match.route.id,
-        path_params=match.params,
-    )
-    record.rule = match.route.id
-    record.verdicts, record.findings = context.verdicts, context.findings
-    return context
 
 
 def send_upstream(

@@ -13,8 +13,6 @@ from requests.structures import CaseInsensitiveDict
 
 from gateway_project.bounded_json import loads
 from gateway_project.conf import gateway_settings
-from gateway_project.headers import HOP_BY_HOP
-from gateway_project.request_body import DECHUNKED
 from gateways.path_normalization import (
     SUB_DELIMS,
     UnsafePath,
@@ -135,29 +133,6 @@ def route_timeouts(route: Any) -> tuple[float, float]:
         route.connect_timeout or gateway_settings.CONNECT_TIMEOUT,
         route.read_timeout or gateway_settings.READ_TIMEOUT,
     )
-
-
-def client_headers(request: HttpRequest) -> CaseInsensitiveDict:
-    """The client's request headers from the WSGI environ (no Content-Length for a chunked
-    body: the client declared none; the upstream request gets one from the body)."""
-    headers = CaseInsensitiveDict()
-    for key, value in request.META.items():
-        if key.startswith("HTTP_"):
-            headers[key[5:].replace("_", "-").title()] = value
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
-            headers[key.replace("_", "-").title()] = value
-    if request.META.get(DECHUNKED):
-        del headers["Content-Length"]
-    return headers
-
-
-def strip_hop_by_hop(headers: CaseInsensitiveDict) -> CaseInsensitiveDict:
-    """Remove hop-by-hop headers, including those named in Connection."""
-    named = {h.strip().lower() for h in headers.get("Connection", "").split(",") if h.strip()}
-    for name in list(headers):
-        if name.lower() in HOP_BY_HOP or name.lower() in named:
-            del headers[name]
-    return headers
 
 
 def upstream_path(target: Target, match: RouteMatch, request_path: str, strip_path: bool) -> str:

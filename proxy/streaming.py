@@ -9,12 +9,12 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from requests.structures import CaseInsensitiveDict
 from urllib3 import BaseHTTPResponse
 
+from gateway_project.headers import strip_hop_by_hop
 from plugins.pipeline import CompiledChain
 from plugins.sdk.context import RequestContext, ResponseContext
 from plugins.sdk.streams.channels import StreamCut
 from proxy.inbound import ProxyError
 from proxy.llm.streams import StreamTranslator
-from proxy.outgoing import strip_hop_by_hop
 from proxy.responses import ProxyResponse, StreamingProxyResponse
 from proxy.upstream import UpstreamResult
 
