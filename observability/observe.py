@@ -74,7 +74,7 @@ def observe(record: RequestRecord) -> None:
         with m.pending.lock:
             _count(record, seconds, decided, limited, model)
         fields = request_fields(record.status, record.rule, seconds * 1000, decided, llm)
-        rollups.add(record.gateway_id, now, fields)
+        rollups.add_request(record.gateway_id, now, fields)
     if entry is not None:
         access_log.write(entry)
 

@@ -87,7 +87,7 @@ class Rollups:
         self._start_lock = threading.Lock()
         self._redis_up = True
 
-    def add(self, gateway_id: str, now: float, fields: dict[str, float]) -> None:
+    def add_request(self, gateway_id: str, now: float, fields: dict[str, float]) -> None:
         """Add one request's `fields` to its gateway's minute and to the overview."""
         if self._pid != os.getpid():
             self._start()
