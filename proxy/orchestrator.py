@@ -34,7 +34,7 @@ from proxy.llm.streams import StreamTranslator
 from proxy.matching import RouteMatch
 from proxy.observation import RequestRecord, observed, upstream_answered
 from proxy.outgoing import build_outgoing
-from proxy.responses import error_response
+from proxy.responses import error_response, plugin_response
 from proxy.streaming import (
     BROKEN_MESSAGE,
     StreamBroken,
@@ -254,13 +254,3 @@ def broken_ending(
         return None
     cut = StreamCut(BROKEN_MESSAGE, "upstream_error")
     return error_events(cut, anthropic=llm.call.provider == "anthropic", done=False)
-
-
-def plugin_response(context: RequestContext | None, answer: PluginResponse) -> HttpResponse:
-    """A plugin answered the request itself (e.g. a CORS preflight); the upstream is not called."""
-    response = HttpResponse(answer.body, status=answer.status)
-    if not answer.body:
-        del response["Content-Type"]
-    for name, value in {**(context.response_headers if context else {}), **answer.headers}.items():
-        response[name] = value
-    return response

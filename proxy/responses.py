@@ -1,5 +1,5 @@
-"""Proxy responses that carry repeated header lines as received (each upstream Set-Cookie), and
-the proxy's own error answers."""
+"""Proxy responses that carry repeated header lines as received (each upstream Set-Cookie), the
+proxy's own error answers, and the answers plugins give themselves."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from django.http import HttpResponse, StreamingHttpResponse
 
 from gateway_project.responses import json_error
+from plugins.sdk.context import PluginResponse, RequestContext
 
 # The `type` and default `code` of an error in OpenAI's shape, by status, as OpenAI's API has them.
 OPENAI_ERROR_TYPES = {
@@ -79,3 +80,13 @@ def openai_error_type(status: int) -> str:
     if status >= 500:
         return "api_error"
     return OPENAI_ERROR_TYPES.get(status, "invalid_request_error")
+
+
+def plugin_response(context: RequestContext | None, answer: PluginResponse) -> HttpResponse:
+    """A plugin answered the request itself (e.g. a CORS preflight); the upstream is not called."""
+    response = HttpResponse(answer.body, status=answer.status)
+    if not answer.body:
+        del response["Content-Type"]
+    for name, value in {**(context.response_headers if context else {}), **answer.headers}.items():
+        response[name] = value
+    return response
