@@ -29,7 +29,7 @@ $(NODE_CLIENTS)/node_modules/.installed: $(NODE_CLIENTS)/package.json $(NODE_CLI
 		echo "npm is not installed: the Node clients' conformance tests are skipped" >&2; \
 	fi
 
-install: $(VENV)/.installed $(NODE_CLIENTS)/node_modules/.installed
+install: $(VENV)/.installed
 
 migrate: install
 	$(PY) manage.py migrate --noinput
@@ -45,7 +45,7 @@ run: migrate
 	echo ""
 	GATEWAY_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c gateway_project/gunicorn.conf.py
 
-test: install
+test: install $(NODE_CLIENTS)/node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
