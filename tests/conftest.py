@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -139,3 +140,23 @@ def redis_down(settings):
         **settings.CACHES,
         "default": {**settings.CACHES["default"], "LOCATION": location},
     }
+
+
+@pytest.fixture(scope="session")
+def gateway_server(tmp_path_factory):
+    """A real gunicorn gateway shared by the end-to-end tests of a session (tests/e2e and the
+    transport attacks of tests/attacks)."""
+    from tests.e2e.server import GatewayServer
+
+    server = GatewayServer(tmp_path_factory.mktemp("e2e"), os.environ["TEST_REDIS_URL"]).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def e2e_upstream():
+    from tests.upstream import UpstreamServer
+
+    server = UpstreamServer().start()
+    yield server
+    server.stop()
