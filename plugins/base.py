@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -11,6 +12,7 @@ from rest_framework import serializers
 from gateway_project.bounded_json import JSONRefused, loads
 from gateway_project.conf import gateway_settings
 from gateway_project.serializers import JSONBooleanField, StrictSerializer
+from plugins.configs import Config, UntypedConfig, config_from, settings_of
 from plugins.stages import STAGES
 
 # The catalogue's plugin categories (TrustGate's vocabulary).
@@ -172,7 +174,8 @@ class ResponseContext:
 
 
 class Plugin:
-    """Base class of gateway plugins; subclasses declare their name, stages and settings.
+    """Base class of gateway plugins; subclasses declare their name, stages, settings
+    serializer (what is accepted and stored) and Config (what the plugin is built with).
 
     A plugin instance is built once per compiled configuration and shared by concurrent
     requests: keep per-request state in `request.metadata`, never on `self`.
@@ -187,6 +190,9 @@ class Plugin:
     # limiter reserves in pre_request and reconciles in post_response).
     fixed_stages: ClassVar[tuple[str, ...]] = ()
     settings_serializer: ClassVar[type[serializers.Serializer]] = PluginSettingsSerializer
+    # The frozen dataclass of the settings as stored (plugins.configs): the owner of their
+    # defaults, which the serializer's fields take from it.
+    Config: ClassVar[type[Config]] = Config
     fail_open_default: ClassVar[bool] = False
     # The 500 error a request gets when this plugin crashes and does not fail open.
     error_message: ClassVar[str] = "plugin execution failed"
@@ -203,13 +209,32 @@ class Plugin:
     rewrites_request: ClassVar[bool] = False
     sends_content_out: ClassVar[bool] = False
 
-    def __init__(self, *, instance_id: str, level: str, stage: str, settings: dict[str, Any]):
-        """`settings` is the typed config: `validated_settings` output, never raw input."""
+    def __init__(self, *, instance_id: str, level: str, stage: str, config: Config):
+        """`config` is the plugin's Config, made of its stored settings by `config_from`."""
         self.instance_id = instance_id
         self.level = level
         self.stage = stage
-        self.settings = settings
-        self.fail_open: bool = settings.get("fail_open", self.fail_open_default)
+        self.config = config
+        self.fail_open: bool = (
+            self.fail_open_default if config.fail_open is None else config.fail_open
+        )
+
+    @property
+    def settings(self) -> Any:
+        """The stored form of the config, for display and tests (plugins read `config`; one
+        that declares no Config reads its stored settings here)."""
+        if isinstance(self.config, UntypedConfig):
+            return self.config.stored
+        return settings_of(self.config)
+
+    @classmethod
+    def config_from(cls, settings: Any) -> Config:
+        """The plugin's Config of stored (validated, normalised) settings, without running the
+        serializer; raises plugins.configs.ConfigError when they do not have its shape."""
+        if cls.Config is Config and cls.settings_serializer is not PluginSettingsSerializer:
+            stored = copy.deepcopy(dict(settings))
+            return UntypedConfig(fail_open=stored.get("fail_open"), stored=stored)
+        return config_from(cls.Config, settings)
 
     @classmethod
     def validated_settings(
@@ -222,9 +247,9 @@ class Plugin:
         return dict(serializer.validated_data)
 
     @classmethod
-    def rewrites_request_with(cls, settings: dict[str, Any]) -> bool:
-        """Whether a plugin of these validated settings may rewrite the request in
-        pre_request (`rewrites_request` unless its settings decide)."""
+    def rewrites_request_with(cls, config: Config) -> bool:
+        """Whether a plugin of this config may rewrite the request in pre_request
+        (`rewrites_request` unless its settings decide)."""
         return cls.rewrites_request
 
     def fails_open_on(self, stage: str, error: Exception) -> bool:
