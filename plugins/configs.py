@@ -15,7 +15,7 @@ import dataclasses
 import functools
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar
 
 C = TypeVar("C", bound="Config")
@@ -48,72 +48,84 @@ def empty_mapping() -> Mapping[str, Any]:
 
 def config_from(config_class: type[C], settings: Any) -> C:
     """The `config_class` of stored, validated `settings` (a JSON object); raises ConfigError."""
-    return _dataclass(config_class, settings, "")
+    return _converter(config_class)(settings, "")
+
+
+Convert = Callable[[Any, str], Any]  # (stored value, where it is) -> typed value
 
 
 @functools.cache
-def _fields(config_class: type) -> dict[str, tuple[Any, bool]]:
-    """Field name -> (resolved type, required) of a config dataclass (worked out once)."""
-    hints = typing.get_type_hints(config_class)
-    return {
-        field.name: (
-            hints[field.name],
-            field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING,
-        )
-        for field in dataclasses.fields(config_class)
-    }
-
-
-def _dataclass(config_class: type[C], data: Any, where: str) -> C:
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where or 'settings'}: an object is expected")
-    fields = _fields(config_class)
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ConfigError(f"{where or 'settings'}: unknown setting {unknown[0]!r}")
-    missing = [name for name, (_, required) in fields.items() if required and name not in data]
-    if missing:
-        raise ConfigError(f"{where or 'settings'}: {missing[0]!r} is required")
-    values = {
-        name: _value(fields[name][0], value, f"{where}{name}") for name, value in data.items()
-    }
-    return config_class(**values)
-
-
-def _value(kind: Any, value: Any, where: str) -> Any:
-    """`value` as a `kind` (a scalar, Any, a Literal, a config dataclass, tuple[X, ...],
-    frozenset[X], Mapping[str, X], or X | None)."""
+def _converter(kind: Any) -> Convert:
+    """How a stored value becomes a `kind` (a scalar, Any, a Literal, a config dataclass,
+    tuple[X, ...], frozenset[X], Mapping[str, X], or X | None), worked out once per type."""
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if kind is Any:
-        return value
+        return lambda value, where: value
     if origin in (types.UnionType, typing.Union):
-        if value is None and type(None) in args:
-            return None
-        (kind,) = [arg for arg in args if arg is not type(None)]
-        return _value(kind, value, where)
+        (inner,) = [arg for arg in args if arg is not type(None)]
+        convert = _converter(inner)
+        return lambda value, where: None if value is None else convert(value, where)
     if origin is Literal:
-        if value not in args:
-            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
-        return value
+        return functools.partial(_literal, args)
     if dataclasses.is_dataclass(kind):
-        return _dataclass(kind, value, f"{where}.")
+        return _dataclass_converter(kind)
     if origin in (tuple, frozenset):
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{where}: a list is expected")
-        items = (_value(args[0], item, f"{where}[{i}]") for i, item in enumerate(value))
-        return origin(items)
+        return functools.partial(_sequence, origin, _converter(args[0]))
     if origin is Mapping:
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where}: an object is expected")
-        return types.MappingProxyType(
-            {key: _value(args[1], item, f"{where}.{key}") for key, item in value.items()}
-        )
-    return _scalar(kind, value, where)
+        return functools.partial(_mapping, _converter(args[1]))
+    if kind not in SCALARS:
+        raise TypeError(f"a Config field cannot be a {kind!r}")
+    return functools.partial(_scalar, kind)
+
+
+def _dataclass_converter(config_class: type) -> Convert:
+    hints = typing.get_type_hints(config_class)
+    fields = {
+        field.name: _converter(hints[field.name]) for field in dataclasses.fields(config_class)
+    }
+    required = [
+        field.name
+        for field in dataclasses.fields(config_class)
+        if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+    ]
+
+    def convert(data: Any, where: str) -> Any:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where or 'settings'}: an object is expected")
+        try:
+            values = {name: fields[name](value, f"{where}{name}") for name, value in data.items()}
+        except KeyError as exc:
+            unknown = sorted(set(data) - set(fields))[0]
+            raise ConfigError(f"{where or 'settings'}: unknown setting {unknown!r}") from exc
+        missing = [name for name in required if name not in values]
+        if missing:
+            raise ConfigError(f"{where or 'settings'}: {missing[0]!r} is required")
+        return config_class(**values)
+
+    return lambda data, where: convert(data, f"{where}." if where else "")
+
+
+def _literal(choices: tuple[Any, ...], value: Any, where: str) -> Any:
+    if value not in choices:
+        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, choices))}")
+    return value
+
+
+def _sequence(kind: type, convert: Convert, value: Any, where: str) -> Any:
+    if not isinstance(value, list | tuple):
+        raise ConfigError(f"{where}: a list is expected")
+    return kind(convert(item, f"{where}[{index}]") for index, item in enumerate(value))
+
+
+def _mapping(convert: Convert, value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: an object is expected")
+    return types.MappingProxyType(
+        {key: convert(item, f"{where}.{key}") for key, item in value.items()}
+    )
 
 
 def _scalar(kind: type, value: Any, where: str) -> Any:
-    if kind not in SCALARS:
-        raise TypeError(f"{where}: a Config field cannot be a {kind!r}")
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
