@@ -14,7 +14,9 @@ import pytest
 from rest_framework import serializers
 
 from plugins.base import Plugin, PluginSettingsSerializer, RequestContext
+from plugins.builtin.code_sanitation import CodeSanitationPlugin
 from plugins.configs import Config, ConfigError, config_from, settings_of
+from plugins.ordering import chain_conflict
 from plugins.pipeline import PluginSpec, compile_chain
 from plugins.registry import registry
 from tests.plugins.helpers import make_plugin
@@ -209,3 +211,17 @@ def test_a_stored_config_reads_back_as_itself():
     )
     assert config_from(type(plugin.config), settings_of(plugin.config)) == plugin.config
     assert plugin.config.roles == ("user", "system", "developer", "assistant", "tool", "function")
+
+
+def test_a_stored_row_that_makes_no_config_does_not_break_a_write_of_another_chain():
+    broken = {"name": "code_sanitation", "stage": "pre_request", "settings": {"action": 3}}
+    sanitiser = {
+        "name": "code_sanitation",
+        "stage": "pre_request",
+        "settings": CodeSanitationPlugin.validated_settings(
+            {"content_to_check": ["body"], "apply_all_languages": True, "action": "sanitize"}
+        ),
+    }
+    guardrail = {"name": "external_api", "stage": "pre_request", "settings": {}}
+    assert chain_conflict([[guardrail], [broken]]) is None
+    assert "code_sanitation" in chain_conflict([[guardrail], [sanitiser]])  # read from its config
