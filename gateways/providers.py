@@ -10,19 +10,43 @@ from dataclasses import dataclass, field
 # its SDK's telemetry) stays here unless the provider's own or the target's forward_headers.
 PROVIDER_CLIENT_HEADERS = ("Content-Type", "Accept", "X-Request-ID", "traceparent", "tracestate")
 OPENAI_CLIENT_HEADERS = ("OpenAI-Organization", "OpenAI-Project", "OpenAI-Beta")
+# OpenAI's usage names (chat completions, and the Responses API's) -> the normalised names.
+OPENAI_USAGE = {
+    "prompt_tokens": "prompt_tokens",
+    "completion_tokens": "completion_tokens",
+    "total_tokens": "total_tokens",
+    "input_tokens": "prompt_tokens",
+    "output_tokens": "completion_tokens",
+}
 
 
 @dataclass(frozen=True)
 class Provider:
-    """How to reach and authenticate to one provider's API."""
+    """How to reach and authenticate to one provider's API, what its targets carry, how its
+    answers report usage and why they finished, and which adapter translates for it."""
 
     name: str
-    default_base_url: str | None  # None: every target must give its own `base_url`
+    default_base_url: str | None  # None: a target gives `base_url` (or a region that gives it)
     auth_header: str
     auth_template: str = "{}"
     extra_headers: Mapping[str, str] = field(default_factory=dict)
     # The provider's own request options sent as headers, forwarded from the client.
     client_headers: tuple[str, ...] = ()
+    # The adapter class, by dotted path (the proxy imports it; this layer never does).
+    adapter: str = ""
+    # The provider-only target settings its targets may carry (no other provider's do).
+    target_fields: tuple[str, ...] = ()
+    # The credentials a target must give one of (any credentials when empty).
+    credentials: tuple[str, ...] = ()
+    # Credentials that need another one beside them: {credential: (needed, why)}.
+    credentials_need: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # The base URL of a target giving `aws_region` and no base_url ("{region}" filled in).
+    regional_base_url: str | None = None
+    # Where its answers report token usage and the field names there -> the normalised names.
+    usage_key: str = "usage"
+    usage_fields: Mapping[str, str] = field(default_factory=lambda: OPENAI_USAGE)
+    # Its finish reasons -> OpenAI's (the adapter decides what an unlisted one becomes).
+    finish_reasons: Mapping[str, str] = field(default_factory=dict)
 
     def auth_value(self, api_key: str) -> str:
         return self.auth_template.format(api_key)
@@ -31,6 +55,12 @@ class Provider:
         """The lower-case names of the client headers a target of this provider receives."""
         names = (*PROVIDER_CLIENT_HEADERS, *self.client_headers, *opted_in)
         return frozenset(name.lower() for name in names)
+
+    def region_base_url(self, region: str | None) -> str | None:
+        """The base URL of a target in `region`, where the provider's endpoint is regional."""
+        if not region or not self.regional_base_url:
+            return None
+        return self.regional_base_url.format(region=region)
 
 
 PROVIDERS: Mapping[str, Provider] = {
@@ -42,6 +72,7 @@ PROVIDERS: Mapping[str, Provider] = {
             "Authorization",
             "Bearer {}",
             client_headers=OPENAI_CLIENT_HEADERS,
+            adapter="proxy.llm.openai.OpenAIAdapter",
         ),
         Provider(
             "anthropic",
@@ -49,14 +80,53 @@ PROVIDERS: Mapping[str, Provider] = {
             "x-api-key",
             extra_headers={"anthropic-version": "2023-06-01"},
             client_headers=("anthropic-version", "anthropic-beta"),
+            adapter="proxy.llm.anthropic.AnthropicAdapter",
+            usage_fields={"input_tokens": "prompt_tokens", "output_tokens": "completion_tokens"},
+            finish_reasons={
+                "end_turn": "stop",
+                "stop_sequence": "stop",
+                "pause_turn": "stop",
+                "max_tokens": "length",
+                "tool_use": "tool_calls",
+                "refusal": "content_filter",
+            },
         ),
-        Provider("mistral", "https://api.mistral.ai", "Authorization", "Bearer {}"),
+        Provider(
+            "mistral",
+            "https://api.mistral.ai",
+            "Authorization",
+            "Bearer {}",
+            adapter="proxy.llm.openai.MistralAdapter",
+        ),
         # Azure OpenAI lives on the operator's own resource endpoint.
-        Provider("azure", None, "api-key", client_headers=OPENAI_CLIENT_HEADERS),
+        Provider(
+            "azure",
+            None,
+            "api-key",
+            client_headers=OPENAI_CLIENT_HEADERS,
+            adapter="proxy.llm.openai.AzureAdapter",
+            target_fields=("deployments", "api_version"),
+        ),
         # The Gemini API (an operator may point `base_url` at a compatible proxy). Its request
         # options are all in the body; its x-goog-* headers are a credential (x-goog-api-key),
         # the SDK's telemetry (x-goog-api-client) and billing (x-goog-user-project): none go.
-        Provider("google", "https://generativelanguage.googleapis.com", "x-goog-api-key"),
+        Provider(
+            "google",
+            "https://generativelanguage.googleapis.com",
+            "x-goog-api-key",
+            adapter="proxy.llm.gemini.GeminiAdapter",
+            usage_key="usageMetadata",
+            usage_fields={
+                "promptTokenCount": "prompt_tokens",
+                "candidatesTokenCount": "completion_tokens",
+                "totalTokenCount": "total_tokens",
+            },
+            finish_reasons={
+                "STOP": "stop",
+                "MAX_TOKENS": "length",
+                "MALFORMED_FUNCTION_CALL": "stop",
+            },
+        ),
         # Bedrock's runtime endpoint is per region: the target's base_url, else its aws_region's.
         # A Bedrock API key goes as a bearer token; AWS access keys sign with SigV4 instead.
         Provider(
@@ -73,6 +143,25 @@ PROVIDERS: Mapping[str, Provider] = {
                     "PerformanceConfig-Latency",
                 )
             ),
+            adapter="proxy.llm.bedrock.BedrockAdapter",
+            credentials=("api_key", "aws_access_key_id"),
+            credentials_need={
+                "aws_access_key_id": ("aws_region", "SigV4 signing needs the region.")
+            },
+            regional_base_url="https://bedrock-runtime.{region}.amazonaws.com",
+            usage_fields={
+                "inputTokens": "prompt_tokens",
+                "outputTokens": "completion_tokens",
+                "totalTokens": "total_tokens",
+            },
+            finish_reasons={
+                "end_turn": "stop",
+                "stop_sequence": "stop",
+                "max_tokens": "length",
+                "tool_use": "tool_calls",
+                "guardrail_intervened": "content_filter",
+                "content_filtered": "content_filter",
+            },
         ),
     )
 }
@@ -81,10 +170,15 @@ PROVIDER_NAMES = tuple(PROVIDERS)
 PROVIDER_ALIASES: Mapping[str, str] = {"gemini": "google"}
 # How a target's clients talk: OpenAI's API translated for the provider, or the provider's own.
 TARGET_MODES = ("translate", "passthrough")
+# Every provider-only target setting, in the order the table names them.
+PROVIDER_TARGET_FIELDS = tuple(
+    dict.fromkeys(name for provider in PROVIDERS.values() for name in provider.target_fields)
+)
 
 
-def bedrock_base_url(region: str) -> str:
-    return f"https://bedrock-runtime.{region}.amazonaws.com"
+def takers_of(target_field: str) -> tuple[str, ...]:
+    """The providers whose targets take `target_field`."""
+    return tuple(name for name, p in PROVIDERS.items() if target_field in p.target_fields)
 
 
 def provider_base_url(name: str, base_url: str | None) -> str:

@@ -14,9 +14,11 @@ from gateways.models import PORT_VALIDATORS
 from gateways.providers import (
     PROVIDER_ALIASES,
     PROVIDER_NAMES,
+    PROVIDER_TARGET_FIELDS,
     PROVIDERS,
     TARGET_MODES,
-    bedrock_base_url,
+    Provider,
+    takers_of,
 )
 from plugins.fields import BaseURLField, HeaderNameField, HeadersField, HeaderValueField, HostField
 from plugins.secrets import MASK
@@ -246,7 +248,7 @@ class TargetSerializer(StrictSerializer):
         if attrs.get("provider"):
             attrs["provider"] = PROVIDER_ALIASES.get(attrs["provider"], attrs["provider"])
             return self._validate_provider(attrs)
-        for name in ("pricing", "mode", "deployments", "api_version", "forward_headers"):
+        for name in ("pricing", "mode", *PROVIDER_TARGET_FIELDS, "forward_headers"):
             if attrs.get(name):
                 raise serializers.ValidationError({name: ["Only provider targets take it."]})
         if not attrs.get("host"):
@@ -259,25 +261,29 @@ class TargetSerializer(StrictSerializer):
 
     @staticmethod
     def _validate_provider(attrs: dict[str, Any]) -> dict[str, Any]:
+        """What the provider's table entry asks of its targets, then their models."""
         if attrs.get("host") or attrs.get("port"):
             raise serializers.ValidationError(
                 {"host": ["A provider target takes no host or port."]}
             )
-        provider = attrs["provider"]
+        provider = PROVIDERS[attrs["provider"]]
         credentials = attrs.get("credentials") or {}
         if not credentials:
             raise serializers.ValidationError(
                 {"credentials": ["A provider target needs credentials."]}
             )
-        if provider == "bedrock":
-            TargetSerializer._validate_bedrock(attrs, credentials)
-        if not attrs.get("base_url") and PROVIDERS[provider].default_base_url is None:
-            raise serializers.ValidationError(
-                {"base_url": [f"A {provider} target needs its base_url."]}
-            )
-        for name in ("deployments", "api_version"):
-            if name in attrs and provider != "azure":
-                raise serializers.ValidationError({name: ["Only azure targets take it."]})
+        TargetSerializer._validate_credentials(provider, credentials)
+        if not attrs.get("base_url"):
+            if region_url := provider.region_base_url(credentials.get("aws_region")):
+                attrs["base_url"] = region_url
+            elif provider.default_base_url is None:
+                raise serializers.ValidationError(
+                    {"base_url": [f"A {provider.name} target needs its base_url."]}
+                )
+        for name in PROVIDER_TARGET_FIELDS:
+            if name in attrs and name not in provider.target_fields:
+                takers = ", ".join(takers_of(name))
+                raise serializers.ValidationError({name: [f"Only {takers} targets take it."]})
         models = attrs.get("models") or []
         if not models:
             raise serializers.ValidationError(
@@ -292,20 +298,17 @@ class TargetSerializer(StrictSerializer):
         return attrs
 
     @staticmethod
-    def _validate_bedrock(attrs: dict[str, Any], credentials: dict[str, Any]) -> None:
-        """An API key or AWS keys (SigV4, which needs the region); the region's endpoint is
-        the default base_url."""
-        if not credentials.get("api_key") and not credentials.get("aws_access_key_id"):
+    def _validate_credentials(provider: Provider, credentials: dict[str, Any]) -> None:
+        """One of the credentials the provider takes, and what each given one needs beside it
+        (AWS keys sign with SigV4, which needs the region)."""
+        if provider.credentials and not any(credentials.get(n) for n in provider.credentials):
+            kinds = " or ".join(provider.credentials)
             raise serializers.ValidationError(
-                {"credentials": ["A bedrock target needs api_key or aws_access_key_id."]}
+                {"credentials": [f"A {provider.name} target needs {kinds}."]}
             )
-        region = credentials.get("aws_region")
-        if credentials.get("aws_access_key_id") and not region:
-            raise serializers.ValidationError(
-                {"credentials": {"aws_region": ["SigV4 signing needs the region."]}}
-            )
-        if region and not attrs.get("base_url"):
-            attrs["base_url"] = bedrock_base_url(region)
+        for name, (needed, why) in provider.credentials_need.items():
+            if credentials.get(name) and not credentials.get(needed):
+                raise serializers.ValidationError({"credentials": {needed: [why]}})
 
 
 class HealthChecksSerializer(StrictSerializer):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -31,6 +31,8 @@ from proxy.matching import RouteMatch
 
 # Headers asking for part of an answer: plugins that inspect answers must see them whole.
 PARTIAL_ANSWER_HEADERS = ("Range", "If-Range")
+# The client's negotiation headers of a translated request are for the front, not the provider.
+FRONT_HEADERS = ("Content-Length", "Content-Type", "Accept", "Accept-Encoding", "Authorization")
 
 
 @dataclass(slots=True)
@@ -44,23 +46,49 @@ class OutgoingRequest:
     timeouts: tuple[float, float]  # (connect, read) seconds
 
 
+@dataclass(frozen=True, slots=True)
+class Translated:
+    """What a provider translation changes in a target's request: the path and query under the
+    target's base URL, the JSON body, the provider's headers and the Accept it answers, and the
+    hook that signs the finished request."""
+
+    path: str
+    query: str
+    body: bytes
+    accept: str
+    headers: Mapping[str, str]
+    sign: Callable[[Target, str, CaseInsensitiveDict, bytes], None]
+
+
 def build_outgoing(
-    match: RouteMatch, context: RequestContext, target: Target, client: HttpRequest
+    match: RouteMatch,
+    context: RequestContext,
+    target: Target,
+    client: HttpRequest,
+    translated: Translated | None = None,
 ) -> OutgoingRequest:
-    """The request for `target` (built again for each target a retry picks): the client's
-    headers as plugins left them, forwarded headers, the rule's then the target's headers,
-    credentials and provider defaults; the upstream URL; the rule's timeouts."""
-    route = match.route
+    """The request for `target` (built again for each target a retry picks), plain or provider,
+    passed through or `translated`: the client's headers as plugins left them, forwarded
+    headers or the provider's allow-list, the rule's then the target's headers, credentials and
+    provider defaults; the upstream URL; the rule's timeouts."""
     headers = outgoing_headers(match, context, target, client)
-    body = inject_credentials(target, headers, default_model(target, context.body))
-    path = upstream_path(target, match, context.path, route.strip_path)
-    return OutgoingRequest(
-        context.method,
-        upstream_url(target, path, context.query_string),
-        headers,
-        body,
-        route_timeouts(route),
-    )
+    if translated is None:
+        method, query = context.method, context.query_string
+        path = upstream_path(target, match, context.path, match.route.strip_path)
+        body = default_model(target, context.body)
+    else:
+        method, path, query, body = "POST", translated.path, translated.query, translated.body
+        for name in FRONT_HEADERS:
+            headers.pop(name, None)
+        headers["Content-Type"] = "application/json"
+        headers["Accept"] = translated.accept
+        headers["Accept-Encoding"] = "identity"  # streams are translated as they are read
+        headers.update(translated.headers)
+    body = inject_credentials(target, headers, body)
+    url = upstream_url(target, path, query)
+    if translated is not None:
+        translated.sign(target, url, headers, body)
+    return OutgoingRequest(method, url, headers, body, route_timeouts(match.route))
 
 
 def outgoing_headers(

@@ -1,23 +1,14 @@
-"""The adapter of each provider of the catalogue."""
+"""The adapter of each provider of the catalogue, built from the class its table entry names."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from proxy.llm.anthropic import AnthropicAdapter
+from django.utils.module_loading import import_string
+
+from gateways.providers import PROVIDERS
 from proxy.llm.base import Adapter
-from proxy.llm.bedrock import BedrockAdapter
-from proxy.llm.gemini import GeminiAdapter
-from proxy.llm.openai import AzureAdapter, MistralAdapter, OpenAIAdapter
 
 ADAPTERS: Mapping[str, Adapter] = {
-    adapter.name: adapter
-    for adapter in (
-        OpenAIAdapter(),
-        MistralAdapter(),
-        AzureAdapter(),
-        AnthropicAdapter(),
-        GeminiAdapter(),
-        BedrockAdapter(),
-    )
+    name: import_string(provider.adapter)() for name, provider in PROVIDERS.items()
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from gateways.providers import PROVIDERS
 from plugins.sse import SSEEvent
 from proxy.llm.base import Adapter
 from proxy.llm.streams import SSETranslator
@@ -31,14 +32,7 @@ from proxy.llm.wire import (
 )
 
 DEFAULT_MAX_TOKENS = 4096
-FINISH_REASONS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
+FINISH_REASONS = PROVIDERS["anthropic"].finish_reasons
 
 
 def merged(messages: list[dict[str, Any]], role: str, content: list[dict[str, Any]]) -> None:

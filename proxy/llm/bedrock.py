@@ -12,6 +12,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.eventstream import EventStreamBuffer
 
+from gateways.providers import PROVIDERS
 from proxy.balancer import Target
 from proxy.llm.base import Adapter
 from proxy.llm.streams import StreamTranslator
@@ -36,14 +37,7 @@ from proxy.llm.wire import (
     usage_of,
 )
 
-FINISH_REASONS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "tool_use": "tool_calls",
-    "guardrail_intervened": "content_filter",
-    "content_filtered": "content_filter",
-}
+FINISH_REASONS = PROVIDERS["bedrock"].finish_reasons
 IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
 
 

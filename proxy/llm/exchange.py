@@ -29,18 +29,8 @@ from proxy.llm.streams import StreamTranslator
 from proxy.llm.usage import StreamMeter, merge_usage, parse_json, settle_usage
 from proxy.llm.wire import CHAT, Call, InvalidRequest
 from proxy.matching import RouteMatch
-from proxy.outgoing import (
-    OutgoingRequest,
-    build_outgoing,
-    inject_credentials,
-    outgoing_headers,
-    route_timeouts,
-    upstream_url,
-)
+from proxy.outgoing import OutgoingRequest, Translated, build_outgoing
 from proxy.upstream import UpstreamResult
-
-# The client's negotiation headers are for the front, not for the provider.
-FRONT_HEADERS = ("Content-Length", "Content-Type", "Accept", "Accept-Encoding", "Authorization")
 
 
 def open_exchange(route: LLMRoute | None, context: RequestContext) -> LLMExchange | None:
@@ -125,21 +115,19 @@ class LLMExchange:
             )
         except InvalidRequest as exc:
             raise ProxyError(400, str(exc)) from exc
-        headers = outgoing_headers(match, context, target, client)
-        for name in FRONT_HEADERS:
-            headers.pop(name, None)
-        headers["Content-Type"] = "application/json"
-        headers["Accept"] = adapter.stream_content_type if call.stream else "application/json"
-        headers["Accept-Encoding"] = "identity"  # streams are translated as they are read
-        headers.update(provider_request.headers)
         payload = provider_request.body
         payload = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        payload = inject_credentials(target, headers, payload)
-        url = upstream_url(target, provider_request.path, urlencode(provider_request.query))
-        adapter.sign(target, url, headers, payload)
+        translated = Translated(
+            provider_request.path,
+            urlencode(provider_request.query),
+            payload,
+            adapter.stream_content_type if call.stream else "application/json",
+            provider_request.headers,
+            adapter.sign,
+        )
         if adapter.translates_answer(call):
             self.translation = (adapter, call)
-        return OutgoingRequest("POST", url, headers, payload, route_timeouts(match.route))
+        return build_outgoing(match, context, target, client, translated)
 
     def answer(
         self, result: UpstreamResult, response_context: ResponseContext

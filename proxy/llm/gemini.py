@@ -7,6 +7,7 @@ import mimetypes
 from typing import Any
 from urllib.parse import quote
 
+from gateways.providers import PROVIDERS
 from plugins.sse import SSEEvent
 from proxy.llm.base import Adapter
 from proxy.llm.streams import SSETranslator
@@ -32,7 +33,7 @@ from proxy.llm.wire import (
     usage_of,
 )
 
-FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length", "MALFORMED_FUNCTION_CALL": "stop"}
+FINISH_REASONS = PROVIDERS["google"].finish_reasons
 CONFIG_FIELDS = {
     "temperature": "temperature",
     "top_p": "topP",

@@ -10,23 +10,18 @@ from typing import Any
 
 from gateway_project.bounded_json import JSONRefused, loads
 from gateway_project.conf import gateway_settings
+from gateways.providers import PROVIDERS
 from plugins.base import LLMCall
 
-# Each provider's usage field -> the normalised name (OpenAI chat and Responses, Anthropic,
-# Gemini `usageMetadata`, Bedrock Converse).
+# Where answers report usage (`usage`, Gemini's `usageMetadata`) and each provider's usage field
+# -> the normalised name, from the provider table.
+USAGE_KEYS = tuple(dict.fromkeys(provider.usage_key for provider in PROVIDERS.values()))
 USAGE_FIELDS = {
-    "prompt_tokens": "prompt_tokens",
-    "input_tokens": "prompt_tokens",
-    "promptTokenCount": "prompt_tokens",
-    "inputTokens": "prompt_tokens",
-    "completion_tokens": "completion_tokens",
-    "output_tokens": "completion_tokens",
-    "candidatesTokenCount": "completion_tokens",
-    "outputTokens": "completion_tokens",
-    "total_tokens": "total_tokens",
-    "totalTokenCount": "total_tokens",
-    "totalTokens": "total_tokens",
+    name: normalised
+    for provider in PROVIDERS.values()
+    for name, normalised in provider.usage_fields.items()
 }
+USAGE_MARKERS = tuple(f'"{key}"'.encode() for key in USAGE_KEYS)
 MAX_PENDING_LINE = 256 * 1024
 MAX_JSON_BODY = 8 * 1024 * 1024
 
@@ -46,8 +41,7 @@ def merge_usage(usage: dict[str, int], payload: Any) -> None:
     if not isinstance(payload, dict):
         return
     holders = (payload, payload.get("message"), payload.get("response"))
-    found = [h.get("usage") for h in holders if isinstance(h, dict)]
-    found.append(payload.get("usageMetadata"))  # Gemini
+    found = [h.get(key) for key in USAGE_KEYS for h in holders if isinstance(h, dict)]
     for counts in found:
         if isinstance(counts, dict):
             for name, normalised in USAGE_FIELDS.items():
@@ -149,7 +143,7 @@ class UsageScanner:
 
     def _line(self, line: bytearray) -> None:
         line = line.strip()
-        if line.startswith(b"data:") and b'"usage' in line:  # usage, usageMetadata
+        if line.startswith(b"data:") and any(marker in line for marker in USAGE_MARKERS):
             merge_usage(self.usage, parse_json(line[5:]))
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gateways.providers import PROVIDERS
+from gateways.providers import PROVIDER_TARGET_FIELDS, PROVIDERS
 from tests.gateways.test_routing_api import field_errors, gateway_url, make_gateway
 
 HOST = "api.localhost"
@@ -142,3 +142,27 @@ def test_gemini_is_an_alias_of_google(api):
 )
 def test_llm_target_settings_are_checked(api, target, path):
     assert field_errors(create_upstream(api, target), path)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("provider", "name"),
+    [
+        (provider, name)
+        for name in PROVIDER_TARGET_FIELDS
+        for provider in sorted(PROVIDERS)
+        if name not in PROVIDERS[provider].target_fields
+    ],
+)
+def test_a_target_setting_of_the_table_is_refused_for_the_providers_without_it(api, provider, name):
+    values = {"deployments": {"m-1": "d"}, "api_version": "2024-10-21"}
+    target = provider_target(provider, base_url="https://llm.example.com", **{name: values[name]})
+    assert field_errors(create_upstream(api, target), f"targets.0.{name}")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("provider", [p for p in sorted(PROVIDERS) if PROVIDERS[p].credentials])
+def test_a_target_without_the_credentials_its_provider_takes_is_refused(api, provider):
+    credentials = {"header_name": "X-K", "header_value": "v"}
+    target = provider_target(provider, base_url="https://llm.example.com", credentials=credentials)
+    assert field_errors(create_upstream(api, target), "targets.0.credentials")
