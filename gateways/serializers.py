@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from gateway_project.fields import HeadersField, HostField
 from gateway_project.serializers import StrictModelSerializer
 from gateway_project.upstream_deny import refuse_denied_address
 from gateways.models import DNS_LABEL, Gateway, Rule, Service, Upstream
@@ -18,7 +19,6 @@ from gateways.targets import (
     restore_masked_secrets,
     restore_masked_target_secrets,
 )
-from plugins.fields import HeadersField, HostField
 from plugins.ordering import refuse_unsafe_gateway_chain, refuse_unsafe_rule_chain
 from plugins.validation import PluginChainField, WholeItemsListField, restore_chain_secrets
 

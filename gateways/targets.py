@@ -7,7 +7,15 @@ from typing import Any
 
 from rest_framework import serializers
 
+from gateway_project.fields import (
+    BaseURLField,
+    HeaderNameField,
+    HeadersField,
+    HeaderValueField,
+    HostField,
+)
 from gateway_project.headers import API_KEY_HEADERS, CLIENT_ADDRESS_HEADERS, HOP_BY_HOP
+from gateway_project.secret_masking import MASK
 from gateway_project.serializers import JSONBooleanField, StrictSerializer
 from gateway_project.upstream_deny import refuse_denied_address
 from gateways.models import PORT_VALIDATORS
@@ -20,8 +28,6 @@ from gateways.providers import (
     Provider,
     takers_of,
 )
-from plugins.fields import BaseURLField, HeaderNameField, HeadersField, HeaderValueField, HostField
-from plugins.secrets import MASK
 
 SECRET_FIELDS = (
     "header_value",

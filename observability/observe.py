@@ -10,8 +10,8 @@ from gateway_project.conf import gateway_settings
 from observability import metrics as m
 from observability.access_log import access_log, timestamp
 from observability.rollups import latency_bucket, rollups, status_class
-from plugins.base import Finding, LLMCall, Verdict
 from plugins.registry import registry
+from plugins.sdk.context import Finding, LLMCall, Verdict
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 VERDICT_DECISIONS = {

@@ -1,1 +1,2 @@
-"""Plugin configurations, the plugin base class, registry, pipeline and built-in plugins."""
+"""The plugin SDK (sdk/), plugin configurations, the base class, registry, pipeline, the
+detection engine and the built-in plugins."""

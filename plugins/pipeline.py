@@ -10,18 +10,13 @@ from typing import Any
 
 import gevent
 
-from plugins.base import (
-    Plugin,
-    PluginRejection,
-    PluginResponse,
-    RequestContext,
-    ResponseContext,
-    StreamStop,
-)
+from plugins.base import Plugin
 from plugins.models import STAGES
 from plugins.ordering import REQUEST_STAGE, Role, first_conflict, in_steps, rewriters_first
 from plugins.registry import registry
-from plugins.streams import StreamCut
+from plugins.sdk.context import PluginRejection, PluginResponse, RequestContext, ResponseContext
+from plugins.sdk.streams.channels import StreamCut
+from plugins.sdk.streams.text_filter import StreamStop
 
 logger = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from rest_framework import serializers
 
+from gateway_project.secret_masking import masked_settings, restored_settings
 from gateway_project.serializers import LEGACY_CONTEXT, JSONBooleanField, StrictSerializer
 from plugins.registry import registry
-from plugins.secrets import masked_settings, restored_settings
 from plugins.stages import STAGES
 
 

@@ -13,7 +13,7 @@ from django.http import HttpResponse
 
 from observability.metrics import pending
 from observability.observe import RequestRecord, observe
-from plugins.base import RequestContext
+from plugins.sdk.context import RequestContext
 from proxy.streaming import UpstreamBody
 from proxy.upstream import UpstreamResult
 

@@ -13,9 +13,9 @@ from gateway_project.bounded_json import JSONRefused
 from gateway_project.conf import gateway_settings
 from gateway_project.responses import json_error
 from gateways.path_normalization import UnsafePath, normalize_path, raw_request_path
-from plugins.base import PluginRejection, PluginResponse, RequestContext, ResponseContext
 from plugins.pipeline import PRE_AUTH, CompiledChain, PluginFailure, run_stage, transform_chunk
-from plugins.streams import StreamRewriter, cut_chunks, stream_rewriter
+from plugins.sdk.context import PluginRejection, PluginResponse, RequestContext, ResponseContext
+from plugins.sdk.streams.rewriter import StreamRewriter, cut_chunks, stream_rewriter
 from proxy.client_ip import client_ip
 from proxy.inbound import (
     ProxyError,

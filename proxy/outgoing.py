@@ -25,7 +25,7 @@ from gateways.path_normalization import (
 )
 from gateways.paths import join_paths, substitute_params
 from gateways.providers import PROVIDERS
-from plugins.base import RequestContext
+from plugins.sdk.context import RequestContext
 from proxy.balancer import Target
 from proxy.matching import RouteMatch
 

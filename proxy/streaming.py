@@ -9,9 +9,9 @@ from collections.abc import Callable, Generator, Iterator
 from requests.structures import CaseInsensitiveDict
 from urllib3 import BaseHTTPResponse
 
-from plugins.base import RequestContext, ResponseContext
 from plugins.pipeline import CompiledChain
-from plugins.streams import StreamCut
+from plugins.sdk.context import RequestContext, ResponseContext
+from plugins.sdk.streams.channels import StreamCut
 from proxy.inbound import ProxyError
 from proxy.llm.streams import StreamTranslator
 from proxy.outgoing import strip_hop_by_hop

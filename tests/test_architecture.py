@@ -123,3 +123,16 @@ def test_no_module_imports_itself_in_a_circle():
         if node not in state:
             visit(node)
     assert circles == []
+
+
+def test_only_plugins_import_the_builtin_plugins():
+    """The proxy and the apps above plugins use the SDK and the pipeline, never a built-in
+    plugin module (the registry loads those)."""
+    reaching = sorted(
+        f"{source} -> {target}"
+        for source, targets in import_graph().items()
+        if source.split(".")[0] in ("proxy", "observability", "keys", "gateways")
+        for target in targets
+        if target == "plugins.builtin" or target.startswith("plugins.builtin.")
+    )
+    assert reaching == []

@@ -1,4 +1,4 @@
-"""Helpers shared by built-in plugins (the field types live in plugins.fields)."""
+"""Helpers shared by built-in plugins (the field types live in gateway_project.fields)."""
 
 from __future__ import annotations
 

@@ -8,22 +8,17 @@ from typing import Any
 
 from rest_framework import serializers
 
-from gateway_project.serializers import JSONBooleanField
-from plugins.base import (
-    Plugin,
-    PluginRejection,
-    PluginResponse,
-    PluginSettingsSerializer,
-    RequestContext,
-)
-from plugins.configs import Config
-from plugins.fields import (
+from gateway_project.fields import (
     HeaderNameField,
     OriginField,
     SecondsField,
     is_header_name,
     normalise_origin,
 )
+from gateway_project.serializers import JSONBooleanField
+from plugins.base import Plugin, PluginSettingsSerializer
+from plugins.configs import Config
+from plugins.sdk.context import PluginRejection, PluginResponse, RequestContext
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,7 @@ from typing import Any, ClassVar
 
 from rest_framework import serializers
 
-from gateway_project.serializers import JSONBooleanField
-from plugins.base import Plugin, PluginRejection, PluginSettingsSerializer, RequestContext
-from plugins.configs import Config
-from plugins.fields import (
+from gateway_project.fields import (
     Address,
     CIDRField,
     IPAddressField,
@@ -20,6 +17,10 @@ from plugins.fields import (
     parse_address,
     parse_network,
 )
+from gateway_project.serializers import JSONBooleanField
+from plugins.base import Plugin, PluginSettingsSerializer
+from plugins.configs import Config
+from plugins.sdk.context import PluginRejection, RequestContext
 
 MAX_ENTRIES = 10_000
 

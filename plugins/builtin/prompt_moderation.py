@@ -9,14 +9,15 @@ from typing import Any
 from rest_framework import serializers
 
 from gateway_project.serializers import StrictSerializer
-from plugins.base import Plugin, PluginRejection, PluginSettingsSerializer, RequestContext
+from plugins.base import Plugin, PluginSettingsSerializer
 from plugins.configs import Config
 from plugins.detection.detector import BLOCK, LOG_ONLY
 from plugins.detection.engine import Rule, compiled
 from plugins.detection.fields import MAX_PATTERNS, PatternField
 from plugins.detection.keywords import KeywordMatcher, SplitWords, texts_of
 from plugins.detection.report import BLOCKED, LOGGED, report
-from plugins.llm_content import call_texts, is_llm_request, message_texts
+from plugins.sdk.context import PluginRejection, RequestContext
+from plugins.sdk.llm_content import call_texts, is_llm_request, message_texts
 
 STATUS = 403
 ROLES = ("user", "system", "developer", "assistant", "tool", "function")

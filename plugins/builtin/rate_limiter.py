@@ -12,12 +12,13 @@ from typing import Any
 
 from rest_framework import serializers
 
+from gateway_project.durations import parse_duration_ms
+from gateway_project.fields import DurationField, HeaderNameField
 from gateway_project.serializers import StrictSerializer
-from plugins.base import Finding, PluginRejection, PluginSettingsSerializer, RequestContext
+from plugins.base import PluginSettingsSerializer
 from plugins.builtin.redis_script import RedisScriptPlugin
 from plugins.configs import Config
-from plugins.durations import parse_duration_ms
-from plugins.fields import DurationField, HeaderNameField
+from plugins.sdk.context import Finding, PluginRejection, RequestContext
 
 SCOPES = ("global", "per_ip", "per_user", "per_key")
 MAX_IDENTITY_LENGTH = 64

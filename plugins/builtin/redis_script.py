@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from gateway_project.redis_client import redis_client
-from plugins.base import Plugin, PluginRejection
+from plugins.base import Plugin
 from plugins.builtin.common import REDIS_UNAVAILABLE
+from plugins.sdk.context import PluginRejection
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,9 @@ from typing import Any
 from rest_framework import serializers
 
 from gateway_project.serializers import JSONBooleanField
-from plugins.base import Plugin, PluginRejection, PluginSettingsSerializer, RequestContext
+from plugins.base import Plugin, PluginSettingsSerializer
 from plugins.configs import Config
+from plugins.sdk.context import PluginRejection, RequestContext
 
 UNIT_BYTES = {"bytes": 1, "kilobytes": 1024, "megabytes": 1024 * 1024}
 MAX_LIMIT_BYTES = 1024**4

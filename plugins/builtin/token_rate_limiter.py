@@ -16,19 +16,15 @@ from typing import Any
 import redis
 from rest_framework import serializers
 
+from gateway_project.durations import parse_duration_ms
+from gateway_project.fields import DurationField, HeaderNameField
+from gateway_project.json_strings import iter_strings
 from gateway_project.serializers import StrictSerializer
-from plugins.base import (
-    Finding,
-    PluginRejection,
-    PluginSettingsSerializer,
-    RequestContext,
-    ResponseContext,
-)
+from plugins.base import PluginSettingsSerializer
 from plugins.builtin.redis_script import RedisScriptPlugin
 from plugins.configs import Config
-from plugins.durations import parse_duration_ms
-from plugins.fields import DurationField, HeaderNameField
-from plugins.llm_content import message_texts, string_values
+from plugins.sdk.context import Finding, PluginRejection, RequestContext, ResponseContext
+from plugins.sdk.llm_content import message_texts
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +110,7 @@ def prompt_length(body: dict[str, Any]) -> int:
     """Characters of prompt text: the request's messages, system prompt and input (the shared
     extractor's texts), and a completions `prompt` (a string or a list of them)."""
     texts = sum(len(item.text) for item in message_texts(body))
-    return texts + sum(len(text) for text in string_values(body.get("prompt")))
+    return texts + sum(len(text) for text in iter_strings(body.get("prompt")))
 
 
 def _positive_int(value: Any) -> int | None:

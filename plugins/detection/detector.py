@@ -7,12 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from plugins.base import Plugin, PluginRejection, RequestContext
+from plugins.base import Plugin
 from plugins.configs import Config
 from plugins.detection.engine import Matcher, Rule, compiled
 from plugins.detection.fields import expand
 from plugins.detection.report import BLOCKED, LOGGED, SANITIZED, report
 from plugins.detection.scan import LOCATIONS, Hit, Sanitiser, hits, path_hit
+from plugins.sdk.context import PluginRejection, RequestContext
 
 BLOCK, LOG_ONLY, SANITIZE = "block", "log_only", "sanitize"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from plugins.base import Finding, RequestContext
 from plugins.detection.engine import Rule
+from plugins.sdk.context import Finding, RequestContext
 
 logger = logging.getLogger("plugins.detection")
 

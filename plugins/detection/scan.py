@@ -8,17 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from plugins.base import RequestContext
+from gateway_project.headers import CREDENTIAL_HEADERS
+from gateway_project.json_strings import iter_strings, map_strings
 from plugins.detection.engine import SEPARATOR, Matcher, Rule
 from plugins.detection.readings import readings
+from plugins.sdk.context import RequestContext
 
 HEADERS, PATH_AND_QUERY, BODY = "headers", "path_and_query", "body"
 LOCATIONS = (HEADERS, PATH_AND_QUERY, BODY)
-# The gateway's own credentials: the proxy takes API keys out before plugins run; a bearer token
-# left for the upstream is a credential too, never content.
-CREDENTIAL_HEADERS = frozenset(
-    {"x-tg-api-key", "x-api-key", "authorization", "proxy-authorization"}
-)
 
 
 @dataclass(frozen=True)
@@ -58,19 +55,6 @@ def path_texts(request: RequestContext, matcher: Matcher) -> Iterator[str]:
         yield from readings(value, plus=True)
 
 
-def json_strings(value: Any) -> Iterator[str]:
-    """Every string of a parsed JSON document, object keys included, depth first."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield key
-            yield from json_strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from json_strings(item)
-
-
 def body_document(request: RequestContext) -> Any:
     """The parsed JSON body (a container or string), else None: the raw text is checked."""
     parsed = request.json_body()
@@ -85,7 +69,7 @@ def body_texts(request: RequestContext, matcher: Matcher) -> Iterator[str]:
     if document is None:
         yield from readings(request.body.decode("utf-8", errors="replace"))
         return
-    strings = list(json_strings(document))
+    strings = list(iter_strings(document, keys=True))
     if len(strings) > 1 and not any(
         matcher.may_match_one_of(text) for text in readings(SEPARATOR.join(strings))
     ):
@@ -184,16 +168,10 @@ class Sanitiser:
                 request.replace_body(clean.encode())
             return
         before = len(self.hits)
-        clean_document = self._json(document)
+        clean_document = map_strings(document, self._body_text, keys=True)
         if len(self.hits) != before:
             body = json.dumps(clean_document, ensure_ascii=False).encode()
             request.replace_body(body, clean_document, known=True)
 
-    def _json(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value, BODY)
-        if isinstance(value, dict):
-            return {self.text(key, BODY): self._json(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [self._json(item) for item in value]
-        return value
+    def _body_text(self, raw: str) -> str:
+        return self.text(raw, BODY)

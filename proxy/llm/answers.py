@@ -11,7 +11,7 @@ from urllib3.exceptions import HTTPError
 
 from gateway_project.bounded_json import JSONRefused, loads
 from gateway_project.conf import gateway_settings
-from plugins.base import ResponseContext
+from plugins.sdk.context import ResponseContext
 from proxy.llm.base import Adapter
 from proxy.llm.streams import StreamTranslator
 from proxy.llm.wire import CHAT, Call, Settle

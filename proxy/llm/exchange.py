@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponseBase
 
-from plugins.base import LLMCall, RequestContext, ResponseContext
+from plugins.sdk.context import LLMCall, RequestContext, ResponseContext
 from proxy.balancer import Target
 from proxy.inbound import ProxyError
 from proxy.llm.adapters import ADAPTERS

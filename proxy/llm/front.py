@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import HttpResponse
 
-from plugins.base import RequestContext
+from plugins.sdk.context import RequestContext
 from proxy.inbound import ProxyError
 from proxy.llm.routes import LLMRoute
 from proxy.llm.wire import CHAT, EMBEDDINGS

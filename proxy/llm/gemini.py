@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from gateways.providers import PROVIDERS
-from plugins.sse import SSEEvent
+from plugins.sdk.sse import SSEEvent
 from proxy.llm.base import Adapter
 from proxy.llm.streams import SSETranslator
 from proxy.llm.wire import (

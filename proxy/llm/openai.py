@@ -7,7 +7,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from plugins.sse import DONE, SSEEvent, json_event
+from plugins.sdk.sse import DONE, SSEEvent, json_event
 from proxy.llm.base import Adapter
 from proxy.llm.streams import SSETranslator
 from proxy.llm.wire import Call, ProviderRequest, Settle, api_path

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from plugins.sse import COMPACT_JSON, SSEEvent, SSEParser, json_event
+from plugins.sdk.sse import COMPACT_JSON, SSEEvent, SSEParser, json_event
 from proxy.llm.wire import Call, Settle, new_id
 
 DONE_EVENT = b"data: [DONE]\n\n"

@@ -11,7 +11,7 @@ from typing import Any
 from gateway_project.bounded_json import JSONRefused, loads
 from gateway_project.conf import gateway_settings
 from gateways.providers import PROVIDERS
-from plugins.base import LLMCall
+from plugins.sdk.context import LLMCall
 
 # Where answers report usage (`usage`, Gemini's `usageMetadata`) and each provider's usage field
 # -> the normalised name, from the provider table.

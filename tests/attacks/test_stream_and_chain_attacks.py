@@ -10,10 +10,10 @@ import json
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from plugins.base import ResponseContext
 from plugins.models import PluginConfig
 from plugins.registry import registry
-from plugins.sse import SSEParser
+from plugins.sdk.context import ResponseContext
+from plugins.sdk.sse import SSEParser
 from tests.guardrail_mocks import GuardrailMock
 from tests.plugins.helpers import make_plugin, make_request
 

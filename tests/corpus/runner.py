@@ -16,9 +16,10 @@ from typing import Any
 
 from requests.structures import CaseInsensitiveDict
 
-from plugins.base import Plugin, PluginRejection, RequestContext
+from plugins.base import Plugin
 from plugins.detection import code_rules, injection_rules
 from plugins.pipeline import PluginSpec, build_plugin
+from plugins.sdk.context import PluginRejection, RequestContext
 
 CORPUS = Path(__file__).resolve().parent
 TRAIN, HELD_OUT = "train", "held-out"

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from plugins.sse import SSEParser
+from plugins.sdk.sse import SSEParser
 from tests.builders import routed_gateway
 
 pytestmark = pytest.mark.e2e

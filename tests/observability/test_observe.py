@@ -6,7 +6,7 @@ import time
 
 from observability.observe import MAX_MODELS, RequestRecord, decisions, model_label, observe
 from observability.rollups import gateway_key, read_minutes, rollups
-from plugins.base import Finding, LLMCall
+from plugins.sdk.context import Finding, LLMCall
 from tests.observability.conftest import lines, sample
 
 

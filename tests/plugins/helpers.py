@@ -8,9 +8,10 @@ from typing import Any
 from requests.structures import CaseInsensitiveDict
 from rest_framework.response import Response
 
-from plugins.base import LLMCall, Plugin, RequestContext
+from plugins.base import Plugin
 from plugins.pipeline import PluginSpec, build_plugin
 from plugins.registry import registry
+from plugins.sdk.context import LLMCall, RequestContext
 
 
 def make_request(

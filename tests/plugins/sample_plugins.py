@@ -7,16 +7,10 @@ import dataclasses
 import gevent
 from rest_framework import serializers
 
-from plugins.base import (
-    LLMCall,
-    Plugin,
-    PluginSettingsSerializer,
-    RequestContext,
-    ResponseContext,
-    StreamStop,
-    TextFilter,
-)
+from plugins.base import Plugin, PluginSettingsSerializer
 from plugins.configs import Config
+from plugins.sdk.context import LLMCall, RequestContext, ResponseContext
+from plugins.sdk.streams.text_filter import StreamStop, TextFilter
 
 # What LLMRecorderPlugin saw, by request id (the proxy's X-Request-ID answer header).
 LLM_CALLS: dict[str, LLMCall] = {}

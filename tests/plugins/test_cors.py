@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from plugins.base import PluginRejection, PluginResponse, RequestContext
+from plugins.sdk.context import PluginRejection, PluginResponse, RequestContext
 from tests.plugins.helpers import make_plugin, make_request, settings_errors
 
 APP = "https://app.example.com"

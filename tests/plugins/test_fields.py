@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from rest_framework import serializers
 
-from plugins.fields import SecondsField
+from gateway_project.fields import SecondsField
 from plugins.schema import field_schema
 
 BUILTIN = Path(__file__).resolve().parents[2] / "plugins" / "builtin"
@@ -34,8 +34,8 @@ def test_seconds_field_schema_states_its_bounds():
 
 
 def test_builtin_plugins_read_durations_only_through_the_shared_fields():
-    """A plugin's settings take durations through plugins.fields (DurationField, SecondsField):
-    no built-in declares a field of its own that parses them."""
+    """A plugin's settings take durations through gateway_project.fields (DurationField,
+    SecondsField): no built-in declares a field of its own that parses them."""
     for path in BUILTIN.glob("*.py"):
         tree = ast.parse(path.read_text())
         fields = [

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
+from gateway_project.secret_masking import MASK
 from plugins.models import PluginConfig
-from plugins.secrets import MASK
 from tests.plugins.helpers import settings_errors
 
 pytestmark = pytest.mark.django_db

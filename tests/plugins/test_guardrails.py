@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from plugins.base import Finding, PluginRejection, ResponseContext
+from plugins.sdk.context import Finding, PluginRejection, ResponseContext
 from tests.guardrail_mocks import AZURE_API_VERSION, GuardrailMock
 from tests.plugins.helpers import make_plugin, make_request
 from tests.plugins.test_streams import (

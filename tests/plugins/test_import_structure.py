@@ -89,3 +89,16 @@ def test_the_walker_sees_a_circle():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}
     assert find_cycle(graph) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_sdk_imports_only_the_sdk():
+    """The SDK (what plugins and the proxy share) stands below the machinery and the built-ins:
+    of the plugins package it imports only itself."""
+    reaching = sorted(
+        f"{source} -> {target}"
+        for source, targets in import_graph().items()
+        if source.startswith("plugins.sdk")
+        for target in targets
+        if not target.startswith("plugins.sdk")
+    )
+    assert reaching == []

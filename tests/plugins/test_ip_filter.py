@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.base import PluginRejection
+from plugins.sdk.context import PluginRejection
 from tests.plugins.helpers import make_plugin, make_request, settings_errors
 
 WHITELIST = {"ips": ["192.0.2.10", "2001:db8::1"], "cidrs": ["10.0.0.0/8", "fd00::/8"]}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plugins.llm_content import call_texts, message_texts, set_at, string_values
+from plugins.sdk.llm_content import call_texts, message_texts, set_at
 
 OPENAI = {
     "model": "gpt-4o",
@@ -56,10 +56,6 @@ def test_a_text_is_written_back_at_its_path():
     (text,) = message_texts(body)
     set_at(body, text.path, "b")
     assert body["messages"][0]["content"][0]["text"] == "b"
-
-
-def test_string_values_walks_the_document():
-    assert list(string_values({"a": ["x", {"b": "y"}, 3], "c": None})) == ["x", "y"]
 
 
 def test_tool_calls_carry_texts_of_their_role():

@@ -8,9 +8,9 @@ import time
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from plugins.base import PluginRejection, PluginResponse
 from plugins.pipeline import EMPTY_CHAIN, PRE_AUTH, PluginSpec, compile_chain, run_stage
 from plugins.registry import registry
+from plugins.sdk.context import PluginRejection, PluginResponse
 from tests.plugins.helpers import make_request
 
 HOST = "api.localhost"

@@ -7,8 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from plugins.base import Plugin, PluginRejection
+from plugins.base import Plugin
 from plugins.builtin.rate_limiter import BUCKETS_PER_WINDOW, LOG_LIMIT
+from plugins.sdk.context import PluginRejection
 from tests.plugins.helpers import make_plugin, make_request
 
 LIMIT = LOG_LIMIT + 1

@@ -12,7 +12,8 @@ from redis.cluster import RedisCluster
 
 from gateway_project.redis_cluster import node_url
 from gateway_project.settings.base import cache_settings
-from plugins.base import LLMCall, Plugin, PluginRejection
+from plugins.base import Plugin
+from plugins.sdk.context import LLMCall, PluginRejection
 from tests.builders import provider_target
 from tests.openai_upstream import OpenAIServer
 from tests.plugins.helpers import make_plugin, make_request

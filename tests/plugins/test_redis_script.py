@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from plugins.base import PluginRejection
 from plugins.builtin.rate_limiter import RateLimiterPlugin
 from plugins.builtin.redis_script import RedisScriptPlugin
 from plugins.builtin.token_rate_limiter import TokenRateLimiterPlugin
+from plugins.sdk.context import PluginRejection
 from tests.plugins.helpers import make_plugin, make_request
 
 COUNTER = "return redis.call('INCRBY', KEYS[1], ARGV[1])"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.sse import SSEError, SSEEvent, SSEParser, json_event
+from plugins.sdk.sse import SSEError, SSEEvent, SSEParser, json_event
 
 STREAM = (
     b": keep-alive\r\n\r\n"

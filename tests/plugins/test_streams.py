@@ -10,9 +10,9 @@ import json
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from plugins.base import ResponseContext
-from plugins.sse import SSEParser
-from plugins.streams import stream_rewriter
+from plugins.sdk.context import ResponseContext
+from plugins.sdk.sse import SSEParser
+from plugins.sdk.streams.rewriter import stream_rewriter
 from tests.plugins.helpers import make_plugin, make_request
 
 HOST = "api.localhost"

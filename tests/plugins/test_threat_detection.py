@@ -8,10 +8,10 @@ import time
 import pytest
 
 from bench.config import CHAT_4K_REQUEST
-from plugins.base import Finding, PluginRejection
 from plugins.detection.engine import Matcher, Rule, check_pattern
 from plugins.detection.keywords import KeywordMatcher
 from plugins.detection.normalise import normalise
+from plugins.sdk.context import Finding, PluginRejection
 from tests.plugins.helpers import make_plugin, make_request
 
 ALL = {"content_to_check": ["all"]}

@@ -10,8 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from plugins.base import LLMCall, Plugin, PluginRejection, RequestContext, ResponseContext
+from plugins.base import Plugin
 from plugins.builtin.token_rate_limiter import estimate_tokens
+from plugins.sdk.context import LLMCall, PluginRejection, RequestContext, ResponseContext
 from proxy.llm.usage import UsageScanner, merge_usage, parse_json, settle_usage, total_tokens
 from tests.plugins.helpers import make_plugin, make_request, settings_errors
 

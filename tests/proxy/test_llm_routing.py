@@ -8,8 +8,8 @@ import json
 import pytest
 
 from gateway_project.conf import DEFAULTS
-from plugins.base import LLMCall
 from plugins.registry import registry
+from plugins.sdk.context import LLMCall
 from proxy import health
 from tests.e2e.services import wait_until
 from tests.openai_upstream import COMPLETION_TOKENS, PROMPT_TOKENS, OpenAIServer

@@ -10,8 +10,8 @@ import struct
 
 import pytest
 
-from plugins.base import LLMCall
-from plugins.sse import SSEParser
+from plugins.sdk.context import LLMCall
+from plugins.sdk.sse import SSEParser
 from proxy.balancer import Target
 from proxy.llm.adapters import ADAPTERS
 from proxy.llm.usage import settle_usage

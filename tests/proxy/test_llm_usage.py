@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from plugins.base import LLMCall
+from plugins.sdk.context import LLMCall
 from proxy.llm.usage import Pricing, UsageScanner, merge_usage, settle_usage
 
 OPENAI = {

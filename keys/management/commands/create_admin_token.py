@@ -13,9 +13,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from gateway_project.durations import parse_duration_ms
 from keys.selectors import admin_token_user
 from keys.services import admin_token_create
-from plugins.durations import parse_duration_ms
 
 STORED_TOKEN_NAME = "admin_token"
 

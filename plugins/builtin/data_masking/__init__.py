@@ -5,18 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugins.base import (
-    Finding,
-    Plugin,
-    RequestContext,
-    ResponseContext,
-    TextFilter,
-)
+from plugins.base import Plugin
 from plugins.builtin.data_masking.body import NOT_PARSED, mask_body
 from plugins.builtin.data_masking.errors import FAILED, scrubbed
 from plugins.builtin.data_masking.masker import Hits, Masker, restore_tokens
 from plugins.builtin.data_masking.settings import DataMaskingSettingsSerializer
 from plugins.builtin.data_masking.stream import ChainedFilter, MaskingFilter, RestoringFilter
+from plugins.sdk.context import Finding, RequestContext, ResponseContext
+from plugins.sdk.streams.text_filter import TextFilter
 
 TOKENS = "data_masking.tokens"  # request.metadata: token -> original value (this request only)
 FOUND = "data_masking.found"  # request.metadata: (kind, action) already recorded as findings

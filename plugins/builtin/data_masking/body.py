@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from gateway_project.bounded_json import JSONRefused, loads
 from gateway_project.conf import gateway_settings
-from plugins.media_types import is_binary, media_type
+from plugins.sdk.media_types import is_binary, media_type
 
 FORM = "application/x-www-form-urlencoded"
 Mask = Callable[[str], str]

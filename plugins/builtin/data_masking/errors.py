@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from plugins.base import PluginRejection
+from plugins.sdk.context import PluginRejection
 
 FAILED = "data masking failed"
 P = ParamSpec("P")

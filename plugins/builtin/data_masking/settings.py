@@ -7,11 +7,11 @@ from typing import Any
 import re2
 from rest_framework import serializers
 
+from gateway_project.secret_masking import MASK
 from gateway_project.serializers import JSONBooleanField, StrictSerializer
 from plugins.base import PluginSettingsSerializer
 from plugins.builtin.data_masking.entities import NAMES
 from plugins.builtin.data_masking.masker import compile_re2
-from plugins.secrets import MASK
 
 MAX_RULES = 200
 MAX_PATTERN = 1000

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from plugins.base import TextFilter
 from plugins.builtin.data_masking.errors import scrubbed
 from plugins.builtin.data_masking.masker import CONTEXT_WINDOW, Hits, Masker, restore_tokens
+from plugins.sdk.streams.text_filter import TextFilter
 
 HOLD = 256  # characters kept back: the longest value that may still be growing
 STEP = 32  # text is let go in pieces of at least this much: fewer scans of the held tail

@@ -11,22 +11,15 @@ from typing import Any, ClassVar
 
 from rest_framework import serializers
 
+from gateway_project.durations import parse_duration_ms
 from gateway_project.serializers import StrictSerializer
-from plugins.base import (
-    Finding,
-    Plugin,
-    PluginRejection,
-    PluginSettingsSerializer,
-    RequestContext,
-    ResponseContext,
-    StreamStop,
-    TextFilter,
-)
+from plugins.base import Plugin, PluginSettingsSerializer
 from plugins.builtin.guardrails.client import GuardrailUnavailable
 from plugins.builtin.guardrails.texts import body_texts, rewritten_body, split_path
 from plugins.configs import Config
-from plugins.durations import parse_duration_ms
-from plugins.llm_content import MessageText
+from plugins.sdk.context import Finding, PluginRejection, RequestContext, ResponseContext
+from plugins.sdk.llm_content import MessageText
+from plugins.sdk.streams.text_filter import StreamStop, TextFilter
 
 logger = logging.getLogger(__name__)
 

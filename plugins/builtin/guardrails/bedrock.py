@@ -11,9 +11,9 @@ from urllib.parse import quote
 
 from rest_framework import serializers
 
+from gateway_project.fields import BaseURLField
 from gateway_project.serializers import StrictSerializer
 from gateway_project.upstream_deny import refuse_denied_address
-from plugins.base import RequestContext
 from plugins.builtin.guardrails.base import (
     ActionsSerializer,
     GuardrailConfig,
@@ -22,7 +22,7 @@ from plugins.builtin.guardrails.base import (
     Verdict,
 )
 from plugins.builtin.guardrails.client import GuardrailUnavailable, call_json
-from plugins.fields import BaseURLField
+from plugins.sdk.context import RequestContext
 
 DEFAULT_MESSAGE = "content blocked by guardrail"
 REGION_RE = r"^[a-z]{2}(-[a-z]+)+-\d+$"

@@ -9,9 +9,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from gateway_project.fields import BaseURLField, HeadersField
 from gateway_project.serializers import JSONBooleanField, StrictSerializer
 from gateway_project.upstream_deny import refuse_denied_address
-from plugins.base import Finding, RequestContext
 from plugins.builtin.guardrails.base import (
     DotPathField,
     GuardrailConfig,
@@ -22,7 +22,7 @@ from plugins.builtin.guardrails.base import (
 from plugins.builtin.guardrails.client import call_json
 from plugins.builtin.guardrails.texts import MISSING, Path, split_path, value_at
 from plugins.configs import empty_mapping
-from plugins.fields import BaseURLField, HeadersField
+from plugins.sdk.context import Finding, RequestContext
 
 OPERATORS = ("eq", "neq", "gt", "lt", "contains")
 DEFAULT_MESSAGE = "request refused by the external validation"

@@ -4,11 +4,12 @@ else JSON fields named in settings, else the whole body."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from plugins.llm_content import MessageText, answer_texts, message_texts, set_at
-from plugins.media_types import is_binary, media_type
+from gateway_project.json_strings import located_strings
+from plugins.sdk.llm_content import MessageText, answer_texts, message_texts, set_at
+from plugins.sdk.media_types import is_binary, media_type
 
 Path = tuple[str | int, ...]
 WHOLE_BODY: Path = ()
@@ -34,24 +35,15 @@ def value_at(document: Any, path: Path) -> Any:
     return document
 
 
-def _strings(value: Any, path: Path) -> Iterator[MessageText]:
-    if isinstance(value, str):
-        yield MessageText("field", value, path)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, (*path, index))
-
-
 def field_texts(document: Any, fields: Sequence[Path]) -> list[MessageText]:
     """The strings at (and under) each of `fields`."""
     found = []
     for path in fields:
         value = value_at(document, path)
         if value is not MISSING:
-            found.extend(_strings(value, path))
+            found.extend(
+                MessageText("field", text, at) for at, text in located_strings(value, path)
+            )
     return found
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from gateway_project.fields import BaseURLField, HeaderValueField
 from gateway_project.serializers import StrictSerializer
 from gateway_project.upstream_deny import refuse_denied_address
-from plugins.base import RequestContext
 from plugins.builtin.guardrails.base import (
     ActionsSerializer,
     DotPathField,
@@ -22,8 +22,8 @@ from plugins.builtin.guardrails.base import (
 )
 from plugins.builtin.guardrails.client import GuardrailUnavailable, call_json
 from plugins.builtin.guardrails.texts import MISSING, field_texts, split_path, value_at
-from plugins.fields import BaseURLField, HeaderValueField
-from plugins.llm_content import MessageText
+from plugins.sdk.context import RequestContext
+from plugins.sdk.llm_content import MessageText
 
 CATEGORIES = ("Hate", "Violence", "SelfHarm", "Sexual")
 LEVELS = {"FourSeverityLevels": (0, 2, 4, 6), "EightSeverityLevels": tuple(range(8))}

@@ -9,8 +9,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from gateway_project.fields import BaseURLField, HeaderValueField
 from gateway_project.upstream_deny import refuse_denied_address
-from plugins.base import RequestContext
 from plugins.builtin.guardrails.base import (
     ActionsSerializer,
     GuardrailConfig,
@@ -20,7 +20,7 @@ from plugins.builtin.guardrails.base import (
 )
 from plugins.builtin.guardrails.client import GuardrailUnavailable, call_json
 from plugins.configs import empty_mapping
-from plugins.fields import BaseURLField, HeaderValueField
+from plugins.sdk.context import RequestContext
 
 DEFAULT_BASE_URL = "https://api.openai.com"
 DEFAULT_THRESHOLD = 0.5

@@ -8,12 +8,12 @@ import json
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from plugins.base import Finding, ResponseContext
 from plugins.builtin.data_masking import DataMaskingPlugin
 from plugins.builtin.data_masking.entities import BY_NAME, NAMES
 from plugins.builtin.data_masking.masker import Hits, Masker
-from plugins.sse import SSEParser
-from plugins.streams import stream_rewriter
+from plugins.sdk.context import Finding, ResponseContext
+from plugins.sdk.sse import SSEParser
+from plugins.sdk.streams.rewriter import stream_rewriter
 from tests.plugins.data_masking.examples import EXAMPLES
 from tests.plugins.helpers import make_plugin, make_request
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from gateway_project.secret_masking import MASK
 from gateways.models import Gateway
 from plugins.models import PluginConfig
-from plugins.secrets import MASK
 from tests.plugins.helpers import settings_errors
 
 SECRET = "a-long-enough-hmac-secret"

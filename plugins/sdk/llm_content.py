@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from gateway_project.json_strings import located_strings
+
 TEXT_PART_TYPES = frozenset({"text", "input_text", "output_text"})
 
 
@@ -87,18 +89,6 @@ def set_at(body: Any, path: tuple[str | int, ...], value: Any) -> None:
     holder[path[-1]] = value
 
 
-def string_values(value: Any) -> Iterator[str]:
-    """Every string in a parsed JSON document (values, not keys), depth first."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from string_values(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from string_values(item)
-
-
 def answer_texts(body: Any) -> list[MessageText]:
     """Texts of an LLM answer: OpenAI chat `choices[].message.content` (or completions'
     `choices[].text`), Anthropic `content[]` text blocks, Responses `output[].content[]`."""
@@ -159,16 +149,6 @@ def _item_calls(item: dict[str, Any], path: tuple[str | int, ...]) -> Iterator[M
         yield MessageText("tool", item["output"], (*path, "output"))
     for index, part in enumerate(_list(item.get("content"))):
         if isinstance(part, dict) and part.get("type") == "tool_use":
-            yield from _strings_at(part.get("input"), role, (*path, "content", index, "input"))
-
-
-def _strings_at(value: Any, role: str, path: tuple[str | int, ...]) -> Iterator[MessageText]:
-    """Every string value in `value`, each with its path."""
-    if isinstance(value, str):
-        yield MessageText(role, value, path)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings_at(item, role, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings_at(item, role, (*path, index))
+            where = (*path, "content", index, "input")
+            for at, text in located_strings(part.get("input"), where):
+                yield MessageText(role, text, at)

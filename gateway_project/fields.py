@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from django.core.validators import URLValidator
 from rest_framework import serializers
 
-from plugins.durations import MAX_DURATION_MS, parse_duration_ms
+from gateway_project.durations import MAX_DURATION_MS, parse_duration_ms
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
