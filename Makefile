@@ -9,7 +9,7 @@ PORT ?= 8080
 # GATEWAY_METRICS_TOKEN: the server refuses to start without it).
 HOST ?= 127.0.0.1
 
-.PHONY: run test test-fast lint format bench corpus install migrate boot-check
+.PHONY: run test test-fast lint format bench icount corpus install migrate boot-check
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/activate
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed
+# The Node clients of the conformance suite (tests/conformance/node), when npm is installed
+# (.ci/run installs Debian's nodejs and npm); without it their tests are skipped.
+NODE_CLIENTS := tests/conformance/node
+
+$(NODE_CLIENTS)/node_modules/.installed: $(NODE_CLIENTS)/package.json $(NODE_CLIENTS)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix $(NODE_CLIENTS) --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+		echo "npm is not installed: the Node clients' conformance tests are skipped" >&2; \
+	fi
+
+install: $(VENV)/.installed $(NODE_CLIENTS)/node_modules/.installed
 
 migrate: install
 	$(PY) manage.py migrate --noinput
@@ -57,6 +68,10 @@ format: install
 
 bench: install
 	$(MAKE) -C bench run PY=$(abspath $(PY)) BENCH_QUICK=$(BENCH_QUICK) BENCH_PEERS=$(BENCH_PEERS)
+
+# Instructions per request under callgrind (bench/README.md): bench/results/icount.json.
+icount: install
+	$(MAKE) -C bench icount PY=$(abspath $(PY))
 
 # The detectors on the labelled corpus (tests/corpus): caught, missed, false alarms per type.
 corpus: install

@@ -18,6 +18,8 @@ CHAT_REQUEST = {
     "messages": [{"role": "user", "content": "Say hello in one short sentence."}],
     "max_tokens": 16,
 }
+# What the SSE rows send: the same chat request, streamed.
+STREAMED_CHAT_REQUEST = CHAT_REQUEST | {"stream": True}
 CHAT_COMPLETION = {
     "id": "chatcmpl-bench",
     "object": "chat.completion",
@@ -89,9 +91,15 @@ WORKLOADS = (
 )
 
 
+# Quick mode measures this workload at every concurrency, the others at the first one only.
+QUICK_EVERY_CONCURRENCY = "chat"
+
+
 @dataclass(frozen=True)
 class BenchConfig:
-    """How long and how hard to measure; `quick` trades precision for a run under 2 minutes."""
+    """How long and how hard to measure; `quick` trades precision for a run under 5 minutes on
+    2 cores: short runs, and the workloads other than chat at the first concurrency only (the
+    rows the top-level README shows: chat at every concurrency, the 4 KB prompt at c=1)."""
 
     python: Path
     quick: bool
@@ -106,6 +114,12 @@ class BenchConfig:
     @property
     def mode(self) -> str:
         return "quick" if self.quick else "full"
+
+    def concurrencies_of(self, workload: str) -> tuple[int, ...]:
+        """The concurrencies `workload` is measured at."""
+        if self.quick and workload != QUICK_EVERY_CONCURRENCY:
+            return self.concurrencies[:1]
+        return self.concurrencies
 
 
 def flag(name: str) -> bool:

@@ -54,7 +54,11 @@ def main() -> int:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     config = load_config()
     short = dataclasses.replace(config, warmup_seconds=1, measure_seconds=ROUND_SECONDS)
-    with tempfile.TemporaryDirectory() as name, contextlib.ExitStack() as stack:
+    with (
+        tempfile.TemporaryDirectory() as name,
+        procs.supervised(),
+        contextlib.ExitStack() as stack,
+    ):
         tmp = Path(name)
         upstream = procs.free_port()
         nginx = Nginx.start(tmp / "upstream", upstream, upstream_http(upstream))

@@ -15,6 +15,7 @@ import requests
 from bench import procs
 from bench.config import REPO_ROOT
 
+GUNICORN_CONFIG = "gateway_project/gunicorn.conf.py"  # what `make run` starts gunicorn with
 # Variables that would point the gateway at shared state instead of its own var dir.
 ISOLATED_VARIABLES = ("REDIS_URL", "DATABASE_URL", "GATEWAY_ROLE", "GATEWAY_ACCESS_LOG")
 
@@ -64,9 +65,21 @@ class GatewayServer:
 
     @classmethod
     def start(
-        cls, python: Path, var_dir: Path, port: int, workers: int, observed: bool = True
+        cls,
+        python: Path,
+        var_dir: Path,
+        port: int,
+        workers: int,
+        observed: bool = True,
+        *,
+        launcher: tuple[str, ...] = (),
+        config: str = GUNICORN_CONFIG,
+        extra_env: dict[str, str] | None = None,
+        start_timeout: float = 60.0,
     ) -> GatewayServer:
-        env = gateway_environment(var_dir, port, workers, observed)
+        """Migrate, create an admin token, start gunicorn with `config` (under `launcher`, such
+        as valgrind, when given) and wait for its `workers`."""
+        env = gateway_environment(var_dir, port, workers, observed) | (extra_env or {})
         log = var_dir / "gateway.log"
 
         def manage(*args: str) -> str:
@@ -92,12 +105,16 @@ class GatewayServer:
         except Exception:
             stop_redis(var_dir)  # manage.py may have started it
             raise
-        gunicorn = str(python.parent / "gunicorn")
-        args = [gunicorn, "-c", "gateway_project/gunicorn.conf.py"]
+        gunicorn = (
+            [*launcher, str(python), "-m", "gunicorn"]
+            if launcher
+            else [str(python.parent / "gunicorn")]
+        )
+        args = [*gunicorn, "-c", config]
         server = cls(port, var_dir, token, procs.start(args, log=log, cwd=REPO_ROOT, env=env))
         try:
-            procs.wait_for_port(port, server.process, timeout=60)
-            server.wait_for_workers(workers)
+            procs.wait_for_port(port, server.process, timeout=start_timeout)
+            server.wait_for_workers(workers, timeout=start_timeout)
         except Exception:
             server.stop()
             raise

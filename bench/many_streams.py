@@ -11,7 +11,7 @@ import asyncio
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench.procstats import ResourceSampler
 from bench.sse_client import StreamRequest, request_bytes
@@ -101,7 +101,8 @@ def measure(
     pids: Callable[[], list[int]],
 ) -> dict:
     """Open `streams` streams of `events` events at once through `port`; summary with RSS."""
-    request = request_bytes(host, headers, StreamRequest(path=f"/sse?events={events}"))
+    stream = StreamRequest()
+    request = request_bytes(host, headers, replace(stream, path=f"{stream.path}?events={events}"))
     with ResourceSampler(pids) as sampler:
         baseline_rss = sampler.peak_rss
         results = asyncio.run(run_streams(port, request, streams, events))

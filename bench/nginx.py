@@ -11,6 +11,9 @@ from pathlib import Path
 from bench import procs
 from bench.config import CHAT_COMPLETION, JSON_BODY, compact_json
 
+# The Host of the nginx row's SSE requests (the nginx proxy sends it to the SSE server).
+SSE_HOST = "bench-direct-sse.localhost"
+
 
 def nginx_binary() -> str:
     """The nginx executable (Debian puts it in /usr/sbin, which may not be on PATH)."""
@@ -73,13 +76,16 @@ def proxy_location(path: str, upstream: str, extra: str = "") -> str:
 
 
 def proxy_http(port: int, upstream_port: int, sse_port: int) -> str:
-    """The reference reverse proxy: keep-alive upstream pools, unbuffered SSE under /sse."""
+    """The reference reverse proxy: keep-alive upstream pools; requests for SSE_HOST go to the
+    SSE server unbuffered (whatever their path: the SSE rows POST a streamed chat)."""
     return (
         f"    upstream mock {{ server 127.0.0.1:{upstream_port}; keepalive 128; }}\n"
         f"    upstream sse {{ server 127.0.0.1:{sse_port}; keepalive 32; }}\n"
         f"    server {{\n        listen 127.0.0.1:{port} default_server backlog=4096;\n"
         + proxy_location("/", "mock")
-        + proxy_location("/sse", "sse", "            proxy_buffering off;\n")
+        + "    }\n"
+        + f"    server {{\n        listen 127.0.0.1:{port};\n        server_name {SSE_HOST};\n"
+        + proxy_location("/", "sse", "            proxy_buffering off;\n")
         + "    }\n"
     )
 

@@ -21,7 +21,7 @@ from bench.scenarios import Target
 ON, OFF = "gateway-a", "gateway-a-unobserved"
 WORKLOAD = next(w for w in WORKLOADS if w.name == "chat")
 CONCURRENCIES = (1, 16)
-ROUND_SECONDS = 5
+ROUND_SECONDS = {"quick": 2, "full": 5}
 ROUNDS = {"quick": 2, "full": 6}
 
 
@@ -33,10 +33,10 @@ def measure_observe_cost(
     broken = [t.broken for t in pair.values() if t.broken] or ([] if len(pair) == 2 else ["no"])
     if broken:
         return {"status": "skipped", "reason": broken[0]}
-    rounds = ROUNDS[config.mode]
-    short = dataclasses.replace(config, warmup_seconds=1, measure_seconds=ROUND_SECONDS)
+    rounds, seconds = ROUNDS[config.mode], ROUND_SECONDS[config.mode]
+    short = dataclasses.replace(config, warmup_seconds=1, measure_seconds=seconds)
     summary: dict[str, Any] = {"status": "ok", "workload": WORKLOAD.name, "rounds": rounds}
-    summary |= {"round_seconds": ROUND_SECONDS, "by_concurrency": []}
+    summary |= {"round_seconds": seconds, "by_concurrency": []}
     for concurrency in CONCURRENCIES:
         samples = alternating_rounds(
             [pair[ON], pair[OFF]],

@@ -1,17 +1,30 @@
-"""Child processes of the benchmark: free loopback ports, start, wait until listening, stop."""
+"""Child processes of the benchmark: free loopback ports, start, wait until listening, stop.
+
+Every process started here is registered: `supervised()` stops all those still running when
+its block ends, on SIGINT and SIGTERM and on any exception alike.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 
 LOOPBACK = "127.0.0.1"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Every process `start` started and `stop` has not stopped yet, oldest first.
+_started: list[subprocess.Popen] = []
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived: the run unwinds, stopping what it started on the way."""
 
 
 def free_port() -> int:
@@ -36,9 +49,10 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -
 def start(
     args: list[str], *, log: Path, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.Popen:
-    """Start `args` in its own session with stdout and stderr appended to `log`."""
+    """Start `args` in its own session (its own process group) with stdout and stderr appended
+    to `log`, registered until `stop` stops it."""
     with open(log, "ab") as out:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             args,
             cwd=cwd,
             env=env,
@@ -47,18 +61,66 @@ def start(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    _started.append(process)
+    return process
+
+
+def signal_group(process: subprocess.Popen, signum: int) -> None:
+    """`signum` to the process group `start` gave `process` (its workers too)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
+
+
+def group_left(process: subprocess.Popen) -> bool:
+    """Whether a member of the process group of `process` (exited itself) still runs."""
+    for pid in psutil.pids():
+        with contextlib.suppress(OSError):
+            if os.getpgid(pid) == process.pid:
+                return True
+    return False
 
 
 def stop(process: subprocess.Popen, timeout: float = 15.0) -> None:
-    """SIGTERM `process` (by its pid), wait, and SIGKILL it if it does not exit in time."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
+    """SIGTERM the process group of `process`, wait for `process`, and SIGKILL the group if it
+    does not exit in time (or leaves members behind)."""
+    if process.poll() is None:
+        signal_group(process, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            signal_group(process, signal.SIGKILL)
+            process.wait(5)
+    if group_left(process):
+        signal_group(process, signal.SIGKILL)
+    with contextlib.suppress(ValueError):
+        _started.remove(process)
+
+
+def stop_all() -> None:
+    """Stop every registered process still running, the last started first."""
+    for process in reversed(_started[:]):
+        stop(process)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    for other in STOP_SIGNALS:
+        signal.signal(other, signal.SIG_IGN)  # a second signal must not cut the clean-up short
+    raise Interrupted(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def supervised() -> Iterator[None]:
+    """SIGINT and SIGTERM raise `Interrupted` inside the block; however the block ends, every
+    process started in it and still running is stopped before this returns."""
+    previous = {signum: signal.signal(signum, _interrupt) for signum in STOP_SIGNALS}
     try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
+        yield
+    finally:
+        try:
+            stop_all()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 def daemon_pid(pid_file: Path, marker: str) -> int | None:

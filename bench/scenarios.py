@@ -10,8 +10,9 @@ from typing import Any
 import psutil
 import requests
 
-from bench.config import CHAT_REQUEST, ORIGIN, compact_json
+from bench.config import CHAT_REQUEST, ORIGIN
 from bench.gateway import AdminApiError, AdminClient, GatewayServer
+from bench.nginx import SSE_HOST
 from bench.servers import Servers
 from bench.sse_client import StreamRequest
 
@@ -133,9 +134,6 @@ LLM_ROWS = (
     ("gateway-llm-openai", "gateway (d) LLM front, OpenAI mock (unchanged)", "openai"),
     ("gateway-llm-anthropic", "gateway (e) LLM front, Anthropic mock (translated)", "anthropic"),
 )
-STREAMED_CHAT = StreamRequest(
-    "POST", "/v1/chat/completions", compact_json(CHAT_REQUEST | {"stream": True})
-)
 
 
 def process_tree(pid: int) -> Callable[[], list[int]]:
@@ -220,7 +218,7 @@ def llm_target(
     target = Target(
         key, label, server.port, host, server.port, host, server.pids, server.redis_pids
     )
-    target.workloads, target.sse_request = frozenset({"chat"}), STREAMED_CHAT
+    target.workloads = frozenset({"chat"})
     try:
         target.api_key = target.sse_api_key = admin.create_llm_route(
             subdomain=subdomain, provider=provider, port=port, model=CHAT_REQUEST["model"]
@@ -248,7 +246,7 @@ def reference_targets(servers: Servers) -> list[Target]:
         port=servers.proxy.port,
         host=host,
         sse_port=servers.proxy.port,
-        sse_host=host,
+        sse_host=SSE_HOST,
         pids=process_tree(servers.proxy.pid),
     )
     return [direct, nginx]

@@ -8,7 +8,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from bench.config import SSE_EVENTS
+from bench.config import SSE_EVENTS, STREAMED_CHAT_REQUEST, compact_json
 
 WARMUP_STREAMS = 8
 
@@ -23,11 +23,11 @@ class SseSample:
 
 @dataclass(frozen=True)
 class StreamRequest:
-    """The request that opens a stream: `GET /sse`, or a streamed chat completion."""
+    """The request that opens a stream: a streamed chat completion (POST with its body)."""
 
-    method: str = "GET"
-    path: str = "/sse"
-    body: str = ""
+    method: str = "POST"
+    path: str = "/v1/chat/completions"
+    body: str = compact_json(STREAMED_CHAT_REQUEST)
 
 
 def request_bytes(host: str, headers: dict[str, str], request: StreamRequest) -> bytes:

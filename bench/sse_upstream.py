@@ -1,4 +1,5 @@
-"""Mock SSE upstream: answers every request with N `data:` events, one per interval (asyncio).
+"""Mock SSE upstream: answers every request (a GET, or a POST such as the SSE rows' streamed
+chat completion, its body read) with N `data:` events, one per interval (asyncio).
 
 `?events=N` in the request's query asks for N events instead (longer streams).
 """
@@ -38,24 +39,36 @@ def requested_events(head: bytes, default: int) -> int:
     return int(value) if value.isdigit() else default
 
 
+async def read_chunked(reader: asyncio.StreamReader) -> bytes:
+    """A chunked request body, to its last chunk and the blank line after it (no trailers)."""
+    body = b""
+    while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+        body += (await reader.readexactly(size + 2))[:-2]
+    await reader.readuntil(b"\r\n")
+    return body
+
+
 async def read_request(reader: asyncio.StreamReader) -> tuple[bool, bytes, bytes] | None:
-    """Consume one request (head and Content-Length body).
+    """Consume one request: its head and its body (Content-Length or chunked), so that the next
+    request on the connection starts where this one ends.
 
     Returns None when the client is gone, else whether the connection stays open afterwards,
     the request head and its body.
     """
     try:
         head = await reader.readuntil(b"\r\n\r\n")
+        keep_alive, body = True, b""
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            name, value = name.strip().lower(), value.strip().lower()
+            if name == b"content-length" and int(value) > 0:
+                body = await reader.readexactly(int(value))
+            elif name == b"transfer-encoding" and value == b"chunked":
+                body = await read_chunked(reader)
+            elif name == b"connection" and value == b"close":
+                keep_alive = False
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
         return None
-    keep_alive, body = True, b""
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        name, value = name.strip().lower(), value.strip().lower()
-        if name == b"content-length" and int(value) > 0:
-            body = await reader.readexactly(int(value))
-        elif name == b"connection" and value == b"close":
-            keep_alive = False
     return keep_alive, head, body
 
 

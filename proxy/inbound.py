@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from requests.structures import CaseInsensitiveDict
 
 from gateway_project.conf import gateway_settings
+from gateway_project.headers import API_KEY_HEADERS
 from gateway_project.request_body import (
     BodyReadTimeout,
     BodyTooLarge,
@@ -21,7 +22,6 @@ from keys.secrets import hash_secret
 from keys.selectors import api_key_verify
 from plugins.pipeline import PRE_AUTH
 from proxy.matching import MethodNotAllowed, RouteMatch, match_route
-from proxy.outgoing import API_KEY_HEADERS
 from proxy.snapshot import GatewaySnapshot, Route, snapshots
 
 MAX_REQUEST_ID_LENGTH = 128

@@ -13,7 +13,6 @@ from requests.structures import CaseInsensitiveDict
 
 from gateway_project.bounded_json import loads
 from gateway_project.conf import gateway_settings
-from gateway_project.headers import API_KEY_HEADERS as API_KEY_HEADERS  # proxy.inbound's
 from gateway_project.headers import HOP_BY_HOP
 from gateway_project.request_body import DECHUNKED
 from gateways.path_normalization import (

@@ -29,6 +29,8 @@ OPTIONAL_IMPORTS = {
     "pygments": "rest_framework.compat",
     "pysocks": "requests.adapters (SOCKS proxies); selenium's urllib3[socks] installs it",
     "opentelemetry-api": "redis.observability; the anthropic SDK installs it",
+    "cryptography": "redis.utils (OCSP checks); google-auth (google-genai) installs it",
+    "xxhash": "redis.commands.helpers; langsmith (langchain-core) installs it",
 }
 # What the server loads: the gunicorn worker class, the WSGI application and every URL's view.
 LOADED_BY_THE_SERVER = """

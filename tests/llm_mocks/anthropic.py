@@ -13,6 +13,7 @@ from tests.llm_mocks.replies import (
     reply,
     streamed_arguments,
 )
+from tests.llm_mocks.schemas import anthropic_problem
 
 
 def error(handler, status: int, kind: str, message: str) -> None:
@@ -48,14 +49,16 @@ def messages(handler, groups: list[str], body: dict) -> None:
     if not headers.get("anthropic-version"):
         error(handler, 400, "invalid_request_error", "anthropic-version: header is required")
         return
-    if (found := problem(body)) is not None:
+    version = headers["anthropic-version"]
+    if (found := problem(body) or anthropic_problem(body, version)) is not None:
         error(handler, 400, "invalid_request_error", found)
         return
     last = blocks(body["messages"][-1]["content"])
     results = [b["content"] for b in last if b.get("type") == "tool_result"]
     texts = "".join(b.get("text", "") for b in last if b.get("type") == "text")
     tools = [t["name"] for t in body.get("tools") or []]
-    answer = reply("anthropic", texts, tools, results[0] if results else None)
+    json_asked = bool((body.get("output_config") or {}).get("format"))
+    answer = reply("anthropic", texts, tools, results[0] if results else None, json_asked)
     if body.get("stream"):
         handler.send_stream("text/event-stream; charset=utf-8", stream(body, answer))
         return

@@ -23,6 +23,7 @@ from tests.llm_mocks.replies import (
     reply,
     streamed_arguments,
 )
+from tests.llm_mocks.schemas import bedrock_problem
 
 AUTHORIZATION = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<key>[A-Z0-9]+)/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)"
@@ -77,7 +78,7 @@ def converse(handler, groups: list[str], body: dict) -> None:
     if failure is not None:
         handler.send_json(403, {"message": failure}, {"x-amzn-ErrorType": "AccessDeniedException:"})
         return
-    if (found := problem(body)) is not None:
+    if (found := problem(body) or bedrock_problem(model, action, body)) is not None:
         handler.send_json(400, {"message": found}, {"x-amzn-ErrorType": "ValidationException:"})
         return
     last = body["messages"][-1]["content"]

@@ -12,6 +12,7 @@ from tests.llm_mocks.replies import (
     TOOL_ARGUMENTS,
     reply,
 )
+from tests.llm_mocks.schemas import gemini_problem
 
 USAGE = {
     "promptTokenCount": PROMPT_TOKENS,
@@ -28,7 +29,9 @@ def dispatch(handler, groups: list[str], body: dict) -> None:
     model, method = groups
     if handler.seen.headers.get("x-goog-api-key") != API_KEY:
         error(handler, 403, "PERMISSION_DENIED", "API key not valid")
-    elif method in ("generateContent", "streamGenerateContent") and (found := problem(body)):
+    elif method in ("generateContent", "streamGenerateContent") and (
+        found := problem(body) or gemini_problem(body)
+    ):
         error(handler, 400, "INVALID_ARGUMENT", found)
     elif method == "generateContent":
         handler.send_json(200, answer(model, body, final=True)[0])
@@ -63,7 +66,9 @@ def answer(model: str, body: dict, final: bool) -> list[dict]:
     tools = [
         d["name"] for tool in body.get("tools") or [] for d in tool.get("functionDeclarations", [])
     ]
-    said = reply("gemini", text, tools, json.dumps(results[0]) if results else None)
+    json_asked = (body.get("generationConfig") or {}).get("responseMimeType") == "application/json"
+    result = json.dumps(results[0]) if results else None
+    said = reply("gemini", text, tools, result, json_asked)
     if said.tool:
         pieces = [[{"functionCall": {"name": said.tool, "args": TOOL_ARGUMENTS}}]]
     elif final:

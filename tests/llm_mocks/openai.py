@@ -16,6 +16,7 @@ from tests.llm_mocks.replies import (
     reply,
     streamed_arguments,
 )
+from tests.llm_mocks.schemas import openai_problem
 
 VECTOR = [0.25, -0.5, 0.75]
 USAGE = {
@@ -60,12 +61,18 @@ def azure_chat(handler, groups: list[str], body: dict) -> None:
 
 
 def answer_chat(handler, body: dict, provider: str) -> None:
+    if (found := openai_problem(body)) is not None:
+        error = {"message": found, "type": "invalid_request_error", "param": None, "code": None}
+        handler.send_json(400, {"error": error})
+        return
     messages = body["messages"]
     last = messages[-1]
     users = [m for m in messages if m["role"] == "user"]
     tools = [t["function"]["name"] for t in body.get("tools") or []]
     result = text_of(last.get("content")) if last["role"] == "tool" else None
-    answer = reply(provider, text_of(users[-1]["content"]) if users else "", tools, result)
+    json_asked = (body.get("response_format") or {}).get("type") in ("json_schema", "json_object")
+    said = text_of(users[-1]["content"]) if users else ""
+    answer = reply(provider, said, tools, result, json_asked)
     if body.get("stream"):
         handler.send_stream("text/event-stream", stream(body, answer, provider))
         return

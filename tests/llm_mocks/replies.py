@@ -3,10 +3,13 @@ a call of the first tool offered, or an acknowledgement of a tool's result."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 TOOL_ARGUMENTS = {"city": "Paris"}
+# A request whose text holds this gets half its stream, then the connection closes (no end).
+CUT = "cut mid-way"
 PROMPT_TOKENS = 11
 COMPLETION_TOKENS = 7
 
@@ -22,7 +25,13 @@ class Reply:
         return [self.text[:third], self.text[third : 2 * third], self.text[2 * third :]]
 
 
-def reply(provider: str, last_user_text: str, tools: list[str], tool_result: Any) -> Reply:
+def reply(
+    provider: str, last_user_text: str, tools: list[str], tool_result: Any, json_asked: bool = False
+) -> Reply:
+    """`json_asked`: a JSON answer was asked for (OpenAI's response_format, Gemini's
+    responseMimeType); TOOL_ARGUMENTS answer it."""
+    if json_asked:
+        return Reply(json.dumps(TOOL_ARGUMENTS))
     if tool_result is not None:
         return Reply(f"{provider} read the tool result: {tool_result}")
     if tools:
@@ -38,7 +47,5 @@ AWS_REGION = "eu-west-3"
 
 def streamed_arguments() -> list[str]:
     """TOOL_ARGUMENTS as JSON, in two streamed pieces."""
-    import json
-
     text = json.dumps(TOOL_ARGUMENTS)
     return [text[:5], text[5:]]

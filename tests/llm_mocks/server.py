@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler
@@ -13,7 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from requests.structures import CaseInsensitiveDict
 
-from tests.llm_mocks import anthropic, bedrock, gemini, openai
+from tests.llm_mocks import anthropic, bedrock, gemini, openai, replies
 from tests.upstream import BackgroundServer, SeenRequest, write_chunked
 
 API_KEY = "sk-mock-provider"
@@ -74,12 +75,21 @@ class MockHandler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     def send_stream(self, content_type: str, pieces: Iterable[bytes]) -> None:
-        """A chunked body, one chunk per piece, flushed as it is written."""
+        """A chunked body, one chunk per piece, flushed as it is written; cut after half of
+        them when the request asked for it (replies.CUT): the connection closes mid-body."""
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        write_chunked(self.wfile, pieces)
+        if replies.CUT.encode() not in self.seen.body:
+            write_chunked(self.wfile, pieces)
+            return
+        pieces = list(pieces)
+        for piece in pieces[: len(pieces) // 2]:
+            self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+        self.wfile.flush()
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
 
 
 class LLMMockServer(BackgroundServer):

@@ -1,9 +1,12 @@
-"""data_masking: PII and secrets masked in request bodies, response bodies and live streams;
-optionally reversible (HMAC tokens restored in the answer); always fails closed."""
+"""data_masking: PII and secrets masked in request bodies (query, chosen headers), response
+bodies and live streams; optionally reversible (HMAC tokens restored in the answer); always fails
+closed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote_plus, unquote_plus
 
 from plugins.base import Plugin
 from plugins.builtin.data_masking.body import NOT_PARSED, mask_body
@@ -40,6 +43,10 @@ class DataMaskingPlugin(Plugin):
         reversible = self.settings["reversible_hashing"]
         self.reversible: bool = reversible["enabled"]
         self.secret = reversible["secret"].encode() if self.reversible else None
+        targets = self.settings.get("targets", {})
+        self.query: bool = targets.get("query", False)
+        self.headers: list[str] = targets.get("headers", [])
+        self.json_keys: bool = targets.get("json_keys", False)
 
     def fails_open_on(self, stage: str, error: Exception) -> bool:
         return False
@@ -49,15 +56,26 @@ class DataMaskingPlugin(Plugin):
         """The body masked before it goes upstream; with reversible hashing, the tokens'
         originals kept on the request for the post_response instance."""
         hits = Hits(secret=self.secret)
+
+        def mask(text: str, key: str = "") -> str:
+            return self.masker.mask(text, hits, key=key)
+
         masked = mask_body(
             request.body,
             request.headers.get("Content-Type", ""),
-            lambda text: self.masker.mask(text, hits),
+            mask,
             parsed=request.json_body,
+            keys=self.json_keys,
         )
         if masked is not None:
             known = masked.json is not NOT_PARSED
             request.replace_body(masked.body, masked.json if known else None, known=known)
+        if self.query and request.query_string:
+            request.query_string = mask_query(request.query_string, mask)
+        for name in self.headers:
+            value = request.headers.get(name)
+            if value and (masked_value := mask(value, name)) != value:
+                request.headers[name] = masked_value
         if hits.tokens:
             request.metadata.setdefault(TOKENS, {}).update(hits.tokens)
         self.record(request, hits)
@@ -71,11 +89,12 @@ class DataMaskingPlugin(Plugin):
         hits = Hits()
         tokens = self.tokens(request)
 
-        def mask(text: str) -> str:
-            text = self.masker.mask(text, hits)
+        def mask(text: str, key: str = "") -> str:
+            text = self.masker.mask(text, hits, key=key)
             return restore_tokens(text, tokens, lambda: self.found(request, "restored"))
 
-        masked = mask_body(response.body, response.headers.get("Content-Type", ""), mask)
+        content_type = response.headers.get("Content-Type", "")
+        masked = mask_body(response.body, content_type, mask, keys=self.json_keys)
         if masked is not None:
             response.body = masked.body
         self.record(request, hits)
@@ -102,3 +121,18 @@ class DataMaskingPlugin(Plugin):
         if (self.stage, kind, action) not in seen:
             seen.add((self.stage, kind, action))
             request.findings.append(Finding(self.name, kind, action))
+
+
+def mask_query(query: str, mask: Callable[[str, str], str]) -> str:
+    """Each value masked in the context of its name; parameters left as they came unless
+    masking changed their value."""
+    parts = []
+    for part in query.split("&"):
+        name, equals, value = part.partition("=")
+        if equals:
+            text = unquote_plus(value)
+            masked = mask(text, unquote_plus(name))
+            if masked != text:
+                part = f"{name}={quote_plus(masked)}"
+        parts.append(part)
+    return "&".join(parts)

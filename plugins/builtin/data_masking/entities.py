@@ -34,7 +34,9 @@ from plugins.builtin.data_masking.checks import (
 @dataclass(frozen=True)
 class Entity:
     """`check` None: every match counts; a match failing its check counts only when one of
-    `context` stands close before it (Presidio's context words)."""
+    `context` stands close before it (Presidio's context words) or names the JSON key, form
+    field or header it is the value of. An entity matched only after its words (`after_context`)
+    lists them as its context too: such a key stands before its value."""
 
     name: str
     mask: str
@@ -61,6 +63,12 @@ HEX = "[0-9A-Fa-f]"
 CARD_CONTEXT = ("card", "credit", "debit", "visa", "mastercard", "amex", "cc")
 ACCOUNT_CONTEXT = ("account", "acct", "bank")
 PHONE_CONTEXT = ("phone", "tel", "telephone", "call", "mobile", "cell", "fax", "whatsapp")
+NSS_CONTEXT = ("nss", "seguridad social", "afiliación", "afiliacion")
+CVV_CONTEXT = ("cvv", "cvc", "cvv2", "security code", "csc")
+AR_DNI_CONTEXT = ("dni", "documento")
+CO_CC_CONTEXT = ("cédula", "cedula", "cc")
+PASSPORT_CONTEXT = ("passport", "pasaporte")
+DL_CONTEXT = ("driver", "driver's", "license", "licence", "dl")
 BEARER = r"[A-Za-z0-9\-._~+/]{16,}=*"
 MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
 MONTH_NAMES = "January|February|March|April|June|July|August|September|October|November|December"
@@ -241,10 +249,8 @@ ENTITIES: tuple[Entity, ...] = (
     Entity(
         "spanish_nss",
         "[MASKED_ES_NSS]",
-        after_context(
-            ("nss", "seguridad social", "afiliación", "afiliacion"),
-            r"\d{2}[ /\-]?\d{8}[ /\-]?\d{2}",
-        ),
+        after_context(NSS_CONTEXT, r"\d{2}[ /\-]?\d{8}[ /\-]?\d{2}"),
+        context=NSS_CONTEXT,
     ),
     Entity(
         "brazilian_cnpj",
@@ -323,34 +329,38 @@ ENTITIES: tuple[Entity, ...] = (
     Entity(
         "cvv",
         "[MASKED_CVV]",
-        after_context(("cvv", "cvc", "cvv2", "security code", "csc"), r"\d{3,4}"),
+        after_context(CVV_CONTEXT, r"\d{3,4}"),
+        context=CVV_CONTEXT,
     ),
     Entity(
         "bank_account",
         "[MASKED_BANK_ACCOUNT]",
         after_context(ACCOUNT_CONTEXT, r"\d{8,17}"),
+        context=ACCOUNT_CONTEXT,
     ),
     Entity(
         "argentine_dni",
         "[MASKED_AR_DNI]",
-        after_context(("dni", "documento"), r"\d{1,2}\.?\d{3}\.?\d{3}"),
+        after_context(AR_DNI_CONTEXT, r"\d{1,2}\.?\d{3}\.?\d{3}"),
+        context=AR_DNI_CONTEXT,
     ),
     Entity(
         "colombian_cc",
         "[MASKED_CO_CC]",
-        after_context(("cédula", "cedula", "cc"), r"\d{1,3}(?:\.?\d{3}){1,3}"),
+        after_context(CO_CC_CONTEXT, r"\d{1,3}(?:\.?\d{3}){1,3}"),
+        context=CO_CC_CONTEXT,
     ),
     Entity(
         "passport",
         "[MASKED_PASSPORT]",
-        after_context(("passport", "pasaporte"), r"[A-Z0-9]{6,9}"),
+        after_context(PASSPORT_CONTEXT, r"[A-Z0-9]{6,9}"),
+        context=PASSPORT_CONTEXT,
     ),
     Entity(
         "drivers_license",
         "[MASKED_DL]",
-        after_context(
-            ("driver", "driver's", "license", "licence", "dl"), r"[A-Z0-9][A-Z0-9\-]{4,14}"
-        ),
+        after_context(DL_CONTEXT, r"[A-Z0-9][A-Z0-9\-]{4,14}"),
+        context=DL_CONTEXT,
     ),
 )
 

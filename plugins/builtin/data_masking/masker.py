@@ -1,13 +1,15 @@
 """The masking engine of one plugin instance, compiled once: entities in one combined RE2
-scan, then operator regex rules (RE2), keywords, and fuzzy keyword matching per word."""
+scan, then operator regex rules (RE2), keywords, and fuzzy keyword matching per word. Each
+matches the folded text (plugins.detection.normalise); only the original characters a match
+covers are replaced, the rest is sent on as it came."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import operator
 import re
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,13 +18,13 @@ import re2
 from rapidfuzz.distance import Levenshtein
 
 from plugins.builtin.data_masking.entities import BY_NAME, ENTITIES, Entity
+from plugins.detection.normalise import Origins, folded_with_origins, unicode_folded
 
 APPLY_ALL_MASK = "*****"
 CONTEXT_WINDOW = 48  # characters before a value where a context word rescues a failed check
-# Zero-width and bidirectional controls stripped by normalize_input.
-INVISIBLE = dict.fromkeys(
-    [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
-)
+# Where a key splits into words: `card_number`, `card-number`, `cardNumber`, `card.number`.
+KEY_WORD_BREAK = re.compile(r"[\s_\-.]+|(?<=[a-z0-9])(?=[A-Z])")
+MAX_KEYS = 1024  # keys whose context words are remembered
 # google-re2 is pinned: its low-level Match call (byte offsets, every group's span).
 UNANCHORED = re2._Anchor.UNANCHORED
 ANCHOR_START = re2._Anchor.ANCHOR_START
@@ -49,8 +51,9 @@ def byte_spans(regexp: Any, data: bytes) -> Iterator[tuple[int, int]]:
 
 
 def compile_re2(pattern: str) -> Any:
-    """An operator's pattern on RE2 (linear time); raises re2.error when it cannot."""
-    return re2.compile(pattern, re2_options())
+    """An operator's pattern on RE2 (linear time), folded as the text it matches is; raises
+    re2.error when it cannot."""
+    return re2.compile(unicode_folded(pattern), re2_options())
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class Target:
     kind: str
     mask: str
     preserve_len: bool = False
+
+
+Spans = list[tuple[int, int, Target]]
 
 
 @dataclass
@@ -102,6 +108,9 @@ class Masker:
     def __init__(self, settings: dict[str, Any]) -> None:
         self.normalize: bool = settings.get("normalize_input", False)
         self.entities = self._entities(settings)
+        words = {word for item in self.entities for word in item.entity.context}
+        self.key_words = context_regex(tuple(words))
+        self.key_contexts: dict[str, str] = {}  # key -> its context words (a bounded memo)
         self.scan = self._scan_regex()
         rules = settings.get("rules", [])
         self.regex_rules = [
@@ -110,7 +119,7 @@ class Masker:
             if rule["type"] == "regex"
         ]
         keywords = {
-            rule["pattern"]: Target(f"keyword_rule_{index}", rule["mask_with"])
+            unicode_folded(rule["pattern"]): Target(f"keyword_rule_{index}", rule["mask_with"])
             for index, rule in enumerate(rules, 1)
             if rule["type"] == "keyword"
         }
@@ -185,26 +194,40 @@ class Masker:
     def _fold(self, text: str) -> str:
         return text.lower() if self.normalize else text
 
-    def prepare(self, text: str) -> str:
-        """The text as it is matched (and sent on): NFKC without invisible characters when
-        normalize_input is set."""
-        if not self.normalize or text.isascii():
-            return text
-        return unicodedata.normalize("NFKC", text).translate(INVISIBLE)
+    def key_context(self, key: str) -> str:
+        """The words of a JSON key, form field or header name (lower case, `_`, `-` and
+        camelCase split), when one of them is a context word of an entity; else ""."""
+        if not key or self.key_words is None:
+            return ""
+        known = self.key_contexts.get(key)
+        if known is None:
+            words = KEY_WORD_BREAK.sub(" ", unicode_folded(key)[-CONTEXT_WINDOW:]).lower().strip()
+            known = words if self.key_words.search(words) else ""
+            if len(self.key_contexts) < MAX_KEYS:
+                self.key_contexts[key] = known
+        return known
 
-    def mask(self, text: str, hits: Hits, context: str = "") -> str:
+    def mask(self, text: str, hits: Hits, context: str = "", key: str = "") -> str:
         """Everything the settings name, masked: entities, regex rules, keywords, fuzzy.
-        `context`: the text just before (of a stream), where context words may stand."""
-        text = self.prepare(text)
-        text = self.mask_entities(text, hits, context)
+        `context`: the text just before (of a stream), where context words may stand; `key`:
+        the name `text` is the value of, a context word of the whole value."""
+        key_words = self.key_context(key) if key else ""
+        folding = Folding(text)
+        if context or key_words:
+            folding.mask(self.entity_finder(context, key_words), hits)
+        else:
+            folding.mask(self.entity_spans, hits)
         for regex, target in self.regex_rules:
-            text = regex.sub(lambda match, t=target: hits.replace(t, match.group()), text)
+            folding.mask(functools.partial(rule_spans, regex, target), hits)
         if self.keyword_regex is not None:
-            text = self.mask_keywords(text, hits)
-        return text
+            folding.mask(self.keyword_spans, hits)
+            if self.fuzzy_words is not None:
+                folding.mask(self.fuzzy_spans, hits)
+        return folding.text
 
-    def entity_spans(self, text: str, start: int = 0) -> list[tuple[int, int, Target]]:
-        """Entity hits at or after `start` (text before it only gives context words).
+    def entity_spans(self, text: str, start: int = 0, key: str = "") -> Spans:
+        """Entity hits at or after `start` (text before it only gives context words, and the
+        words before a value matched only after them); `key`: context words of every value.
 
         A match that fails its check leaves the place to the entities listed after it that
         match there (an IPv6-looking MAC address, an IBAN-looking ISIN)."""
@@ -212,8 +235,9 @@ class Masker:
             return []
         data = text.encode()
         ascii_only = len(data) == len(text)
-        pos = start if ascii_only else len(text[:start].encode())
-        spans: list[tuple[int, int, Target]] = []
+        first = start if ascii_only else len(text[:start].encode())
+        pos = max(0, first - CONTEXT_WINDOW) if start else 0
+        spans: Spans = []
         regexp, end = self.scan._regexp, len(data)
         while pos < end:
             groups = regexp.Match(UNANCHORED, data, pos, end)
@@ -221,11 +245,18 @@ class Masker:
                 break
             index = self._matched_entity(groups)
             value = groups[self.value_groups[index]] if self.value_groups[index] else groups[0]
-            hit = self._hit(text, data, ascii_only, index, value)
+            hit = self._hit(text, data, ascii_only, index, value, key)
             if hit is None:
-                hit = self._fallback(text, data, ascii_only, index, groups[0][0])
-            if hit is None:
-                pos = groups[0][1] if groups[0][1] > groups[0][0] else groups[0][0] + 1
+                hit = self._fallback(text, data, ascii_only, index, groups[0][0], key)
+            if hit is not None and hit[0] < start:  # a value of the context: already sent
+                hit = None
+            if hit is None:  # on past it; from its next character if it reaches into the text
+                crossing = groups[0][0] < first < groups[0][1]
+                pos = (
+                    groups[0][1]
+                    if groups[0][1] > groups[0][0] and not crossing
+                    else groups[0][0] + 1
+                )
                 continue
             spans.append(hit[:3])
             pos = max(hit[3], groups[0][0] + 1)
@@ -238,17 +269,18 @@ class Masker:
         raise AssertionError("a match of the scan is a match of one of its entities")
 
     def _hit(
-        self, text: str, data: bytes, ascii_only: bool, index: int, value: tuple[int, int]
+        self, text: str, data: bytes, ascii_only: bool, index: int, value: tuple[int, int], key: str
     ) -> tuple[int, int, Target, int] | None:
         """(start, end, target, byte end) of a value that counts, in characters of `text`."""
         begin, end = value
         if not ascii_only:
             begin, end = len(data[:begin].decode()), len(data[:end].decode())
         item = self.entities[index]
-        return (begin, end, item.target, value[1]) if self._counts(item, text, begin, end) else None
+        counts = self._counts(item, text, begin, end, key)
+        return (begin, end, item.target, value[1]) if counts else None
 
     def _fallback(
-        self, text: str, data: bytes, ascii_only: bool, failed: int, at: int
+        self, text: str, data: bytes, ascii_only: bool, failed: int, at: int, key: str
     ) -> tuple[int, int, Target, int] | None:
         """The first entity after `failed` whose value matching at byte `at` counts."""
         matching = self.anchored_set.Match(data[at:]) or []
@@ -256,49 +288,65 @@ class Masker:
             regexp, group = self.anchored[index]
             groups = regexp.Match(ANCHOR_START, data, at, len(data))
             if groups[0][0] >= 0:
-                hit = self._hit(text, data, ascii_only, index, groups[group])
+                hit = self._hit(text, data, ascii_only, index, groups[group], key)
                 if hit is not None:
                     return hit
         return None
 
     @staticmethod
-    def _counts(item: ScanEntity, text: str, start: int, end: int) -> bool:
+    def _counts(item: ScanEntity, text: str, start: int, end: int, key: str) -> bool:
         check = item.entity.check
         if check is None or check(text[start:end]):
             return True
         if item.context is None:
             return False
+        if key and item.context.search(key) is not None:
+            return True
         window = text[max(0, start - CONTEXT_WINDOW) : start].lower()
         return item.context.search(window) is not None
 
-    def mask_entities(self, text: str, hits: Hits, context: str = "") -> str:
-        if not context:
-            return replace_spans(text, self.entity_spans(text), hits)
-        shift = len(context)
-        spans = self.entity_spans(context + text, shift)
-        return replace_spans(text, [(s - shift, e - shift, t) for s, e, t in spans], hits)
+    def entity_finder(self, context: str, key: str) -> Callable[[str], Spans]:
+        """The entity hits of a folded text; `context` (the text before) and `key` (the words
+        of the name of the value) stand before it, so a value matched only after its words
+        counts."""
+        before = (f"{key}: " if key else "") + unicode_folded(context)
+
+        def find(folded: str) -> Spans:
+            shift = len(before)
+            spans = self.entity_spans(before + folded, shift, key)
+            return [(s - shift, e - shift, t) for s, e, t in spans]
+
+        return find
 
     def candidate_spans(self, text: str) -> list[tuple[int, int]]:
-        """Where anything may match, checks aside: a stream never cuts inside one."""
-        data = text.encode()
+        """Where anything may match, checks aside, in characters of `text`: a stream never
+        cuts inside one."""
+        folded, origins = (text, None) if text.isascii() else folded_with_origins(text)
+        data = folded.encode()
         spans = [span for regexp in self.spotters for span in byte_spans(regexp, data)]
-        if len(data) != len(text):
+        if len(data) != len(folded):
             spans = [(len(data[:a].decode()), len(data[:b].decode())) for a, b in spans]
         if self.keyword_regex is not None:
-            spans.extend(match.span() for match in self.keyword_regex.finditer(text))
+            spans.extend(match.span() for match in self.keyword_regex.finditer(folded))
+        if origins is None:
+            return spans
+        return [origins.span(a, b) for a, b in spans if b > a]
+
+    def keyword_spans(self, text: str) -> Spans:
+        return [
+            (*match.span(), self.keywords.get(self._fold(match.group()), self.first_keyword))
+            for match in self.keyword_regex.finditer(text)
+        ]
+
+    def fuzzy_spans(self, text: str) -> Spans:
+        spans = []
+        for match in self.fuzzy_words.finditer(text):
+            target = self._fuzzy(match.group())
+            if target is not None:
+                spans.append((*match.span(), target))
         return spans
 
-    def mask_keywords(self, text: str, hits: Hits) -> str:
-        def exact(match: re.Match[str]) -> str:
-            target = self.keywords.get(self._fold(match.group()), self.first_keyword)
-            return hits.replace(target, match.group())
-
-        text = self.keyword_regex.sub(exact, text)
-        if self.fuzzy_words is None:
-            return text
-        return self.fuzzy_words.sub(lambda match: self._fuzzy(match.group(), hits), text)
-
-    def _fuzzy(self, word: str, hits: Hits) -> str:
+    def _fuzzy(self, word: str) -> Target | None:
         folded = self._fold(word)
         for keyword, target in self.keywords.items():
             if abs(len(keyword) - len(folded)) > self.max_edits:
@@ -306,11 +354,49 @@ class Masker:
             edits = Levenshtein.distance(folded, keyword, score_cutoff=self.max_edits)
             similar = 1 - edits / max(len(keyword), len(folded)) >= self.similarity
             if 0 < edits <= self.max_edits and similar:
-                return hits.replace(target, word)
-        return word
+                return target
+        return None
 
 
-def replace_spans(text: str, spans: list[tuple[int, int, Target]], hits: Hits) -> str:
+def rule_spans(regex: Any, target: Target, text: str) -> Spans:
+    """The non-empty matches of an operator's regex rule."""
+    return [
+        (*match.span(), target) for match in regex.finditer(text) if match.end() > match.start()
+    ]
+
+
+class Folding:
+    """A text being masked, and its folded form once one is needed (until a replacement
+    changes the text): pure ASCII text is its own folded form."""
+
+    __slots__ = ("text", "folded")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.folded: tuple[str, Origins] | None = None
+
+    def mask(self, find: Callable[[str], Spans], hits: Hits) -> None:
+        """The spans `find` reports in the folded text replaced: only the original characters
+        each span covers change."""
+        if self.text.isascii():
+            self.text = replace_spans(self.text, find(self.text), hits)
+            return
+        if self.folded is None:
+            self.folded = folded_with_origins(self.text)
+        folded, origins = self.folded
+        spans, last = [], 0
+        for start, end, target in find(folded):
+            if end > start:
+                begin, stop = origins.span(start, end)
+                if stop > max(begin, last):
+                    spans.append((max(begin, last), stop, target))
+                    last = stop
+        if spans:
+            self.text = replace_spans(self.text, spans, hits)
+            self.folded = None
+
+
+def replace_spans(text: str, spans: Spans, hits: Hits) -> str:
     if not spans:
         return text
     out, last = [], 0

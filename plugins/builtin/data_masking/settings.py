@@ -7,6 +7,8 @@ from typing import Any
 import re2
 from rest_framework import serializers
 
+from gateway_project.fields import HeaderNameField
+from gateway_project.headers import CREDENTIAL_HEADERS
 from gateway_project.secret_masking import MASK
 from gateway_project.serializers import JSONBooleanField, StrictSerializer
 from plugins.base import PluginSettingsSerializer
@@ -16,6 +18,15 @@ from plugins.builtin.data_masking.masker import compile_re2
 MAX_RULES = 200
 MAX_PATTERN = 1000
 MIN_SECRET = 16
+MAX_HEADERS = 50
+# Headers the gateway reads or frames the request with: never rewritten by masking.
+UNMASKABLE_HEADERS = CREDENTIAL_HEADERS | {
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+}
 
 
 class EntitySerializer(StrictSerializer):
@@ -71,6 +82,26 @@ class ReversibleHashingSerializer(StrictSerializer):
         return attrs
 
 
+class TargetsSerializer(StrictSerializer):
+    """Where masking looks besides the body (which it always masks); all off by default."""
+
+    query = JSONBooleanField(default=False, help_text="Query string values masked.")
+    headers = serializers.ListField(
+        child=HeaderNameField(),
+        default=list,
+        max_length=MAX_HEADERS,
+        help_text="Request headers whose values are masked (names, any case).",
+    )
+    json_keys = JSONBooleanField(default=False, help_text="JSON key names masked too.")
+
+    def validate_headers(self, names: list[str]) -> list[str]:
+        lowered = [name.lower() for name in names]
+        refused = sorted(set(lowered) & UNMASKABLE_HEADERS)
+        if refused:
+            raise serializers.ValidationError(f"Not maskable: {', '.join(refused)}.")
+        return sorted(set(lowered))
+
+
 class DataMaskingSettingsSerializer(PluginSettingsSerializer):
     fail_open = None  # masking always fails closed
     predefined_entities = serializers.ListField(
@@ -84,6 +115,7 @@ class DataMaskingSettingsSerializer(PluginSettingsSerializer):
     max_edit_distance = serializers.IntegerField(default=1, min_value=0, max_value=5)
     normalize_input = JSONBooleanField(default=False)
     reversible_hashing = ReversibleHashingSerializer(required=False)
+    targets = TargetsSerializer(required=False)
 
     def _unknown_key_message(self, key: str) -> str:
         if key == "fail_open":
@@ -104,4 +136,5 @@ class DataMaskingSettingsSerializer(PluginSettingsSerializer):
                 {"predefined_entities": ["Give at least one enabled entity or rule, or apply_all."]}
             )
         attrs.setdefault("reversible_hashing", {"enabled": False})
+        attrs.setdefault("targets", {"query": False, "headers": [], "json_keys": False})
         return attrs

@@ -30,7 +30,7 @@ class MaskingFilter(TextFilter):
 
     @scrubbed
     def feed(self, text: str) -> str:
-        buffer = self.held + self.masker.prepare(text)
+        buffer = self.held + text
         limit = len(buffer) - HOLD
         if limit < STEP:
             self.held = buffer

@@ -104,11 +104,13 @@ def test_fuzzy_matching_honours_max_edit_distance_and_similarity():
     assert masked_text(text, rules=[rule("password")], max_edit_distance=0) == text
 
 
-def test_normalize_input_folds_case_width_and_invisible_characters():
-    text = "my Ｓｅｃｒｅｔ and SE\u200bCRET here"
-    assert masked_text(text, rules=[rule("secret")]) == text
+def test_width_and_invisible_characters_always_fold_and_normalize_input_folds_case():
+    text = "my Ｓｅｃｒｅｔ and SE\u200bCRET and ｓｅ\u00adｃｒｅｔ here"
+    assert masked_text(text, rules=[rule("secret")], max_edit_distance=0) == (
+        "my Ｓｅｃｒｅｔ and SE\u200bCRET and [X] here"
+    )
     assert masked_text(text, rules=[rule("secret")], normalize_input=True) == (
-        "my [X] and [X] here"
+        "my [X] and [X] and [X] here"
     )
 
 

@@ -1,0 +1,43 @@
+"""Quick mode measures fewer wrk rows, but every row the top-level README's table shows."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.config import load_config
+from bench.run import plan
+from bench.scenarios import GATEWAY_ROWS, LLM_ROWS, Target
+
+# The README's Performance table: the chat request at c=1 and c=16, the 4 KB prompt at c=1.
+README_ROWS = {
+    *((key, "chat", c) for key in ("nginx", "gateway-a", "gateway-b") for c in (1, 16)),
+    *((key, "chat", 1) for key in ("gateway-k", "gateway-threats", "gateway-m", "gateway-d")),
+    *((key, "chat", c) for key, _, _ in LLM_ROWS for c in (1, 16)),
+    *((key, "chat4k", 1) for key in ("gateway-k", "gateway-m", "gateway-threats")),
+}
+
+
+def targets() -> list[Target]:
+    rows = [Target(key, key, 1, "", 1, "", list) for key in ("direct", "nginx")]
+    rows += [Target(row.key, row.label, 1, "", 1, "", list) for row in GATEWAY_ROWS]
+    for key, label, _ in LLM_ROWS:
+        rows.append(Target(key, label, 1, "", 1, "", list, workloads=frozenset({"chat"})))
+    return rows
+
+
+def planned(monkeypatch, quick: str) -> set[tuple[str, str, int]]:
+    monkeypatch.setenv("BENCH_QUICK", quick)
+    return {(t.key, w.name, c) for w, c, t in plan(load_config(), targets())}
+
+
+@pytest.mark.parametrize("quick", ["1", ""], ids=["quick", "full"])
+def test_both_modes_measure_every_row_of_the_readme(monkeypatch, quick):
+    assert README_ROWS - planned(monkeypatch, quick) == set()
+
+
+def test_quick_mode_measures_the_other_workloads_at_c1_only(monkeypatch):
+    quick, full = planned(monkeypatch, "1"), planned(monkeypatch, "")
+    assert {(w, c) for _, w, c in quick} == {("chat", 1), ("chat", 16), ("json", 1), ("chat4k", 1)}
+    assert {c for _, _, c in full} == {1, 16, 64}
+    assert len(quick) == 44
+    assert len(full) == 96
