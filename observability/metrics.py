@@ -46,6 +46,11 @@ DURATION = Histogram(
     ["gateway", "rule"],
     buckets=LATENCY_BUCKETS,
 )
+BROKEN_STREAMS = Counter(
+    "gateway_broken_streams",
+    "Streamed answers whose upstream broke off before their end (the client saw an error).",
+    ["gateway", "rule"],
+)
 UPSTREAM_DURATION = Histogram(
     "gateway_upstream_duration_seconds",
     "Time from sending to an upstream target to its response head.",

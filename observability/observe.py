@@ -9,7 +9,7 @@ from typing import Any
 from gateway_project.conf import gateway_settings
 from observability import metrics as m
 from observability.access_log import access_log, timestamp
-from observability.rollups import latency_bucket, rollups, status_class
+from observability.rollups import request_fields, rollups
 from plugins.registry import registry
 from plugins.sdk.context import Finding, LLMCall, Verdict
 
@@ -54,37 +54,61 @@ class RequestRecord:
     verdicts: list[Verdict] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     llm: LLMCall | None = None
+    stream: str = ""  # a streamed answer's end: "complete", or "broken" (the upstream broke off)
 
 
 def observe(record: RequestRecord) -> None:
-    """Count `record` in the Prometheus series, log it, add it to its gateway's minute."""
+    """Count `record` in the Prometheus series, log it, add it to its gateway's minute (what
+    each gets is worked out first, then handed over)."""
     now = time.time()
     seconds = time.perf_counter() - record.started
-    if record.gateway and gateway_settings.METRICS:
+    counted = bool(record.gateway) and gateway_settings.METRICS
+    entry = log_entry(record, now, seconds) if access_log.enabled else None
+    if counted:
         decided = decisions(record)
+        limited = [
+            f.kind for f in record.findings if f.action == "blocked" and limits_rate(f.plugin)
+        ]
+        llm = record.llm
+        model = model_label(record.gateway, llm.provider, llm.model) if llm is not None else ""
         with m.pending.lock:
-            _count(record, seconds, decided)
-        rollups.add(record.gateway_id, now, _rollup_fields(record, seconds, decided))
-    if access_log.enabled:
-        access_log.write(log_entry(record, now, seconds))
+            _count(record, seconds, decided, limited, model)
+        fields = request_fields(record.status, record.rule, seconds * 1000, decided, llm)
+        rollups.add(record.gateway_id, now, fields)
+    if entry is not None:
+        access_log.write(entry)
 
 
-def _count(record: RequestRecord, seconds: float, decided: set[tuple[str, str]]) -> None:
+def _count(
+    record: RequestRecord,
+    seconds: float,
+    decided: set[tuple[str, str]],
+    rate_limited: list[str],
+    model: str,
+) -> None:
+    """`record`'s samples: `rate_limited` the scopes of its rate-limit rejections, `model` the
+    label of its LLM call's model."""
     gateway, rule = record.gateway, record.rule
     method = record.method if record.method in KNOWN_METHODS else "OTHER"
     pending = m.pending
     pending.inc(m.REQUESTS, (gateway, rule, method, str(record.status)))
     pending.observe(m.DURATION, (gateway, rule), seconds)
+    if record.stream == "broken":
+        pending.inc(m.BROKEN_STREAMS, (gateway, rule))
     if record.upstream_ms is not None:
         upstream, target = m.upstream_labels(record.target_key)
         pending.observe(m.UPSTREAM_DURATION, (gateway, upstream, target), record.upstream_ms / 1000)
     for plugin, decision in decided:
         pending.inc(m.PLUGIN_DECISIONS, (gateway, plugin, decision))
-    for finding in record.findings:
-        if finding.action == "blocked" and limits_rate(finding.plugin):
-            pending.inc(m.RATE_LIMIT_REJECTIONS, (gateway, finding.kind))
-    if record.llm is not None:
-        _count_llm(gateway, record.llm)
+    for scope in rate_limited:
+        pending.inc(m.RATE_LIMIT_REJECTIONS, (gateway, scope))
+    llm = record.llm
+    if llm is not None:
+        for kind, tokens in (("prompt", llm.prompt_tokens), ("completion", llm.completion_tokens)):
+            if tokens:
+                pending.inc(m.LLM_TOKENS, (gateway, llm.provider, model, kind), tokens)
+        if llm.cost:
+            pending.inc(m.LLM_COST, (gateway, llm.provider, model), llm.cost)
 
 
 def limits_rate(plugin: str) -> bool:
@@ -117,38 +141,6 @@ def model_label(gateway: str, provider: str, model: str) -> str:
     return model
 
 
-def _count_llm(gateway: str, llm: LLMCall) -> None:
-    model = model_label(gateway, llm.provider, llm.model)
-    for kind, tokens in (("prompt", llm.prompt_tokens), ("completion", llm.completion_tokens)):
-        if tokens:
-            m.pending.inc(m.LLM_TOKENS, (gateway, llm.provider, model, kind), tokens)
-    if llm.cost:
-        m.pending.inc(m.LLM_COST, (gateway, llm.provider, model), llm.cost)
-
-
-def _rollup_fields(
-    record: RequestRecord, seconds: float, decided: set[tuple[str, str]]
-) -> dict[str, float]:
-    ms = seconds * 1000
-    fields: dict[str, float] = {
-        "n": 1,
-        status_class(record.status): 1,
-        "ms": round(ms, 3),
-        f"l{latency_bucket(ms)}": 1,
-    }
-    if record.rule:
-        fields[f"rule:{record.rule}"] = 1
-    for plugin, decision in decided:
-        if decision == "rejected":
-            fields[f"rej:{plugin}"] = 1
-    llm = record.llm
-    if llm is not None:
-        fields["tok_in"] = llm.prompt_tokens or 0
-        fields["tok_out"] = llm.completion_tokens or 0
-        fields["cost"] = llm.cost or 0.0
-    return fields
-
-
 def log_entry(record: RequestRecord, now: float, seconds: float) -> dict[str, Any]:
     """The access-log line of `record`: ids and names only."""
     entry: dict[str, Any] = {
@@ -169,6 +161,8 @@ def log_entry(record: RequestRecord, now: float, seconds: float) -> dict[str, An
         "target": record.target_key or None,
         "verdicts": [f"{plugin}:{stage}:{decision}" for plugin, stage, decision in record.verdicts],
     }
+    if record.stream:
+        entry["stream"] = record.stream
     if record.findings:
         entry["findings"] = [f"{f.plugin}:{f.kind}:{f.action}" for f in record.findings]
     if record.llm is not None:

@@ -21,6 +21,7 @@ import redis
 
 from gateway_project.redis_client import redis_client
 from observability.metrics import pending
+from plugins.sdk.context import LLMCall
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,29 @@ def latency_bucket(ms: float) -> int:
 
 def status_class(status: int) -> str:
     return f"{min(max(status // 100, 2), 5)}xx"
+
+
+def request_fields(
+    status: int, rule: str, ms: float, decided: set[tuple[str, str]], llm: LLMCall | None
+) -> dict[str, float]:
+    """What one request adds to its gateway's minute: its count, status class, latency and
+    bucket, rule, rejecting plugins (`decided`: (plugin, decision) pairs), tokens and cost."""
+    fields: dict[str, float] = {
+        "n": 1,
+        status_class(status): 1,
+        "ms": round(ms, 3),
+        f"l{latency_bucket(ms)}": 1,
+    }
+    if rule:
+        fields[f"rule:{rule}"] = 1
+    for plugin, decision in decided:
+        if decision == "rejected":
+            fields[f"rej:{plugin}"] = 1
+    if llm is not None:
+        fields["tok_in"] = llm.prompt_tokens or 0
+        fields["tok_out"] = llm.completion_tokens or 0
+        fields["cost"] = llm.cost or 0.0
+    return fields
 
 
 Batch = dict[str, dict[str, float]]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.http import HttpRequest
 from requests.structures import CaseInsensitiveDict
@@ -28,8 +27,8 @@ MAX_REQUEST_ID_LENGTH = 128
 
 
 class ProxyError(Exception):
-    """Ends a proxied request with a JSON error; one with a `code` is in OpenAI's shape (the
-    LLM front's errors)."""
+    """Ends a proxied request with a JSON error (in OpenAI's shape on LLM routes, where `param`
+    and `code` may name the field and the error; see proxy.responses.error_response)."""
 
     def __init__(
         self,
@@ -37,25 +36,15 @@ class ProxyError(Exception):
         message: str,
         headers: dict[str, str] | None = None,
         *,
+        param: str | None = None,
         code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
+        self.param = param
         self.code = code
-
-    @property
-    def error(self) -> str | dict[str, Any]:
-        """The value of the answer's "error"."""
-        if self.code is None:
-            return self.message
-        return {
-            "message": self.message,
-            "type": "invalid_request_error",
-            "param": None,
-            "code": self.code,
-        }
 
 
 def request_id_of(request: HttpRequest) -> str:

@@ -40,9 +40,12 @@ def observed(
     return response
 
 
-def _stream_ended(record: RequestRecord, context: RequestContext | None, sent: int) -> None:
+def _stream_ended(
+    record: RequestRecord, context: RequestContext | None, sent: int, broken: bool
+) -> None:
     pending.open_streams -= 1
     record.bytes_out = sent
+    record.stream = "broken" if broken else "complete"
     _finish(record, context)
 
 

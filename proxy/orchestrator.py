@@ -11,10 +11,11 @@ from django.http import HttpRequest, HttpResponse
 
 from gateway_project.bounded_json import JSONRefused
 from gateway_project.conf import gateway_settings
-from gateway_project.responses import json_error
 from gateways.path_normalization import UnsafePath, normalize_path, raw_request_path
 from plugins.pipeline import PRE_AUTH, CompiledChain, PluginFailure, run_stage, transform_chunk
 from plugins.sdk.context import PluginRejection, PluginResponse, RequestContext, ResponseContext
+from plugins.sdk.streams.channels import StreamCut
+from plugins.sdk.streams.events import error_events
 from plugins.sdk.streams.rewriter import StreamRewriter, cut_chunks, stream_rewriter
 from proxy.client_ip import client_ip
 from proxy.inbound import (
@@ -31,15 +32,18 @@ from proxy.llm.front import MODELS, models_response
 from proxy.llm.streams import StreamTranslator
 from proxy.matching import RouteMatch
 from proxy.observation import RequestRecord, observed, upstream_answered
-from proxy.outgoing import ask_whole_answer, build_outgoing, client_headers, strip_hop_by_hop
+from proxy.outgoing import build_outgoing, client_headers, strip_hop_by_hop
+from proxy.responses import error_response
 from proxy.streaming import (
+    BROKEN_MESSAGE,
+    StreamBroken,
     buffer_body,
     buffered_response,
     finish_response,
+    is_event_stream,
     response_context_of,
     should_buffer,
     streamed_response,
-    unreadable_encoding,
     upstream_chunks,
 )
 from proxy.upstream import (
@@ -57,6 +61,7 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
     """The phases of a proxied request, in order; any of them may end it with an answer."""
     record = new_record(request)
     context: RequestContext | None = None
+    on_llm_route = False  # the gateway's own errors in OpenAI's shape, once the rule is known
     try:
         path = normalize_path(raw_request_path(request.META))
         snapshot = resolve_gateway(subdomain)
@@ -64,6 +69,7 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         preflight = preflight_method(request)
         match = match_rule(snapshot, path, request.method, preflight)
         chain = match.route.chain
+        on_llm_route = match.route.llm is not None
         context = new_context(request, record, path, snapshot.id, match)
         if preflight is not None and chain.has(PRE_AUTH):
             run_stage(chain, PRE_AUTH, context)  # cors answers the preflight (no key needed)
@@ -72,8 +78,6 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         record.bytes_in = len(context.body)
         llm = open_exchange(match.route.llm, context)  # rules with LLM provider targets
         run_stage(chain, "pre_request", context)
-        if chain.inspects_answers:
-            ask_whole_answer(context.headers)  # no Range pieces, no compression to see past
         if llm is not None and llm.endpoint == MODELS:
             response = models_response(match.route.llm)
         else:
@@ -83,17 +87,30 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
     except PluginResponse as answer:
         response = plugin_response(context, answer)
     except ProxyError as exc:
-        response = json_error(exc.status, exc.error, headers=exc.headers)
+        response = error_response(
+            exc.status,
+            exc.message,
+            openai=on_llm_route,
+            headers=exc.headers,
+            param=exc.param,
+            code=exc.code,
+        )
     except (UnsafePath, JSONRefused) as exc:
-        response = json_error(400, str(exc))
+        response = error_response(400, str(exc), openai=on_llm_route)
     except PluginRejection as exc:
         headers = {**(context.response_headers if context else {}), **exc.headers}
-        response = json_error(exc.status, exc.message, headers=headers, retry_after=exc.retry_after)
+        response = error_response(
+            exc.status,
+            exc.message,
+            openai=on_llm_route,
+            headers=headers,
+            retry_after=exc.retry_after,
+        )
     except PluginFailure as failure:
-        response = json_error(500, failure.plugin.error_message)
+        response = error_response(500, failure.plugin.error_message, openai=on_llm_route)
     except Exception:
         logger.exception("proxy error (request %s)", record.request_id)
-        response = json_error(500, "internal server error")
+        response = error_response(500, "internal server error", openai=on_llm_route)
     response["X-Request-ID"] = record.request_id
     response["X-Trace-ID"] = record.request_id  # TrustGate's name for it
     return observed(response, record, context)  # metrics, access log, rollup (streams: at the end)
@@ -165,13 +182,8 @@ def respond(
     """The provider's answer in OpenAI's shapes (translated LLM requests) before any plugin
     sees it, post_request, pre_response, the body (buffered, or streamed through the chunk
     hooks), post_response (after the last chunk when streamed)."""
-    response_context = response_context_of(result.response)
     try:
-        encoding = unreadable_encoding(response_context.headers)
-        if encoding is not None and chain.inspects_answers:  # never relayed uninspected
-            raise ProxyError(
-                502, f"upstream answered in an encoding the gateway cannot read: {encoding}"
-            )
+        response_context = response_context_of(result.response, chain.inspects_answers)
         # A stream's translator, or the JSON answer translated whole (translated attempts).
         translator = llm.answer(result, response_context) if llm is not None else None
         run_stage(chain, "post_request", context, response_context)
@@ -196,10 +208,7 @@ def respond(
     except Exception:  # a plugin refused, or anything else: the upstream is done with
         result.close()
         raise
-    response = finish_response(response, result, response_context, context, started)
-    if llm is not None:
-        llm.label(response)  # over any upstream header of the name
-    return response
+    return finish_response(response, result, response_context, context, started)
 
 
 def stream_body(
@@ -214,7 +223,7 @@ def stream_body(
     """The streamed body (a provider's stream translated first), each chunk through the chunk
     hooks (metered first for LLM usage), its text through the plugins' stream filters (a hook
     or a filter may cut it); post_response once it is sent whole (a refusal then can only be
-    logged)."""
+    logged). An upstream that broke off ends it with an error event (see broken_ending)."""
     hooks = functools.partial(transform_chunk, chain, context) if chain.chunk_plugins else None
     meter = llm.stream_meter() if llm is not None else None
     if meter is not None:
@@ -225,8 +234,17 @@ def stream_body(
         chunks = rewriter.rewrite(chunks)
     elif chain.chunk_plugins:
         chunks = cut_chunks(chunks, context, response_context)
-    if not (yield from chunks):
-        return
+    try:
+        if not (yield from chunks):
+            return
+    except StreamBroken:
+        if meter is not None:
+            meter.finish()  # what was delivered
+        ending = broken_ending(response_context, translator, llm)
+        if ending is None:
+            raise
+        yield ending
+        raise StreamBroken(ended=True) from None
     if meter is not None:
         meter.finish()
     try:
@@ -236,6 +254,22 @@ def stream_body(
             "post_response plugin refused a streamed response after it was sent (request %s)",
             context.request_id,
         )
+
+
+def broken_ending(
+    response_context: ResponseContext,
+    translator: StreamTranslator | None,
+    llm: LLMExchange | None,
+) -> bytes | None:
+    """The error event that ends a provider's stream broken off: OpenAI's for a translated
+    one, the provider's own in passthrough (Anthropic's `event: error`, else OpenAI's shape); no
+    `[DONE]`. None for any other body: its transfer is broken instead."""
+    if translator is not None:
+        return translator.fail(BROKEN_MESSAGE)
+    if llm is None or not is_event_stream(response_context.headers):
+        return None
+    cut = StreamCut(BROKEN_MESSAGE, "upstream_error")
+    return error_events(cut, anthropic=llm.call.provider == "anthropic", done=False)
 
 
 def plugin_response(context: RequestContext | None, answer: PluginResponse) -> HttpResponse:

@@ -96,7 +96,8 @@ def outgoing_headers(
     """The client's headers as plugins left them, forwarded headers, the rule's then the
     target's headers (credentials not yet). A provider target (a third party) gets only the
     client headers it takes (`Target.client_headers`) and the request id: never the client's
-    cookies, credentials, address or SDK telemetry."""
+    cookies, credentials, address or SDK telemetry. A rule whose plugins inspect answers asks
+    for them whole and uncompressed."""
     if target.provider:
         headers = CaseInsensitiveDict(
             {k: v for k, v in context.headers.items() if k.lower() in target.client_headers}
@@ -115,6 +116,8 @@ def outgoing_headers(
         )
     apply_headers(headers, match.route.headers)
     apply_headers(headers, target.headers)
+    if match.route.chain.inspects_answers:
+        ask_whole_answer(headers)  # no Range pieces, no compression to see past
     return headers
 
 

@@ -1,11 +1,24 @@
-"""Proxy responses that carry repeated header lines as received (each upstream Set-Cookie)."""
+"""Proxy responses that carry repeated header lines as received (each upstream Set-Cookie), and
+the proxy's own error answers."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from django.http import HttpResponse, StreamingHttpResponse
+
+from gateway_project.responses import json_error
+
+# The `type` and default `code` of an error in OpenAI's shape, by status, as OpenAI's API has them.
+OPENAI_ERROR_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+}
+OPENAI_ERROR_CODES = {401: "invalid_api_key", 429: "rate_limit_exceeded"}
 
 # A header value may not hold line breaks or other control characters (HTAB aside).
 UNSAFE_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -37,3 +50,32 @@ class ProxyResponse(RepeatedHeadersMixin, HttpResponse):
 
 class StreamingProxyResponse(RepeatedHeadersMixin, StreamingHttpResponse):
     """A streamed proxy response."""
+
+
+def error_response(
+    status: int,
+    message: str,
+    *,
+    openai: bool,
+    headers: dict[str, str] | None = None,
+    param: str | None = None,
+    code: str | None = None,
+    **extra: Any,
+) -> HttpResponse:
+    """The gateway's own error: `{"error": message}`, or on an LLM route (`openai`) OpenAI's
+    `{"error": {message, type, param, code}}`, which the OpenAI SDKs read their message from."""
+    if not openai:
+        return json_error(status, message, headers=headers, **extra)
+    error = {
+        "message": message,
+        "type": openai_error_type(status),
+        "param": param,
+        "code": code or OPENAI_ERROR_CODES.get(status),
+    }
+    return json_error(status, error, headers=headers, **extra)
+
+
+def openai_error_type(status: int) -> str:
+    if status >= 500:
+        return "api_error"
+    return OPENAI_ERROR_TYPES.get(status, "invalid_request_error")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 
 from requests.structures import CaseInsensitiveDict
 from urllib3 import BaseHTTPResponse
@@ -22,6 +22,16 @@ logger = logging.getLogger(__name__)
 
 READ_SIZE = 64 * 1024
 MAX_BUFFERED_BODY = 10 * 1024 * 1024
+BROKEN_MESSAGE = "upstream stream broke off before the end of the answer"
+
+
+class StreamBroken(Exception):
+    """The upstream's body broke off before its end (or a provider's stream ended unfinished).
+    `ended`: the client's stream was ended with an error event; else its transfer is broken."""
+
+    def __init__(self, ended: bool = False) -> None:
+        super().__init__(BROKEN_MESSAGE)
+        self.ended = ended
 
 
 def is_event_stream(headers: CaseInsensitiveDict) -> bool:
@@ -36,15 +46,20 @@ def should_buffer(chain: CompiledChain, headers: CaseInsensitiveDict) -> bool:
     return length.isdigit() and int(length) <= MAX_BUFFERED_BODY
 
 
-def response_context_of(upstream: BaseHTTPResponse) -> ResponseContext:
+def response_context_of(upstream: BaseHTTPResponse, inspected: bool) -> ResponseContext:
     """Status and end-to-end headers (repeated ones joined with ", "; Set-Cookie lines are
-    passed on one by one in finish_response)."""
-    return ResponseContext(
-        status=upstream.status, headers=strip_hop_by_hop(CaseInsensitiveDict(upstream.headers))
-    )
+    passed on one by one in finish_response). An answer plugins must inspect (`inspected`) in
+    an encoding the gateway cannot read is refused (502): never relayed uninspected."""
+    encoding = unreadable_encoding(upstream.headers)
+    if encoding is not None and inspected:
+        raise ProxyError(
+            502, f"upstream answered in an encoding the gateway cannot read: {encoding}"
+        )
+    headers = strip_hop_by_hop(CaseInsensitiveDict(upstream.headers))
+    return ResponseContext(status=upstream.status, headers=headers)
 
 
-def unreadable_encoding(headers: CaseInsensitiveDict) -> str | None:
+def unreadable_encoding(headers: Mapping[str, str]) -> str | None:
     """The answer's Content-Encoding when it names one urllib3 cannot decode, else None."""
     encoding = headers.get("Content-Encoding", "")
     names = [name.strip().lower() for name in encoding.split(",") if name.strip()]
@@ -91,8 +106,8 @@ def upstream_chunks(
 ) -> Generator[bytes, None, bool]:
     """Each piece of the body as soon as it arrives (decompressed when `decode`; first
     translated to OpenAI chunks when a provider's stream is, then through `transform`, whose
-    StreamCut ends it), never the whole body at once; returns whether the upstream sent it to
-    the end."""
+    StreamCut ends it), never the whole body at once; returns whether it was sent to the end.
+    StreamBroken when the upstream's body broke off (or a translated stream ended unfinished)."""
     chunks = _reads(result.response, decode or translator is not None)
     if translator is not None:
         chunks = _translated(chunks, translator)
@@ -102,9 +117,14 @@ def upstream_chunks(
         return True
     except StreamCut:  # a chunk hook cut the stream: the caller ends it with its error
         raise
-    except Exception:
+    except StreamBroken:
+        logger.warning("upstream stream ended unfinished (request %s)", request_id)
+        raise
+    except Exception as exc:
+        if translator is not None and translator.closed:  # its answer was whole, or an error
+            return True
         logger.warning("upstream stream broke off (request %s)", request_id, exc_info=True)
-        return False
+        raise StreamBroken() from exc
     finally:
         result.close()
 
@@ -139,23 +159,32 @@ def _translated(chunks: Iterator[bytes], translator: StreamTranslator) -> Iterat
             yield out
     if out := translator.finish():
         yield out
+    if not translator.closed:  # the body ended before the provider finished its answer
+        raise StreamBroken()
 
 
 class UpstreamBody:
     """The streamed body. Django closes it when the response ends, read or not (a client gone
     before the first byte): the upstream connection and its in-flight count are freed then,
-    and `on_close(bytes sent)` runs once (observability)."""
+    and `on_close(bytes sent, broken)` runs once (observability). A body whose upstream broke
+    off and that no error event ended breaks the client's transfer (no terminating chunk)."""
 
     def __init__(self, chunks: Generator[bytes, None, None], result: UpstreamResult) -> None:
         self.chunks = chunks
         self.result = result
         self.sent = 0
-        self.on_close: Callable[[int], None] | None = None
+        self.broken = False
+        self.on_close: Callable[[int, bool], None] | None = None
 
     def __iter__(self) -> Iterator[bytes]:
-        for chunk in self.chunks:
-            self.sent += len(chunk)
-            yield chunk
+        try:
+            for chunk in self.chunks:
+                self.sent += len(chunk)
+                yield chunk
+        except StreamBroken as broken:
+            self.broken = True
+            if not broken.ended:
+                raise ConnectionAbortedError(BROKEN_MESSAGE) from broken
 
     def close(self) -> None:
         try:
@@ -164,7 +193,7 @@ class UpstreamBody:
         finally:
             on_close, self.on_close = self.on_close, None
             if on_close is not None:
-                on_close(self.sent)
+                on_close(self.sent, self.broken)
 
 
 def finish_response(

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from http.client import HTTPException
 
 from urllib3 import BaseHTTPResponse, HTTPConnectionPool, Retry, Timeout
 from urllib3.exceptions import (
@@ -128,13 +129,27 @@ def falls_back(target: Target, status: int) -> bool:
     return bool(target.provider) and (status == 429 or status >= 500)
 
 
+def body_started(response: BaseHTTPResponse) -> bool:
+    """Whether the first byte of the body arrives within the read timeout (peeked, left unread;
+    an empty body has begun). urllib3 reads through http.client's response, which peeks."""
+    peek = getattr(getattr(response, "_fp", None), "peek", None)
+    if peek is None:  # not read through http.client: nothing to wait on here
+        return True
+    try:
+        peek(1)
+    except (OSError, HTTPException):  # TimeoutError included
+        return False
+    return True
+
+
 def send(
     balancer: Balancer, targets: Sequence[Target], build: Callable[[Target], OutgoingRequest]
 ) -> UpstreamResult:
     """Send to `targets` in turn (`Balancer.attempts`), `build(target)` giving each attempt's
     request. Connection errors move on for any method, read timeouts for idempotent methods and
-    LLM providers, a provider's 429/5xx too (the last attempt's answer is returned as it is).
-    The response body is left unread."""
+    LLM providers, a provider's 429/5xx too (the last attempt's answer is returned as it is), and
+    a provider's answer whose body does not begin within the read timeout when another target
+    is left. The response body is left unread."""
     last_error: Exception | None = None
     for attempt, target in enumerate(targets, start=1):
         outgoing = build(target)
@@ -166,6 +181,12 @@ def send(
                 discard(response)
                 balancer.released(target)
                 continue
+        elif target.provider and attempt < len(targets) and not body_started(response):
+            balancer.failed(target)  # nothing sent to the client yet: as a timeout before it
+            _log_failure(target, attempt, len(targets), "sent no byte of its answer in time")
+            discard(response)
+            last_error = ReadTimeoutError(None, outgoing.url, "no answer body in time")
+            continue
         elapsed_ms = (time.perf_counter() - started) * 1000
         return UpstreamResult(response, target, elapsed_ms, balancer)
     if last_error is None:

@@ -20,6 +20,7 @@ from proxy.llm.wire import (
     arguments_of,
     choice,
     completion,
+    conversation_required,
     data_url,
     image_url_of,
     json_schema_of,
@@ -89,8 +90,8 @@ def messages_of(body: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
             system.append(text_of(message.get("content")))
         elif role == "user":
             merged(messages, "user", user_blocks(message.get("content")))
-        elif role == "assistant":
-            merged(messages, "assistant", assistant_blocks(message))
+        elif role == "assistant" and (blocks := assistant_blocks(message)):  # none: left out
+            merged(messages, "assistant", blocks)
         elif role == "tool":
             result = {
                 "type": "tool_result",
@@ -98,6 +99,7 @@ def messages_of(body: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
                 "content": text_of(message.get("content")),
             }
             merged(messages, "user", [result])
+    conversation_required(messages)
     return system, messages
 
 
@@ -222,7 +224,9 @@ class AnthropicStream(SSETranslator):
         if kind == "content_block_start":
             return self.block_start(data.get("index"), data.get("content_block") or {})
         if kind == "message_start":
-            self.prompt_tokens = input_tokens((data.get("message") or {}).get("usage") or {})
+            usage = (data.get("message") or {}).get("usage") or {}
+            self.prompt_tokens = input_tokens(usage)
+            self.usage = usage_of(self.prompt_tokens, usage.get("output_tokens"))  # if cut off
             return self.start()
         if kind == "message_delta":
             usage = data.get("usage") or {}

@@ -26,6 +26,7 @@ from proxy.llm.wire import (
     arguments_of,
     choice,
     completion,
+    conversation_required,
     data_url,
     image_url_of,
     json_schema_of,
@@ -81,13 +82,15 @@ def messages_of(body: dict[str, Any]) -> tuple[list[dict[str, str]], list[dict[s
                 function = call.get("function") or {}
                 use = {"toolUseId": call.get("id", ""), "name": function.get("name", "")}
                 blocks.append({"toolUse": {**use, "input": arguments_of(function)}})
-            add(messages, "assistant", blocks)
+            if blocks:  # an empty assistant message is left out
+                add(messages, "assistant", blocks)
         elif role == "tool":
             result = {
                 "toolUseId": message.get("tool_call_id", ""),
                 "content": [{"text": text_of(message.get("content"))}],
             }
             add(messages, "user", [{"toolResult": result}])
+    conversation_required(messages)
     return system, messages
 
 

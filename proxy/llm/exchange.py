@@ -4,11 +4,11 @@ the only writer of which provider and model answer, of the tokens used and of th
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest
 
 from plugins.sdk.context import LLMCall, RequestContext, ResponseContext
 from proxy.balancer import Target
@@ -132,8 +132,10 @@ class LLMExchange:
     def answer(
         self, result: UpstreamResult, response_context: ResponseContext
     ) -> StreamTranslator | None:
-        """A translated answer in OpenAI's shapes before any plugin sees it: the translator of
-        a stream, or the JSON answer translated whole into `response_context.body` (None)."""
+        """The answer before any plugin sees it: labelled with who answered, and, translated,
+        in OpenAI's shapes: the translator of a stream, or the JSON answer translated whole into
+        `response_context.body` (None)."""
+        self.label(response_context.headers)  # over any upstream header of the name
         if self.translation is None:
             return None
         adapter, call = self.translation
@@ -158,11 +160,13 @@ class LLMExchange:
             return None
         return StreamMeter(self.settle)
 
-    def label(self, response: HttpResponseBase) -> None:
-        """`X-Gateway-Provider` and `X-Gateway-Model`: which provider and model answered."""
+    def label(self, headers: MutableMapping[str, str]) -> None:
+        """`X-Gateway-Provider` (and TrustGate's `X-Selected-Provider`) and `X-Gateway-Model`:
+        which provider and model answered."""
         if self.target is not None and self.target.provider:
-            response["X-Gateway-Provider"] = self.call.provider
-            response["X-Gateway-Model"] = self.call.model
+            headers["X-Gateway-Provider"] = self.call.provider
+            headers["X-Selected-Provider"] = self.call.provider
+            headers["X-Gateway-Model"] = self.call.model
 
 
 class ModelFirst:

@@ -37,6 +37,63 @@ def valid_chat(body: Any) -> bool:
     )
 
 
+def chat_problem(body: dict[str, Any]) -> tuple[str, str] | None:
+    """The first field of a chat request whose shape no provider takes, and what is wrong with
+    it (None when the shapes hold): tools, tool calls, contents and token limits the
+    translators would otherwise turn into an invalid provider request or a crash."""
+    for index, message in enumerate(body["messages"]):
+        if found := message_problem(message, f"messages[{index}]"):
+            return found
+    tools = body.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        return "tools", "must be a list of tools"
+    for index, tool in enumerate(tools or ()):
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(function, dict):
+            return f"tools[{index}].function", "must be an object"
+        if not isinstance(function.get("name"), str) or not function["name"]:
+            return f"tools[{index}].function.name", "must be a non-empty string"
+        if function.get("parameters") is not None and not isinstance(function["parameters"], dict):
+            return f"tools[{index}].function.parameters", "must be a JSON Schema object"
+    choice = body.get("tool_choice")
+    if choice is not None and not isinstance(choice, str | dict):
+        return "tool_choice", "must be a string or an object"
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = body.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            return name, "must be an integer"
+        if value is not None and value < 1:
+            return name, "must be at least 1"
+    return None
+
+
+def message_problem(message: dict[str, Any], field: str) -> tuple[str, str] | None:
+    content = message.get("content")
+    if content is None and message["role"] not in ("assistant", "function"):
+        return f"{field}.content", "is required"
+    if content is not None and not isinstance(content, str | list):
+        return f"{field}.content", "must be a string or a list of parts"
+    for index, part in enumerate(content if isinstance(content, list) else ()):
+        if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+            return f"{field}.content[{index}]", "must be a part with a type"
+    calls = message.get("tool_calls")
+    if calls is not None and not isinstance(calls, list):
+        return f"{field}.tool_calls", "must be a list of tool calls"
+    for index, call in enumerate(calls or ()):
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict):
+            return f"{field}.tool_calls[{index}].function", "must be an object"
+        if not isinstance(function.get("name"), str) or not function["name"]:
+            return f"{field}.tool_calls[{index}].function.name", "must be a non-empty string"
+        if not isinstance(function.get("arguments", ""), str):
+            return f"{field}.tool_calls[{index}].function.arguments", "must be a JSON string"
+        if not isinstance(call.get("id", ""), str):
+            return f"{field}.tool_calls[{index}].id", "must be a string"
+    if not isinstance(message.get("tool_call_id", ""), str):
+        return f"{field}.tool_call_id", "must be a string"
+    return None
+
+
 def valid_embeddings(body: Any) -> bool:
     if not isinstance(body, dict):
         return False
@@ -65,6 +122,9 @@ def checked_body(endpoint: str, body: Any) -> dict[str, Any]:
         raise ProxyError(400, INVALID_BODY)
     if "stream" in body and not isinstance(body["stream"], bool):
         raise ProxyError(400, INVALID_BODY)
+    if endpoint == CHAT and (found := chat_problem(body)):
+        field, problem = found
+        raise ProxyError(400, f"{field}: {problem}", param=field)
     return body
 
 
@@ -72,7 +132,8 @@ def refuse_unknown_model(route: LLMRoute, model: str) -> None:
     """A model no target of the rule serves: 400 naming the models that are."""
     if not route.serves(model):
         allowed = ", ".join(route.models)
-        raise ProxyError(400, f"model {model!r} is not available; allowed models: {allowed}")
+        message = f"model {model!r} is not available; allowed models: {allowed}"
+        raise ProxyError(400, message, param="model", code="model_not_found")
 
 
 def models_response(route: LLMRoute) -> HttpResponse:

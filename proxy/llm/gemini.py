@@ -20,6 +20,7 @@ from proxy.llm.wire import (
     arguments_of,
     choice,
     completion,
+    conversation_required,
     data_url,
     embeddings_list,
     image_url_of,
@@ -93,11 +94,13 @@ def contents_of(body: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
                         }
                     }
                 )
-            add(contents, "model", parts)
+            if parts:  # an empty assistant message is left out
+                add(contents, "model", parts)
         elif role == "tool":
             name = names.get(message.get("tool_call_id", ""), message.get("name", ""))
             response = {"content": tool_result(text_of(message.get("content")))}
             add(contents, "user", [{"functionResponse": {"name": name, "response": response}}])
+    conversation_required(contents)
     return system, contents
 
 
@@ -129,6 +132,9 @@ def generation_config(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def tools_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Function declarations; their parameters as `parametersJsonSchema`, which takes JSON
+    Schema as the SDKs write it (`$defs`/`$ref`, `additionalProperties`), where `parameters`
+    (OpenAPI's subset) refuses those; `$schema` (every Vercel AI SDK tool) is left out."""
     declarations = []
     for tool in body.get("tools") or []:
         function = tool.get("function") or {}
@@ -136,8 +142,11 @@ def tools_of(body: dict[str, Any]) -> list[dict[str, Any]]:
             "name": function.get("name", ""),
             "description": function.get("description", ""),
         }
-        if function.get("parameters"):
-            declaration["parameters"] = function["parameters"]
+        parameters = function.get("parameters")
+        if parameters:
+            if isinstance(parameters, dict):
+                parameters = {k: v for k, v in parameters.items() if k != "$schema"}
+            declaration["parametersJsonSchema"] = parameters
         declarations.append(declaration)
     return [{"functionDeclarations": declarations}] if declarations else []
 

@@ -1,9 +1,11 @@
 """OpenAI, Mistral and any OpenAI-compatible server (vLLM, Ollama...), and Azure OpenAI: the
-request is OpenAI's already; only the model, path and (Azure) deployment change."""
+request is OpenAI's already; only the model, path, (Azure) deployment and a stream's usage
+option change."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -16,11 +18,32 @@ AZURE_API_VERSION = "2024-10-21"
 
 
 class OpenAIAdapter(Adapter):
+    """A stream is always asked for its usage (`stream_options.include_usage`), metered; the
+    usage-only chunk is relayed only when the client asked for it (see UsageStream)."""
+
     name = "openai"
     dropped_fields: tuple[str, ...] = ()
+    asks_stream_usage = True
 
     def translates_answer(self, call: Call) -> bool:
-        return False
+        return self.hides_usage(call)
+
+    def hides_usage(self, call: Call) -> bool:
+        """A stream whose usage the gateway asks for, the client did not."""
+        return self.asks_stream_usage and call.stream and not call.include_usage
+
+    def chat_stream(self, call: Call, settle: Settle) -> SSETranslator:
+        return UsageStream(call, settle)
+
+    def chat_answer(self, data: Any, call: Call) -> dict[str, Any]:
+        """A JSON answer to a stream request is OpenAI's already."""
+        return data
+
+    def error_answer(self, status: int, data: Any, headers: Mapping[str, str]) -> dict[str, Any]:
+        """OpenAI's own error answers pass unchanged (their codes are the client's to read)."""
+        if isinstance(data, dict) and isinstance(data.get("error"), dict):
+            return data
+        return super().error_answer(status, data, headers)
 
     def chat_request(self, call: Call) -> ProviderRequest:
         return ProviderRequest(self.path(call, "/chat/completions"), self.body(call))
@@ -34,10 +57,15 @@ class OpenAIAdapter(Adapter):
     def body(self, call: Call) -> Any:
         """The client's body, with the target's model; the raw bytes when nothing changes."""
         dropped = [name for name in self.dropped_fields if name in call.body]
-        if call.raw and call.body.get("model") == call.model and not dropped:
+        usage = self.hides_usage(call)
+        if call.raw and call.body.get("model") == call.model and not dropped and not usage:
             return call.raw
         body = {k: v for k, v in call.body.items() if k not in dropped}
         body["model"] = call.model
+        if usage:
+            options = body.get("stream_options")
+            body["stream_options"] = {**(options if isinstance(options, dict) else {})}
+            body["stream_options"]["include_usage"] = True
         return json.dumps(body).encode()
 
 
@@ -47,6 +75,7 @@ class MistralAdapter(OpenAIAdapter):
 
     name = "mistral"
     dropped_fields = ("stream_options",)
+    asks_stream_usage = False
 
     def translates_answer(self, call: Call) -> bool:
         return call.stream
@@ -92,4 +121,21 @@ class MistralStream(SSETranslator):
             return event.encode()
         if not self.call.include_usage:
             data.pop("usage")
+        return json_event(data).encode()
+
+
+class UsageStream(SSETranslator):
+    """OpenAI chunks passed on as they are, but for the usage-only chunk (`choices: []`) the
+    gateway asked for and the client did not: its usage is settled, the chunk not relayed."""
+
+    def event(self, event: SSEEvent) -> bytes:
+        if event.data == DONE:
+            return self.close()
+        data = event.json()
+        if not isinstance(data, dict) or not isinstance(data.get("usage"), dict):
+            return event.encode()
+        self.usage = data["usage"]
+        if not data.get("choices"):
+            return b""
+        data.pop("usage")
         return json_event(data).encode()

@@ -107,7 +107,8 @@ class StreamTranslator:
 
     def finish(self) -> bytes:
         """The upstream body ended: what is still owed to the client. `[DONE]` only follows an
-        answer the provider finished; a cut-off stream stays cut off."""
+        answer the provider finished; a stream left unfinished is ended with `fail`'s error
+        event (see proxy.orchestrator.broken_ending)."""
         raise NotImplementedError(".finish() must be overridden")
 
     def start(self) -> bytes:
@@ -130,8 +131,12 @@ class StreamTranslator:
         return self.out.close(self.usage)
 
     def fail(self, message: str, kind: str = "upstream_error") -> bytes:
-        """The provider reported an error mid-stream: an OpenAI error event ends the stream."""
+        """The provider reported an error mid-stream, or its stream broke off: an OpenAI error
+        event ends the stream (no `[DONE]`); the usage reported so far is settled."""
+        if self.closed:
+            return b""
         self.closed = True
+        self.settle(self.usage)
         return self.out.error(message, kind)
 
 

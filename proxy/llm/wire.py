@@ -203,6 +203,14 @@ def arguments_of(function: Any) -> Any:
         raise InvalidRequest("tool call arguments must be JSON") from exc
 
 
+def conversation_required(messages: list[Any]) -> None:
+    """Providers take no conversation made of system texts alone (OpenAI does)."""
+    if not messages:
+        raise InvalidRequest(
+            "messages: a user or assistant message is required besides system ones"
+        )
+
+
 def max_tokens_of(body: Mapping[str, Any]) -> int | None:
     value = body.get("max_completion_tokens") or body.get("max_tokens")
     return value if isinstance(value, int) and not isinstance(value, bool) else None

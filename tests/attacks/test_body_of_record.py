@@ -149,7 +149,7 @@ def test_duplicate_keys_are_refused_on_an_llm_route(llm_route, upstream, proxy_c
     gateway = llm_route(mode=mode)
     response = llm_post(proxy_client, gateway, SMUGGLED, "application/json")
     assert response.status_code == 400
-    assert error_of(response) == 'duplicate key "messages" in JSON body'
+    assert error_of(response)["message"] == 'duplicate key "messages" in JSON body'
     assert upstream.seen == []
 
 

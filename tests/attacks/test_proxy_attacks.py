@@ -137,7 +137,7 @@ def test_deep_json_cannot_reopen_an_exhausted_token_budget(route, upstream, prox
     assert post(chat).status_code == 200
     assert post(chat).status_code == 429
     deep = post(deep_json(2000))
-    assert (deep.status_code, error_of(deep)) == (400, "request body too deeply nested")
+    assert (deep.status_code, error_of(deep)["message"]) == (400, "request body too deeply nested")
     # 64 levels, the limit: not a chat request (the front refuses it before any plugin runs)
     assert post(deep_json(63)).status_code == 400
 
@@ -160,7 +160,10 @@ def test_deep_json_to_a_provider_target_is_400_not_500(route, api, upstream, pro
         HTTP_HOST=HOST,
         HTTP_X_API_KEY=gateway.key,
     )
-    assert (response.status_code, error_of(response)) == (400, "request body too deeply nested")
+    assert (response.status_code, error_of(response)["message"]) == (
+        400,
+        "request body too deeply nested",
+    )
     assert upstream.seen == []
 
 
@@ -197,7 +200,7 @@ def test_a_limiter_error_other_than_redis_down_refuses(
     finally:
         redis_conn.delete(poisoned)
     # fail_open (the limiters' default) covers Redis being unreachable, not a failed decision
-    assert (response.status_code, error_of(response)) == (500, "plugin execution failed")
+    assert (response.status_code, error_of(response)["message"]) == (500, "plugin execution failed")
 
 
 # --- 6. Host forms ---------------------------------------------------------------------------

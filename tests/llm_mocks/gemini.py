@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from google.genai import types
+
 from tests.llm_mocks.openai import VECTOR
 from tests.llm_mocks.replies import (
     API_KEY,
@@ -48,6 +50,11 @@ def dispatch(handler, groups: list[str], body: dict) -> None:
 
 
 def problem(body: dict) -> str | None:
+    for tool in body.get("tools") or []:  # checked as Google's own SDK types check them
+        try:
+            types.Tool.model_validate(tool)
+        except ValueError as exc:  # pydantic's ValidationError
+            return f"Invalid JSON payload received. {exc}"
     contents = body.get("contents") or []
     if not contents:
         return "contents is not specified"

@@ -149,6 +149,13 @@ def test_passthrough_targets_refuse_bodies_that_are_not_json(mock, llm_gateway, 
     )
     assert (refused.status_code, json.loads(refused.content)) == (
         400,
-        {"error": "invalid request body"},
+        {
+            "error": {
+                "message": "invalid request body",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        },
     )
     assert mock.seen == []

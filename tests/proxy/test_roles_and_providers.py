@@ -64,7 +64,10 @@ def test_provider_target_gets_its_api_key_and_default_model(route, api, upstream
     assert json.loads(seen.body)["model"] == "gpt-small"
     refused = chat({"model": "unknown-model", "messages": messages})
     assert refused.status_code == 400
-    assert json.loads(refused.content) == {
-        "error": "model 'unknown-model' is not available; allowed models: gpt-small, gpt-large"
+    assert json.loads(refused.content)["error"] == {
+        "message": "model 'unknown-model' is not available; allowed models: gpt-small, gpt-large",
+        "type": "invalid_request_error",
+        "param": "model",
+        "code": "model_not_found",
     }
     assert len(upstream.seen) == 1

@@ -66,11 +66,11 @@ class EventStream(TextStream):
         return map_strings(value, self.loose.complete)
 
 
-def error_events(cut: StreamCut, anthropic: bool) -> bytes:
+def error_events(cut: StreamCut, anthropic: bool, done: bool = True) -> bytes:
     """The events that end an event stream after a cut: Anthropic's error event, or OpenAI's
-    error chunk and [DONE]."""
+    error chunk and (`done`) [DONE]."""
     if anthropic:
         error = {"type": "error", "error": {"type": cut.kind, "message": cut.message}}
         return json_event(error, event="error").encode()
-    error_event = json_event({"error": {"message": cut.message, "type": cut.kind}})
-    return error_event.encode() + SSEEvent(DONE).encode()
+    error_event = json_event({"error": {"message": cut.message, "type": cut.kind}}).encode()
+    return error_event + SSEEvent(DONE).encode() if done else error_event
