@@ -141,15 +141,7 @@ def settings_of_value(value: Any) -> Any:
     return value
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="its Config comes next"))
-        if name == "data_masking"
-        else name
-        for name in registry.names()
-    ],
-)
+@pytest.mark.parametrize("name", registry.names())
 def test_each_plugin_declares_a_frozen_config_of_its_settings_and_defaults(name):
     plugin_class = registry.get(name)
     assert plugin_class.Config is not Config, f"{name} declares no Config"
