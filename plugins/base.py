@@ -3,13 +3,12 @@ overrides; the contexts and results its hooks take are the SDK's (plugins.sdk)."
 
 from __future__ import annotations
 
-import copy
 from typing import Any, ClassVar
 
 from rest_framework import serializers
 
 from gateway_project.serializers import JSONBooleanField, StrictSerializer
-from plugins.configs import Config, UntypedConfig, config_from, settings_of
+from plugins.configs import Config, config_from, settings_of
 from plugins.sdk.context import RequestContext, ResponseContext
 from plugins.sdk.streams.text_filter import TextFilter
 from plugins.stages import STAGES
@@ -72,20 +71,14 @@ class Plugin:
         )
 
     @property
-    def settings(self) -> Any:
-        """The stored form of the config, for display and tests (plugins read `config`; one
-        that declares no Config reads its stored settings here)."""
-        if isinstance(self.config, UntypedConfig):
-            return self.config.stored
+    def settings(self) -> dict[str, Any]:
+        """The stored form of the config, for display and tests (plugins read `config`)."""
         return settings_of(self.config)
 
     @classmethod
     def config_from(cls, settings: Any) -> Config:
         """The plugin's Config of stored (validated, normalised) settings, without running the
         serializer; raises plugins.configs.ConfigError when they do not have its shape."""
-        if cls.Config is Config and cls.settings_serializer is not PluginSettingsSerializer:
-            stored = copy.deepcopy(dict(settings))
-            return UntypedConfig(fail_open=stored.get("fail_open"), stored=stored)
         return config_from(cls.Config, settings)
 
     @classmethod

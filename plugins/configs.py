@@ -33,14 +33,6 @@ class Config:
     fail_open: bool | None = None  # None: the plugin's fail_open_default
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class UntypedConfig(Config):
-    """The config of a plugin that declares no Config of its own: its stored settings as they
-    are, read through `Plugin.settings` (a step on the way to a Config)."""
-
-    stored: Mapping[str, Any]
-
-
 def empty_mapping() -> Mapping[str, Any]:
     """The default of a Mapping field (`field(default_factory=empty_mapping)`)."""
     return types.MappingProxyType({})

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import serializers
 
 from plugins.base import Plugin, PluginSettingsSerializer, RequestContext
@@ -79,6 +80,26 @@ def spec(name: str, settings: Mapping[str, Any], priority: int = 1) -> PluginSpe
 def built(name: str, settings: Mapping[str, Any]) -> Plugin:
     (step,) = compile_chain([[spec(name, settings)]]).stages["pre_request"]
     return step[0]
+
+
+class ConfiglessPlugin(Plugin):
+    """Settings without a Config of them: refused at start-up, not when a chain compiles."""
+
+    name = "configless"
+    category = "request_validation"
+    allowed_stages = ("pre_request",)
+    settings_serializer = CountingSettings
+
+
+def test_a_plugin_whose_config_lacks_a_setting_stops_start_up(settings):
+    from gateway_project.conf import DEFAULTS
+
+    path = f"{__name__}.ConfiglessPlugin"
+    settings.GATEWAY = {**settings.GATEWAY, "PLUGINS": [*DEFAULTS["PLUGINS"], path]}
+    with pytest.raises(ImproperlyConfigured, match="its Config has no field label"):
+        registry.load()
+    settings.GATEWAY = {key: value for key, value in settings.GATEWAY.items() if key != "PLUGINS"}
+    registry.load()
 
 
 def test_compiling_a_chain_never_runs_the_settings_serializer(counting_plugin):
