@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from rest_framework import serializers
 
 from gateway_project.serializers import JSONBooleanField, StrictSerializer
+from plugins.configs import Config, config_from, settings_of
 from plugins.sdk.context import RequestContext, ResponseContext
 from plugins.sdk.streams.text_filter import TextFilter
 from plugins.stages import STAGES
@@ -24,7 +25,8 @@ class PluginSettingsSerializer(StrictSerializer):
 
 
 class Plugin:
-    """Base class of gateway plugins; subclasses declare their name, stages and settings.
+    """Base class of gateway plugins; subclasses declare their name, stages, settings
+    serializer (what is accepted and stored) and Config (what the plugin is built with).
 
     A plugin instance is built once per compiled configuration and shared by concurrent
     requests: keep per-request state in `request.metadata`, never on `self`.
@@ -39,6 +41,9 @@ class Plugin:
     # limiter reserves in pre_request and reconciles in post_response).
     fixed_stages: ClassVar[tuple[str, ...]] = ()
     settings_serializer: ClassVar[type[serializers.Serializer]] = PluginSettingsSerializer
+    # The frozen dataclass of the settings as stored (plugins.configs): the owner of their
+    # defaults, which the serializer's fields take from it.
+    Config: ClassVar[type[Config]] = Config
     fail_open_default: ClassVar[bool] = False
     # The 500 error a request gets when this plugin crashes and does not fail open.
     error_message: ClassVar[str] = "plugin execution failed"
@@ -55,13 +60,26 @@ class Plugin:
     rewrites_request: ClassVar[bool] = False
     sends_content_out: ClassVar[bool] = False
 
-    def __init__(self, *, instance_id: str, level: str, stage: str, settings: dict[str, Any]):
-        """`settings` is the typed config: `validated_settings` output, never raw input."""
+    def __init__(self, *, instance_id: str, level: str, stage: str, config: Config):
+        """`config` is the plugin's Config, made of its stored settings by `config_from`."""
         self.instance_id = instance_id
         self.level = level
         self.stage = stage
-        self.settings = settings
-        self.fail_open: bool = settings.get("fail_open", self.fail_open_default)
+        self.config = config
+        self.fail_open: bool = (
+            self.fail_open_default if config.fail_open is None else config.fail_open
+        )
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The stored form of the config, for display and tests (plugins read `config`)."""
+        return settings_of(self.config)
+
+    @classmethod
+    def config_from(cls, settings: Any) -> Config:
+        """The plugin's Config of stored (validated, normalised) settings, without running the
+        serializer; raises plugins.configs.ConfigError when they do not have its shape."""
+        return config_from(cls.Config, settings)
 
     @classmethod
     def validated_settings(
@@ -74,9 +92,9 @@ class Plugin:
         return dict(serializer.validated_data)
 
     @classmethod
-    def rewrites_request_with(cls, settings: dict[str, Any]) -> bool:
-        """Whether a plugin of these validated settings may rewrite the request in
-        pre_request (`rewrites_request` unless its settings decide)."""
+    def rewrites_request_with(cls, config: Config) -> bool:
+        """Whether a plugin of this config may rewrite the request in pre_request
+        (`rewrites_request` unless its settings decide)."""
         return cls.rewrites_request
 
     def fails_open_on(self, stage: str, error: Exception) -> bool:

@@ -11,6 +11,8 @@ from typing import Any, Protocol, TypeVar
 
 from rest_framework import serializers
 
+from plugins.base import Plugin
+from plugins.configs import ConfigError
 from plugins.models import PluginConfig
 from plugins.registry import registry
 
@@ -113,11 +115,19 @@ def chain_conflict(levels: Sequence[Sequence[Entry]]) -> str | None:
                 continue
             if REQUEST_STAGE not in (plugin_class.fixed_stages or (entry["stage"],)):
                 continue
-            rewrites = plugin_class.rewrites_request_with(entry.get("settings") or {})
+            rewrites = _rewrites(plugin_class, entry.get("settings") or {})
             role = Role(entry["name"], rewrites, plugin_class.sends_content_out)
             members.append((Place(entry.get("priority", 0), entry.get("parallel", False)), role))
         steps.extend(in_steps(members))
     return first_conflict(steps)
+
+
+def _rewrites(plugin_class: type[Plugin], settings: Any) -> bool:
+    try:
+        config = plugin_class.config_from(settings)
+    except ConfigError:  # a stored row that makes no Config: its chain is not compiled either
+        return plugin_class.rewrites_request
+    return plugin_class.rewrites_request_with(config)
 
 
 def refuse_unsafe_gateway_chain(chain: Sequence[Entry], gateway_id: Any) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 from rest_framework import serializers
 
 from gateway_project.conf import gateway_settings
 from plugins.base import CATEGORIES, Plugin
+from plugins.configs import Config
 from plugins.stages import STAGES
 
 
@@ -47,7 +50,27 @@ class PluginRegistry:
             )
         if not issubclass(plugin_class.settings_serializer, serializers.Serializer):
             raise ImproperlyConfigured(f"GATEWAY['PLUGINS']: {path!r} has no settings serializer")
+        PluginRegistry._check_config(path, plugin_class)
         return plugin_class
+
+    @staticmethod
+    def _check_config(path: str, plugin_class: type[Plugin]) -> None:
+        """The plugin's Config is a frozen Config dataclass with a field of each setting."""
+        config = plugin_class.Config
+        if not (
+            isinstance(config, type)
+            and issubclass(config, Config)
+            and config.__dataclass_params__.frozen  # type: ignore[attr-defined]
+        ):
+            raise ImproperlyConfigured(
+                f"GATEWAY['PLUGINS']: {path!r}: its Config is not a frozen plugins.configs.Config"
+            )
+        fields = {field.name for field in dataclasses.fields(config)}
+        missing = sorted(set(plugin_class.settings_serializer().fields) - fields)
+        if missing:
+            raise ImproperlyConfigured(
+                f"GATEWAY['PLUGINS']: {path!r}: its Config has no field {', '.join(missing)}"
+            )
 
     def get(self, name: str) -> type[Plugin] | None:
         return self._classes.get(name)

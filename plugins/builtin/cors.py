@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from rest_framework import serializers
@@ -16,6 +17,7 @@ from gateway_project.fields import (
 )
 from gateway_project.serializers import JSONBooleanField
 from plugins.base import Plugin, PluginSettingsSerializer
+from plugins.configs import Config
 from plugins.sdk.context import PluginRejection, PluginResponse, RequestContext
 
 logger = logging.getLogger(__name__)
@@ -24,6 +26,18 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MAX_ECHOED_HEADERS = 64
 MAX_AGE_LIMIT = 366 * 86400
 MAX_LOGGED_ORIGIN = 200
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorsConfig(Config):
+    allowed_origins: tuple[str, ...]
+    allowed_methods: tuple[str, ...]
+    allowed_headers: tuple[str, ...] | None = None  # any requested header
+    allow_credentials: bool = False
+    expose_headers: tuple[str, ...] = ()
+    max_age: int | None = None
+    require_origin: bool = False
+    log_violations: bool = False
 
 
 class MethodField(serializers.ChoiceField):
@@ -46,7 +60,7 @@ class CorsSettingsSerializer(PluginSettingsSerializer):
         required=False,
         help_text="Headers a preflight may ask for; '*' or absent: any requested header.",
     )
-    allow_credentials = JSONBooleanField(default=False)
+    allow_credentials = JSONBooleanField(default=CorsConfig.allow_credentials)
     expose_headers = serializers.ListField(child=HeaderNameField(), default=list)
     max_age = SecondsField(
         max_value=MAX_AGE_LIMIT,
@@ -55,12 +69,12 @@ class CorsSettingsSerializer(PluginSettingsSerializer):
     )
 
     require_origin = JSONBooleanField(
-        default=False,
+        default=CorsConfig.require_origin,
         help_text="Refuse requests without Origin (403 'invalid origin'), as TrustGate does; "
         "false lets server-to-server callers through untouched.",
     )
     log_violations = JSONBooleanField(
-        default=False, help_text="Log a warning for each refused origin."
+        default=CorsConfig.log_violations, help_text="Log a warning for each refused origin."
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -102,25 +116,27 @@ class CorsPlugin(Plugin):
     allowed_stages = ("pre_request",)
     fixed_stages = ("pre_request",)
     settings_serializer = CorsSettingsSerializer
+    Config = CorsConfig
+    config: CorsConfig
     label = "CORS"
     category = "application_security"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        config = self.settings
-        origins = config["allowed_origins"]
+        config = self.config
+        origins = config.allowed_origins
         self.any_origin = "*" in origins
         self.origins = frozenset(origins)
-        self.credentials: bool = config["allow_credentials"]
-        self.methods = frozenset(config["allowed_methods"])
-        self.allow_methods = ", ".join(dict.fromkeys(config["allowed_methods"]))
-        headers = config.get("allowed_headers")
+        self.credentials: bool = config.allow_credentials
+        self.methods = frozenset(config.allowed_methods)
+        self.allow_methods = ", ".join(dict.fromkeys(config.allowed_methods))
+        headers = config.allowed_headers
         self.any_header = headers is None or "*" in headers
         self.headers = frozenset(h.lower() for h in headers or ())
-        self.expose = ", ".join(config["expose_headers"])
-        self.max_age: int | None = config.get("max_age")
-        self.require_origin: bool = config["require_origin"]
-        self.log_violations: bool = config["log_violations"]
+        self.expose = ", ".join(config.expose_headers)
+        self.max_age: int | None = config.max_age
+        self.require_origin: bool = config.require_origin
+        self.log_violations: bool = config.log_violations
 
     def pre_auth(self, request: RequestContext) -> None:
         if is_preflight(request):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rest_framework import serializers
@@ -17,14 +19,23 @@ from gateway_project.fields import (
 )
 from gateway_project.serializers import JSONBooleanField
 from plugins.base import Plugin, PluginSettingsSerializer
+from plugins.configs import Config
 from plugins.sdk.context import PluginRejection, RequestContext
 
 MAX_ENTRIES = 10_000
 
 
+@dataclass(frozen=True, kw_only=True)
+class IPFilterConfig(Config):
+    enabled: bool = True
+    ips: tuple[str, ...] = ()
+    cidrs: tuple[str, ...] = ()
+
+
 class IPFilterSettingsSerializer(PluginSettingsSerializer):
     enabled = JSONBooleanField(
-        default=True, help_text="false: every request passes (the entries may then be empty)."
+        default=IPFilterConfig.enabled,
+        help_text="false: every request passes (the entries may then be empty).",
     )
     ips = serializers.ListField(
         child=IPAddressField(),
@@ -49,7 +60,7 @@ class IPFilterSettingsSerializer(PluginSettingsSerializer):
 class IPMatcher:
     """Exact addresses in a set, ranges collapsed per IP version; built once."""
 
-    def __init__(self, ips: list[str], cidrs: list[str]) -> None:
+    def __init__(self, ips: Sequence[str], cidrs: Sequence[str]) -> None:
         self.addresses = frozenset(a for a in map(parse_address, ips) if a is not None)
         networks = [parse_network(cidr) for cidr in cidrs]
         self.networks: dict[int, tuple[Network, ...]] = {
@@ -73,13 +84,15 @@ class IPFilterPlugin(Plugin):
     allowed_stages = ("pre_request",)
     fixed_stages = ("pre_request",)
     settings_serializer = IPFilterSettingsSerializer
+    Config = IPFilterConfig
+    config: IPFilterConfig
     reject_when_matched: ClassVar[bool]
     category = "application_security"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.enabled: bool = self.settings["enabled"]
-        self.matcher = IPMatcher(self.settings["ips"], self.settings["cidrs"])
+        self.enabled: bool = self.config.enabled
+        self.matcher = IPMatcher(self.config.ips, self.config.cidrs)
 
     def pre_request(self, request: RequestContext) -> None:
         if not self.enabled:

@@ -3,12 +3,14 @@ messages of an LLM request, or in the whole body of other requests; 403 or log."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from rest_framework import serializers
 
 from gateway_project.serializers import StrictSerializer
 from plugins.base import Plugin, PluginSettingsSerializer
+from plugins.configs import Config
 from plugins.detection.detector import BLOCK, LOG_ONLY
 from plugins.detection.engine import Rule, compiled
 from plugins.detection.fields import MAX_PATTERNS, PatternField
@@ -21,11 +23,26 @@ STATUS = 403
 ROLES = ("user", "system", "developer", "assistant", "tool", "function")
 
 
+@dataclass(frozen=True, kw_only=True)
+class ModerationActions:
+    type: str
+    message: str = "Content blocked"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromptModerationConfig(Config):
+    keywords: tuple[str, ...] = ()
+    regex: tuple[str, ...] = ()
+    similarity_threshold: float = 0.8
+    actions: ModerationActions
+    roles: tuple[str, ...] = ROLES
+
+
 class ModerationActionsSerializer(StrictSerializer):
     type = serializers.ChoiceField(
         choices=[BLOCK, LOG_ONLY], help_text="block: answer 403; log_only: forward and log."
     )
-    message = serializers.CharField(max_length=1000, default="Content blocked")
+    message = serializers.CharField(max_length=1000, default=ModerationActions.message)
 
 
 class PromptModerationSettingsSerializer(PluginSettingsSerializer):
@@ -36,13 +53,13 @@ class PromptModerationSettingsSerializer(PluginSettingsSerializer):
     similarity_threshold = serializers.FloatField(
         min_value=0.5,
         max_value=1.0,
-        default=0.8,
+        default=PromptModerationConfig.similarity_threshold,
         help_text="Levenshtein similarity (0.5-1) from which a word matches a keyword.",
     )
     actions = ModerationActionsSerializer()
     roles = serializers.ListField(
         child=serializers.ChoiceField(choices=list(ROLES)),
-        default=lambda: list(ROLES),
+        default=lambda: list(PromptModerationConfig.roles),
         min_length=1,
         help_text="Message roles checked in LLM requests (all by default: an instruction in a "
         "system, assistant or tool message, or in a tool call's arguments, reaches the model "
@@ -67,21 +84,23 @@ class PromptModerationPlugin(Plugin):
     allowed_stages = ("pre_request",)
     fixed_stages = ("pre_request",)
     settings_serializer = PromptModerationSettingsSerializer
+    Config = PromptModerationConfig
+    config: PromptModerationConfig
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        config = self.settings
-        self.keywords = KeywordMatcher(config["keywords"], config["similarity_threshold"])
+        config = self.config
+        self.keywords = KeywordMatcher(config.keywords, config.similarity_threshold)
         self.regexes = compiled(
             tuple(
                 Rule("regex", f"regex[{index}]", pattern)
-                for index, pattern in enumerate(config["regex"])
+                for index, pattern in enumerate(config.regex)
             )
         )
-        self.split_words = SplitWords(config["regex"])
-        self.roles: frozenset[str] = frozenset(config["roles"])
-        self.block: bool = config["actions"]["type"] == BLOCK
-        self.message: str = config["actions"]["message"]
+        self.split_words = SplitWords(config.regex)
+        self.roles: frozenset[str] = frozenset(config.roles)
+        self.block: bool = config.actions.type == BLOCK
+        self.message: str = config.actions.message
 
     def texts(self, request: RequestContext) -> list[str]:
         body = request.json_body()

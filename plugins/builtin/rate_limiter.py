@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from gateway_project.fields import DurationField, HeaderNameField
 from gateway_project.serializers import StrictSerializer
 from plugins.base import PluginSettingsSerializer
 from plugins.builtin.redis_script import RedisScriptPlugin
+from plugins.configs import Config
 from plugins.sdk.context import Finding, PluginRejection, RequestContext
 
 SCOPES = ("global", "per_ip", "per_user", "per_key")
@@ -24,6 +26,25 @@ MAX_IDENTITY_LENGTH = 64
 # above it, counts per 1/BUCKETS_PER_WINDOW of the window (bounded memory, still never over).
 LOG_LIMIT = 1_000
 BUCKETS_PER_WINDOW = 100
+
+
+@dataclass(frozen=True, kw_only=True)
+class WindowLimit:
+    limit: int
+    window: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RateLimitActions:
+    type: str = "reject"
+    retry_after: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RateLimiterConfig(Config):
+    limits: Mapping[str, WindowLimit]  # scope -> its limit, at least one scope
+    actions: RateLimitActions = RateLimitActions()
+    user_header: str | None = None
 
 
 class LimitSerializer(StrictSerializer):
@@ -56,7 +77,7 @@ class RetryAfterField(serializers.IntegerField):
 
 
 class ActionsSerializer(StrictSerializer):
-    type = serializers.ChoiceField(choices=["reject", "block"], default="reject")
+    type = serializers.ChoiceField(choices=["reject", "block"], default=RateLimitActions.type)
     retry_after = RetryAfterField(required=False)
 
 
@@ -124,22 +145,25 @@ class RateLimiterPlugin(RedisScriptPlugin):
     allowed_stages = ("pre_request",)
     fixed_stages = ("pre_request",)
     settings_serializer = RateLimiterSettingsSerializer
+    Config = RateLimiterConfig
+    config: RateLimiterConfig
     label = "Rate Limiter"
     category = "request_validation"
     script_path = Path(__file__).parent / "rate_limiter.lua"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        limits = self.settings["limits"]
+        limits = self.config.limits
         self.limits = [
-            Limit(scope, limits[scope]["limit"], parse_duration_ms(limits[scope]["window"]))
+            Limit(scope, limits[scope].limit, parse_duration_ms(limits[scope].window))
             for scope in SCOPES
             if scope in limits
         ]
-        actions = self.settings.get("actions") or {}
-        self.block = actions.get("type") == "block"
-        self.retry_after: int | None = actions.get("retry_after")
-        self.user_header: str | None = self.settings.get("user_header") or None
+        if not self.limits:  # stored before validation refused it: never run without a limit
+            raise ValueError("rate_limiter: no limit configured")
+        self.block = self.config.actions.type == "block"
+        self.retry_after: int | None = self.config.actions.retry_after
+        self.user_header: str | None = self.config.user_header or None
 
     def identity(self, scope: str, request: RequestContext) -> str:
         """Who a scope counts: everyone, the client IP, the user or the API key.

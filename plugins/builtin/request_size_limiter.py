@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from rest_framework import serializers
 
 from gateway_project.serializers import JSONBooleanField
 from plugins.base import Plugin, PluginSettingsSerializer
+from plugins.configs import Config
 from plugins.sdk.context import PluginRejection, RequestContext
 
 UNIT_BYTES = {"bytes": 1, "kilobytes": 1024, "megabytes": 1024 * 1024}
@@ -15,16 +17,28 @@ MAX_LIMIT_BYTES = 1024**4
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
+@dataclass(frozen=True, kw_only=True)
+class RequestSizeLimiterConfig(Config):
+    allowed_payload_size: int
+    size_unit: str = "megabytes"
+    max_chars_per_request: int | None = None  # no limit
+    require_content_length: bool = False
+
+
 class RequestSizeLimiterSettingsSerializer(PluginSettingsSerializer):
     allowed_payload_size = serializers.IntegerField(min_value=1)
-    size_unit = serializers.ChoiceField(choices=list(UNIT_BYTES), default="megabytes")
+    size_unit = serializers.ChoiceField(
+        choices=list(UNIT_BYTES), default=RequestSizeLimiterConfig.size_unit
+    )
     max_chars_per_request = serializers.IntegerField(
         min_value=0,
         required=False,
         allow_null=True,
         help_text="Most characters of the UTF-8 decoded body; absent or null: no limit.",
     )
-    require_content_length = JSONBooleanField(default=False)
+    require_content_length = JSONBooleanField(
+        default=RequestSizeLimiterConfig.require_content_length
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["allowed_payload_size"] * UNIT_BYTES[attrs["size_unit"]] > MAX_LIMIT_BYTES:
@@ -46,15 +60,17 @@ class RequestSizeLimiterPlugin(Plugin):
     description = "Refuses requests whose body is larger than a byte or character limit."
     allowed_stages = ("pre_request",)
     settings_serializer = RequestSizeLimiterSettingsSerializer
+    Config = RequestSizeLimiterConfig
+    config: RequestSizeLimiterConfig
     label = "Request Size Limiter"
     category = "request_validation"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        config = self.settings
-        self.max_bytes: int = config["allowed_payload_size"] * UNIT_BYTES[config["size_unit"]]
-        self.max_chars: int | None = config.get("max_chars_per_request")
-        self.require_content_length: bool = config["require_content_length"]
+        config = self.config
+        self.max_bytes: int = config.allowed_payload_size * UNIT_BYTES[config.size_unit]
+        self.max_chars: int | None = config.max_chars_per_request
+        self.require_content_length: bool = config.require_content_length
 
     def pre_request(self, request: RequestContext) -> None:
         """Refuse (411, 413) with TrustGate's messages, else report the sizes in the

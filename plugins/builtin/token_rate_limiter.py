@@ -22,6 +22,7 @@ from gateway_project.json_strings import iter_strings
 from gateway_project.serializers import StrictSerializer
 from plugins.base import PluginSettingsSerializer
 from plugins.builtin.redis_script import RedisScriptPlugin
+from plugins.configs import Config
 from plugins.sdk.context import Finding, PluginRejection, RequestContext, ResponseContext
 from plugins.sdk.llm_content import message_texts
 
@@ -30,6 +31,15 @@ logger = logging.getLogger(__name__)
 PROMPT_KEYS = ("messages", "system", "prompt", "input")
 TRUSTGATE_UNITS = {"second": "1s", "minute": "1m", "hour": "1h", "day": "1d"}
 TRUSTGATE_KEYS = ("identifier_header", "window")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenRateLimiterConfig(Config):
+    limit: int
+    window: str = "1m"
+    identifier: str = "key"
+    user_header: str | None = None
+    default_max_tokens: int = 1024
 
 
 class TrustGateWindowSerializer(StrictSerializer):
@@ -42,10 +52,12 @@ class TrustGateWindowSerializer(StrictSerializer):
 
 class TokenRateLimiterSettingsSerializer(PluginSettingsSerializer):
     limit = serializers.IntegerField(min_value=1, max_value=10**12, help_text="Tokens per window.")
-    window = DurationField(default="1m", help_text="Sliding window, e.g. 30s, 1m, 1h.")
+    window = DurationField(
+        default=TokenRateLimiterConfig.window, help_text="Sliding window, e.g. 30s, 1m, 1h."
+    )
     identifier = serializers.ChoiceField(
         choices=["key", "user"],
-        default="key",
+        default=TokenRateLimiterConfig.identifier,
         help_text="Whose budget: the API key, or the user named by `user_header` (else the "
         "API key; the client IP on public rules).",
     )
@@ -57,7 +69,7 @@ class TokenRateLimiterSettingsSerializer(PluginSettingsSerializer):
     default_max_tokens = serializers.IntegerField(
         min_value=1,
         max_value=10**9,
-        default=1024,
+        default=TokenRateLimiterConfig.default_max_tokens,
         help_text="Completion tokens reserved when a request sets no max_tokens.",
     )
 
@@ -158,19 +170,19 @@ class TokenRateLimiterPlugin(RedisScriptPlugin):
     allowed_stages = ("pre_request", "post_response")
     fixed_stages = ("pre_request", "post_response")
     settings_serializer = TokenRateLimiterSettingsSerializer
+    Config = TokenRateLimiterConfig
+    config: TokenRateLimiterConfig
     label = "Token Rate Limiter"
     category = "request_validation"
     script_path = Path(__file__).parent / "token_rate_limiter.lua"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        config = self.settings
-        self.limit: int = config["limit"]
-        self.window_ms = parse_duration_ms(config["window"])
-        self.user_header: str | None = (
-            config.get("user_header") if config["identifier"] == "user" else None
-        )
-        self.default_max_tokens: int = config["default_max_tokens"]
+        config = self.config
+        self.limit: int = config.limit
+        self.window_ms = parse_duration_ms(config.window)
+        self.user_header: str | None = config.user_header if config.identifier == "user" else None
+        self.default_max_tokens: int = config.default_max_tokens
 
     def identity(self, request: RequestContext) -> str:
         """The trusted user header (identifier "user"), else the API key, else the client IP."""

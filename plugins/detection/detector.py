@@ -4,9 +4,11 @@ sanitise on a hit."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any
 
 from plugins.base import Plugin
+from plugins.configs import Config
 from plugins.detection.engine import Matcher, Rule, compiled
 from plugins.detection.fields import expand
 from plugins.detection.report import BLOCKED, LOGGED, SANITIZED, report
@@ -16,25 +18,31 @@ from plugins.sdk.context import PluginRejection, RequestContext
 BLOCK, LOG_ONLY, SANITIZE = "block", "log_only", "sanitize"
 
 
+@dataclass(frozen=True, kw_only=True)
+class DetectorConfig(Config):
+    """The settings every pattern detector has (each names its own error_message)."""
+
+    content_to_check: tuple[str, ...]
+    action: str = BLOCK
+    status_code: int = 400
+    error_message: str
+
+
 class PatternDetector(Plugin):
     """Subclasses say which built-in rules the settings enable and which operator rules
     (with the places each applies to) they add."""
 
     allowed_stages = ("pre_request",)
-    custom_key: ClassVar[str]  # the settings list of operator rules
-    custom_location_key: ClassVar[str]  # where one operator rule applies
+    config: DetectorConfig
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        config = self.settings
-        checked = expand(config["content_to_check"])
+        config = self.config
+        checked = expand(config.content_to_check)
         builtin = self.builtin_rules()
         custom = [
-            (
-                Rule(item["name"], item["name"], item["pattern"]),
-                expand([item[self.custom_location_key]]),
-            )
-            for item in config[self.custom_key]
+            (Rule(name, name, pattern), expand([where]))
+            for name, pattern, where in self.custom_rules()
         ]
         self.matchers: dict[str, Matcher] = {
             where: compiled(
@@ -45,13 +53,20 @@ class PatternDetector(Plugin):
             )
             for where in LOCATIONS
         }
-        self.action: str = config["action"]
-        self.status_code: int = config["status_code"]
-        self.error_message: str = config["error_message"]
-        self.sanitize_char: str = config.get("sanitize_char", "X")
+        self.action: str = config.action
+        self.status_code: int = config.status_code
+        self.error_message: str = config.error_message
 
     def builtin_rules(self) -> tuple[Rule, ...]:
         raise NotImplementedError(".builtin_rules() must be overridden")
+
+    def custom_rules(self) -> tuple[tuple[str, str, str], ...]:
+        """The operator's rules as (name, pattern, where it applies)."""
+        raise NotImplementedError(".custom_rules() must be overridden")
+
+    def sanitize_char(self) -> str:
+        """What replaces each character of a matched fragment (detectors that sanitise)."""
+        raise NotImplementedError(".sanitize_char() must be overridden to sanitise")
 
     def pre_request(self, request: RequestContext) -> None:
         if self.action == SANITIZE:
@@ -68,7 +83,7 @@ class PatternDetector(Plugin):
         hit = path_hit(request, self.matchers)
         if hit is not None:
             self.refuse(request, hit)
-        for hit in Sanitiser(self.matchers, self.sanitize_char).request(request):
+        for hit in Sanitiser(self.matchers, self.sanitize_char()).request(request):
             report(request, self.name, hit.rule, hit.where, SANITIZED)
 
     def refuse(self, request: RequestContext, hit: Hit) -> None:

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from plugins.base import Plugin
 from plugins.pipeline import PluginSpec, build_plugin
+from plugins.registry import registry
 from plugins.sdk.context import LLMCall, RequestContext
 
 
@@ -39,7 +40,9 @@ def make_request(
 
 
 def make_plugin(name: str, settings: dict[str, Any], stage: str = "pre_request") -> Plugin:
-    """A plugin instance built the way compiled chains build them, with a fresh instance id."""
+    """A plugin instance built the way compiled chains build them, with a fresh instance id,
+    of `settings` as the admin API stores them (validated and normalised; ValidationError)."""
+    settings = registry.get(name).validated_settings(settings)
     spec = PluginSpec(
         id=str(uuid.uuid4()),
         level="gateway",

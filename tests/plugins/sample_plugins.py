@@ -8,6 +8,7 @@ import gevent
 from rest_framework import serializers
 
 from plugins.base import Plugin, PluginSettingsSerializer
+from plugins.configs import Config
 from plugins.sdk.context import LLMCall, RequestContext, ResponseContext
 from plugins.sdk.streams.text_filter import StreamStop, TextFilter
 
@@ -15,9 +16,15 @@ from plugins.sdk.streams.text_filter import StreamStop, TextFilter
 LLM_CALLS: dict[str, LLMCall] = {}
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RecorderConfig(Config):
+    label: str
+    sleep: float = 0.0
+
+
 class RecorderSettings(PluginSettingsSerializer):
     label = serializers.CharField()
-    sleep = serializers.FloatField(default=0.0, min_value=0.0, max_value=5.0)
+    sleep = serializers.FloatField(default=RecorderConfig.sleep, min_value=0.0, max_value=5.0)
 
 
 class RecorderPlugin(Plugin):
@@ -27,11 +34,12 @@ class RecorderPlugin(Plugin):
     category = "request_validation"
     allowed_stages = ("pre_request", "post_request", "pre_response", "post_response")
     settings_serializer = RecorderSettings
+    Config = RecorderConfig
 
     def _record(self, request: RequestContext) -> None:
-        gevent.sleep(float(self.settings.get("sleep", 0)))
+        gevent.sleep(self.config.sleep)
         order = request.metadata.setdefault("order", [])
-        order.append(f"{self.stage}:{self.settings['label']}")
+        order.append(f"{self.stage}:{self.config.label}")
         request.response_headers["X-Order"] = ",".join(order)
 
     def pre_request(self, request: RequestContext) -> None:
@@ -82,8 +90,13 @@ class ShoutPlugin(Plugin):
         return chunk.upper()
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChunkCrasherConfig(Config):
+    crash_on: str = "boom"
+
+
 class ChunkCrasherSettings(PluginSettingsSerializer):
-    crash_on = serializers.CharField(default="boom")
+    crash_on = serializers.CharField(default=ChunkCrasherConfig.crash_on)
 
 
 class ChunkCrasherPlugin(Plugin):
@@ -93,13 +106,14 @@ class ChunkCrasherPlugin(Plugin):
     category = "request_validation"
     allowed_stages = ("post_response",)
     settings_serializer = ChunkCrasherSettings
+    Config = ChunkCrasherConfig
     stream_error_message = "chunk hook failed"
 
     def post_response(self, request: RequestContext, response: ResponseContext) -> None:
         pass
 
     def on_chunk(self, request: RequestContext, chunk: bytes) -> bytes:
-        if self.settings["crash_on"].encode() in chunk:
+        if self.config.crash_on.encode() in chunk:
             raise RuntimeError("chunk hook crashed")
         return chunk
 
@@ -137,10 +151,17 @@ class RedactFilter(TextFilter):
         return text.replace(self.word, "[gone]")
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RedactConfig(Config):
+    word: str = "secret"
+    stop_on: str = ""
+    crash_on: str = ""
+
+
 class RedactSettings(PluginSettingsSerializer):
-    word = serializers.CharField(default="secret")
-    stop_on = serializers.CharField(default="", allow_blank=True)
-    crash_on = serializers.CharField(default="", allow_blank=True)
+    word = serializers.CharField(default=RedactConfig.word)
+    stop_on = serializers.CharField(default=RedactConfig.stop_on, allow_blank=True)
+    crash_on = serializers.CharField(default=RedactConfig.crash_on, allow_blank=True)
 
 
 class RedactPlugin(Plugin):
@@ -150,15 +171,16 @@ class RedactPlugin(Plugin):
     category = "data_masking"
     allowed_stages = ("post_response",)
     settings_serializer = RedactSettings
+    Config = RedactConfig
     stream_error_message = "redaction failed"
 
     def post_response(self, request: RequestContext, response: ResponseContext) -> None:
         if response.body is not None:
-            response.body = response.body.replace(self.settings["word"].encode(), b"[gone]")
+            response.body = response.body.replace(self.config.word.encode(), b"[gone]")
 
     def stream_filter(self, request: RequestContext, response: ResponseContext) -> TextFilter:
-        settings = self.settings
-        return RedactFilter(settings["word"], settings["stop_on"], settings["crash_on"])
+        config = self.config
+        return RedactFilter(config.word, config.stop_on, config.crash_on)
 
 
 class LLMRecorderPlugin(Plugin):

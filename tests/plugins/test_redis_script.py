@@ -31,7 +31,10 @@ def script_plugin_class(path: Path, source: str) -> type[RedisScriptPlugin]:
 
 def build(plugin_class: type[RedisScriptPlugin], **settings: object) -> RedisScriptPlugin:
     return plugin_class(
-        instance_id=str(uuid.uuid4()), level="gateway", stage="pre_request", settings=settings
+        instance_id=str(uuid.uuid4()),
+        level="gateway",
+        stage="pre_request",
+        config=plugin_class.config_from(settings),
     )
 
 

@@ -10,6 +10,7 @@ from urllib.parse import quote_plus, unquote_plus
 
 from plugins.base import Plugin
 from plugins.builtin.data_masking.body import NOT_PARSED, mask_body
+from plugins.builtin.data_masking.config import DataMaskingConfig
 from plugins.builtin.data_masking.errors import FAILED, scrubbed
 from plugins.builtin.data_masking.masker import Hits, Masker, restore_tokens
 from plugins.builtin.data_masking.settings import DataMaskingSettingsSerializer
@@ -32,6 +33,8 @@ class DataMaskingPlugin(Plugin):
     category = "data_masking"
     allowed_stages = ("pre_request", "post_response")
     settings_serializer = DataMaskingSettingsSerializer
+    Config = DataMaskingConfig
+    config: DataMaskingConfig
     secret_settings = ("reversible_hashing.secret",)
     rewrites_request = True
     error_message = FAILED
@@ -39,14 +42,14 @@ class DataMaskingPlugin(Plugin):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.masker = Masker(self.settings)
-        reversible = self.settings["reversible_hashing"]
-        self.reversible: bool = reversible["enabled"]
-        self.secret = reversible["secret"].encode() if self.reversible else None
-        targets = self.settings.get("targets", {})
-        self.query: bool = targets.get("query", False)
-        self.headers: list[str] = targets.get("headers", [])
-        self.json_keys: bool = targets.get("json_keys", False)
+        self.masker = Masker(self.config)
+        reversible = self.config.reversible_hashing
+        self.reversible: bool = reversible.enabled
+        self.secret = reversible.secret.encode() if self.reversible else None
+        targets = self.config.targets
+        self.query: bool = targets.query
+        self.headers: tuple[str, ...] = targets.headers
+        self.json_keys: bool = targets.json_keys
 
     def fails_open_on(self, stage: str, error: Exception) -> bool:
         return False

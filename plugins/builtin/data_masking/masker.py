@@ -17,6 +17,7 @@ from typing import Any
 import re2
 from rapidfuzz.distance import Levenshtein
 
+from plugins.builtin.data_masking.config import DataMaskingConfig, EntityConfig, RuleConfig
 from plugins.builtin.data_masking.entities import BY_NAME, ENTITIES, Entity
 from plugins.detection.normalise import Origins, folded_with_origins, unicode_folded
 
@@ -105,23 +106,23 @@ def context_regex(words: tuple[str, ...]) -> re.Pattern[str] | None:
 class Masker:
     """Masks text as the settings say; shared by concurrent requests (no state of its own)."""
 
-    def __init__(self, settings: dict[str, Any]) -> None:
-        self.normalize: bool = settings.get("normalize_input", False)
-        self.entities = self._entities(settings)
+    def __init__(self, config: DataMaskingConfig) -> None:
+        self.normalize: bool = config.normalize_input
+        self.entities = self._entities(config)
         words = {word for item in self.entities for word in item.entity.context}
         self.key_words = context_regex(tuple(words))
         self.key_contexts: dict[str, str] = {}  # key -> its context words (a bounded memo)
         self.scan = self._scan_regex()
-        rules = settings.get("rules", [])
+        rules = config.rules
         self.regex_rules = [
-            (compile_re2(rule["pattern"]), self._rule_target("regex_rule", index, rule))
+            (compile_re2(rule.pattern), self._rule_target("regex_rule", index, rule))
             for index, rule in enumerate(rules, 1)
-            if rule["type"] == "regex"
+            if rule.type == "regex"
         ]
         keywords = {
-            unicode_folded(rule["pattern"]): Target(f"keyword_rule_{index}", rule["mask_with"])
+            unicode_folded(rule.pattern): Target(f"keyword_rule_{index}", rule.mask_with)
             for index, rule in enumerate(rules, 1)
-            if rule["type"] == "keyword"
+            if rule.type == "keyword"
         }
         self.keywords = {self._fold(word): target for word, target in keywords.items()}
         self.first_keyword = next(iter(keywords.values()), None)  # for case folds lower() misses
@@ -134,8 +135,8 @@ class Masker:
         if self.scan is not None:
             patterns.append(self.scan.pattern)
         self.spotters = [re2.compile(p, re2_options(capture=False))._regexp for p in patterns]
-        self.max_edits: int = settings.get("max_edit_distance", 1)
-        self.similarity: float = settings.get("similarity_threshold", 0.8)
+        self.max_edits: int = config.max_edit_distance
+        self.similarity: float = config.similarity_threshold
         self.fuzzy_words = self._fuzzy_words_regex()
 
     def _fuzzy_words_regex(self) -> re.Pattern[str] | None:
@@ -147,21 +148,21 @@ class Masker:
         return re.compile(rf"(?<!\w)\w{{{shortest},{longest}}}(?!\w)")
 
     @staticmethod
-    def _rule_target(prefix: str, index: int, rule: dict[str, Any]) -> Target:
-        return Target(f"{prefix}_{index}", rule["mask_with"], rule.get("preserve_len", False))
+    def _rule_target(prefix: str, index: int, rule: RuleConfig) -> Target:
+        return Target(f"{prefix}_{index}", rule.mask_with, rule.preserve_len)
 
     @staticmethod
-    def _entities(settings: dict[str, Any]) -> list[ScanEntity]:
-        items = {item["entity"]: item for item in settings.get("predefined_entities", [])}
-        apply_all = settings.get("apply_all", False)
+    def _entities(config: DataMaskingConfig) -> list[ScanEntity]:
+        items = {item.entity: item for item in config.predefined_entities}
+        apply_all = config.apply_all
         chosen = []
         for entity in ENTITIES:
             item = items.get(entity.name)
-            if item is None and not apply_all or item is not None and not item["enabled"]:
+            if item is None and not apply_all or item is not None and not item.enabled:
                 continue
-            item = item or {}
-            mask = item.get("mask_with") or (APPLY_ALL_MASK if apply_all else entity.mask)
-            target = Target(entity.name, mask, item.get("preserve_len", False))
+            item = item or EntityConfig(entity=entity.name)
+            mask = item.mask_with or (APPLY_ALL_MASK if apply_all else entity.mask)
+            target = Target(entity.name, mask, item.preserve_len)
             group = f"v{len(chosen)}" if "(?P<value>" in entity.pattern else None
             chosen.append(ScanEntity(entity, target, group, context_regex(entity.context)))
         return chosen

@@ -12,8 +12,16 @@ from gateway_project.headers import CREDENTIAL_HEADERS
 from gateway_project.secret_masking import MASK
 from gateway_project.serializers import JSONBooleanField, StrictSerializer
 from plugins.base import PluginSettingsSerializer
+from plugins.builtin.data_masking.config import (
+    DataMaskingConfig,
+    EntityConfig,
+    ReversibleHashing,
+    RuleConfig,
+    Targets,
+)
 from plugins.builtin.data_masking.entities import NAMES
 from plugins.builtin.data_masking.masker import compile_re2
+from plugins.configs import settings_of
 
 MAX_RULES = 200
 MAX_PATTERN = 1000
@@ -31,9 +39,9 @@ UNMASKABLE_HEADERS = CREDENTIAL_HEADERS | {
 
 class EntitySerializer(StrictSerializer):
     entity = serializers.ChoiceField(choices=NAMES)
-    enabled = JSONBooleanField(default=True)
+    enabled = JSONBooleanField(default=EntityConfig.enabled)
     mask_with = serializers.CharField(required=False, max_length=200)
-    preserve_len = JSONBooleanField(default=False)
+    preserve_len = JSONBooleanField(default=EntityConfig.preserve_len)
 
 
 class RuleSerializer(StrictSerializer):
@@ -41,7 +49,7 @@ class RuleSerializer(StrictSerializer):
     type = serializers.ChoiceField(choices=["keyword", "regex"])
     mask_with = serializers.CharField(max_length=200, trim_whitespace=False)
     preserve_len = JSONBooleanField(
-        default=False,
+        default=RuleConfig.preserve_len,
         help_text="Regex hits become '*' as long as the value; keywords keep mask_with as "
         "TrustGate does.",
     )
@@ -60,7 +68,7 @@ class RuleSerializer(StrictSerializer):
 
 
 class ReversibleHashingSerializer(StrictSerializer):
-    enabled = JSONBooleanField(default=False)
+    enabled = JSONBooleanField(default=ReversibleHashing.enabled)
     secret = serializers.CharField(
         required=False,
         max_length=1000,
@@ -85,14 +93,14 @@ class ReversibleHashingSerializer(StrictSerializer):
 class TargetsSerializer(StrictSerializer):
     """Where masking looks besides the body (which it always masks); all off by default."""
 
-    query = JSONBooleanField(default=False, help_text="Query string values masked.")
+    query = JSONBooleanField(default=Targets.query, help_text="Query string values masked.")
     headers = serializers.ListField(
         child=HeaderNameField(),
         default=list,
         max_length=MAX_HEADERS,
         help_text="Request headers whose values are masked (names, any case).",
     )
-    json_keys = JSONBooleanField(default=False, help_text="JSON key names masked too.")
+    json_keys = JSONBooleanField(default=Targets.json_keys, help_text="JSON key names masked too.")
 
     def validate_headers(self, names: list[str]) -> list[str]:
         lowered = [name.lower() for name in names]
@@ -110,10 +118,14 @@ class DataMaskingSettingsSerializer(PluginSettingsSerializer):
     rules = serializers.ListField(
         child=RuleSerializer(), required=False, default=list, max_length=MAX_RULES
     )
-    apply_all = JSONBooleanField(default=False)
-    similarity_threshold = serializers.FloatField(default=0.8, min_value=0.0, max_value=1.0)
-    max_edit_distance = serializers.IntegerField(default=1, min_value=0, max_value=5)
-    normalize_input = JSONBooleanField(default=False)
+    apply_all = JSONBooleanField(default=DataMaskingConfig.apply_all)
+    similarity_threshold = serializers.FloatField(
+        default=DataMaskingConfig.similarity_threshold, min_value=0.0, max_value=1.0
+    )
+    max_edit_distance = serializers.IntegerField(
+        default=DataMaskingConfig.max_edit_distance, min_value=0, max_value=5
+    )
+    normalize_input = JSONBooleanField(default=DataMaskingConfig.normalize_input)
     reversible_hashing = ReversibleHashingSerializer(required=False)
     targets = TargetsSerializer(required=False)
 
@@ -135,6 +147,6 @@ class DataMaskingSettingsSerializer(PluginSettingsSerializer):
             raise serializers.ValidationError(
                 {"predefined_entities": ["Give at least one enabled entity or rule, or apply_all."]}
             )
-        attrs.setdefault("reversible_hashing", {"enabled": False})
-        attrs.setdefault("targets", {"query": False, "headers": [], "json_keys": False})
+        attrs.setdefault("reversible_hashing", settings_of(ReversibleHashing()))
+        attrs.setdefault("targets", settings_of(Targets()))
         return attrs

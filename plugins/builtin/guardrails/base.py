@@ -16,6 +16,7 @@ from gateway_project.serializers import StrictSerializer
 from plugins.base import Plugin, PluginSettingsSerializer
 from plugins.builtin.guardrails.client import GuardrailUnavailable
 from plugins.builtin.guardrails.texts import body_texts, rewritten_body, split_path
+from plugins.configs import Config
 from plugins.sdk.context import Finding, PluginRejection, RequestContext, ResponseContext
 from plugins.sdk.llm_content import MessageText
 from plugins.sdk.streams.text_filter import StreamStop, TextFilter
@@ -62,18 +63,35 @@ class DotPathField(serializers.CharField):
         return text
 
 
+@dataclass(frozen=True, kw_only=True)
+class GuardrailActions:
+    type: str = "block"
+    message: str | None = None  # the guardrail's own message
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuardrailConfig(Config):
+    timeout: float = 5.0
+    on_error: str = "block"
+    fields: tuple[str, ...] = ()  # the whole body
+    check_every_chars: int = 500
+    actions: GuardrailActions = GuardrailActions()  # (external_api offers none: the default)
+
+
 class ActionsSerializer(StrictSerializer):
     """What a hit does: `block` answers with the error, `log_only` records a finding."""
 
-    type = serializers.ChoiceField(choices=["block", "log_only"], default="block")
+    type = serializers.ChoiceField(choices=["block", "log_only"], default=GuardrailActions.type)
     message = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
 
 class GuardrailSettingsSerializer(PluginSettingsSerializer):
-    timeout = TimeoutField(default=5.0, help_text="Connect and read timeout of a call.")
+    timeout = TimeoutField(
+        default=GuardrailConfig.timeout, help_text="Connect and read timeout of a call."
+    )
     on_error = serializers.ChoiceField(
         choices=["block", "allow"],
-        default="block",
+        default=GuardrailConfig.on_error,
         help_text="Service unreachable, timed out or erring: block (502) or allow (logged).",
     )
     fields = serializers.ListField(
@@ -83,7 +101,7 @@ class GuardrailSettingsSerializer(PluginSettingsSerializer):
         help_text="Non-LLM bodies: the JSON fields checked (default: the whole body).",
     )
     check_every_chars = serializers.IntegerField(
-        default=500,
+        default=GuardrailConfig.check_every_chars,
         min_value=1,
         max_value=1_000_000,
         help_text="Streamed answers: check the text so far each time it grew by this much.",
@@ -113,16 +131,19 @@ class RemoteGuardrail(Plugin):
     category = "content_security"
     allowed_stages = ("pre_request", "post_response")
     settings_serializer: ClassVar[type[serializers.Serializer]] = GuardrailSettingsSerializer
+    Config: ClassVar[type[GuardrailConfig]] = GuardrailConfig
+    config: GuardrailConfig
     sends_content_out = True
     stream_error_message = UNAVAILABLE
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.timeout: float = self.settings["timeout"]
-        self.on_error: str = self.settings["on_error"]
-        self.fields = tuple(split_path(path) for path in self.settings.get("fields", ()))
-        self.check_every_chars: int = self.settings["check_every_chars"]
-        self.log_only: bool = self.settings.get("actions", {}).get("type") == "log_only"
+        config = self.config
+        self.timeout: float = config.timeout
+        self.on_error: str = config.on_error
+        self.fields = tuple(split_path(path) for path in config.fields)
+        self.check_every_chars: int = config.check_every_chars
+        self.log_only: bool = config.actions.type == "log_only"
 
     def check(self, texts: Sequence[str], *, source: str, request: RequestContext) -> Verdict:
         """The service's verdict on `texts` (`source`: "INPUT" or "OUTPUT"); raises

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -15,6 +16,7 @@ from gateway_project.serializers import StrictSerializer
 from gateway_project.upstream_deny import refuse_denied_address
 from plugins.builtin.guardrails.base import (
     ActionsSerializer,
+    GuardrailConfig,
     GuardrailSettingsSerializer,
     RemoteGuardrail,
     Verdict,
@@ -26,6 +28,23 @@ DEFAULT_MESSAGE = "content blocked by guardrail"
 REGION_RE = r"^[a-z]{2}(-[a-z]+)+-\d+$"
 VERSION_RE = r"^([1-9][0-9]{0,7}|DRAFT)$"
 MASKING = frozenset({"ANONYMIZED", "NONE"})  # assessment actions that do not block
+
+
+@dataclass(frozen=True, kw_only=True)
+class AWSCredentials:
+    aws_access_key_id: str
+    aws_secret_access_key: str
+    aws_session_token: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BedrockGuardrailConfig(GuardrailConfig):
+    guardrail_id: str
+    version: str = "DRAFT"
+    region: str
+    credentials: AWSCredentials
+    endpoint: str | None = None  # https://bedrock-runtime.<region>.amazonaws.com
+    mode: str = "block"
 
 
 class AWSCredentialsSerializer(StrictSerializer):
@@ -41,7 +60,9 @@ class AWSCredentialsSerializer(StrictSerializer):
 
 class BedrockGuardrailSettingsSerializer(GuardrailSettingsSerializer):
     guardrail_id = serializers.CharField(max_length=2048, help_text="Identifier or ARN.")
-    version = serializers.RegexField(VERSION_RE, default="DRAFT", max_length=8)
+    version = serializers.RegexField(
+        VERSION_RE, default=BedrockGuardrailConfig.version, max_length=8
+    )
     region = serializers.RegexField(REGION_RE, max_length=50)
     credentials = AWSCredentialsSerializer()
     endpoint = BaseURLField(
@@ -51,7 +72,7 @@ class BedrockGuardrailSettingsSerializer(GuardrailSettingsSerializer):
     )
     mode = serializers.ChoiceField(
         choices=["block", "mask"],
-        default="block",
+        default=BedrockGuardrailConfig.mode,
         help_text="mask: forward the guardrail's masked text when it only anonymised.",
     )
     actions = ActionsSerializer(required=False)
@@ -62,6 +83,8 @@ class BedrockGuardrailPlugin(RemoteGuardrail):
     label = "Bedrock Guardrail"
     description = "Checks prompts and answers with an Amazon Bedrock guardrail (ApplyGuardrail)."
     settings_serializer = BedrockGuardrailSettingsSerializer
+    Config = BedrockGuardrailConfig
+    config: BedrockGuardrailConfig
     secret_settings = (
         "credentials.aws_access_key_id",
         "credentials.aws_secret_access_key",
@@ -70,13 +93,13 @@ class BedrockGuardrailPlugin(RemoteGuardrail):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        config = self.settings
-        self.signer = sigv4_signer(config["credentials"], config["region"])
-        base = config.get("endpoint") or f"https://bedrock-runtime.{config['region']}.amazonaws.com"
-        guardrail, version = quote(config["guardrail_id"], safe=""), config["version"]
+        config = self.config
+        self.signer = sigv4_signer(config.credentials, config.region)
+        base = config.endpoint or f"https://bedrock-runtime.{config.region}.amazonaws.com"
+        guardrail, version = quote(config.guardrail_id, safe=""), config.version
         self.url = f"{base.rstrip('/')}/guardrail/{guardrail}/version/{version}/apply"
-        self.mask = config["mode"] == "mask"
-        self.message: str = config.get("actions", {}).get("message") or DEFAULT_MESSAGE
+        self.mask = config.mode == "mask"
+        self.message: str = config.actions.message or DEFAULT_MESSAGE
 
     def check(self, texts: Sequence[str], *, source: str, request: RequestContext) -> Verdict:
         body = json.dumps(
@@ -117,14 +140,14 @@ class BedrockGuardrailPlugin(RemoteGuardrail):
         return self.message
 
 
-def sigv4_signer(keys: dict[str, str], region: str) -> Any:
+def sigv4_signer(keys: AWSCredentials, region: str) -> Any:
     """botocore's SigV4 signer for Bedrock in `region`. botocore is imported here, when a
     bedrock_guardrail chain is built, not when every worker starts (it weighs ~70 ms)."""
     from botocore.auth import SigV4Auth
     from botocore.credentials import Credentials
 
     credentials = Credentials(
-        keys["aws_access_key_id"], keys["aws_secret_access_key"], keys.get("aws_session_token")
+        keys.aws_access_key_id, keys.aws_secret_access_key, keys.aws_session_token
     )
     return SigV4Auth(credentials, "bedrock", region)
 

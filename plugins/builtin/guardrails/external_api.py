@@ -3,7 +3,8 @@ its request, conditions on its JSON answer stop the request (422)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from rest_framework import serializers
@@ -13,16 +14,49 @@ from gateway_project.serializers import JSONBooleanField, StrictSerializer
 from gateway_project.upstream_deny import refuse_denied_address
 from plugins.builtin.guardrails.base import (
     DotPathField,
+    GuardrailConfig,
     GuardrailSettingsSerializer,
     RemoteGuardrail,
     Verdict,
 )
 from plugins.builtin.guardrails.client import call_json
 from plugins.builtin.guardrails.texts import MISSING, Path, split_path, value_at
+from plugins.configs import empty_mapping
 from plugins.sdk.context import Finding, RequestContext
 
 OPERATORS = ("eq", "neq", "gt", "lt", "contains")
 DEFAULT_MESSAGE = "request refused by the external validation"
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueryParam:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FieldMap:
+    source: str
+    destination: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Condition:
+    field: str
+    operator: str
+    value: Any
+    stop_flow: bool
+    message: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExternalAPIConfig(GuardrailConfig):
+    endpoint: str
+    method: str = "POST"
+    headers: Mapping[str, str] = field(default_factory=empty_mapping)
+    query_params: tuple[QueryParam, ...] = ()
+    field_maps: tuple[FieldMap, ...] = ()
+    conditions: tuple[Condition, ...] = ()
 
 
 class QueryParamSerializer(StrictSerializer):
@@ -49,7 +83,9 @@ class ConditionSerializer(StrictSerializer):
 
 class ExternalAPISettingsSerializer(GuardrailSettingsSerializer):
     endpoint = BaseURLField(validators=[refuse_denied_address])
-    method = serializers.ChoiceField(choices=["POST", "PUT", "PATCH", "GET"], default="POST")
+    method = serializers.ChoiceField(
+        choices=["POST", "PUT", "PATCH", "GET"], default=ExternalAPIConfig.method
+    )
     headers = HeadersField(required=False, default=dict)
     query_params = serializers.ListField(
         child=QueryParamSerializer(), required=False, default=list, max_length=50
@@ -72,21 +108,22 @@ class ExternalAPIPlugin(RemoteGuardrail):
     label = "External API"
     description = "Asks an external verdict service; conditions on its answer refuse (422)."
     settings_serializer = ExternalAPISettingsSerializer
+    Config = ExternalAPIConfig
+    config: ExternalAPIConfig
     secret_settings = ("headers.*", "query_params.*.value")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        config = self.settings
-        self.endpoint: str = config["endpoint"]
-        self.method: str = config["method"]
-        self.headers: dict[str, str] = config["headers"]
-        self.params = [(p["name"], p["value"]) for p in config["query_params"]]
+        config = self.config
+        self.endpoint: str = config.endpoint
+        self.method: str = config.method
+        self.headers: dict[str, str] = dict(config.headers)
+        self.params = [(p.name, p.value) for p in config.query_params]
         self.field_maps = [
-            (split_path(m["source"]), split_path(m["destination"])) for m in config["field_maps"]
+            (split_path(m.source), split_path(m.destination)) for m in config.field_maps
         ]
         self.conditions = [
-            {**condition, "path": split_path(condition["field"])}
-            for condition in config["conditions"]
+            (condition, split_path(condition.field)) for condition in config.conditions
         ]
 
     def check(self, texts: Sequence[str], *, source: str, request: RequestContext) -> Verdict:
@@ -101,11 +138,11 @@ class ExternalAPIPlugin(RemoteGuardrail):
             params=self.params,
             payload=payload if self.method != "GET" else None,
         )
-        for condition in self.conditions:
-            if not matches(value_at(answer, condition["path"]), condition):
+        for condition, path in self.conditions:
+            if not matches(value_at(answer, path), condition):
                 continue
-            message = condition.get("message") or DEFAULT_MESSAGE
-            if condition["stop_flow"]:
+            message = condition.message or DEFAULT_MESSAGE
+            if condition.stop_flow:
                 return Verdict(flagged=True, status=422, message=message, kinds=("condition",))
             request.findings.append(Finding(self.name, "condition", "logged"))
         return Verdict()
@@ -136,10 +173,10 @@ def place(payload: dict[str, Any], path: Path, value: Any) -> None:
     holder[str(path[-1])] = value
 
 
-def matches(actual: Any, condition: dict[str, Any]) -> bool:
+def matches(actual: Any, condition: Condition) -> bool:
     """Whether the answer's value at the condition's field satisfies it (a missing field
     satisfies only `neq`)."""
-    operator, expected = condition["operator"], condition["value"]
+    operator, expected = condition.operator, condition.value
     if actual is MISSING:
         return operator == "neq"
     if operator in ("eq", "neq"):

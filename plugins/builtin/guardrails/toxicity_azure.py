@@ -3,7 +3,8 @@ answers; a category at or over its severity threshold is a 403."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rest_framework import serializers
@@ -14,6 +15,7 @@ from gateway_project.upstream_deny import refuse_denied_address
 from plugins.builtin.guardrails.base import (
     ActionsSerializer,
     DotPathField,
+    GuardrailConfig,
     GuardrailSettingsSerializer,
     RemoteGuardrail,
     Verdict,
@@ -27,6 +29,27 @@ CATEGORIES = ("Hate", "Violence", "SelfHarm", "Sexual")
 LEVELS = {"FourSeverityLevels": (0, 2, 4, 6), "EightSeverityLevels": tuple(range(8))}
 MAX_TEXT = 10_000  # characters per text:analyze call
 DEFAULT_SEVERITY = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class Endpoints:
+    text: str
+    image: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContentType:
+    type: str
+    path: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToxicityAzureConfig(GuardrailConfig):
+    api_key: str
+    endpoints: Endpoints
+    output_type: str = "FourSeverityLevels"
+    category_severity: Mapping[str, int] | None = None  # all four categories at 2
+    content_types: tuple[ContentType, ...] = ()
 
 
 class EndpointsSerializer(StrictSerializer):
@@ -44,7 +67,9 @@ class ContentTypeSerializer(StrictSerializer):
 class ToxicityAzureSettingsSerializer(GuardrailSettingsSerializer):
     api_key = HeaderValueField(max_length=4000)
     endpoints = EndpointsSerializer()
-    output_type = serializers.ChoiceField(choices=list(LEVELS), default="FourSeverityLevels")
+    output_type = serializers.ChoiceField(
+        choices=list(LEVELS), default=ToxicityAzureConfig.output_type
+    )
     category_severity = serializers.DictField(
         child=serializers.IntegerField(min_value=0, max_value=7),
         required=False,
@@ -79,24 +104,24 @@ class ToxicityAzurePlugin(RemoteGuardrail):
     label = "Toxicity (Azure AI Content Safety)"
     description = "Checks prompts and answers with Azure AI Content Safety."
     settings_serializer = ToxicityAzureSettingsSerializer
+    Config = ToxicityAzureConfig
+    config: ToxicityAzureConfig
     secret_settings = ("api_key",)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        config = self.settings
-        self.headers = {"Ocp-Apim-Subscription-Key": config["api_key"]}
-        self.endpoints: dict[str, str] = config["endpoints"]
-        self.output_type: str = config["output_type"]
-        self.thresholds: dict[str, int] = config.get("category_severity") or dict.fromkeys(
+        config = self.config
+        self.headers = {"Ocp-Apim-Subscription-Key": config.api_key}
+        self.endpoints: Endpoints = config.endpoints
+        self.output_type: str = config.output_type
+        self.thresholds: Mapping[str, int] = config.category_severity or dict.fromkeys(
             CATEGORIES, DEFAULT_SEVERITY
         )
         self.paths = {
-            kind: [
-                split_path(c["path"]) for c in config.get("content_types", ()) if c["type"] == kind
-            ]
+            kind: [split_path(c.path) for c in config.content_types if c.type == kind]
             for kind in ("text", "image")
         }
-        self.message: str = config.get("actions", {}).get("message") or ""
+        self.message: str = config.actions.message or ""
 
     def request_texts(self, request: RequestContext) -> list[MessageText]:
         if self.paths["text"]:
@@ -112,10 +137,10 @@ class ToxicityAzurePlugin(RemoteGuardrail):
                 "categories": list(self.thresholds),
                 "outputType": self.output_type,
             }
-            _merge(severities, self._analyze(self.endpoints["text"], payload))
+            _merge(severities, self._analyze(self.endpoints.text, payload))
         if source == "INPUT":
             for image in self.images(request):
-                _merge(severities, self._analyze(self.endpoints["image"], {"image": image}))
+                _merge(severities, self._analyze(self.endpoints.image, {"image": image}))
         hits = [
             (name, severities[name], limit)
             for name, limit in self.thresholds.items()

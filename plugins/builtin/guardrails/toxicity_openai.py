@@ -3,7 +3,8 @@ answers; a category scored at or over its threshold is a 403."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from rest_framework import serializers
@@ -12,11 +13,13 @@ from gateway_project.fields import BaseURLField, HeaderValueField
 from gateway_project.upstream_deny import refuse_denied_address
 from plugins.builtin.guardrails.base import (
     ActionsSerializer,
+    GuardrailConfig,
     GuardrailSettingsSerializer,
     RemoteGuardrail,
     Verdict,
 )
 from plugins.builtin.guardrails.client import GuardrailUnavailable, call_json
+from plugins.configs import empty_mapping
 from plugins.sdk.context import RequestContext
 
 DEFAULT_BASE_URL = "https://api.openai.com"
@@ -39,10 +42,21 @@ CATEGORIES = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class ToxicityOpenAIConfig(GuardrailConfig):
+    openai_key: str
+    base_url: str = DEFAULT_BASE_URL
+    model: str = "omni-moderation-latest"
+    categories: tuple[str, ...] = ()  # those in thresholds, else OpenAI's flags
+    thresholds: Mapping[str, float] = field(default_factory=empty_mapping)
+
+
 class ToxicityOpenAISettingsSerializer(GuardrailSettingsSerializer):
     openai_key = HeaderValueField(max_length=4000)
-    base_url = BaseURLField(default=DEFAULT_BASE_URL, validators=[refuse_denied_address])
-    model = serializers.CharField(default="omni-moderation-latest", max_length=200)
+    base_url = BaseURLField(
+        default=ToxicityOpenAIConfig.base_url, validators=[refuse_denied_address]
+    )
+    model = serializers.CharField(default=ToxicityOpenAIConfig.model, max_length=200)
     categories = serializers.ListField(
         child=serializers.ChoiceField(choices=CATEGORIES),
         required=False,
@@ -69,17 +83,19 @@ class ToxicityOpenAIPlugin(RemoteGuardrail):
     label = "Toxicity (OpenAI moderation)"
     description = "Checks prompts and answers with OpenAI's moderation endpoint."
     settings_serializer = ToxicityOpenAISettingsSerializer
+    Config = ToxicityOpenAIConfig
+    config: ToxicityOpenAIConfig
     secret_settings = ("openai_key",)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        config = self.settings
-        self.url = config["base_url"].rstrip("/") + "/v1/moderations"
-        self.headers = {"Authorization": f"Bearer {config['openai_key']}"}
-        self.model: str = config["model"]
-        self.thresholds: dict[str, float] = config.get("thresholds") or {}
-        self.categories = tuple(config.get("categories") or self.thresholds)
-        self.message: str = config.get("actions", {}).get("message") or ""
+        config = self.config
+        self.url = config.base_url.rstrip("/") + "/v1/moderations"
+        self.headers = {"Authorization": f"Bearer {config.openai_key}"}
+        self.model: str = config.model
+        self.thresholds: Mapping[str, float] = config.thresholds
+        self.categories = config.categories or tuple(self.thresholds)
+        self.message: str = config.actions.message or ""
 
     def has_images(self, request: RequestContext) -> bool:
         return bool(image_urls(request.json_body()))

@@ -234,7 +234,7 @@ class ExplodingMaskingPlugin(DataMaskingPlugin):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.masker = ExplodingMasker(self.settings)
+        self.masker = ExplodingMasker(self.config)
 
 
 @pytest.fixture
