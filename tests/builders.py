@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -124,3 +125,20 @@ def routed_gateway(
     )
     key = created(post, f"{base}/keys", {"name": f"{subdomain}-key"})["key"]
     return RoutedGateway(gateway, upstream, service, rule_body, key)
+
+
+def llm_chat(
+    proxy_client,
+    gateway,
+    body: dict,
+    path: str = "/v1/chat/completions",
+    host: str = "llm.localhost",
+):
+    """An in-process JSON POST to an LLM route of `gateway`, with its key as a bearer token."""
+    return proxy_client.post(
+        path,
+        json.dumps(body),
+        content_type="application/json",
+        HTTP_HOST=host,
+        HTTP_AUTHORIZATION=f"Bearer {gateway.key}",
+    )

@@ -11,10 +11,9 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from plugins.sdk.sse import SSEParser
-from tests.builders import in_process_post, provider_target, routed_gateway
+from tests.builders import llm_chat, provider_target
 from tests.e2e.test_llm_front_e2e import provider_target as front_target
 from tests.llm_mocks import replies
-from tests.llm_mocks.server import LLMMockServer
 from tests.observability.conftest import lines, sample
 from tests.openai_upstream import OpenAIServer
 from tests.upstream import BackgroundServer
@@ -79,26 +78,6 @@ def cut_server(servers):
     return start
 
 
-@pytest.fixture
-def llm_gateway(transactional_db, api):
-    def build(targets: list[dict], **rule):
-        return routed_gateway(
-            in_process_post(api), subdomain="llm", target_dicts=targets, path="/v1/*", **rule
-        )
-
-    return build
-
-
-def post(proxy_client, gateway, body: dict, path: str = "/v1/chat/completions"):
-    return proxy_client.post(
-        path,
-        json.dumps(body),
-        content_type="application/json",
-        HTTP_HOST=HOST,
-        HTTP_AUTHORIZATION=f"Bearer {gateway.key}",
-    )
-
-
 def events(body: bytes) -> list:
     parser = SSEParser()
     return parser.feed(body) + parser.finish()
@@ -150,7 +129,9 @@ def test_a_translated_stream_cut_off_ends_with_an_openai_error_event_and_no_done
     target = provider_target(server.port, "claude", "anthropic", pricing=PRICING)
     gateway = llm_gateway([target])
     broken_before = sample("gateway_broken_streams_total", gateway="llm", rule=gateway.rule["id"])
-    response = post(proxy_client, gateway, {"model": "claude", "messages": HELLO, "stream": True})
+    response = llm_chat(
+        proxy_client, gateway, {"model": "claude", "messages": HELLO, "stream": True}
+    )
     assert response.status_code == 200
     body = b"".join(response.streaming_content)
     parsed = events(body)
@@ -171,7 +152,9 @@ def test_an_openai_stream_cut_off_ends_with_its_error_event_and_no_done(
     server = upstreams.start(server_class=OpenAIServer)
     server.behaviour.break_stream = True
     gateway = llm_gateway([server.target("gpt-a")])
-    response = post(proxy_client, gateway, {"model": "gpt-a", "messages": HELLO, "stream": True})
+    response = llm_chat(
+        proxy_client, gateway, {"model": "gpt-a", "messages": HELLO, "stream": True}
+    )
     body = b"".join(response.streaming_content)
     parsed = events(body)
     assert b"[DONE]" not in body
@@ -188,7 +171,7 @@ def test_an_anthropic_passthrough_stream_cut_off_ends_with_anthropics_error_even
     target = {**provider_target(server.port, "claude", "anthropic"), "mode": "passthrough"}
     gateway = llm_gateway([target])
     body = {"model": "claude", "max_tokens": 10, "messages": HELLO, "stream": True}
-    response = post(proxy_client, gateway, body, path="/v1/messages")
+    response = llm_chat(proxy_client, gateway, body, path="/v1/messages")
     received = b"".join(response.streaming_content)
     assert received.startswith(b"".join(ANTHROPIC_START))
     last = events(received)[-1]
@@ -215,7 +198,9 @@ def test_a_plain_stream_cut_off_breaks_the_clients_transfer(
 def test_a_whole_stream_is_logged_complete(upstreams, llm_gateway, proxy_client, access_log_file):
     server = upstreams.start(server_class=OpenAIServer)
     gateway = llm_gateway([server.target("gpt-a")])
-    response = post(proxy_client, gateway, {"model": "gpt-a", "messages": HELLO, "stream": True})
+    response = llm_chat(
+        proxy_client, gateway, {"model": "gpt-a", "messages": HELLO, "stream": True}
+    )
     assert b"".join(response.streaming_content).endswith(b"data: [DONE]\n\n")
     (line,) = request_lines(access_log_file)
     assert line["stream"] == "complete"
@@ -243,10 +228,10 @@ def front(upstreams, llm_gateway):
 
 
 def test_the_fronts_own_errors_are_in_openais_shape(front, proxy_client):
-    bad_body = post(proxy_client, front, {"model": "gpt-a", "messages": "hello"})
+    bad_body = llm_chat(proxy_client, front, {"model": "gpt-a", "messages": "hello"})
     assert bad_body.status_code == 400
     assert bad_body.json() == openai_error("invalid request body", "invalid_request_error")
-    unknown = post(proxy_client, front, {"model": "gpt-z", "messages": HELLO})
+    unknown = llm_chat(proxy_client, front, {"model": "gpt-z", "messages": HELLO})
     assert unknown.status_code == 400
     message = "model 'gpt-z' is not available; allowed models: gpt-a"
     expected = openai_error(message, "invalid_request_error", "model", "model_not_found")
@@ -270,8 +255,8 @@ def test_the_fronts_own_errors_are_in_openais_shape(front, proxy_client):
 
 
 def test_a_rate_limit_is_openais_429_with_retry_after(front, proxy_client):
-    assert post(proxy_client, front, {"model": "gpt-a", "messages": HELLO}).status_code == 200
-    limited = post(proxy_client, front, {"model": "gpt-a", "messages": HELLO})
+    assert llm_chat(proxy_client, front, {"model": "gpt-a", "messages": HELLO}).status_code == 200
+    limited = llm_chat(proxy_client, front, {"model": "gpt-a", "messages": HELLO})
     assert limited.status_code == 429
     assert limited.headers["Retry-After"]
     error = limited.json()["error"]
@@ -294,13 +279,6 @@ def test_plain_routes_and_unknown_gateways_keep_the_plain_shape(route, proxy_cli
 # 4. Streams are metered whether or not the client asked for the usage chunk.
 
 
-@pytest.fixture
-def mock():
-    server = LLMMockServer().start()
-    yield server
-    server.stop()
-
-
 @pytest.mark.parametrize("provider", ["openai", "azure", "mistral"])
 def test_a_stream_without_include_usage_is_metered_and_its_usage_chunk_not_relayed(
     mock, llm_gateway, proxy_client, access_log_file, provider
@@ -308,7 +286,7 @@ def test_a_stream_without_include_usage_is_metered_and_its_usage_chunk_not_relay
     target = {**front_target(provider, mock.url), "pricing": PRICING}
     gateway = llm_gateway([target])
     model = target["default_model"]
-    response = post(proxy_client, gateway, {"model": model, "messages": HELLO, "stream": True})
+    response = llm_chat(proxy_client, gateway, {"model": model, "messages": HELLO, "stream": True})
     body = b"".join(response.streaming_content)
     chunks = [event.json() for event in events(body) if event.data != "[DONE]"]
     assert body.endswith(b"data: [DONE]\n\n")
@@ -331,7 +309,7 @@ def test_a_client_asking_for_usage_still_gets_its_usage_chunk(mock, llm_gateway,
         "stream": True,
         "stream_options": {"include_usage": True},
     }
-    response = post(proxy_client, gateway, body)
+    response = llm_chat(proxy_client, gateway, body)
     chunks = [e.json() for e in events(b"".join(response.streaming_content)) if e.json()]
     assert chunks[-1]["choices"] == []
     assert chunks[-1]["usage"]["prompt_tokens"] == replies.PROMPT_TOKENS
@@ -340,7 +318,7 @@ def test_a_client_asking_for_usage_still_gets_its_usage_chunk(mock, llm_gateway,
 def test_openais_error_to_a_stream_request_passes_unchanged(mock, llm_gateway, proxy_client):
     mock.fail_status = 400
     gateway = llm_gateway([front_target("openai", mock.url)])
-    response = post(
+    response = llm_chat(
         proxy_client, gateway, {"model": "gpt-4o-mini", "messages": HELLO, "stream": True}
     )
     assert (response.status_code, response.json()) == (400, {"error": {"message": "mock failure"}})
@@ -395,7 +373,7 @@ def test_a_read_timeout_before_the_first_byte_falls_back_to_the_next_target(
     second = {**front_target("mistral", mock.url), "priority": 1}
     gateway = llm_gateway([first, second], service_extra={"read_timeout": 0.3})
     body = {"model": "gpt-4o-mini", "messages": HELLO, "stream": stream}
-    response = post(proxy_client, gateway, body)
+    response = llm_chat(proxy_client, gateway, body)
     assert silent.asked.is_set()
     assert (response.status_code, response.headers["X-Gateway-Provider"]) == (200, "mistral")
     assert response.headers["X-Selected-Provider"] == "mistral"  # TrustGate's name for it
@@ -446,7 +424,7 @@ PYDANTIC_TOOL = {  # the OpenAI SDK's pydantic_function_tool nests models throug
 def test_sdk_tool_schemas_reach_gemini_in_a_form_it_accepts(mock, llm_gateway, proxy_client, tool):
     gateway = llm_gateway([front_target("google", mock.url)])
     body = {"model": "gemini-flash", "messages": HELLO, "tools": [tool]}
-    response = post(proxy_client, gateway, body)
+    response = llm_chat(proxy_client, gateway, body)
     assert response.status_code == 200, response.content
     assert response.json()["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == (
         "get_weather"
@@ -533,7 +511,7 @@ def test_malformed_shapes_are_a_400_naming_the_field(
 ):
     gateway = edge_gateway(llm_gateway, mock, provider)
     model = front_target(provider, mock.url)["default_model"]
-    response = post(proxy_client, gateway, {"model": model, "messages": HELLO, **change})
+    response = llm_chat(proxy_client, gateway, {"model": model, "messages": HELLO, **change})
     assert response.status_code == 400, response.content
     error = response.json()["error"]
     assert error["message"].startswith(f"{field}: ")
@@ -547,7 +525,7 @@ def test_an_empty_assistant_message_is_left_out_of_the_providers_request(
     gateway = edge_gateway(llm_gateway, mock, provider)
     model = front_target(provider, mock.url)["default_model"]
     messages = [*HELLO, {"role": "assistant", "content": ""}, {"role": "user", "content": "again"}]
-    response = post(proxy_client, gateway, {"model": model, "messages": messages})
+    response = llm_chat(proxy_client, gateway, {"model": model, "messages": messages})
     assert response.status_code == 200, response.content
     sent = json.loads(mock.seen[-1].body)
     turns = sent.get("messages") or sent.get("contents")

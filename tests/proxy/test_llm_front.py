@@ -8,40 +8,12 @@ import json
 
 import pytest
 
-from tests.builders import in_process_post, routed_gateway
+from tests.builders import llm_chat
 from tests.e2e.test_llm_front_e2e import provider_target
-from tests.llm_mocks.server import LLMMockServer
 from tests.upstream import free_port
 
 HOST = "llm.localhost"
 HELLO = [{"role": "user", "content": "hello"}]
-
-
-@pytest.fixture
-def mock():
-    server = LLMMockServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def llm_gateway(transactional_db, api):
-    def build(targets: list[dict], **rule):
-        return routed_gateway(
-            in_process_post(api), subdomain="llm", target_dicts=targets, path="/v1/*", **rule
-        )
-
-    return build
-
-
-def chat(proxy_client, gateway, body: dict, path: str = "/v1/chat/completions"):
-    return proxy_client.post(
-        path,
-        json.dumps(body),
-        content_type="application/json",
-        HTTP_HOST=HOST,
-        HTTP_AUTHORIZATION=f"Bearer {gateway.key}",
-    )
 
 
 def plugin(name: str, stage: str) -> dict:
@@ -55,7 +27,7 @@ def test_response_plugins_see_an_openai_completion_from_gemini(
         [provider_target("google", mock.url)],
         plugin_chain=[plugin("shout", "post_response"), plugin("llm_recorder", "post_response")],
     )
-    response = chat(proxy_client, gateway, {"model": "gemini-flash", "messages": HELLO})
+    response = llm_chat(proxy_client, gateway, {"model": "gemini-flash", "messages": HELLO})
     assert response.status_code == 200
     assert b'"OBJECT": "CHAT.COMPLETION"' in response.content  # shouted: OpenAI's shape
     assert b'"CONTENT": "GEMINI SAYS: HELLO"' in response.content
@@ -69,7 +41,7 @@ def test_chunk_hooks_see_openai_chunks_from_anthropic(
     gateway = llm_gateway(
         [provider_target("anthropic", mock.url)], plugin_chain=[plugin("shout", "post_response")]
     )
-    response = chat(
+    response = llm_chat(
         proxy_client, gateway, {"model": "claude-sonnet", "messages": HELLO, "stream": True}
     )
     assert response.streaming
@@ -83,7 +55,7 @@ def test_chunk_hooks_see_openai_chunks_from_anthropic(
 def test_the_model_picks_its_target(mock, llm_gateway, proxy_client):
     gateway = llm_gateway([provider_target(p, mock.url) for p in ("openai", "anthropic")])
     for _ in range(4):  # round-robin would alternate; the model decides
-        response = chat(proxy_client, gateway, {"model": "claude-sonnet", "messages": HELLO})
+        response = llm_chat(proxy_client, gateway, {"model": "claude-sonnet", "messages": HELLO})
         assert json.loads(response.content)["model"] == "claude-sonnet"
     assert all(seen.path == "/v1/messages" for seen in mock.seen)
 
@@ -91,7 +63,7 @@ def test_the_model_picks_its_target(mock, llm_gateway, proxy_client):
 def test_a_retry_on_another_provider_is_translated_for_it(mock, llm_gateway, proxy_client):
     dead = provider_target("openai", f"http://127.0.0.1:{free_port()}")
     gateway = llm_gateway([dead, provider_target("anthropic", mock.url)], retry_attempts=1)
-    response = chat(proxy_client, gateway, {"model": "gpt-4o-mini", "messages": HELLO})
+    response = llm_chat(proxy_client, gateway, {"model": "gpt-4o-mini", "messages": HELLO})
     assert response.status_code == 200
     answer = json.loads(response.content)
     assert answer["model"] == "claude-sonnet"  # the fallback's own default model
@@ -102,7 +74,7 @@ def test_a_retry_on_another_provider_is_translated_for_it(mock, llm_gateway, pro
 def test_provider_errors_are_openai_errors(mock, llm_gateway, proxy_client):
     gateway = llm_gateway([provider_target("anthropic", mock.url)])
     mock.fail_status = 529
-    response = chat(proxy_client, gateway, {"model": "claude-sonnet", "messages": HELLO})
+    response = llm_chat(proxy_client, gateway, {"model": "claude-sonnet", "messages": HELLO})
     assert response.status_code == 529
     assert json.loads(response.content)["error"]["message"] == "mock failure"
 
