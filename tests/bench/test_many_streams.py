@@ -6,23 +6,8 @@ import asyncio
 import subprocess
 import sys
 
-import pytest
-
 from bench import many_streams, procs
-from bench.config import REPO_ROOT
 from bench.sse_client import StreamRequest, request_bytes
-
-
-@pytest.fixture
-def sse_port(tmp_path):
-    port = procs.free_port()
-    args = [sys.executable, "-m", "bench.sse_upstream", "--port", str(port)]
-    process = procs.start(args + ["--interval", "0.01"], log=tmp_path / "sse.log", cwd=REPO_ROOT)
-    try:
-        procs.wait_for_port(port, process)
-        yield port
-    finally:
-        procs.stop(process)
 
 
 def test_streams_opened_together_are_read_to_the_requested_event_count(sse_port):

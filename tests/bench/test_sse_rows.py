@@ -6,12 +6,11 @@ import json
 import os
 import shutil
 import socket
-import sys
 
 import pytest
 
 from bench import procs
-from bench.config import REPO_ROOT, SSE_EVENTS
+from bench.config import SSE_EVENTS
 from bench.measure import measure_sse
 from bench.nginx import Nginx, proxy_http, upstream_http
 from bench.scenarios import reference_targets
@@ -22,18 +21,6 @@ needs_nginx = pytest.mark.skipif(
     not (shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")),
     reason="needs nginx (make -C bench system-deps)",
 )
-
-
-@pytest.fixture
-def sse_port(tmp_path):
-    port = procs.free_port()
-    args = [sys.executable, "-m", "bench.sse_upstream", "--port", str(port)]
-    process = procs.start(args + ["--interval", "0.01"], log=tmp_path / "sse.log", cwd=REPO_ROOT)
-    try:
-        procs.wait_for_port(port, process)
-        yield port
-    finally:
-        procs.stop(process)
 
 
 def read_stream(sock: socket.socket) -> bytes:
