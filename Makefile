@@ -8,6 +8,8 @@ PORT ?= 8080
 # This machine only; `make run HOST=0.0.0.0` listens on every interface (then /metrics needs
 # GATEWAY_METRICS_TOKEN: the server refuses to start without it).
 HOST ?= 127.0.0.1
+# pytest-xdist workers of `make test` (one per core; each has its own Redis and gunicorn).
+TEST_WORKERS ?= auto
 
 .PHONY: run test test-fast lint format bench icount corpus install migrate boot-check
 
@@ -48,11 +50,11 @@ run: migrate
 test: install $(NODE_CLIENTS)/node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The suite without the end-to-end tests (no gunicorn started): the quick loop while editing.
 test-fast: install
-	$(BIN)/pytest -m "not e2e"
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not e2e"
 
 # requirements.txt alone in a fresh venv boots gunicorn and answers (a production image).
 boot-check:

@@ -342,6 +342,22 @@ OTHER_VARIABLES = (
         shown="an embedded Redis started for the run",
     ),
     Variable(
+        "PYTEST_XDIST_WORKER",
+        "",
+        text,
+        "the pytest-xdist worker running the tests, set by pytest-xdist (`make test`)",
+        "tests",
+        shown="none (a run without workers)",
+    ),
+    Variable(
+        "GW_TEST_REDIS_OWNER",
+        "",
+        text,
+        "the xdist worker whose Redis TEST_REDIS_URL names, set by the test settings",
+        "tests",
+        shown="none (the controller's, or a run without workers)",
+    ),
+    Variable(
         "GATEWAY_FUZZ_EXAMPLES",
         10,
         int,

@@ -23,7 +23,12 @@ RUNTIME_CODE = (
     "manage.py",
 )
 # Pinned for development without being imported by the tests.
-DEV_TOOLS = {"ruff": "make lint", "pytest-django": "the pytest plugin pyproject.toml configures"}
+DEV_TOOLS = {
+    "ruff": "make lint",
+    "pytest-django": "the pytest plugin pyproject.toml configures",
+    "pytest-xdist": "make test runs the suite on every core (-n)",
+    "execnet": "pytest-xdist's worker processes",
+}
 # Imported by a dependency when installed (the development venv has it), never required.
 OPTIONAL_IMPORTS = {
     "pygments": "rest_framework.compat",
