@@ -16,6 +16,8 @@ class Adapter:
 
     name: ClassVar[str] = ""
     stream_content_type: ClassVar[str] = "text/event-stream"
+    # The user content parts it translates (proxy.llm.parts); None: the client's pass as sent.
+    content_parts: ClassVar[frozenset[str] | None] = frozenset({"text", "image_url"})
 
     def translates_answer(self, call: Call) -> bool:
         """False where the provider answers in OpenAI's shapes already (passed on unchanged)."""

@@ -24,6 +24,7 @@ from proxy.llm.front import (
     refuse_unknown_model,
     require_json,
 )
+from proxy.llm.parts import refuse_parts
 from proxy.llm.routes import PASSTHROUGH, LLMRoute
 from proxy.llm.streams import StreamTranslator
 from proxy.llm.usage import StreamMeter, merge_usage, parse_json, settle_usage
@@ -106,6 +107,8 @@ class LLMExchange:
             return build_outgoing(match, context, target, client)
         adapter = ADAPTERS[target.provider]
         body = checked_body(self.endpoint, context.json_body())  # plugins may have rewritten it
+        if self.endpoint == CHAT:
+            refuse_parts(adapter, body)
         call = Call(self.endpoint, body, self.call.model, target, options, raw=context.body)
         try:
             provider_request = (

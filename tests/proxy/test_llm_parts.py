@@ -1,0 +1,110 @@
+"""Content parts beyond text and images (a PDF `file`, `input_audio`) in each provider's form,
+or a 400 naming the part where the provider takes none, on the real proxy path against the
+schema-checking mock providers."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from tests.builders import llm_chat
+from tests.e2e.test_llm_front_e2e import PROVIDERS
+from tests.e2e.test_llm_front_e2e import provider_target as front_target
+
+PDF_BYTES = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF_DATA = base64.b64encode(PDF_BYTES).decode()
+PDF_PART = {
+    "type": "file",
+    "file": {"filename": "report.v2.pdf", "file_data": f"data:application/pdf;base64,{PDF_DATA}"},
+}
+WAV_DATA = base64.b64encode(b"RIFF\x24\x00\x00\x00WAVEfmt ").decode()
+AUDIO_PART = {"type": "input_audio", "input_audio": {"data": WAV_DATA, "format": "wav"}}
+
+
+def ask(proxy_client, gateway, provider: str, part: dict):
+    content = [{"type": "text", "text": "What is in this?"}, part]
+    body = {"model": PROVIDERS[provider][0], "messages": [{"role": "user", "content": content}]}
+    return llm_chat(proxy_client, gateway, body)
+
+
+def sent(mock, provider: str) -> dict:
+    return json.loads(mock.last(PROVIDERS[provider][3]).body)
+
+
+@pytest.mark.parametrize(
+    ("provider", "expected"),
+    [
+        (
+            "anthropic",
+            {
+                "type": "document",
+                "source": {"type": "base64", "media_type": "application/pdf", "data": PDF_DATA},
+                "title": "report.v2.pdf",
+            },
+        ),
+        ("google", {"inlineData": {"mimeType": "application/pdf", "data": PDF_DATA}}),
+        (
+            "bedrock",
+            {"document": {"format": "pdf", "name": "report-v2 (1)", "source": {"bytes": PDF_DATA}}},
+        ),
+    ],
+)
+def test_a_pdf_file_part_reaches_the_provider_as_its_document(
+    mock, llm_gateway, proxy_client, provider, expected
+):
+    gateway = llm_gateway([front_target(provider, mock.url)])
+    response = ask(proxy_client, gateway, provider, PDF_PART)
+    assert response.status_code == 200, response.content
+    said = json.loads(response.content)["choices"][0]["message"]["content"]
+    assert said.endswith("says: What is in this?")
+    request = sent(mock, provider)
+    parts = (request.get("messages") or request.get("contents"))[0]
+    assert (parts.get("content") or parts.get("parts"))[1] == expected
+
+
+@pytest.mark.parametrize(
+    ("provider", "expected"),
+    [
+        ("google", {"inlineData": {"mimeType": "audio/wav", "data": WAV_DATA}}),
+        ("bedrock", {"audio": {"format": "wav", "source": {"bytes": WAV_DATA}}}),
+    ],
+)
+def test_an_audio_part_reaches_providers_that_take_audio(
+    mock, llm_gateway, proxy_client, provider, expected
+):
+    gateway = llm_gateway([front_target(provider, mock.url)])
+    response = ask(proxy_client, gateway, provider, AUDIO_PART)
+    assert response.status_code == 200, response.content
+    request = sent(mock, provider)
+    parts = (request.get("messages") or request.get("contents"))[0]
+    assert (parts.get("content") or parts.get("parts"))[1] == expected
+
+
+FILE_ID = {"type": "file", "file": {"file_id": "file-abc123"}}
+NOT_PDF = {"type": "file", "file": {"file_data": "data:text/csv;base64,YSxiCg=="}}
+
+
+@pytest.mark.parametrize(
+    ("provider", "part", "says"),
+    [
+        ("anthropic", AUDIO_PART, "provider anthropic takes no input_audio parts"),
+        ("anthropic", FILE_ID, "cannot resolve a file_id"),
+        ("google", FILE_ID, "cannot resolve a file_id"),
+        ("bedrock", FILE_ID, "cannot resolve a file_id"),
+        ("bedrock", NOT_PDF, "must be a PDF"),
+        ("google", {"type": "input_audio", "input_audio": {"data": WAV_DATA}}, "wav or mp3"),
+    ],
+)
+def test_a_part_the_provider_cannot_take_is_a_400_naming_it(
+    mock, llm_gateway, proxy_client, provider, part, says
+):
+    gateway = llm_gateway([front_target(provider, mock.url)])
+    response = ask(proxy_client, gateway, provider, part)
+    assert response.status_code == 400
+    error = json.loads(response.content)["error"]
+    assert error["param"] == "messages[0].content[1]"
+    assert error["message"].startswith("messages[0].content[1]: ")
+    assert says in error["message"]
+    assert not mock.seen
