@@ -39,6 +39,10 @@ class Adapter:
     def embeddings_answer(self, data: Any, call: Call) -> dict[str, Any]:
         raise NotImplementedError(".embeddings_answer() must be overridden")
 
+    def usage_in_headers(self, call: Call, headers: Mapping[str, str]) -> dict[str, int] | None:
+        """Usage the provider reports in its answer's headers rather than its body (None)."""
+        return None
+
     def error_answer(self, status: int, data: Any, headers: Mapping[str, str]) -> dict[str, Any]:
         """A provider's error answer in OpenAI's error shape."""
         return openai_error(status, data)

@@ -15,10 +15,12 @@ from botocore.eventstream import EventStreamBuffer
 
 from gateways.providers import PROVIDERS
 from proxy.balancer import Target
+from proxy.llm import bedrock_embeddings
 from proxy.llm.base import Adapter
 from proxy.llm.parts import FILE, INPUT_AUDIO, audio_of, pdf_of
 from proxy.llm.streams import StreamTranslator
 from proxy.llm.wire import (
+    EMBEDDINGS,
     JSON_TOOL,
     JSON_TOOL_DESCRIPTION,
     Call,
@@ -206,6 +208,16 @@ class BedrockAdapter(Adapter):
 
     def chat_stream(self, call: Call, settle: Settle) -> BedrockStream:
         return BedrockStream(call, settle)
+
+    def embeddings_request(self, call: Call) -> ProviderRequest:
+        return bedrock_embeddings.embeddings_request(call)
+
+    def embeddings_answer(self, data: Any, call: Call) -> dict[str, Any]:
+        return bedrock_embeddings.embeddings_answer(data, call)
+
+    def usage_in_headers(self, call: Call, headers: Any) -> dict[str, int] | None:
+        """InvokeModel's token count (embeddings); Converse reports usage in its body."""
+        return bedrock_embeddings.usage_in_headers(headers) if call.endpoint == EMBEDDINGS else None
 
     def error_answer(self, status: int, data: Any, headers: Any) -> dict[str, Any]:
         answer = super().error_answer(status, data, headers)

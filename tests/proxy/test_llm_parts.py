@@ -12,6 +12,16 @@ import pytest
 from tests.builders import llm_chat
 from tests.e2e.test_llm_front_e2e import PROVIDERS
 from tests.e2e.test_llm_front_e2e import provider_target as front_target
+from tests.llm_mocks.openai import VECTOR
+from tests.proxy.test_llm_conformance_defects import request_lines
+
+
+@pytest.fixture
+def access_log_file(settings, tmp_path):
+    path = tmp_path / "access.log"
+    settings.GATEWAY = {**settings.GATEWAY, "ACCESS_LOG": str(path)}
+    return path
+
 
 PDF_BYTES = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PDF_DATA = base64.b64encode(PDF_BYTES).decode()
@@ -107,4 +117,62 @@ def test_a_part_the_provider_cannot_take_is_a_400_naming_it(
     assert error["param"] == "messages[0].content[1]"
     assert error["message"].startswith("messages[0].content[1]: ")
     assert says in error["message"]
+    assert not mock.seen
+
+
+TITAN = "amazon.titan-embed-text-v2:0"
+COHERE = "cohere.embed-multilingual-v3"
+PRICING = {"input_per_million": 1_000_000, "output_per_million": 0}
+
+
+@pytest.fixture
+def bedrock_embeddings(mock, llm_gateway):
+    target = front_target("bedrock", mock.url)
+    target |= {"models": [TITAN, COHERE], "default_model": TITAN, "pricing": PRICING}
+    return llm_gateway([target])
+
+
+def embed(proxy_client, gateway, body: dict):
+    return llm_chat(proxy_client, gateway, body, path="/v1/embeddings")
+
+
+def test_bedrock_titan_embeds_through_a_signed_invoke_model(
+    mock, bedrock_embeddings, proxy_client, access_log_file
+):
+    body = {"model": TITAN, "input": "hello", "dimensions": 256}
+    response = embed(proxy_client, bedrock_embeddings, body)
+    assert response.status_code == 200, response.content
+    answer = json.loads(response.content)
+    assert answer["data"] == [{"object": "embedding", "index": 0, "embedding": VECTOR}]
+    assert answer["usage"] == {"prompt_tokens": 11, "completion_tokens": 0, "total_tokens": 11}
+    assert json.loads(mock.last("/invoke").body) == {"inputText": "hello", "dimensions": 256}
+    (line,) = request_lines(access_log_file)
+    assert (line["llm"]["provider"], line["llm"]["prompt_tokens"]) == ("bedrock", 11)
+    assert line["llm"]["cost"] == 11
+
+
+def test_bedrock_cohere_embeds_every_input_in_one_call(mock, bedrock_embeddings, proxy_client):
+    body = {"model": COHERE, "input": ["one", "two"], "encoding_format": "float"}
+    response = embed(proxy_client, bedrock_embeddings, body)
+    assert response.status_code == 200, response.content
+    answer = json.loads(response.content)
+    assert [item["embedding"] for item in answer["data"]] == [VECTOR, VECTOR]
+    assert answer["usage"]["prompt_tokens"] == 11
+    sent_body = json.loads(mock.last("/invoke").body)
+    assert sent_body == {"texts": ["one", "two"], "input_type": "search_document"}
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"model": TITAN, "input": ["one", "two"]}, "one text per request"),
+        ({"model": TITAN, "input": [[1, 2, 3]]}, "non-empty texts only"),
+    ],
+)
+def test_bedrock_embeddings_it_cannot_send_are_a_400(
+    mock, bedrock_embeddings, proxy_client, body, says
+):
+    response = embed(proxy_client, bedrock_embeddings, body)
+    assert response.status_code == 400
+    assert says in json.loads(response.content)["error"]["message"]
     assert not mock.seen
