@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from tests.builders import llm_chat
+from plugins.sdk.sse import SSEParser
+from tests.builders import in_process_post, llm_chat, routed_gateway
 from tests.e2e.test_llm_front_e2e import PROVIDERS
 from tests.e2e.test_llm_front_e2e import provider_target as front_target
 from tests.llm_mocks.openai import VECTOR
@@ -23,6 +24,7 @@ def access_log_file(settings, tmp_path):
     return path
 
 
+HELLO = [{"role": "user", "content": "hi"}]
 PDF_BYTES = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PDF_DATA = base64.b64encode(PDF_BYTES).decode()
 PDF_PART = {
@@ -176,3 +178,33 @@ def test_bedrock_embeddings_it_cannot_send_are_a_400(
     assert response.status_code == 400
     assert says in json.loads(response.content)["error"]["message"]
     assert not mock.seen
+
+
+@pytest.mark.parametrize(
+    ("provider", "path"),
+    [
+        ("openai", "/v1/chat/completions"),
+        ("azure", "/openai/deployments/prod-4o/chat/completions?api-version=2024-10-21"),
+    ],
+)
+def test_a_passthrough_stream_without_include_usage_is_metered_and_its_usage_chunk_not_relayed(
+    mock, transactional_db, api, proxy_client, access_log_file, provider, path
+):
+    target = {**front_target(provider, mock.url), "mode": "passthrough", "pricing": PRICING}
+    rule_path = path.split("/", 2)[1]
+    gateway = routed_gateway(
+        in_process_post(api), subdomain="llm", target_dicts=[target], path=f"/{rule_path}/*"
+    )
+    body = {"model": target["default_model"], "messages": HELLO, "stream": True}
+    response = llm_chat(proxy_client, gateway, body, path=path)
+    assert response.status_code == 200, response.content
+    stream = b"".join(response.streaming_content)
+    parser = SSEParser()
+    chunks = [e.json() for e in parser.feed(stream) + parser.finish() if e.data != "[DONE]"]
+    assert stream.endswith(b"data: [DONE]\n\n")
+    assert chunks
+    assert all(chunk["choices"] and chunk.get("usage") is None for chunk in chunks)
+    assert json.loads(mock.seen[-1].body)["stream_options"] == {"include_usage": True}
+    (line,) = request_lines(access_log_file)
+    assert (line["llm"]["prompt_tokens"], line["llm"]["completion_tokens"]) == (11, 7)
+    assert line["llm"]["cost"] == 11
