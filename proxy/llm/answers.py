@@ -77,6 +77,8 @@ def translate_answer(
         if answer is None:
             status, answer = 502, {"error": "upstream answer could not be translated"}
         else:
+            if (usage := adapter.usage_in_headers(call, response_context.headers)) is not None:
+                answer["usage"] = usage
             settle(answer.get("usage"))
     else:
         answer = adapter.error_answer(status, data, response_context.headers)

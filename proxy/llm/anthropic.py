@@ -8,6 +8,7 @@ from typing import Any
 from gateways.providers import PROVIDERS
 from plugins.sdk.sse import SSEEvent
 from proxy.llm.base import Adapter
+from proxy.llm.parts import FILE, PDF, pdf_of
 from proxy.llm.streams import SSETranslator
 from proxy.llm.wire import (
     JSON_TOOL,
@@ -52,6 +53,8 @@ def user_blocks(content: Any) -> list[dict[str, Any]]:
             blocks.append({"type": "text", "text": str(part.get("text", ""))})
         elif part.get("type") == "image_url":
             blocks.append({"type": "image", "source": image_source(image_url_of(part))})
+        elif part.get("type") == FILE:
+            blocks.append(document_block(part))
         else:
             raise InvalidRequest(f"content parts of type {part.get('type')!r} are not supported")
     return blocks
@@ -62,6 +65,16 @@ def image_source(url: str) -> dict[str, str]:
     if inline is None:
         return {"type": "url", "url": url}
     return {"type": "base64", "media_type": inline[0], "data": inline[1]}
+
+
+def document_block(part: dict[str, Any]) -> dict[str, Any]:
+    """A `file` part's PDF as a document block (its file name as the title)."""
+    data, name = pdf_of(part)
+    block: dict[str, Any] = {"type": "document", "source": {"type": "base64"}}
+    block["source"] |= {"media_type": PDF, "data": data}
+    if name:
+        block["title"] = name
+    return block
 
 
 def assistant_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
@@ -138,6 +151,7 @@ def json_tool(schema: dict[str, Any]) -> dict[str, Any]:
 
 class AnthropicAdapter(Adapter):
     name = "anthropic"
+    content_parts = frozenset({"text", "image_url", FILE})
 
     def chat_request(self, call: Call) -> ProviderRequest:
         body = dict(call.body)

@@ -16,6 +16,8 @@ class Adapter:
 
     name: ClassVar[str] = ""
     stream_content_type: ClassVar[str] = "text/event-stream"
+    # The user content parts it translates (proxy.llm.parts); None: the client's pass as sent.
+    content_parts: ClassVar[frozenset[str] | None] = frozenset({"text", "image_url"})
 
     def translates_answer(self, call: Call) -> bool:
         """False where the provider answers in OpenAI's shapes already (passed on unchanged)."""
@@ -36,6 +38,10 @@ class Adapter:
 
     def embeddings_answer(self, data: Any, call: Call) -> dict[str, Any]:
         raise NotImplementedError(".embeddings_answer() must be overridden")
+
+    def usage_in_headers(self, call: Call, headers: Mapping[str, str]) -> dict[str, int] | None:
+        """Usage the provider reports in its answer's headers rather than its body (None)."""
+        return None
 
     def error_answer(self, status: int, data: Any, headers: Mapping[str, str]) -> dict[str, Any]:
         """A provider's error answer in OpenAI's error shape."""

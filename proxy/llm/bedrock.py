@@ -4,6 +4,7 @@ the binary event stream decoded with botocore's parser."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -14,9 +15,12 @@ from botocore.eventstream import EventStreamBuffer
 
 from gateways.providers import PROVIDERS
 from proxy.balancer import Target
+from proxy.llm import bedrock_embeddings
 from proxy.llm.base import Adapter
+from proxy.llm.parts import FILE, INPUT_AUDIO, audio_of, pdf_of
 from proxy.llm.streams import StreamTranslator
 from proxy.llm.wire import (
+    EMBEDDINGS,
     JSON_TOOL,
     JSON_TOOL_DESCRIPTION,
     Call,
@@ -39,6 +43,7 @@ from proxy.llm.wire import (
 )
 
 FINISH_REASONS = PROVIDERS["bedrock"].finish_reasons
+DOCUMENT_NAME_REFUSED = re.compile(r"[^A-Za-z0-9\s\-()\[\]]")
 IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
 
 
@@ -54,9 +59,25 @@ def user_blocks(content: Any) -> list[dict[str, Any]]:
             blocks.append(
                 {"image": {"format": IMAGE_FORMATS[inline[0]], "source": {"bytes": inline[1]}}}
             )
+        elif part.get("type") == FILE:
+            data, name = pdf_of(part)
+            document = {"format": "pdf", "name": document_name(name, len(blocks))}
+            blocks.append({"document": {**document, "source": {"bytes": data}}})
+        elif part.get("type") == INPUT_AUDIO:
+            audio_format, data = audio_of(part)
+            blocks.append({"audio": {"format": audio_format, "source": {"bytes": data}}})
         else:
             raise InvalidRequest(f"content parts of type {part.get('type')!r} are not supported")
     return blocks
+
+
+def document_name(filename: str, index: int) -> str:
+    """A document's name as Converse takes it (letters, digits, single spaces, hyphens,
+    parentheses, brackets; unique in the request): the file name without its extension, else
+    `document-<n>`; the block's place keeps it unique."""
+    stem = filename.rsplit(".", 1)[0] if "." in filename else filename
+    name = " ".join(DOCUMENT_NAME_REFUSED.sub("-", stem).split())[:180]
+    return f"{name} ({index})" if name else f"document-{index}"
 
 
 def add(messages: list[dict[str, Any]], role: str, content: list[dict[str, Any]]) -> None:
@@ -143,6 +164,7 @@ def region_of(target: Target) -> str:
 
 class BedrockAdapter(Adapter):
     name = "bedrock"
+    content_parts = frozenset({"text", "image_url", FILE, INPUT_AUDIO})
     stream_content_type = "application/vnd.amazon.eventstream"
 
     def chat_request(self, call: Call) -> ProviderRequest:
@@ -186,6 +208,16 @@ class BedrockAdapter(Adapter):
 
     def chat_stream(self, call: Call, settle: Settle) -> BedrockStream:
         return BedrockStream(call, settle)
+
+    def embeddings_request(self, call: Call) -> ProviderRequest:
+        return bedrock_embeddings.embeddings_request(call)
+
+    def embeddings_answer(self, data: Any, call: Call) -> dict[str, Any]:
+        return bedrock_embeddings.embeddings_answer(data, call)
+
+    def usage_in_headers(self, call: Call, headers: Any) -> dict[str, int] | None:
+        """InvokeModel's token count (embeddings); Converse reports usage in its body."""
+        return bedrock_embeddings.usage_in_headers(headers) if call.endpoint == EMBEDDINGS else None
 
     def error_answer(self, status: int, data: Any, headers: Any) -> dict[str, Any]:
         answer = super().error_answer(status, data, headers)

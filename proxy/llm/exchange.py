@@ -24,6 +24,8 @@ from proxy.llm.front import (
     refuse_unknown_model,
     require_json,
 )
+from proxy.llm.parts import refuse_parts
+from proxy.llm.passthrough import metered_stream
 from proxy.llm.routes import PASSTHROUGH, LLMRoute
 from proxy.llm.streams import StreamTranslator
 from proxy.llm.usage import StreamMeter, merge_usage, parse_json, settle_usage
@@ -103,9 +105,16 @@ class LLMExchange:
         self.attempt(target, context)
         options = self.route.options.get(target.key)
         if options is None or options.mode == PASSTHROUGH or self.endpoint == PASSTHROUGH:
-            return build_outgoing(match, context, target, client)
+            outgoing = build_outgoing(match, context, target, client)
+            if options is not None:  # a stream of OpenAI's format is metered as translated
+                self.translation = metered_stream(
+                    target, options, self.call.model, context, outgoing
+                )
+            return outgoing
         adapter = ADAPTERS[target.provider]
         body = checked_body(self.endpoint, context.json_body())  # plugins may have rewritten it
+        if self.endpoint == CHAT:
+            refuse_parts(adapter, body)
         call = Call(self.endpoint, body, self.call.model, target, options, raw=context.body)
         try:
             provider_request = (

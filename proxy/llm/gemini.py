@@ -10,6 +10,7 @@ from urllib.parse import quote
 from gateways.providers import PROVIDERS
 from plugins.sdk.sse import SSEEvent
 from proxy.llm.base import Adapter
+from proxy.llm.parts import AUDIO_TYPES, FILE, INPUT_AUDIO, PDF, audio_of, pdf_of
 from proxy.llm.streams import SSETranslator
 from proxy.llm.wire import (
     Call,
@@ -64,9 +65,19 @@ def user_parts(content: Any) -> list[dict[str, Any]]:
             else:
                 mime = mimetypes.guess_type(url.split("?", 1)[0])[0] or "image/jpeg"
                 parts.append({"fileData": {"mimeType": mime, "fileUri": url}})
+        elif part.get("type") in (FILE, INPUT_AUDIO):
+            parts.append(inline_part(part))
         else:
             raise InvalidRequest(f"content parts of type {part.get('type')!r} are not supported")
     return parts
+
+
+def inline_part(part: dict[str, Any]) -> dict[str, Any]:
+    """A `file` part's PDF or an `input_audio` part as inline data."""
+    if part["type"] == FILE:
+        return {"inlineData": {"mimeType": PDF, "data": pdf_of(part)[0]}}
+    audio_format, data = audio_of(part)
+    return {"inlineData": {"mimeType": AUDIO_TYPES[audio_format], "data": data}}
 
 
 def contents_of(body: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -192,6 +203,7 @@ def usage_from(data: dict[str, Any]) -> dict[str, int] | None:
 
 class GeminiAdapter(Adapter):
     name = "google"
+    content_parts = frozenset({"text", "image_url", FILE, INPUT_AUDIO})
 
     def chat_request(self, call: Call) -> ProviderRequest:
         body = dict(call.body)

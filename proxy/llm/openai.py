@@ -22,6 +22,7 @@ class OpenAIAdapter(Adapter):
     usage-only chunk is relayed only when the client asked for it (see UsageStream)."""
 
     name = "openai"
+    content_parts = None
     dropped_fields: tuple[str, ...] = ()
     asks_stream_usage = True
 

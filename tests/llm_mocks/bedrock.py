@@ -1,5 +1,6 @@
 """Amazon Bedrock's Converse and ConverseStream (the binary event stream, encoded here for the
-mock only); every request's SigV4 signature is checked with botocore's signer."""
+mock only) and InvokeModel of its Titan and Cohere embeddings models; every request's SigV4
+signature is checked with botocore's signer."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from tests.llm_mocks.openai import VECTOR
 from tests.llm_mocks.replies import (
     AWS_ACCESS_KEY_ID,
     AWS_REGION,
@@ -23,7 +25,7 @@ from tests.llm_mocks.replies import (
     reply,
     streamed_arguments,
 )
-from tests.llm_mocks.schemas import bedrock_problem
+from tests.llm_mocks.schemas import bedrock_invoke_problem, bedrock_problem
 
 AUTHORIZATION = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<key>[A-Z0-9]+)/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)"
@@ -103,6 +105,70 @@ def converse(handler, groups: list[str], body: dict) -> None:
             "metrics": {"latencyMs": 5},
         },
     )
+
+
+# The request body of each embeddings model family: (required fields, allowed fields).
+EMBEDDING_BODIES = {
+    "amazon.titan-embed-text-v2": (
+        {"inputText"},
+        {"inputText", "dimensions", "normalize", "embeddingTypes"},
+    ),
+    "cohere.embed": (
+        {"texts", "input_type"},
+        {"texts", "input_type", "truncate", "embedding_types", "images"},
+    ),
+}
+COHERE_INPUT_TYPES = {"search_document", "search_query", "classification", "clustering"}
+
+
+def embedding_problem(model: str, body: dict) -> str | None:
+    """What the model refuses in its InvokeModel body (Titan V2's and Cohere's documented
+    fields; one text for Titan, a list of at most 96 for Cohere)."""
+    found = [spec for prefix, spec in EMBEDDING_BODIES.items() if model.startswith(prefix)]
+    if not found:
+        return f"The provided model identifier is invalid: {model}"
+    required, allowed = found[0]
+    if missing := required - body.keys():
+        return f"Malformed input request: required key {sorted(missing)} not found"
+    if extra := body.keys() - allowed:
+        return f"Malformed input request: extraneous key {sorted(extra)} is not permitted"
+    if "inputText" in body and not isinstance(body["inputText"], str):
+        return "Malformed input request: inputText must be a string"
+    if body.get("dimensions", 1024) not in (256, 512, 1024):
+        return "Malformed input request: dimensions must be one of 256, 512, 1024"
+    texts = body.get("texts", [""])
+    if not isinstance(texts, list) or not 1 <= len(texts) <= 96:
+        return "Malformed input request: texts must be a list of 1 to 96 texts"
+    if "input_type" in body and body["input_type"] not in COHERE_INPUT_TYPES:
+        return "Malformed input request: input_type is not a valid value"
+    return None
+
+
+def invoke(handler, groups: list[str], body: dict) -> None:
+    """InvokeModel of an embeddings model: Titan answers one vector, Cohere one per text; the
+    input token count is in the header InvokeModel sets."""
+    (model,) = groups
+    failure = signature_problem(handler)
+    if failure is not None:
+        handler.send_json(403, {"message": failure}, {"x-amzn-ErrorType": "AccessDeniedException:"})
+        return
+    headers = handler.seen.headers
+    params = {
+        "modelId": model,
+        "body": handler.seen.body,
+        "contentType": headers.get("Content-Type", ""),
+        "accept": headers.get("Accept", ""),
+    }
+    if (found := bedrock_invoke_problem(params) or embedding_problem(model, body)) is not None:
+        handler.send_json(400, {"message": found}, {"x-amzn-ErrorType": "ValidationException:"})
+        return
+    if "texts" in body:
+        vectors = [VECTOR for _ in body["texts"]]
+        answer = {"id": "mock", "embeddings": vectors, "response_type": "embeddings_floats"}
+        answer["texts"] = body["texts"]
+    else:
+        answer = {"embedding": VECTOR, "inputTextTokenCount": PROMPT_TOKENS}
+    handler.send_json(200, answer, {"X-Amzn-Bedrock-Input-Token-Count": str(PROMPT_TOKENS)})
 
 
 def header(name: str, value: str) -> bytes:

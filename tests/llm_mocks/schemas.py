@@ -144,6 +144,18 @@ def bedrock_problem(model_id: str, action: str, body: dict) -> str | None:
     return report.generate_report() if report.has_errors() else None
 
 
+def bedrock_invoke_problem(params: dict) -> str | None:
+    """What botocore's `bedrock-runtime` service model refuses in an InvokeModel request
+    (model id, body, content type and accept headers)."""
+    operation = bedrock_model().operation_model("InvokeModel")
+    report = ParamValidator().validate(params, operation.input_shape)
+    if report.has_errors():
+        return report.generate_report()
+    if params["contentType"] != "application/json":
+        return "InvokeModel takes a JSON body (Content-Type: application/json) here"
+    return None
+
+
 # The REST body of generateContent, field by field, as the google-genai types model them.
 GEMINI_FIELDS: dict[str, Any] = {
     "contents": list[genai.Content],

@@ -28,6 +28,7 @@ ROUTES = (
     (re.compile(r"^/v1/messages$"), anthropic.messages),
     (re.compile(r"^/v1beta/models/([^/:]+):(\w+)$"), gemini.dispatch),
     (re.compile(r"^/model/([^/]+)/(converse|converse-stream)$"), bedrock.converse),
+    (re.compile(r"^/model/([^/]+)/invoke$"), bedrock.invoke),
 )
 
 
