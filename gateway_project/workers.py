@@ -24,6 +24,8 @@ from gevent import monkey
 from gunicorn import util
 from gunicorn.workers.ggevent import GeventWorker
 
+from gateway_project.takeovers import shut_down_all
+
 IDLE_SWEEP_INTERVAL_SECONDS = 0.25
 
 
@@ -172,10 +174,20 @@ class GatewayGeventWorker(GeventWorker):
         with contextlib.suppress(OSError):
             util.write_nonblock(client, json_error_response(*capture.status()))
 
+    def is_already_handled(self, respiter: Any) -> bool:
+        """A response whose connection a handler took over (a WebSocket relayed, then closed):
+        nothing is written, the connection is closed."""
+        if getattr(respiter, "socket_taken_over", False):
+            respiter.close()  # Django's request_finished (database connections)
+            return True
+        return super().is_already_handled(respiter)
+
     def handle_exit(self, sig: int, frame: Any) -> None:
-        """SIGTERM: stop as gunicorn does, and keep closing connections that fall idle."""
+        """SIGTERM: stop as gunicorn does, and keep closing connections that fall idle; relayed
+        WebSockets are closed with 1001 (going away)."""
         super().handle_exit(sig, frame)
         gevent.spawn(self.close_idle_connections)
+        gevent.spawn(shut_down_all)
 
     def close_idle_connections(self) -> None:
         while True:  # until the worker exits: connections accepted meanwhile fall idle too

@@ -58,6 +58,7 @@ class Upstream(TimestampedModel):
     )
     targets = models.JSONField(default=list)
     health_checks = models.JSONField(default=dict, blank=True)
+    websocket_config = models.JSONField(default=dict, blank=True)
     tags = models.JSONField(default=list, blank=True)
 
     class Meta:

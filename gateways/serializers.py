@@ -16,6 +16,7 @@ from gateways.targets import (
     CredentialsSerializer,
     HealthChecksSerializer,
     TargetSerializer,
+    WebSocketConfigSerializer,
     restore_masked_secrets,
     restore_masked_target_secrets,
 )
@@ -70,10 +71,9 @@ class GatewayChildSerializer(StrictModelSerializer):
 class UpstreamSerializer(GatewayChildSerializer):
     targets = WholeItemsListField(child=TargetSerializer(), min_length=1, max_length=256)
     health_checks = HealthChecksSerializer(required=False)
+    websocket_config = WebSocketConfigSerializer(required=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
-    not_supported_yet = frozenset(
-        {"websocket_config", "proxy_config", "proxy", "embedding", "embedding_config"}
-    )
+    not_supported_yet = frozenset({"proxy_config", "proxy", "embedding", "embedding_config"})
 
     class Meta:
         model = Upstream
@@ -84,6 +84,7 @@ class UpstreamSerializer(GatewayChildSerializer):
             "algorithm",
             "targets",
             "health_checks",
+            "websocket_config",
             "tags",
             "created_at",
             "updated_at",

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from gateway_project.fields import (
     BaseURLField,
+    DurationField,
     HeaderNameField,
     HeadersField,
     HeaderValueField,
@@ -326,3 +327,24 @@ class HealthChecksSerializer(StrictSerializer):
     threshold = serializers.IntegerField(default=3, min_value=1, max_value=1000)
     interval = serializers.IntegerField(default=10, min_value=1, max_value=3600)
     not_supported_yet = frozenset({"path", "headers"})  # active checks
+
+
+class WebSocketConfigSerializer(StrictSerializer):
+    """How WebSocket connections through this upstream's rules are kept (TrustGate's
+    `websocket_config`, durations in Go's form): the gateway pings an idle client every
+    `ping_period` and closes a connection whose pong is `pong_wait` late; the upstream's
+    handshake must complete within `handshake_timeout`; socket reads of `read_buffer_size`
+    bytes (0: the default); a message over `max_message_size` bytes closes the connection
+    (1009), as does `idle_timeout` without a frame either way (1001)."""
+
+    enable_direct_communication = JSONBooleanField(default=False)
+    return_error_details = JSONBooleanField(default=False)
+    ping_period = DurationField(default="30s", max_length=32)
+    pong_wait = DurationField(default="60s", max_length=32)
+    handshake_timeout = DurationField(default="15s", max_length=32)
+    read_buffer_size = serializers.IntegerField(default=0, min_value=0, max_value=16 * 2**20)
+    write_buffer_size = serializers.IntegerField(default=0, min_value=0, max_value=16 * 2**20)
+    max_message_size = serializers.IntegerField(
+        default=16 * 2**20, min_value=1, max_value=256 * 2**20
+    )
+    idle_timeout = DurationField(default="10m", max_length=32)

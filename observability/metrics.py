@@ -70,6 +70,11 @@ LLM_COST = Counter("gateway_llm_cost", "LLM cost (USD).", ["gateway", "provider"
 ACTIVE_STREAMS = Gauge(
     "gateway_active_streams", "Responses being streamed now.", multiprocess_mode="livesum"
 )
+ACTIVE_WEBSOCKETS = Gauge(
+    "gateway_active_websockets",
+    "WebSocket connections being relayed now.",
+    multiprocess_mode="livesum",
+)
 TARGET_HEALTHY = Gauge(
     "gateway_upstream_target_healthy",
     "1 while passive health lets the target take traffic first, 0 while it cools down.",

@@ -54,6 +54,8 @@ from proxy.upstream import (
     UpstreamUnavailable,
     send,
 )
+from proxy.ws.handshake import asks_for_websocket
+from proxy.ws.session import serve_websocket
 
 logger = logging.getLogger(__name__)
 
@@ -81,9 +83,12 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         context.api_key_id = authenticate(snapshot, match.route, context.headers)
         context.body = read_body(request, context.headers)  # decoded: the body of record
         record.bytes_in = len(context.body)
-        llm = open_exchange(match.route.llm, context)  # rules with LLM provider targets
+        websocket = asks_for_websocket(request.headers)
+        llm = None if websocket else open_exchange(match.route.llm, context)  # provider targets
         run_stage(chain, "pre_request", context)
-        if llm is not None and llm.endpoint == MODELS:
+        if websocket:
+            response = serve_websocket(request, match, context)  # relayed until it closes
+        elif llm is not None and llm.endpoint == MODELS:
             response = models_response(match.route.llm)
         else:
             result = send_upstream(request, match, context, llm)  # built per target tried

@@ -21,6 +21,7 @@ from proxy.balancer import Balancer, Target
 from proxy.llm.routes import LLMRoute, llm_route
 from proxy.llm.usage import Pricing
 from proxy.snapshot_cache import Entry, SnapshotCache
+from proxy.ws.settings import WebSocketSettings, websocket_settings
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Route:
     read_timeout: float | None
     chain: CompiledChain
     llm: LLMRoute | None = None  # set when the rule's targets are LLM providers
+    websocket: WebSocketSettings = WebSocketSettings()  # its upstream's websocket_config
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,8 @@ balancers = BalancerRegistry()
 def _route(rule: Rule, gateway_specs: list[PluginSpec]) -> Route:
     service = rule.service
     balancer = balancers.for_service(service)
-    stored = service.upstream.targets if service.type == Service.Type.UPSTREAM else ()
+    upstream = service.upstream if service.type == Service.Type.UPSTREAM else None
+    stored = upstream.targets if upstream is not None else ()
     return Route(
         id=str(rule.id),
         name=rule.name,
@@ -165,6 +168,7 @@ def _route(rule: Rule, gateway_specs: list[PluginSpec]) -> Route:
         read_timeout=service.read_timeout,
         chain=compile_chain([gateway_specs, _plugin_specs(list(rule.plugin_chain.all()))]),
         llm=llm_route(balancer.targets, stored) if stored else None,
+        websocket=websocket_settings(upstream.websocket_config if upstream else None),
     )
 
 

@@ -77,6 +77,7 @@ def routed_gateway(
     algorithm: str = "round-robin",
     health_checks: dict | None = None,
     upstream_extra: dict | None = None,
+    upstream_fields: dict | None = None,
     service_extra: dict | None = None,
     **rule: Any,
 ) -> RoutedGateway:
@@ -102,6 +103,7 @@ def routed_gateway(
     }
     if health_checks:
         upstream_payload["health_checks"] = health_checks
+    upstream_payload.update(upstream_fields or {})
     upstream = created(post, f"{base}/upstreams", upstream_payload)
     service = created(
         post,
