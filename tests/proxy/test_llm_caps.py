@@ -14,7 +14,7 @@ from tests.builders import llm_chat, provider_target
 from tests.e2e.test_llm_front_e2e import WEATHER_TOOL
 from tests.e2e.test_llm_front_e2e import provider_target as front_target
 from tests.llm_mocks import replies
-from tests.observability.conftest import lines
+from tests.observability.conftest import finished, lines
 
 MODELS = {"anthropic": "claude-sonnet", "bedrock": "anthropic.claude-3-haiku-20240307-v1:0"}
 MODELS["google"] = "gemini-flash"
@@ -119,6 +119,24 @@ def test_a_cached_anthropic_call_costs_cache_reads_and_writes_at_their_prices(
     assert line["llm"]["cost"] == pytest.approx(right)
     everything_at_input_price = ((usage["prompt_tokens"]) * 3 + 7 * 15) / 1_000_000
     assert everything_at_input_price / right == pytest.approx(1.65)  # the overstatement fixed
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [{}, {"stream": True}, {"stream": True, "stream_options": {"include_usage": True}}],
+    ids=["json", "stream", "stream-with-usage"],
+)
+def test_openai_cached_tokens_cost_the_cached_price(
+    mock, llm_gateway, proxy_client, access_log_file, asked
+):
+    """OpenAI's own `prompt_tokens_details.cached_tokens`, read from the answer passed on, the
+    usage chunk the gateway asked for, or the client's."""
+    gateway = llm_gateway([{**front_target("openai", mock.url), "pricing": PRICING}])
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": replies.CACHED}]}
+    finished(llm_chat(proxy_client, gateway, {**body, **asked}))  # passed on as it comes
+    cached = replies.CACHED_TOKENS
+    right = (replies.PROMPT_TOKENS * 3 + cached * 0.3 + replies.COMPLETION_TOKENS * 15) / 1e6
+    assert request_line(access_log_file)["llm"]["cost"] == pytest.approx(right)
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
