@@ -11,8 +11,8 @@ from proxy.llm.base import Adapter
 from proxy.llm.caps import (
     apart_cache_counts,
     cache_control_of,
+    claude_budget,
     part_marks,
-    reasoning_budget,
     single_answer,
     thinking_limits,
     with_details,
@@ -203,7 +203,7 @@ class AnthropicAdapter(Adapter):
         }
         if system:
             out["system"] = system_blocks(body) or "\n\n".join(system)
-        if budget := reasoning_budget(body):
+        if budget := claude_budget(body):
             budget, out["max_tokens"] = thinking_limits(
                 budget, max_tokens_of(body), DEFAULT_MAX_TOKENS
             )

@@ -18,8 +18,8 @@ from proxy.llm.base import Adapter
 from proxy.llm.caps import (
     apart_cache_counts,
     cache_control_of,
+    claude_budget,
     part_marks,
-    reasoning_budget,
     single_answer,
     thinking_limits,
     with_details,
@@ -150,7 +150,7 @@ def tool_config_of(body: dict[str, Any]) -> dict[str, Any] | None:
     if (schema := json_schema_of(body)) is not None:
         spec = {"name": JSON_TOOL, "description": JSON_TOOL_DESCRIPTION}
         tools.append({"toolSpec": {**spec, "inputSchema": {"json": schema or {"type": "object"}}}})
-        if not user_tools and not reasoning_budget(body):  # else beside the user tools
+        if not user_tools and not claude_budget(body):  # else beside the user tools
             return {"tools": tools, "toolChoice": {"tool": {"name": JSON_TOOL}}}
     if not tools:
         return None
@@ -178,7 +178,7 @@ def inference_config(body: dict[str, Any]) -> dict[str, Any]:
 def thinking_of(call: Call, body: dict[str, Any]) -> tuple[dict[str, Any], int] | None:
     """Claude's `thinking` (an additional model request field) for `reasoning_effort`, and the
     max tokens it needs; other models take no thinking budget (400 naming the field)."""
-    budget = reasoning_budget(body)
+    budget = claude_budget(body)
     if not budget:
         return None
     if "anthropic.claude" not in call.model:

@@ -26,6 +26,15 @@ def reasoning_budget(body: Mapping[str, Any]) -> int | None:
     return REASONING_BUDGETS[effort]
 
 
+def claude_budget(body: Mapping[str, Any]) -> int:
+    """Claude's thinking budget for `reasoning_effort` (0: no thinking). Within a tool loop
+    (the last assistant turn called tools) Claude wants that turn to begin with its signed
+    thinking block, which OpenAI's messages do not carry back: that request goes without."""
+    budget = reasoning_budget(body) or 0
+    assistants = [m for m in body["messages"] if m.get("role") == "assistant"]
+    return 0 if budget and assistants and assistants[-1].get("tool_calls") else budget
+
+
 def thinking_limits(budget: int, max_tokens: int | None, default: int) -> tuple[int, int]:
     """(thinking budget, max_tokens) for Claude, whose thinking counts in max_tokens and must
     leave room for the answer: the client's max_tokens bounds the budget (as OpenAI's counts

@@ -43,6 +43,10 @@ def problem(body: dict) -> str | None:
             return "thinking.budget_tokens: must be >= 1024 and less than max_tokens"
         if (body.get("tool_choice") or {}).get("type") in ("any", "tool"):
             return "Thinking may not be enabled when tool_choice forces tool use."
+        answers = [blocks(m["content"]) for m in messages if m["role"] == "assistant"]
+        last = answers[-1] if answers else []
+        if any(b["type"] == "tool_use" for b in last) and last[0]["type"] != "thinking":
+            return "a final assistant message with tool_use must start with a thinking block"
     return None
 
 

@@ -79,6 +79,10 @@ def problem(body: dict) -> str | None:
             return "thinking.budget_tokens: must be >= 1024 and less than max_tokens"
         if set((body.get("toolConfig") or {}).get("toolChoice") or {}) & {"any", "tool"}:
             return "Thinking may not be enabled when tool_choice forces tool use."
+        answers = [m["content"] for m in messages if m["role"] == "assistant"]
+        last = answers[-1] if answers else []
+        if any("toolUse" in b for b in last) and "reasoningContent" not in last[0]:
+            return "a final assistant message with toolUse must start with a reasoning block"
     return None
 
 

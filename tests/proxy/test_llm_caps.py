@@ -295,6 +295,26 @@ def test_reasoning_effort_asks_for_thinking_and_its_text_comes_back(
         assert usage["completion_tokens"] == replies.COMPLETION_TOKENS
 
 
+@pytest.mark.parametrize("provider", ["anthropic", "bedrock"])
+def test_claude_goes_without_thinking_inside_a_tool_loop(mock, front, proxy_client, provider):
+    """Claude wants the tool-calling turn back with its signed thinking block, which OpenAI's
+    messages do not carry: the request after a tool call goes without thinking."""
+    call = {"id": "call_1", "type": "function"}
+    call["function"] = {"name": "get_weather", "arguments": json.dumps(replies.TOOL_ARGUMENTS)}
+    messages = [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+    ]
+    body = {"messages": messages, "tools": [WEATHER_TOOL], "reasoning_effort": "low"}
+    response = chat(proxy_client, front, provider, body)
+    assert response.status_code == 200, response.content
+    assert "read the tool result: sunny" in response.json()["choices"][0]["message"]["content"]
+    sent = json.loads(mock.seen[-1].body)
+    assert "thinking" not in sent
+    assert "additionalModelRequestFields" not in sent
+
+
 @pytest.mark.parametrize(
     ("provider", "extra", "param"),
     [
