@@ -17,6 +17,9 @@ OPENAI_USAGE = {
     "total_tokens": "total_tokens",
     "input_tokens": "prompt_tokens",
     "output_tokens": "completion_tokens",
+    "prompt_tokens_details.cached_tokens": "cached_tokens",
+    "prompt_tokens_details.cache_write_tokens": "cache_write_tokens",
+    "completion_tokens_details.reasoning_tokens": "reasoning_tokens",
 }
 
 
@@ -42,9 +45,14 @@ class Provider:
     credentials_need: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     # The base URL of a target giving `aws_region` and no base_url ("{region}" filled in).
     regional_base_url: str | None = None
-    # Where its answers report token usage and the field names there -> the normalised names.
+    # Where its answers report token usage and the field names there (`a.b`: field b of a) ->
+    # the normalised names; the prompt tokens count cached ones (cached_tokens, read from the
+    # prompt cache, and cache_write_tokens, written to it).
     usage_key: str = "usage"
     usage_fields: Mapping[str, str] = field(default_factory=lambda: OPENAI_USAGE)
+    # The prompt-cache counts of providers that report them apart from the prompt tokens
+    # (their translated answers add them to the prompt tokens) -> the normalised names.
+    cache_fields: Mapping[str, str] = field(default_factory=dict)
     # Its finish reasons -> OpenAI's (the adapter decides what an unlisted one becomes).
     finish_reasons: Mapping[str, str] = field(default_factory=dict)
 
@@ -82,6 +90,10 @@ PROVIDERS: Mapping[str, Provider] = {
             client_headers=("anthropic-version", "anthropic-beta"),
             adapter="proxy.llm.anthropic.AnthropicAdapter",
             usage_fields={"input_tokens": "prompt_tokens", "output_tokens": "completion_tokens"},
+            cache_fields={
+                "cache_read_input_tokens": "cached_tokens",
+                "cache_creation_input_tokens": "cache_write_tokens",
+            },
             finish_reasons={
                 "end_turn": "stop",
                 "stop_sequence": "stop",
@@ -120,6 +132,8 @@ PROVIDERS: Mapping[str, Provider] = {
                 "promptTokenCount": "prompt_tokens",
                 "candidatesTokenCount": "completion_tokens",
                 "totalTokenCount": "total_tokens",
+                "cachedContentTokenCount": "cached_tokens",
+                "thoughtsTokenCount": "reasoning_tokens",
             },
             finish_reasons={
                 "STOP": "stop",
@@ -153,6 +167,10 @@ PROVIDERS: Mapping[str, Provider] = {
                 "inputTokens": "prompt_tokens",
                 "outputTokens": "completion_tokens",
                 "totalTokens": "total_tokens",
+            },
+            cache_fields={
+                "cacheReadInputTokens": "cached_tokens",
+                "cacheWriteInputTokens": "cache_write_tokens",
             },
             finish_reasons={
                 "end_turn": "stop",

@@ -202,6 +202,16 @@ class PricingSerializer(StrictSerializer):
 
     input_per_million = PriceField(help_text="Price of one million prompt tokens.")
     output_per_million = PriceField(help_text="Price of one million completion tokens.")
+    cached_input_per_million = PriceField(
+        required=False,
+        help_text="Price of one million prompt tokens read from the provider's prompt cache "
+        "(default: the input price).",
+    )
+    cache_write_per_million = PriceField(
+        required=False,
+        help_text="Price of one million prompt tokens written to the provider's prompt cache "
+        "(default: the input price).",
+    )
     unknown_key_message = "Unknown price."
 
 

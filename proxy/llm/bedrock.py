@@ -17,6 +17,16 @@ from gateways.providers import PROVIDERS
 from proxy.balancer import Target
 from proxy.llm import bedrock_embeddings
 from proxy.llm.base import Adapter
+from proxy.llm.caps import (
+    apart_cache_counts,
+    cache_control_of,
+    claude_budget,
+    part_marks,
+    single_answer,
+    thinking_limits,
+    with_details,
+    with_reasoning,
+)
 from proxy.llm.parts import FILE, INPUT_AUDIO, audio_of, pdf_of
 from proxy.llm.streams import StreamTranslator
 from proxy.llm.wire import (
@@ -44,6 +54,9 @@ from proxy.llm.wire import (
 
 FINISH_REASONS = PROVIDERS["bedrock"].finish_reasons
 DOCUMENT_NAME_REFUSED = re.compile(r"[^A-Za-z0-9\s\-()\[\]]")
+CACHE_FIELDS = PROVIDERS["bedrock"].cache_fields
+# Claude's answer room beside a thinking budget when the client sets no max_tokens.
+THINKING_ANSWER_TOKENS = 4096
 IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
 
 
@@ -94,9 +107,9 @@ def messages_of(body: dict[str, Any]) -> tuple[list[dict[str, str]], list[dict[s
     for message in body["messages"]:
         role = message.get("role")
         if role in ("system", "developer"):
-            system.append({"text": text_of(message.get("content"))})
+            system.extend(cache_points([{"text": text_of(message.get("content"))}], message))
         elif role == "user":
-            add(messages, "user", user_blocks(message.get("content")))
+            add(messages, "user", cache_points(user_blocks(message.get("content")), message))
         elif role == "assistant":
             blocks = [{"text": text}] if (text := text_of(message.get("content"))) else []
             for call in message.get("tool_calls") or []:
@@ -104,30 +117,62 @@ def messages_of(body: dict[str, Any]) -> tuple[list[dict[str, str]], list[dict[s
                 use = {"toolUseId": call.get("id", ""), "name": function.get("name", "")}
                 blocks.append({"toolUse": {**use, "input": arguments_of(function)}})
             if blocks:  # an empty assistant message is left out
-                add(messages, "assistant", blocks)
+                add(messages, "assistant", cache_points(blocks, message))
         elif role == "tool":
             result = {
                 "toolUseId": message.get("tool_call_id", ""),
                 "content": [{"text": text_of(message.get("content"))}],
             }
-            add(messages, "user", [{"toolResult": result}])
+            add(messages, "user", cache_points([{"toolResult": result}], message))
     conversation_required(messages)
     return system, messages
 
 
+def cache_points(blocks: list[dict[str, Any]], message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The blocks of `message` with a cache point after each one marked for the prompt cache
+    (`cache_control` on its part, or the message's own after its last block)."""
+    content = message.get("content")
+    if "cache_control" not in message and not (
+        isinstance(content, list) and any("cache_control" in part for part in content)
+    ):
+        return blocks
+    marks = part_marks(message, "messages")
+    if len(marks) != len(blocks):  # one block of many parts, tool calls: the last mark
+        marks = [None] * (len(blocks) - 1) + marks[-1:]
+    out = []
+    for block, mark in zip(blocks, marks, strict=False):
+        out.append(block)
+        if mark is not None:
+            out.append(cache_point(mark))
+    return out
+
+
+def cache_point(mark: dict[str, str]) -> dict[str, Any]:
+    """The cache point a `cache_control` mark asks for (its ttl kept)."""
+    point = {"type": "default"}
+    if "ttl" in mark:
+        point["ttl"] = mark["ttl"]
+    return {"cachePoint": point}
+
+
 def tool_config_of(body: dict[str, Any]) -> dict[str, Any] | None:
     tools = []
-    for tool in body.get("tools") or []:
+    for index, tool in enumerate(body.get("tools") or []):
         function = tool.get("function") or {}
         schema = function.get("parameters") or {"type": "object", "properties": {}}
         spec = {"name": function.get("name", ""), "inputSchema": {"json": schema}}
         if function.get("description"):
             spec["description"] = function["description"]
         tools.append({"toolSpec": spec})
+        field = f"tools[{index}]"
+        if mark := cache_control_of(tool, field) or cache_control_of(function, field):
+            tools.append(cache_point(mark))
+    user_tools = bool(tools)
     if (schema := json_schema_of(body)) is not None:
         spec = {"name": JSON_TOOL, "description": JSON_TOOL_DESCRIPTION}
         tools.append({"toolSpec": {**spec, "inputSchema": {"json": schema or {"type": "object"}}}})
-        return {"tools": tools, "toolChoice": {"tool": {"name": JSON_TOOL}}}
+        if not user_tools and not claude_budget(body):  # else beside the user tools
+            return {"tools": tools, "toolChoice": {"tool": {"name": JSON_TOOL}}}
     if not tools:
         return None
     config: dict[str, Any] = {"tools": tools}
@@ -151,6 +196,33 @@ def inference_config(body: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def thinking_of(call: Call, body: dict[str, Any]) -> tuple[dict[str, Any], int] | None:
+    """Claude's `thinking` (an additional model request field) for `reasoning_effort`, and the
+    max tokens it needs; other models take no thinking budget (400 naming the field)."""
+    budget = claude_budget(body)
+    if not budget:
+        return None
+    if "anthropic.claude" not in call.model:
+        raise InvalidRequest(
+            f"reasoning_effort: not available for bedrock model {call.model}", "reasoning_effort"
+        )
+    budget, max_tokens = thinking_limits(budget, max_tokens_of(body), THINKING_ANSWER_TOKENS)
+    return {"type": "enabled", "budget_tokens": budget}, max_tokens
+
+
+def usage_from(usage: dict[str, Any]) -> dict[str, Any]:
+    """Converse's usage in OpenAI's shape: the prompt tokens count those read from and written
+    to the prompt cache (Bedrock counts them apart), in its details too."""
+    counts = apart_cache_counts(usage, CACHE_FIELDS)
+    cached, written = counts.get("cached_tokens", 0), counts.get("cache_write_tokens", 0)
+    total = usage.get("totalTokens") if not (cached or written) else None
+    prompt = usage.get("inputTokens")
+    prompt = (prompt if isinstance(prompt, int) else 0) + cached + written
+    return with_details(
+        usage_of(prompt, usage.get("outputTokens"), total), cached=cached, cache_write=written
+    )
+
+
 def region_of(target: Target) -> str:
     region = target.credentials.get("aws_region")
     if region:
@@ -169,12 +241,16 @@ class BedrockAdapter(Adapter):
 
     def chat_request(self, call: Call) -> ProviderRequest:
         body = dict(call.body)
+        single_answer(body, self.name)
         system, messages = messages_of(body)
         out: dict[str, Any] = {"messages": messages}
         if system:
             out["system"] = system
         if config := inference_config(body):
             out["inferenceConfig"] = config
+        if thinking := thinking_of(call, body):
+            out["inferenceConfig"] = {**out.get("inferenceConfig", {}), "maxTokens": thinking[1]}
+            out["additionalModelRequestFields"] = {"thinking": thinking[0]}
         if (tool_config := tool_config_of(body)) is not None:
             out["toolConfig"] = tool_config
         action = "converse-stream" if call.stream else "converse"
@@ -182,9 +258,13 @@ class BedrockAdapter(Adapter):
 
     def chat_answer(self, data: Any, call: Call) -> dict[str, Any]:
         message = (data.get("output") or {}).get("message") or {}
-        texts, calls = [], []
+        texts, calls, thoughts = [], [], []
         for block in message.get("content") or []:
-            if isinstance(block.get("text"), str):
+            if isinstance(block.get("reasoningContent"), dict):
+                thoughts.append(
+                    (block["reasoningContent"].get("reasoningText") or {}).get("text", "")
+                )
+            elif isinstance(block.get("text"), str):
                 texts.append(block["text"])
             elif (
                 isinstance(block.get("toolUse"), dict) and block["toolUse"].get("name") == JSON_TOOL
@@ -200,11 +280,9 @@ class BedrockAdapter(Adapter):
             finish = "stop"  # the forced JSON tool answered
         usage = data.get("usage") or {}
         text = "".join(texts) if texts or not calls else None
-        return completion(
-            call,
-            [choice(0, text, calls, finish)],
-            usage_of(usage.get("inputTokens"), usage.get("outputTokens"), usage.get("totalTokens")),
-        )
+        answer = completion(call, [choice(0, text, calls, finish)], usage_from(usage))
+        with_reasoning(answer, 0, "".join(thoughts))
+        return answer
 
     def chat_stream(self, call: Call, settle: Settle) -> BedrockStream:
         return BedrockStream(call, settle)
@@ -284,6 +362,8 @@ class BedrockStream(StreamTranslator):
             delta = data.get("delta") or {}
             if isinstance(delta.get("text"), str):
                 return self.start() + self.out.text(delta["text"])
+            if isinstance(delta.get("reasoningContent"), dict):
+                return self.start() + self.out.reasoning(delta["reasoningContent"].get("text", ""))
             block = data.get("contentBlockIndex")
             partial = (delta.get("toolUse") or {}).get("input", "")
             if block in self.json_blocks:
@@ -308,9 +388,6 @@ class BedrockStream(StreamTranslator):
             reason = FINISH_REASONS.get(data.get("stopReason"), "stop")
             return self.end("stop" if reason == "tool_calls" and not self.tools else reason)
         if kind == "metadata":
-            usage = data.get("usage") or {}
-            self.usage = usage_of(
-                usage.get("inputTokens"), usage.get("outputTokens"), usage.get("totalTokens")
-            )
+            self.usage = usage_from(data.get("usage") or {})
             return self.close()
         return b""

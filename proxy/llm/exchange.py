@@ -123,7 +123,7 @@ class LLMExchange:
                 else adapter.embeddings_request(call)
             )
         except InvalidRequest as exc:
-            raise ProxyError(400, str(exc)) from exc
+            raise ProxyError(400, str(exc), param=exc.param) from exc
         payload = provider_request.body
         payload = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         translated = Translated(

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from gateways.providers import PROVIDERS
 from plugins.sdk.sse import SSEEvent
 from proxy.llm.base import Adapter
+from proxy.llm.caps import answers_asked, reasoning_budget, with_details, with_reasoning
 from proxy.llm.parts import AUDIO_TYPES, FILE, INPUT_AUDIO, PDF, audio_of, pdf_of
 from proxy.llm.streams import SSETranslator
 from proxy.llm.wire import (
@@ -189,6 +190,23 @@ def candidate_parts(candidate: dict[str, Any]) -> tuple[str, list[dict[str, Any]
     return "".join(texts), calls
 
 
+def thoughts_of(candidate: dict[str, Any]) -> str:
+    """The thought summaries of one candidate (parts marked `thought`)."""
+    parts = (candidate.get("content") or {}).get("parts") or []
+    return "".join(
+        part["text"] for part in parts if part.get("thought") and isinstance(part.get("text"), str)
+    )
+
+
+def thinking_config(body: dict[str, Any]) -> dict[str, Any] | None:
+    """`reasoning_effort` as a thinking budget, its thought summaries asked for ("none": no
+    thinking)."""
+    budget = reasoning_budget(body)
+    if budget is None:
+        return None
+    return {"thinkingBudget": budget, "includeThoughts": True} if budget else {"thinkingBudget": 0}
+
+
 def usage_from(data: dict[str, Any]) -> dict[str, int] | None:
     metadata = data.get("usageMetadata")
     if not isinstance(metadata, dict):
@@ -198,7 +216,17 @@ def usage_from(data: dict[str, Any]) -> dict[str, int] | None:
         for key in ("candidatesTokenCount", "thoughtsTokenCount")
         if isinstance(value := metadata.get(key), int)
     )
-    return usage_of(metadata.get("promptTokenCount"), output, metadata.get("totalTokenCount"))
+    usage = usage_of(metadata.get("promptTokenCount"), output, metadata.get("totalTokenCount"))
+    return with_details(usage, **detail_counts(metadata))
+
+
+def detail_counts(metadata: dict[str, Any]) -> dict[str, int]:
+    """Cached prompt tokens (part of the prompt's) and thinking tokens (of the completion's)."""
+    counts = {
+        "cached": metadata.get("cachedContentTokenCount"),
+        "reasoning": metadata.get("thoughtsTokenCount"),
+    }
+    return {name: value for name, value in counts.items() if isinstance(value, int)}
 
 
 class GeminiAdapter(Adapter):
@@ -207,12 +235,18 @@ class GeminiAdapter(Adapter):
 
     def chat_request(self, call: Call) -> ProviderRequest:
         body = dict(call.body)
+        answers_asked(body)  # n: candidateCount
         system, contents = contents_of(body)
         out: dict[str, Any] = {"contents": contents}
         if system:
             out["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
         if config := generation_config(body):
             out["generationConfig"] = config
+        if (thinking := thinking_config(body)) is not None:
+            out["generationConfig"] = {
+                **out.get("generationConfig", {}),
+                "thinkingConfig": thinking,
+            }
         if tools := tools_of(body):
             out["tools"] = tools
         if (tool_config := tool_config_of(body)) is not None:
@@ -236,7 +270,10 @@ class GeminiAdapter(Adapter):
             )
         if not choices:  # the prompt itself was blocked
             choices.append(choice(0, None, [], "content_filter"))
-        return completion(call, choices, usage_from(data), data.get("responseId"))
+        answer = completion(call, choices, usage_from(data), data.get("responseId"))
+        for index, candidate in enumerate(data.get("candidates") or []):
+            with_reasoning(answer, index, thoughts_of(candidate))
+        return answer
 
     def chat_stream(self, call: Call, settle: Settle) -> GeminiStream:
         return GeminiStream(call, settle)
@@ -261,13 +298,18 @@ class GeminiAdapter(Adapter):
 
 
 class GeminiStream(SSETranslator):
-    """Each event is a whole GenerateContentResponse: its text parts become content deltas, its
-    function calls whole tool-call chunks; the one with a finishReason ends the answer. Gemini
-    sends no end marker: `[DONE]` follows the upstream's end once a finishReason came."""
+    """Each event is a whole GenerateContentResponse: its text parts become content deltas (its
+    thoughts reasoning deltas), its function calls whole tool-call chunks, each candidate's the
+    choice of its index (`n` answers: candidateCount); the answer ends once every candidate
+    came with a finishReason. Gemini sends no end marker: `[DONE]` follows the upstream's end
+    once the answer ended."""
 
     def __init__(self, call: Call, settle: Settle) -> None:
         super().__init__(call, settle)
         self.tool_count = 0
+        self.answers = answers_asked(call.body)
+        self.tool_counts: dict[int, int] = {}  # choice -> its tool calls so far
+        self.finished: set[int] = set()
 
     def event(self, event: SSEEvent) -> bytes:
         data = event.json()
@@ -280,10 +322,12 @@ class GeminiStream(SSETranslator):
             )
         self.usage = usage_from(data) or self.usage
         out = self.start()
+        if self.answers > 1:
+            return out + self.candidates(data)
         candidates = data.get("candidates") or []
         candidate = candidates[0] if candidates else {}
         text, calls = candidate_parts(candidate)
-        out += self.out.text(text)
+        out += self.out.reasoning(thoughts_of(candidate)) + self.out.text(text)
         for call in calls:
             function = call["function"]
             out += self.out.tool_start(
@@ -294,4 +338,36 @@ class GeminiStream(SSETranslator):
             out += self.end(finish_reason(candidate["finishReason"], self.tool_count > 0))
         elif data.get("promptFeedback", {}).get("blockReason"):
             out += self.end("content_filter")
+        return out
+
+    def candidates(self, data: dict[str, Any]) -> bytes:
+        """An event of several candidates: each one's deltas as the choice of its index."""
+        out = b""
+        if data.get("promptFeedback", {}).get("blockReason"):
+            return self.end("content_filter")
+        for position, candidate in enumerate(data.get("candidates") or []):
+            index = candidate.get("index", position)
+            if not isinstance(index, int) or index in self.finished:
+                continue
+            if index not in self.tool_counts:
+                self.tool_counts[index] = 0
+                out += self.out.role(index) if index else b""
+            text, calls = candidate_parts(candidate)
+            out += self.out.reasoning(thoughts_of(candidate), index) + self.out.text(text, index)
+            for call in calls:
+                function = call["function"]
+                out += self.out.tool_start(
+                    self.tool_counts[index],
+                    call["id"],
+                    function["name"],
+                    function["arguments"],
+                    index,
+                )
+                self.tool_counts[index] += 1
+            if candidate.get("finishReason"):
+                reason = finish_reason(candidate["finishReason"], self.tool_counts[index] > 0)
+                out += self.out.finish(reason, index)
+                self.finished.add(index)
+        if len(self.finished) >= self.answers:
+            self.finish_reason = "stop"  # every answer ended: [DONE] follows the upstream's end
         return out

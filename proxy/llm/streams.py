@@ -33,33 +33,45 @@ class ChunkWriter:
         head = {"id": value, "object": "chat.completion.chunk", "created": self.created}
         head["model"] = self.model
         self._prefix = b"data: " + COMPACT_JSON.encode(head)[:-1].encode()
-        self._prefix += b',"choices":[{"index":0,"delta":'
+        self._prefix += b',"choices":[{"index":'
         self._suffix = b"}]" + (b',"usage":null' if self.include_usage else b"") + b"}\n\n"
 
-    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+    def chunk(
+        self, delta: dict[str, Any], finish_reason: str | None = None, index: int = 0
+    ) -> bytes:
+        """A chunk of choice `index` (several when the request asked for `n` answers)."""
         finish = COMPACT_JSON.encode(finish_reason).encode()
         return (
             self._prefix
+            + str(index).encode()
+            + b',"delta":'
             + COMPACT_JSON.encode(delta).encode()
             + b',"logprobs":null,"finish_reason":'
             + finish
             + self._suffix
         )
 
-    def role(self) -> bytes:
-        return self.chunk({"role": "assistant", "content": ""})
+    def role(self, choice: int = 0) -> bytes:
+        return self.chunk({"role": "assistant", "content": ""}, index=choice)
 
-    def text(self, text: str) -> bytes:
-        return self.chunk({"content": text}) if text else b""
+    def text(self, text: str, choice: int = 0) -> bytes:
+        return self.chunk({"content": text}, index=choice) if text else b""
 
-    def tool_start(self, index: int, call_id: str, name: str, arguments: str = "") -> bytes:
+    def reasoning(self, text: str, choice: int = 0) -> bytes:
+        """Reasoning text, as `reasoning_content` deltas (DeepSeek's and vLLM's name)."""
+        return self.chunk({"reasoning_content": text}, index=choice) if text else b""
+
+    def tool_start(
+        self, index: int, call_id: str, name: str, arguments: str = "", choice: int = 0
+    ) -> bytes:
         function = {"name": name, "arguments": arguments}
         return self.chunk(
             {
                 "tool_calls": [
                     {"index": index, "id": call_id, "type": "function", "function": function}
                 ]
-            }
+            },
+            index=choice,
         )
 
     def tool_arguments(self, index: int, arguments: str) -> bytes:
@@ -67,8 +79,8 @@ class ChunkWriter:
             return b""
         return self.chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments}}]})
 
-    def finish(self, finish_reason: str) -> bytes:
-        return self.chunk({}, finish_reason)
+    def finish(self, finish_reason: str, choice: int = 0) -> bytes:
+        return self.chunk({}, finish_reason, choice)
 
     def close(self, usage: dict[str, int] | None) -> bytes:
         """The usage chunk (when the client asked for it), then `[DONE]`."""

@@ -45,9 +45,24 @@ def merge_usage(usage: dict[str, int], payload: Any) -> None:
     for counts in found:
         if isinstance(counts, dict):
             for name, normalised in USAGE_FIELDS.items():
-                value = counts.get(name)
+                value = counts.get(name) if name in counts else _nested(counts, name)
                 if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
                     usage[normalised] = value
+
+
+def _nested(counts: dict[str, Any], name: str) -> Any:
+    """The count a dotted usage field names (`prompt_tokens_details.cached_tokens`)."""
+    outer, dot, inner = name.partition(".")
+    holder = counts.get(outer) if dot else None
+    return holder.get(inner) if isinstance(holder, dict) else None
+
+
+def usage_counts(usage: Mapping[str, Any]) -> dict[str, int]:
+    """The normalised counts of a usage in OpenAI's shape (its details lifted: cached_tokens,
+    cache_write_tokens, reasoning_tokens) or already normalised."""
+    counts = {name: value for name, value in usage.items() if isinstance(value, int)}
+    merge_usage(counts, {"usage": usage})
+    return counts
 
 
 def total_tokens(usage: Mapping[str, int]) -> int | None:
@@ -59,28 +74,50 @@ def total_tokens(usage: Mapping[str, int]) -> int | None:
     return None
 
 
-def settle_usage(call: LLMCall, usage: Mapping[str, int] | None, pricing: Pricing | None) -> None:
+def settle_usage(call: LLMCall, usage: Mapping[str, Any] | None, pricing: Pricing | None) -> None:
     """Put reported usage on the call (counts reported later replace earlier ones; a count not
-    reported keeps its value), and its cost when the target is priced. Settling the same usage
-    again changes nothing: JSON answers, translated streams and the stream meter may all report."""
+    reported keeps its value), and its cost when the target is priced (prompt tokens read from
+    or written to the prompt cache at their prices). Settling the same usage again changes
+    nothing: JSON answers, translated streams and the stream meter may all report."""
     if not usage:
         return
+    usage = usage_counts(usage)
     call.prompt_tokens = usage.get("prompt_tokens", call.prompt_tokens)
     call.completion_tokens = usage.get("completion_tokens", call.completion_tokens)
     call.total_tokens = total_tokens(usage)
     if pricing is not None and (call.prompt_tokens is not None or call.completion_tokens):
-        call.cost = pricing.cost(call.prompt_tokens or 0, call.completion_tokens or 0)
+        call.cost = pricing.cost(
+            call.prompt_tokens or 0,
+            call.completion_tokens or 0,
+            cached=usage.get("cached_tokens", 0),
+            cache_write=usage.get("cache_write_tokens", 0),
+        )
 
 
 @dataclass(frozen=True)
 class Pricing:
-    """A target's prices, per million tokens."""
+    """A target's prices, per million tokens; prompt tokens read from the prompt cache and
+    written to it cost the input price unless priced apart."""
 
     input_per_million: float
     output_per_million: float
+    cached_input_per_million: float | None = None
+    cache_write_per_million: float | None = None
 
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        cost = prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million
+    def cost(
+        self, prompt_tokens: int, completion_tokens: int, *, cached: int = 0, cache_write: int = 0
+    ) -> float:
+        """The cost of a call; `cached` and `cache_write` are part of `prompt_tokens`."""
+        cached = min(cached, prompt_tokens)
+        cache_write = min(cache_write, prompt_tokens - cached)
+        cached_price = self.cached_input_per_million
+        write_price = self.cache_write_per_million
+        cost = (
+            (prompt_tokens - cached - cache_write) * self.input_per_million
+            + cached * (self.input_per_million if cached_price is None else cached_price)
+            + cache_write * (self.input_per_million if write_price is None else write_price)
+            + completion_tokens * self.output_per_million
+        )
         return round(cost / 1_000_000, 10)
 
 

@@ -20,7 +20,12 @@ EMBEDDINGS = "embeddings"
 
 
 class InvalidRequest(ValueError):
-    """The client's request cannot be expressed for this provider (400, with this message)."""
+    """The client's request cannot be expressed for this provider (400, with this message;
+    `param` names the field)."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ def usage_of(prompt: Any, completion: Any, total: Any = None) -> dict[str, int]:
 
 
 # Takes the normalised usage a translated answer reports (the exchange settles tokens and cost).
-Settle = Callable[[Mapping[str, int] | None], None]
+Settle = Callable[[Mapping[str, Any] | None], None]
 
 
 def completion_id(provider_id: Any = None) -> str:

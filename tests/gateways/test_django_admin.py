@@ -216,6 +216,7 @@ def upstream_data(gateway: Gateway, targets) -> dict:
         "algorithm": "round-robin",
         "targets": json.dumps(targets),
         "health_checks": "{}",
+        "websocket_config": "{}",
         "tags": "[]",
     }
 

@@ -112,6 +112,7 @@ def test_create_upstream_returns_it_with_normalised_targets(api, gateway):
         "algorithm",
         "targets",
         "health_checks",
+        "websocket_config",
         "tags",
         "created_at",
         "updated_at",

@@ -7,8 +7,11 @@ from typing import Any
 
 from tests.llm_mocks.replies import (
     API_KEY,
+    CACHE_WRITE_TOKENS,
+    CACHED_TOKENS,
     COMPLETION_TOKENS,
     PROMPT_TOKENS,
+    THOUGHT,
     TOOL_ARGUMENTS,
     reply,
     streamed_arguments,
@@ -34,7 +37,35 @@ def problem(body: dict) -> str | None:
         return "messages: unexpected role"
     if "system" in body and not isinstance(body["system"], str | list):
         return "system: must be a string or a list of text blocks"
+    thinking = body.get("thinking") or {}
+    if thinking.get("type") == "enabled":
+        if not 1024 <= thinking["budget_tokens"] < body["max_tokens"]:
+            return "thinking.budget_tokens: must be >= 1024 and less than max_tokens"
+        if (body.get("tool_choice") or {}).get("type") in ("any", "tool"):
+            return "Thinking may not be enabled when tool_choice forces tool use."
+        answers = [blocks(m["content"]) for m in messages if m["role"] == "assistant"]
+        last = answers[-1] if answers else []
+        if any(b["type"] == "tool_use" for b in last) and last[0]["type"] != "thinking":
+            return "a final assistant message with tool_use must start with a thinking block"
     return None
+
+
+def usage(body: dict, output_tokens: int) -> dict:
+    """The usage of an answer: prompt-cache reads and writes counted apart when it marks the
+    prompt for the cache."""
+    counts = {"input_tokens": PROMPT_TOKENS, "output_tokens": output_tokens}
+    if '"cache_control"' in json.dumps(body):
+        counts["cache_read_input_tokens"] = CACHED_TOKENS
+        counts["cache_creation_input_tokens"] = CACHE_WRITE_TOKENS
+    return counts
+
+
+def offered_tools(body: dict) -> list[str]:
+    """The tools the model may call: the one tool_choice forces, else all of them."""
+    choice = body.get("tool_choice") or {}
+    if choice.get("type") == "tool":
+        return [choice["name"]]
+    return [t["name"] for t in body.get("tools") or []] if choice.get("type") != "none" else []
 
 
 def blocks(content: Any) -> list[dict]:
@@ -56,7 +87,7 @@ def messages(handler, groups: list[str], body: dict) -> None:
     last = blocks(body["messages"][-1]["content"])
     results = [b["content"] for b in last if b.get("type") == "tool_result"]
     texts = "".join(b.get("text", "") for b in last if b.get("type") == "text")
-    tools = [t["name"] for t in body.get("tools") or []]
+    tools = offered_tools(body)
     json_asked = bool((body.get("output_config") or {}).get("format"))
     answer = reply("anthropic", texts, tools, results[0] if results else None, json_asked)
     if body.get("stream"):
@@ -68,6 +99,8 @@ def messages(handler, groups: list[str], body: dict) -> None:
         ]
     else:
         content = [{"type": "text", "text": answer.text}]
+    if (body.get("thinking") or {}).get("type") == "enabled":
+        content.insert(0, {"type": "thinking", "thinking": THOUGHT, "signature": "sig-mock"})
     handler.send_json(
         200,
         {
@@ -78,7 +111,7 @@ def messages(handler, groups: list[str], body: dict) -> None:
             "content": content,
             "stop_reason": "tool_use" if answer.tool else "end_turn",
             "stop_sequence": None,
-            "usage": {"input_tokens": PROMPT_TOKENS, "output_tokens": COMPLETION_TOKENS},
+            "usage": usage(body, COMPLETION_TOKENS),
         },
     )
 
@@ -96,24 +129,35 @@ def stream(body: dict, answer) -> list[bytes]:
         "model": body["model"],
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": {"input_tokens": PROMPT_TOKENS, "output_tokens": 1},
+        "usage": usage(body, 1),
     }
     events = [event("message_start", {"message": message})]
+    index = 0
+    if (body.get("thinking") or {}).get("type") == "enabled":
+        block = {"type": "thinking", "thinking": "", "signature": ""}
+        events.append(event("content_block_start", {"index": 0, "content_block": block}))
+        for piece in (THOUGHT[:9], THOUGHT[9:]):
+            delta = {"type": "thinking_delta", "thinking": piece}
+            events.append(event("content_block_delta", {"index": 0, "delta": delta}))
+        delta = {"type": "signature_delta", "signature": "sig-mock"}
+        events.append(event("content_block_delta", {"index": 0, "delta": delta}))
+        events.append(event("content_block_stop", {"index": 0}))
+        index = 1
     if answer.tool:
         block = {"type": "tool_use", "id": "toolu_mock", "name": answer.tool, "input": {}}
-        events.append(event("content_block_start", {"index": 0, "content_block": block}))
+        events.append(event("content_block_start", {"index": index, "content_block": block}))
         events.append(event("ping", {}))
         for piece in streamed_arguments():
             delta = {"type": "input_json_delta", "partial_json": piece}
-            events.append(event("content_block_delta", {"index": 0, "delta": delta}))
+            events.append(event("content_block_delta", {"index": index, "delta": delta}))
     else:
         block = {"type": "text", "text": ""}
-        events.append(event("content_block_start", {"index": 0, "content_block": block}))
+        events.append(event("content_block_start", {"index": index, "content_block": block}))
         events.append(event("ping", {}))
         for piece in answer.pieces():
             delta = {"type": "text_delta", "text": piece}
-            events.append(event("content_block_delta", {"index": 0, "delta": delta}))
-    events.append(event("content_block_stop", {"index": 0}))
+            events.append(event("content_block_delta", {"index": index, "delta": delta}))
+    events.append(event("content_block_stop", {"index": index}))
     stop = {"stop_reason": "tool_use" if answer.tool else "end_turn", "stop_sequence": None}
     events.append(
         event("message_delta", {"delta": stop, "usage": {"output_tokens": COMPLETION_TOKENS}})

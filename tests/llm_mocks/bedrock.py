@@ -19,8 +19,11 @@ from tests.llm_mocks.replies import (
     AWS_ACCESS_KEY_ID,
     AWS_REGION,
     AWS_SECRET_ACCESS_KEY,
+    CACHE_WRITE_TOKENS,
+    CACHED_TOKENS,
     COMPLETION_TOKENS,
     PROMPT_TOKENS,
+    THOUGHT,
     TOOL_ARGUMENTS,
     reply,
     streamed_arguments,
@@ -71,7 +74,42 @@ def problem(body: dict) -> str | None:
     for before, after in zip(messages, messages[1:], strict=False):
         if before["role"] == after["role"]:
             return "A conversation must alternate between user and assistant roles."
+    thinking = (body.get("additionalModelRequestFields") or {}).get("thinking") or {}
+    if thinking.get("type") == "enabled":
+        max_tokens = (body.get("inferenceConfig") or {}).get("maxTokens", 4096)
+        if not 1024 <= thinking["budget_tokens"] < max_tokens:
+            return "thinking.budget_tokens: must be >= 1024 and less than max_tokens"
+        if set((body.get("toolConfig") or {}).get("toolChoice") or {}) & {"any", "tool"}:
+            return "Thinking may not be enabled when tool_choice forces tool use."
+        answers = [m["content"] for m in messages if m["role"] == "assistant"]
+        last = answers[-1] if answers else []
+        if any("toolUse" in b for b in last) and "reasoningContent" not in last[0]:
+            return "a final assistant message with toolUse must start with a reasoning block"
     return None
+
+
+def usage(body: dict) -> dict:
+    """Prompt-cache reads and writes counted apart when the request has cache points."""
+    if '"cachePoint"' not in json.dumps(body):
+        return USAGE
+    return {
+        **USAGE,
+        "cacheReadInputTokens": CACHED_TOKENS,
+        "cacheWriteInputTokens": CACHE_WRITE_TOKENS,
+    }
+
+
+def thinks(body: dict) -> bool:
+    thinking = (body.get("additionalModelRequestFields") or {}).get("thinking") or {}
+    return thinking.get("type") == "enabled"
+
+
+def offered_tools(body: dict) -> list[str]:
+    """The tools the model may call: the one toolChoice forces, else all of them."""
+    config = body.get("toolConfig") or {}
+    if "tool" in (config.get("toolChoice") or {}):
+        return [config["toolChoice"]["tool"]["name"]]
+    return [t["toolSpec"]["name"] for t in config.get("tools", []) if "toolSpec" in t]
 
 
 def converse(handler, groups: list[str], body: dict) -> None:
@@ -86,22 +124,25 @@ def converse(handler, groups: list[str], body: dict) -> None:
     last = body["messages"][-1]["content"]
     results = [b["toolResult"]["content"][0]["text"] for b in last if "toolResult" in b]
     text = "".join(b.get("text", "") for b in last)
-    tools = [t["toolSpec"]["name"] for t in (body.get("toolConfig") or {}).get("tools", [])]
+    tools = offered_tools(body)
     answer = reply("bedrock", text, tools, results[0] if results else None)
     if action == "converse-stream":
-        handler.send_stream("application/vnd.amazon.eventstream", stream(answer))
+        handler.send_stream("application/vnd.amazon.eventstream", stream(answer, body))
         return
     if answer.tool:
         use = {"toolUseId": "tooluse_mock", "name": answer.tool, "input": TOOL_ARGUMENTS}
         content = [{"toolUse": use}]
     else:
         content = [{"text": answer.text}]
+    if thinks(body):
+        reasoning = {"reasoningText": {"text": THOUGHT, "signature": "sig-mock"}}
+        content.insert(0, {"reasoningContent": reasoning})
     handler.send_json(
         200,
         {
             "output": {"message": {"role": "assistant", "content": content}},
             "stopReason": "tool_use" if answer.tool else "end_turn",
-            "usage": USAGE,
+            "usage": usage(body),
             "metrics": {"latencyMs": 5},
         },
     )
@@ -195,22 +236,30 @@ def message(event_type: str, payload: dict, message_type: str = "event") -> byte
     return data + struct.pack(">I", binascii.crc32(data))
 
 
-def stream(answer) -> list[bytes]:
+def stream(answer, body: dict | None = None) -> list[bytes]:
+    body = body or {}
     events = [message("messageStart", {"role": "assistant"})]
+    index = 0
+    if thinks(body):
+        for delta in ({"text": THOUGHT[:9]}, {"text": THOUGHT[9:]}, {"signature": "sig-mock"}):
+            payload = {"contentBlockIndex": 0, "delta": {"reasoningContent": delta}}
+            events.append(message("contentBlockDelta", payload))
+        events.append(message("contentBlockStop", {"contentBlockIndex": 0}))
+        index = 1
     if answer.tool:
         start = {"toolUse": {"toolUseId": "tooluse_mock", "name": answer.tool}}
-        events.append(message("contentBlockStart", {"contentBlockIndex": 0, "start": start}))
+        events.append(message("contentBlockStart", {"contentBlockIndex": index, "start": start}))
         for piece in streamed_arguments():
             delta = {"toolUse": {"input": piece}}
-            events.append(message("contentBlockDelta", {"contentBlockIndex": 0, "delta": delta}))
+            payload = {"contentBlockIndex": index, "delta": delta}
+            events.append(message("contentBlockDelta", payload))
     else:
         for piece in answer.pieces():
-            events.append(
-                message("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
-            )
-    events.append(message("contentBlockStop", {"contentBlockIndex": 0}))
+            payload = {"contentBlockIndex": index, "delta": {"text": piece}}
+            events.append(message("contentBlockDelta", payload))
+    events.append(message("contentBlockStop", {"contentBlockIndex": index}))
     events.append(message("messageStop", {"stopReason": "tool_use" if answer.tool else "end_turn"}))
-    events.append(message("metadata", {"usage": USAGE, "metrics": {"latencyMs": 5}}))
+    events.append(message("metadata", {"usage": usage(body), "metrics": {"latencyMs": 5}}))
     # The last two arrive split across reads, as TCP may deliver them.
     tail = events[-2] + events[-1]
     return events[:-2] + [tail[:7], tail[7:]]

@@ -9,8 +9,12 @@ from google.genai import types
 from tests.llm_mocks.openai import VECTOR
 from tests.llm_mocks.replies import (
     API_KEY,
+    CACHED,
+    CACHED_TOKENS,
     COMPLETION_TOKENS,
     PROMPT_TOKENS,
+    THOUGHT,
+    THOUGHT_TOKENS,
     TOOL_ARGUMENTS,
     reply,
 )
@@ -82,15 +86,41 @@ def answer(model: str, body: dict, final: bool) -> list[dict]:
         pieces = [[{"text": said.text}]]
     else:
         pieces = [[{"text": piece}] for piece in said.pieces()]
+    config = body.get("generationConfig") or {}
+    if (config.get("thinkingConfig") or {}).get("includeThoughts"):
+        pieces.insert(0, [{"text": THOUGHT, "thought": True}])
+        if final:
+            pieces[:2] = [pieces[0] + pieces[1]]
+    count = config.get("candidateCount", 1)
     answers = [
         {
-            "candidates": [{"content": {"role": "model", "parts": p}, "index": 0}],
+            "candidates": [
+                {"content": {"role": "model", "parts": p}, "index": i} for i in range(count)
+            ],
             "usageMetadata": {"promptTokenCount": PROMPT_TOKENS},
             "modelVersion": model,
             "responseId": "mock-response",
         }
         for p in pieces
     ]
-    answers[-1]["candidates"][0]["finishReason"] = "STOP"
-    answers[-1]["usageMetadata"] = USAGE
+    for candidate in answers[-1]["candidates"]:
+        candidate["finishReason"] = "STOP"
+    answers[-1]["usageMetadata"] = usage(body, count)
     return answers
+
+
+def usage(body: dict, count: int) -> dict:
+    """Completion tokens per candidate, thought tokens apart; implicitly cached prompt tokens
+    (within the prompt's) when the request's text holds CACHED."""
+    completion = COMPLETION_TOKENS * count
+    metadata = {**USAGE, "candidatesTokenCount": completion}
+    config = body.get("generationConfig") or {}
+    if (config.get("thinkingConfig") or {}).get("includeThoughts"):
+        metadata["thoughtsTokenCount"] = THOUGHT_TOKENS
+        completion -= THOUGHT_TOKENS
+        metadata["candidatesTokenCount"] = completion
+    if CACHED in json.dumps(body["contents"]):
+        metadata["promptTokenCount"] = PROMPT_TOKENS + CACHED_TOKENS
+        metadata["cachedContentTokenCount"] = CACHED_TOKENS
+    metadata["totalTokenCount"] = metadata["promptTokenCount"] + COMPLETION_TOKENS * count
+    return metadata

@@ -10,6 +10,8 @@ from typing import Any
 
 from tests.llm_mocks.replies import (
     API_KEY,
+    CACHED,
+    CACHED_TOKENS,
     COMPLETION_TOKENS,
     PROMPT_TOKENS,
     TOOL_ARGUMENTS,
@@ -89,15 +91,25 @@ def answer_chat(handler, body: dict, provider: str) -> None:
             "model": body["model"],
             "choices": [
                 {
-                    "index": 0,
+                    "index": index,
                     "message": message,
                     "logprobs": None,
                     "finish_reason": "tool_calls" if answer.tool else "stop",
                 }
+                for index in range(body.get("n") or 1)
             ],
-            "usage": USAGE,
+            "usage": usage(body),
         },
     )
+
+
+def usage(body: dict) -> dict:
+    """Prompt tokens read from the cache (within the prompt's) when the text holds CACHED."""
+    if CACHED not in json.dumps(body["messages"]):
+        return USAGE
+    prompt = PROMPT_TOKENS + CACHED_TOKENS
+    details = {"prompt_tokens_details": {"cached_tokens": CACHED_TOKENS, "audio_tokens": 0}}
+    return {**USAGE, "prompt_tokens": prompt, "total_tokens": prompt + COMPLETION_TOKENS, **details}
 
 
 def stream(body: dict, answer, provider: str) -> list[bytes]:
@@ -123,7 +135,7 @@ def stream(body: dict, answer, provider: str) -> list[bytes]:
     if provider == "mistral":
         chunks[-1]["usage"] = USAGE
     elif (body.get("stream_options") or {}).get("include_usage"):
-        chunks.append({**chunk({}), "choices": [], "usage": USAGE})
+        chunks.append({**chunk({}), "choices": [], "usage": usage(body)})
     return [f"data: {json.dumps(c)}\n\n".encode() for c in chunks] + [b"data: [DONE]\n\n"]
 
 

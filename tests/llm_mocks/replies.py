@@ -12,6 +12,17 @@ TOOL_ARGUMENTS = {"city": "Paris"}
 CUT = "cut mid-way"
 PROMPT_TOKENS = 11
 COMPLETION_TOKENS = 7
+# Prompt tokens read from and written to the prompt cache when a request marks it (Anthropic's
+# cache_control, Bedrock's cachePoint) or, for providers that cache on their own (OpenAI,
+# Gemini), when its text holds CACHED; counted apart by Anthropic and Bedrock, within the
+# prompt tokens by OpenAI and Gemini (which report reads only).
+CACHED = "cached prefix"
+CACHED_TOKENS = 415
+CACHE_WRITE_TOKENS = 298
+# The thought summary a model asked to reason gives before its answer, and its tokens (within
+# the completion tokens).
+THOUGHT = "Let me think this through."
+THOUGHT_TOKENS = 5
 
 
 @dataclass(frozen=True)
