@@ -11,7 +11,7 @@ import pytest
 
 from tests.builders import created, in_process_post, routed_gateway
 from tests.cache_upstream import USAGE, CacheMockServer
-from tests.observability.conftest import lines
+from tests.observability.conftest import lines, sample
 
 MODEL, EMBEDDINGS = "gpt-4o-mini", "embed-small"
 PRICING = {"input_per_million": 1000, "output_per_million": 2000}
@@ -233,6 +233,8 @@ def test_a_hit_costs_nothing_and_logs_what_it_saved(gateway, proxy_client, setti
     path = tmp_path / "access.log"
     settings.GATEWAY = {**settings.GATEWAY, "ACCESS_LOG": str(path)}
     routed = gateway()
+    hits = sample("gateway_cache_requests_total", gateway="cache", result="HIT")
+    saved = sample("gateway_cache_saved_cost_total", gateway="cache")
     chat(proxy_client, routed)
     chat(proxy_client, routed)
     miss, hit = (entry["llm"] for entry in lines(path)[-2:])
@@ -240,6 +242,8 @@ def test_a_hit_costs_nothing_and_logs_what_it_saved(gateway, proxy_client, setti
     assert (miss["cache"], miss["cost"], miss["saved_cost"]) == ("MISS", cost, None)
     assert (hit["cache"], hit["cost"], hit["saved_cost"]) == ("HIT", 0, cost)
     assert hit["total_tokens"] == USAGE["total_tokens"]
+    assert sample("gateway_cache_requests_total", gateway="cache", result="HIT") == hits + 1
+    assert sample("gateway_cache_saved_cost_total", gateway="cache") == pytest.approx(saved + cost)
 
 
 def test_semantic_a_paraphrase_over_the_threshold_hits_one_under_it_misses(
