@@ -125,9 +125,10 @@ class Plugin:
 
     def cache_lookup(self, request: RequestContext, embed: Embed) -> None:
         """Optional, for a response cache on rules with provider targets: runs once every
-        pre_request plugin ran (the request as it goes upstream); raises plugins.sdk.cache.
-        CacheHit to answer with a kept answer, or returns (the provider is called). A plugin
-        that overrides it is in its chain's `cache_plugins`."""
+        pre_request plugin ran (the request as it goes upstream); raises `CacheHit`
+        (plugins.sdk.cache) to answer with a kept answer, or returns (the provider is called);
+        `embed` asks one of the rule's targets for a vector. A plugin that overrides it is in
+        its chain's `cache_plugins`."""
 
     def cache_store(self, request: RequestContext, completion: dict[str, Any]) -> None:
         """Optional: the upstream's complete, successful answer (a `chat.completion`, a
