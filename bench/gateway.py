@@ -183,8 +183,17 @@ class AdminClient:
         target = {"host": procs.LOOPBACK, "port": port, "protocol": "http", "path": ""}
         return self._gateway(subdomain, plugins, target, {"path": "/*", "public": public})
 
-    def create_llm_route(self, *, subdomain: str, provider: str, port: int, model: str) -> str:
-        """A gateway whose rule `/v1/*` fronts one `provider` target at 127.0.0.1:`port`."""
+    def create_llm_route(
+        self,
+        *,
+        subdomain: str,
+        provider: str,
+        port: int,
+        model: str,
+        plugins: list[dict[str, Any]] | None = None,
+    ) -> str:
+        """A gateway whose rule `/v1/*` fronts one `provider` target at 127.0.0.1:`port`, with
+        the gateway's `plugins`."""
         target = {
             "provider": provider,
             "base_url": f"http://{procs.LOOPBACK}:{port}",
@@ -192,7 +201,7 @@ class AdminClient:
             "default_model": model,
             "credentials": {"api_key": "sk-bench"},
         }
-        return self._gateway(subdomain, [], target, {"path": "/v1/*"})
+        return self._gateway(subdomain, plugins or [], target, {"path": "/v1/*"})
 
     def _gateway(
         self, subdomain: str, plugins: list[dict[str, Any]], target: dict, rule: dict

@@ -30,6 +30,7 @@ PLUGIN_SETTINGS: dict[str, dict[str, Any]] = {
     # cost on a 4 KB prompt).
     "injection_protection": {"content_to_check": ["all"], "action": "block", "status_code": 403},
     "data_masking": {"apply_all": True},
+    "response_cache": {"ttl": "1h"},
     # A verdict service answering at once (the mock upstream's /json): the guardrail's own cost,
     # one pooled HTTP round trip per checked request, none of a real service's latency.
     "external_api": {
@@ -130,10 +131,14 @@ GATEWAY_ROWS = (
 GATEWAY_KEYS = frozenset(row.key for row in GATEWAY_ROWS)
 # The LLM front: the OpenAI SDK's chat request, to an OpenAI-format mock (passed on unchanged)
 # or to an Anthropic-format mock (translated both ways, streams included).
+# The cached row answers every request but the first from response_cache (a HIT): beside
+# `direct-llm` (the same mock without the gateway), what an answer kept in Redis costs.
 LLM_ROWS = (
     ("gateway-llm-openai", "gateway (d) LLM front, OpenAI mock (unchanged)", "openai"),
     ("gateway-llm-anthropic", "gateway (e) LLM front, Anthropic mock (translated)", "anthropic"),
+    ("gateway-llm-cached", "gateway (h) LLM front + response_cache (HITs)", "openai"),
 )
+LLM_PLUGINS = {"gateway-llm-cached": ("response_cache",)}
 
 
 def process_tree(pid: int) -> Callable[[], list[int]]:
@@ -220,8 +225,16 @@ def llm_target(
     )
     target.workloads = frozenset({"chat"})
     try:
+        catalogue = admin.plugin_catalogue() if key in LLM_PLUGINS else {}
+        chain, missing = plugin_chain(LLM_PLUGINS.get(key, ()), catalogue, port)
+        if missing:
+            target.notes.append("missing plugins (skipped): " + ", ".join(missing))
         target.api_key = target.sse_api_key = admin.create_llm_route(
-            subdomain=subdomain, provider=provider, port=port, model=CHAT_REQUEST["model"]
+            subdomain=subdomain,
+            provider=provider,
+            port=port,
+            model=CHAT_REQUEST["model"],
+            plugins=chain,
         )
     except (AdminApiError, requests.RequestException) as exc:
         target.broken = f"configuration failed: {exc}"
@@ -249,7 +262,18 @@ def reference_targets(servers: Servers) -> list[Target]:
         sse_host=SSE_HOST,
         pids=process_tree(servers.proxy.pid),
     )
-    return [direct, nginx]
+    direct_llm = Target(
+        key="direct-llm",
+        label="direct LLM mock (OpenAI)",
+        port=servers.llm_port,
+        host=host,
+        sse_port=servers.llm_port,
+        sse_host=host,
+        pids=list,
+        workloads=frozenset({"chat"}),
+        unsupported="the LLM mock answers chat only",
+    )
+    return [direct, nginx, direct_llm]
 
 
 def broken_target(key: str, label: str, reason: str) -> Target:

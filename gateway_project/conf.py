@@ -15,6 +15,7 @@ DEFAULTS: dict[str, Any] = {
     "PLUGINS": [
         "plugins.builtin.rate_limiter.RateLimiterPlugin",
         "plugins.builtin.token_rate_limiter.TokenRateLimiterPlugin",
+        "plugins.builtin.response_cache.ResponseCachePlugin",
         "plugins.builtin.request_size_limiter.RequestSizeLimiterPlugin",
         "plugins.builtin.cors.CorsPlugin",
         "plugins.builtin.ip_filter.IPWhitelistPlugin",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,6 +14,7 @@ from rest_framework.exceptions import ValidationError
 from gateway_project.exceptions import Conflict, is_unique_violation
 from gateways import selectors
 from gateways.models import Gateway, Rule, Service, Upstream
+from plugins.sdk.cache import purge
 from plugins.services import plugin_chain_replace
 
 
@@ -111,3 +113,16 @@ def rule_save(*, gateway: Gateway, data: dict[str, Any], rule: Rule | None = Non
 
 def rule_delete(*, rule: Rule) -> None:
     rule.delete()
+
+
+def gateway_cache_purge(*, gateway: Gateway, rule_id: str | None = None) -> int:
+    """Forget the answers the gateway's response caches keep (one rule's with `rule_id`, which
+    must be the gateway's); how many Redis keys went."""
+    if rule_id is not None:
+        try:
+            rule_id = str(uuid.UUID(rule_id))
+        except ValueError:
+            rule_id = None
+        if rule_id is None or not gateway.rules.filter(id=rule_id).exists():
+            raise ValidationError({"rule": ["Not a rule of this gateway."]})
+    return purge(str(gateway.id), rule_id)

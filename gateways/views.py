@@ -8,6 +8,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -32,6 +33,10 @@ from plugins.serializers import (
     PluginsUpdateSerializer,
 )
 from plugins.views import PluginCatalogueView
+
+
+class CachePurgedSerializer(serializers.Serializer):
+    deleted = serializers.IntegerField(help_text="Redis keys deleted.")
 
 
 class SaveThroughServiceMixin:
@@ -74,6 +79,22 @@ class GatewayViewSet(SaveThroughServiceMixin, viewsets.ModelViewSet):
 
     def delete_object(self, instance: Gateway) -> None:
         services.gateway_delete(gateway=instance)
+
+    @extend_schema(
+        description="Delete the answers the gateway's response caches keep (`?rule=<id>`: one "
+        'rule\'s). Answers `{"deleted": <keys>}`.',
+        request=None,
+        responses={
+            200: CachePurgedSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="`rule` is not the gateway's."),
+            404: OpenApiResponse(ErrorSerializer, description="No such gateway."),
+        },
+    )
+    @action(detail=True, methods=["delete"], url_path="cache")
+    def cache(self, request: Request, gateway_id: str | None = None) -> Response:
+        rule_id = request.query_params.get("rule")
+        deleted = services.gateway_cache_purge(gateway=self.get_object(), rule_id=rule_id)
+        return Response({"deleted": deleted})
 
 
 class GatewayChildViewSet(SaveThroughServiceMixin, viewsets.ModelViewSet):

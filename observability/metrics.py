@@ -67,6 +67,16 @@ RATE_LIMIT_REJECTIONS = Counter(
 )
 LLM_TOKENS = Counter("gateway_llm_tokens", "LLM tokens.", ["gateway", "provider", "model", "kind"])
 LLM_COST = Counter("gateway_llm_cost", "LLM cost (USD).", ["gateway", "provider", "model"])
+CACHE_REQUESTS = Counter(
+    "gateway_cache_requests",
+    "LLM requests a response cache looked at, by result: HIT, MISS, BYPASS.",
+    ["gateway", "result"],
+)
+CACHE_SAVED_COST = Counter(
+    "gateway_cache_saved_cost",
+    "What the answers served from a response cache cost (USD).",
+    ["gateway"],
+)
 ACTIVE_STREAMS = Gauge(
     "gateway_active_streams", "Responses being streamed now.", multiprocess_mode="livesum"
 )

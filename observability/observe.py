@@ -11,6 +11,7 @@ from observability import metrics as m
 from observability.access_log import access_log, timestamp
 from observability.rollups import request_fields, rollups
 from plugins.registry import registry
+from plugins.sdk.cache import HIT
 from plugins.sdk.context import Finding, LLMCall, Verdict
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -103,7 +104,11 @@ def _count(
     for scope in rate_limited:
         pending.inc(m.RATE_LIMIT_REJECTIONS, (gateway, scope))
     llm = record.llm
-    if llm is not None:
+    if llm is not None and llm.cache:
+        pending.inc(m.CACHE_REQUESTS, (gateway, llm.cache))
+        if llm.saved_cost:
+            pending.inc(m.CACHE_SAVED_COST, (gateway,), llm.saved_cost)
+    if llm is not None and llm.cache != HIT:  # a hit used no provider's tokens
         for kind, tokens in (("prompt", llm.prompt_tokens), ("completion", llm.completion_tokens)):
             if tokens:
                 pending.inc(m.LLM_TOKENS, (gateway, llm.provider, model, kind), tokens)
@@ -175,4 +180,7 @@ def log_entry(record: RequestRecord, now: float, seconds: float) -> dict[str, An
             "total_tokens": llm.total_tokens,
             "cost": llm.cost,
         }
+        if llm.cache:
+            entry["llm"]["cache"] = llm.cache
+            entry["llm"]["saved_cost"] = llm.saved_cost
     return entry

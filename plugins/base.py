@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from gateway_project.serializers import JSONBooleanField, StrictSerializer
 from plugins.configs import Config, config_from, settings_of
+from plugins.sdk.cache import Embed
 from plugins.sdk.context import RequestContext, ResponseContext
 from plugins.sdk.streams.text_filter import TextFilter
 from plugins.stages import STAGES
@@ -121,6 +122,17 @@ class Plugin:
 
     def post_response(self, request: RequestContext, response: ResponseContext) -> None:
         raise NotImplementedError(".post_response() must be overridden")
+
+    def cache_lookup(self, request: RequestContext, embed: Embed) -> None:
+        """Optional, for a response cache on rules with provider targets: runs once every
+        pre_request plugin ran (the request as it goes upstream); raises `CacheHit`
+        (plugins.sdk.cache) to answer with a kept answer, or returns (the provider is called);
+        `embed` asks one of the rule's targets for a vector. A plugin that overrides it is in
+        its chain's `cache_plugins`."""
+
+    def cache_store(self, request: RequestContext, completion: dict[str, Any]) -> None:
+        """Optional: the upstream's complete, successful answer (a `chat.completion`, a
+        stream's assembled after its terminal event), before any response plugin changed it."""
 
     def on_chunk(self, request: RequestContext, chunk: bytes) -> bytes:
         """Called for each chunk of a streamed body in the response stages; may rewrite it."""

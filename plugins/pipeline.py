@@ -60,6 +60,7 @@ class CompiledChain:
     stages: Mapping[str, tuple[Step, ...]]
     chunk_plugins: tuple[Plugin, ...]
     stream_plugins: tuple[Plugin, ...] = ()  # response-stage plugins with a stream_filter
+    cache_plugins: tuple[Plugin, ...] = ()  # plugins with a cache_lookup (a response cache)
 
     def has(self, stage: str) -> bool:
         return bool(self.stages.get(stage))
@@ -67,8 +68,8 @@ class CompiledChain:
     @functools.cached_property
     def inspects_answers(self) -> bool:
         """Whether a plugin sees the upstream's answer: one in a response stage (chunk and
-        stream hooks are those plugins' too)."""
-        return any(self.stages.get(stage) for stage in RESPONSE_STAGES)
+        stream hooks are those plugins' too), or a response cache (which keeps it)."""
+        return bool(self.cache_plugins) or any(self.stages.get(stage) for stage in RESPONSE_STAGES)
 
 
 def build_plugin(spec: PluginSpec) -> Plugin:
@@ -116,6 +117,12 @@ def compile_chain(levels: Iterable[Sequence[PluginSpec]]) -> CompiledChain:
         stages=stages,
         chunk_plugins=_response_plugins_overriding(built, "on_chunk"),
         stream_plugins=_response_plugins_overriding(built, "stream_filter"),
+        cache_plugins=tuple(
+            plugin
+            for level in built
+            for _, plugin in level
+            if type(plugin).cache_lookup is not Plugin.cache_lookup
+        ),
     )
 
 

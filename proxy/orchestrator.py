@@ -34,6 +34,7 @@ from proxy.llm.streams import StreamTranslator
 from proxy.matching import RouteMatch
 from proxy.observation import RequestRecord, observed, upstream_answered
 from proxy.outgoing import build_outgoing
+from proxy.response_cache import AnswerKeeper, answer_keeper, cached_result
 from proxy.responses import error_response, plugin_response
 from proxy.streaming import (
     BROKEN_MESSAGE,
@@ -91,8 +92,10 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         elif llm is not None and llm.endpoint == MODELS:
             response = models_response(match.route.llm)
         else:
-            result = send_upstream(request, match, context, llm)  # built per target tried
-            upstream_answered(record, result)
+            result = cached_result(match, context, llm, request)  # a kept answer, or None
+            if result is None:
+                result = send_upstream(request, match, context, llm)  # built per target tried
+                upstream_answered(record, result)
             response = respond(chain, context, result, record.started, llm)
     except PluginResponse as answer:
         response = plugin_response(context, answer)
@@ -175,6 +178,7 @@ def respond(
         response_context = response_context_of(result.response, chain.inspects_answers)
         # A stream's translator, or the JSON answer translated whole (translated attempts).
         translator = llm.answer(result, response_context) if llm is not None else None
+        keeper = answer_keeper(chain, context, llm, result, response_context)  # for the cache
         run_stage(chain, "post_request", context, response_context)
         untranslated = translator is None and response_context.body is None
         if untranslated and should_buffer(chain, response_context.headers):
@@ -182,16 +186,22 @@ def respond(
         if response_context.body is not None:  # buffered, or a JSON answer translated whole
             if llm is not None:
                 llm.meter_body(response_context.body)
+            if keeper is not None:
+                keeper.feed(response_context.body)  # the upstream's, before plugins change it
             run_stage(chain, "pre_response", context, response_context)
             run_stage(chain, "post_response", context, response_context)
             response = buffered_response(response_context)
+            if keeper is not None:
+                keeper.store()
         else:
             response_context.streamed = True
             run_stage(chain, "pre_response", context, response_context)
             rewriter = stream_rewriter(chain.stream_plugins, context, response_context)
             if rewriter is not None or translator is not None or chain.chunk_plugins:
                 response_context.headers.pop("Content-Encoding", None)  # read decoded
-            body = stream_body(chain, context, response_context, result, rewriter, translator, llm)
+            body = stream_body(
+                chain, context, response_context, result, rewriter, translator, llm, keeper
+            )
             rewritten = bool(chain.chunk_plugins or rewriter)
             response = streamed_response(body, result, response_context, rewritten)
     except Exception:  # a plugin refused, or anything else: the upstream is done with
@@ -208,15 +218,20 @@ def stream_body(
     rewriter: StreamRewriter | None,
     translator: StreamTranslator | None = None,
     llm: LLMExchange | None = None,
+    keeper: AnswerKeeper | None = None,
 ) -> Generator[bytes, None, None]:
     """The streamed body (a provider's stream translated first), each chunk through the chunk
     hooks (metered first for LLM usage), its text through the plugins' stream filters (a hook
     or a filter may cut it); post_response once it is sent whole (a refusal then can only be
-    logged). An upstream that broke off ends it with an error event (see broken_ending)."""
+    logged). An upstream that broke off ends it with an error event (see broken_ending). The
+    `keeper` of a response cache sees each chunk first and stores the answer once it ended
+    whole."""
     hooks = functools.partial(transform_chunk, chain, context) if chain.chunk_plugins else None
     meter = llm.stream_meter() if llm is not None else None
     if meter is not None:
         hooks = meter.wrap(hooks)
+    if keeper is not None:
+        hooks = keeper.wrap(hooks)
     decode = rewriter is not None or bool(chain.chunk_plugins)  # chunk hooks see plain bytes
     chunks = upstream_chunks(result, context.request_id, hooks, translator, decode=decode)
     if rewriter is not None:
@@ -236,6 +251,8 @@ def stream_body(
         raise StreamBroken(ended=True) from None
     if meter is not None:
         meter.finish()
+    if keeper is not None:
+        keeper.store()  # settled first: the answer's usage and cost are known
     try:
         run_stage(chain, "post_response", context, response_context)
     except (PluginRejection, PluginFailure):

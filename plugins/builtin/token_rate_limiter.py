@@ -23,6 +23,7 @@ from gateway_project.serializers import StrictSerializer
 from plugins.base import PluginSettingsSerializer
 from plugins.builtin.redis_script import RedisScriptPlugin
 from plugins.configs import Config
+from plugins.sdk.cache import HIT
 from plugins.sdk.context import Finding, PluginRejection, RequestContext, ResponseContext
 from plugins.sdk.llm_content import message_texts
 
@@ -229,7 +230,10 @@ class TokenRateLimiterPlugin(RedisScriptPlugin):
     def _used_tokens(request: RequestContext, response: ResponseContext) -> int | None:
         """Real usage when the answer reports it (the proxy's LLM exchange settles it on
         `request.llm`, from the upstream's body or stream); 0 for an error answer without usage
-        (the provider refused the work); None (keep the estimate) otherwise."""
+        (the provider refused the work) and for an answer the response cache gave (no provider
+        call); None (keep the estimate) otherwise."""
+        if request.llm is not None and request.llm.cache == HIT:
+            return 0
         used = request.llm.total_tokens if request.llm is not None else None
         if used is None and response.status >= 400:
             return 0

@@ -70,6 +70,10 @@ class LLMCall:
     completion_tokens: int | None = None
     total_tokens: int | None = None
     cost: float | None = None
+    # The response cache's HIT, MISS or BYPASS (plugins.sdk.cache); a hit costs 0 and saved
+    # what its provider call cost.
+    cache: str = ""
+    saved_cost: float | None = None
 
 
 @dataclass

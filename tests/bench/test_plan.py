@@ -19,6 +19,7 @@ README_ROWS = {
 
 def targets() -> list[Target]:
     rows = [Target(key, key, 1, "", 1, "", list) for key in ("direct", "nginx")]
+    rows.append(Target("direct-llm", "", 1, "", 1, "", list, workloads=frozenset({"chat"})))
     rows += [Target(row.key, row.label, 1, "", 1, "", list) for row in GATEWAY_ROWS]
     for key, label, _ in LLM_ROWS:
         rows.append(Target(key, label, 1, "", 1, "", list, workloads=frozenset({"chat"})))
@@ -39,5 +40,5 @@ def test_quick_mode_measures_the_other_workloads_at_c1_only(monkeypatch):
     quick, full = planned(monkeypatch, "1"), planned(monkeypatch, "")
     assert {(w, c) for _, w, c in quick} == {("chat", 1), ("chat", 16), ("json", 1), ("chat4k", 1)}
     assert {c for _, _, c in full} == {1, 16, 64}
-    assert len(quick) == 44
-    assert len(full) == 96
+    assert len(quick) == 48
+    assert len(full) == 102
