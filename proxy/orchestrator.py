@@ -29,7 +29,6 @@ from proxy.inbound import (
     resolve_gateway,
 )
 from proxy.llm.exchange import LLMExchange, open_exchange
-from proxy.llm.front import MODELS, models_response
 from proxy.llm.streams import StreamTranslator
 from proxy.matching import RouteMatch
 from proxy.observation import RequestRecord, observed, upstream_answered
@@ -83,8 +82,8 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         record.bytes_in = len(context.body)
         llm = open_exchange(match.route.llm, context)  # rules with LLM provider targets
         run_stage(chain, "pre_request", context)
-        if llm is not None and llm.endpoint == MODELS:
-            response = models_response(match.route.llm)
+        if llm is not None and (own := llm.own_answer(context)) is not None:
+            response = own  # the model list, stored responses
         else:
             result = send_upstream(request, match, context, llm)  # built per target tried
             upstream_answered(record, result)

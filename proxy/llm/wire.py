@@ -45,7 +45,7 @@ class Call:
 
     @property
     def stream(self) -> bool:
-        return self.endpoint == CHAT and self.body.get("stream") is True
+        return self.endpoint != EMBEDDINGS and self.body.get("stream") is True
 
     @property
     def include_usage(self) -> bool:
