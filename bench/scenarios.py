@@ -10,7 +10,7 @@ from typing import Any
 import psutil
 import requests
 
-from bench.config import CHAT_REQUEST, ORIGIN
+from bench.config import CHAT_REQUEST, OPT_IN_WORKLOADS, ORIGIN
 from bench.gateway import AdminApiError, AdminClient, GatewayServer
 from bench.nginx import SSE_HOST
 from bench.servers import Servers
@@ -63,7 +63,9 @@ class Target:
     sse_request: StreamRequest = StreamRequest()
 
     def measures(self, workload: str) -> bool:
-        return self.workloads is None or workload in self.workloads
+        if self.workloads is None:
+            return workload not in OPT_IN_WORKLOADS
+        return workload in self.workloads
 
     def headers(self, api_key: str) -> dict[str, str]:
         """The headers every row sends (the key is meaningless, but present, without a gateway)."""
@@ -133,6 +135,13 @@ GATEWAY_KEYS = frozenset(row.key for row in GATEWAY_ROWS)
 LLM_ROWS = (
     ("gateway-llm-openai", "gateway (d) LLM front, OpenAI mock (unchanged)", "openai"),
     ("gateway-llm-anthropic", "gateway (e) LLM front, Anthropic mock (translated)", "anthropic"),
+)
+# The same request in the Responses API's shape, translated to the Anthropic-format mock: its
+# one workload is `responses` (the LLM rows measure `chat`).
+RESPONSES_ROW = (
+    "gateway-llm-responses",
+    "gateway (e') Responses API, Anthropic mock (translated)",
+    "anthropic",
 )
 
 
@@ -210,15 +219,22 @@ def gateway_target(
 
 
 def llm_target(
-    key: str, label: str, provider: str, server: GatewayServer, admin: AdminClient, port: int
+    key: str,
+    label: str,
+    provider: str,
+    server: GatewayServer,
+    admin: AdminClient,
+    port: int,
+    workload: str = "chat",
 ) -> Target:
-    """A gateway whose rule `/v1/*` is the LLM front of one `provider` target (the mock)."""
+    """A gateway whose rule `/v1/*` is the LLM front of one `provider` target (the mock),
+    measured on one `workload`."""
     subdomain = f"bench-{key.removeprefix('gateway-')}"
     host = f"{subdomain}.localhost"
     target = Target(
         key, label, server.port, host, server.port, host, server.pids, server.redis_pids
     )
-    target.workloads = frozenset({"chat"})
+    target.workloads = frozenset({workload})
     try:
         target.api_key = target.sse_api_key = admin.create_llm_route(
             subdomain=subdomain, provider=provider, port=port, model=CHAT_REQUEST["model"]
@@ -274,11 +290,12 @@ def gateway_targets(servers: Servers) -> list[Target]:
             continue
         targets.append(gateway_target(row, gateway, admin, catalogue, ports))
     if servers.gateway is None:
-        return targets + [broken_target(*row[:2], servers.gateway_error) for row in LLM_ROWS]
+        rows = (*LLM_ROWS, RESPONSES_ROW)
+        return targets + [broken_target(*row[:2], servers.gateway_error) for row in rows]
     admin = AdminClient(servers.gateway.base_url, servers.gateway.token)
-    return targets + [
-        llm_target(*row, servers.gateway, admin, servers.llm_port) for row in LLM_ROWS
-    ]
+    gateway, port = servers.gateway, servers.llm_port
+    responses = llm_target(*RESPONSES_ROW, gateway, admin, port, workload="responses")
+    return targets + [llm_target(*row, gateway, admin, port) for row in LLM_ROWS] + [responses]
 
 
 def shared_key(targets: list[Target]) -> str:
