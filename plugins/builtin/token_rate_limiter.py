@@ -119,8 +119,8 @@ def _positive_int(value: Any) -> int | None:
 
 def estimate_tokens(request: RequestContext, default_max_tokens: int) -> int:
     """Completion budget (max_tokens, max_completion_tokens, the Responses API's
-    max_output_tokens, else the default) plus the prompt
-    at ~4 characters a token (its text when the JSON names it, else the whole body)."""
+    max_output_tokens, else the default) plus the prompt at ~4 characters a token (its text when
+    the JSON names it, else the whole body)."""
     body = request.json_body()
     if not isinstance(body, dict):
         return default_max_tokens + math.ceil(len(request.body) / 4)
