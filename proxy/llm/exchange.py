@@ -13,7 +13,6 @@ from django.http import HttpRequest, HttpResponse
 from plugins.sdk.context import LLMCall, RequestContext, ResponseContext
 from proxy.balancer import Target
 from proxy.inbound import ProxyError
-from proxy.llm.adapters import ADAPTERS
 from proxy.llm.answers import openai_answer
 from proxy.llm.base import Adapter
 from proxy.llm.front import (
@@ -26,6 +25,7 @@ from proxy.llm.front import (
     require_json,
 )
 from proxy.llm.responses.turn import RESPONSES, STORED, ResponsesTurn, stored_answer
+from proxy.llm.responses.via_responses import adapter_for
 from proxy.llm.routes import PASSTHROUGH, LLMRoute
 from proxy.llm.streams import StreamTranslator
 from proxy.llm.usage import StreamMeter, merge_usage, parse_json, settle_usage
@@ -116,7 +116,7 @@ class LLMExchange:
         options = self.route.options.get(target.key)
         if options is None or options.mode == PASSTHROUGH or self.endpoint == PASSTHROUGH:
             return build_outgoing(match, context, target, client)
-        adapter = ADAPTERS[target.provider]
+        adapter = adapter_for(target.provider, options, self.endpoint)
         body = checked_body(self.endpoint, context.json_body())  # plugins may have rewritten it
         call = Call(self.endpoint, body, self.call.model, target, options, raw=context.body)
         try:

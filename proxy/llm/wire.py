@@ -30,6 +30,7 @@ class TargetOptions:
     mode: str = "translate"
     deployments: Mapping[str, str] = field(default_factory=dict)
     api_version: str = ""
+    api: str = ""  # openai's provider_options.api: "completions", "responses" ("" when unset)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from tests.builders import created, in_process_post
-from tests.e2e.test_llm_front_e2e import PROVIDERS, provider_target
+from tests.builders import created, in_process_post, llm_chat
+from tests.e2e.test_llm_front_e2e import PROVIDERS, WEATHER_TOOL, provider_target
 from tests.llm_mocks import replies
 from tests.plugins.sample_plugins import LLM_CALLS
 from tests.upstream import free_port
@@ -253,3 +253,63 @@ def test_usage_and_the_call_are_settled(sample_plugins, mock, llm_gateway, proxy
     events_of(response)
     call = LLM_CALLS[response["X-Request-ID"]]
     assert (call.provider, call.prompt_tokens, call.completion_tokens) == ("anthropic", 11, 7)
+
+
+# TrustGate E2's provider_options.api on openai targets: which provider API a request uses.
+
+
+def openai_target(mock, api: str) -> dict:
+    return {**provider_target("openai", mock.url), "provider_options": {"api": api}}
+
+
+def test_a_chat_request_goes_to_the_responses_api_when_the_target_says_so(
+    mock, llm_gateway, proxy_client
+):
+    gateway = llm_gateway([openai_target(mock, "responses")])
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
+    answer = json.loads(llm_chat(proxy_client, gateway, body).content)
+    assert mock.seen[-1].path == "/v1/responses"
+    assert answer["object"] == "chat.completion"
+    assert answer["choices"][0]["message"]["content"] == "openai says: hello"
+    assert (answer["usage"]["prompt_tokens"], answer["usage"]["completion_tokens"]) == (11, 7)
+    streamed = llm_chat(proxy_client, gateway, {**body, "stream": True, "tools": [WEATHER_TOOL]})
+    chunks = [
+        json.loads(line[6:])
+        for line in b"".join(streamed.streaming_content).decode().splitlines()
+        if line.startswith("data: {")
+    ]
+    calls = [c for chunk in chunks for c in chunk["choices"][0]["delta"].get("tool_calls", [])]
+    assert calls[0]["function"]["name"] == "get_weather"
+    arguments = "".join(c["function"]["arguments"] for c in calls)
+    assert json.loads(arguments) == replies.TOOL_ARGUMENTS
+    assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_a_responses_request_goes_to_chat_completions_when_the_target_says_so(
+    mock, llm_gateway, proxy_client
+):
+    gateway = llm_gateway([openai_target(mock, "completions")])
+    answer = json.loads(
+        respond(proxy_client, gateway, {"model": "gpt-4o-mini", "input": "hi"}).content
+    )
+    assert mock.seen[-1].path == "/v1/chat/completions"
+    assert answer["output"][0]["content"][0]["text"] == "openai says: hi"
+
+
+@pytest.mark.parametrize(
+    ("target", "field"),
+    [
+        ({"provider": "anthropic", "provider_options": {"api": "responses"}}, "provider_options"),
+        ({"provider": "openai", "provider_options": {"api": "assistants"}}, "provider_options"),
+    ],
+)
+def test_provider_options_are_validated(transactional_db, api, mock, target, field):
+    gateway = api.post("/api/v1/gateways", {"name": "g", "subdomain": "g"}, format="json").data
+    given = {**provider_target(target["provider"], mock.url), **target}
+    response = api.post(
+        f"/api/v1/gateways/{gateway['id']}/upstreams",
+        {"name": "u", "targets": [given]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert field in json.dumps(response.data)

@@ -72,7 +72,7 @@ class ResponsesTurn:
         plugins), and the call whose answer comes back."""
         self.body = dict(call.body)
         self.items = input_items(self.body)
-        if adapter.name in OWN_API:
+        if adapter.name in OWN_API and call.options.api != "completions":
             return own_request(adapter, call, self.history + self.items), call
         if (field := unsupported_on_chat(self.body)) is not None:
             raise InvalidRequest(f"{field}: not supported by provider {adapter.name}")
@@ -90,7 +90,7 @@ class ResponsesTurn:
     ) -> StreamTranslator | None:
         """The answer in the Responses shapes: a stream's translator (or relay), else the JSON
         answer whole in `response_context.body` (None returned)."""
-        if adapter.name in OWN_API:
+        if call.endpoint == RESPONSES:  # the provider's own Responses API answered
             if call.stream and is_stream(response_context):
                 return ResponsesRelay(call, settle, self.keep)
             own_answer(adapter, result, response_context, settle, self.keep)
