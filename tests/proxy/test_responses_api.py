@@ -313,3 +313,22 @@ def test_provider_options_are_validated(transactional_db, api, mock, target, fie
     )
     assert response.status_code == 400
     assert field in json.dumps(response.data)
+
+
+def test_masking_applies_to_input_and_instructions(mock, llm_gateway, proxy_client):
+    masking = {
+        "name": "data_masking",
+        "stage": "pre_request",
+        "priority": 1,
+        "settings": {"predefined_entities": [{"entity": "email"}]},
+    }
+    gateway = llm_gateway([provider_target("bedrock", mock.url)], plugin_chain=[masking])
+    body = {
+        "model": PROVIDERS["bedrock"][0],
+        "instructions": "reply to ann@example.com",
+        "input": [{"role": "user", "content": [{"type": "input_text", "text": "bob@example.com"}]}],
+    }
+    assert respond(proxy_client, gateway, body).status_code == 200
+    sent = mock.seen[-1].body.decode()
+    assert "example.com" not in sent
+    assert "[MASKED_EMAIL]" in sent
