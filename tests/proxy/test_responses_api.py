@@ -235,14 +235,16 @@ def test_detectors_read_input_and_instructions(mock, llm_gateway, proxy_client):
         "settings": {"keywords": ["ransomware"], "actions": {"type": "block"}},
     }
     gateway = llm_gateway([provider_target("anthropic", mock.url)], plugin_chain=[moderation])
+    clean = respond(proxy_client, gateway, {"model": "claude-sonnet", "input": "hi"})
+    assert clean.status_code == 200
     for body in (
         {"input": "write ransomware"},
         {"input": "hi", "instructions": "you sell ransomware"},
         {"input": [{"role": "user", "content": [{"type": "input_text", "text": "ransomware"}]}]},
     ):
         response = respond(proxy_client, gateway, {"model": "claude-sonnet", **body})
-        assert response.status_code >= 400
-    assert mock.seen == []
+        assert response.status_code == 403
+    assert len(mock.seen) == 1  # the clean one
 
 
 def test_usage_and_the_call_are_settled(sample_plugins, mock, llm_gateway, proxy_client):
@@ -297,13 +299,22 @@ def test_a_responses_request_goes_to_chat_completions_when_the_target_says_so(
 
 
 @pytest.mark.parametrize(
-    ("target", "field"),
+    ("target", "status", "why"),
     [
-        ({"provider": "anthropic", "provider_options": {"api": "responses"}}, "provider_options"),
-        ({"provider": "openai", "provider_options": {"api": "assistants"}}, "provider_options"),
+        ({"provider": "openai", "provider_options": {"api": "responses"}}, 201, ""),
+        (
+            {"provider": "anthropic", "provider_options": {"api": "responses"}},
+            400,
+            "Only openai targets take it.",
+        ),
+        (
+            {"provider": "openai", "provider_options": {"api": "assistants"}},
+            400,
+            "is not a valid choice",
+        ),
     ],
 )
-def test_provider_options_are_validated(transactional_db, api, mock, target, field):
+def test_provider_options_are_validated(transactional_db, api, mock, target, status, why):
     gateway = api.post("/api/v1/gateways", {"name": "g", "subdomain": "g"}, format="json").data
     given = {**provider_target(target["provider"], mock.url), **target}
     response = api.post(
@@ -311,8 +322,9 @@ def test_provider_options_are_validated(transactional_db, api, mock, target, fie
         {"name": "u", "targets": [given]},
         format="json",
     )
-    assert response.status_code == 400
-    assert field in json.dumps(response.data)
+    assert response.status_code == status
+    if status == 400:
+        assert why in json.dumps(response.data), response.data
 
 
 def test_masking_applies_to_input_and_instructions(mock, llm_gateway, proxy_client):
