@@ -18,6 +18,12 @@ CHAT_REQUEST = {
     "messages": [{"role": "user", "content": "Say hello in one short sentence."}],
     "max_tokens": 16,
 }
+# The same request in the Responses API's shape (row (e'), translated to Anthropic's like (e)).
+RESPONSES_REQUEST = {
+    "model": "gpt-4o-mini",
+    "input": "Say hello in one short sentence.",
+    "max_output_tokens": 16,
+}
 # What the SSE rows send: the same chat request, streamed.
 STREAMED_CHAT_REQUEST = CHAT_REQUEST | {"stream": True}
 CHAT_COMPLETION = {
@@ -88,7 +94,10 @@ WORKLOADS = (
     Workload("json", "GET", "/json"),
     Workload("chat", "POST", "/v1/chat/completions", compact_json(CHAT_REQUEST)),
     Workload("chat4k", "POST", "/v1/chat/completions", compact_json(CHAT_4K_REQUEST)),
+    Workload("responses", "POST", "/v1/responses", compact_json(RESPONSES_REQUEST)),
 )
+# Workloads only the rows that name them measure (the others have no such endpoint).
+OPT_IN_WORKLOADS = frozenset({"responses"})
 
 
 # Quick mode measures this workload at every concurrency, the others at the first one only.

@@ -10,7 +10,7 @@ from typing import Any
 import psutil
 import requests
 
-from bench.config import CHAT_REQUEST, ORIGIN
+from bench.config import CHAT_REQUEST, OPT_IN_WORKLOADS, ORIGIN
 from bench.gateway import AdminApiError, AdminClient, GatewayServer
 from bench.nginx import SSE_HOST
 from bench.servers import Servers
@@ -64,7 +64,9 @@ class Target:
     sse_request: StreamRequest = StreamRequest()
 
     def measures(self, workload: str) -> bool:
-        return self.workloads is None or workload in self.workloads
+        if self.workloads is None:
+            return workload not in OPT_IN_WORKLOADS
+        return workload in self.workloads
 
     def headers(self, api_key: str) -> dict[str, str]:
         """The headers every row sends (the key is meaningless, but present, without a gateway)."""
@@ -139,6 +141,13 @@ LLM_ROWS = (
     ("gateway-llm-cached", "gateway (h) LLM front + response_cache (HITs)", "openai"),
 )
 LLM_PLUGINS = {"gateway-llm-cached": ("response_cache",)}
+# The same request in the Responses API's shape, translated to the Anthropic-format mock: its
+# one workload is `responses` (the LLM rows measure `chat`).
+RESPONSES_ROW = (
+    "gateway-llm-responses",
+    "gateway (e') Responses API, Anthropic mock (translated)",
+    "anthropic",
+)
 
 
 def process_tree(pid: int) -> Callable[[], list[int]]:
@@ -215,15 +224,22 @@ def gateway_target(
 
 
 def llm_target(
-    key: str, label: str, provider: str, server: GatewayServer, admin: AdminClient, port: int
+    key: str,
+    label: str,
+    provider: str,
+    server: GatewayServer,
+    admin: AdminClient,
+    port: int,
+    workload: str = "chat",
 ) -> Target:
-    """A gateway whose rule `/v1/*` is the LLM front of one `provider` target (the mock)."""
+    """A gateway whose rule `/v1/*` is the LLM front of one `provider` target (the mock),
+    measured on one `workload`."""
     subdomain = f"bench-{key.removeprefix('gateway-')}"
     host = f"{subdomain}.localhost"
     target = Target(
         key, label, server.port, host, server.port, host, server.pids, server.redis_pids
     )
-    target.workloads = frozenset({"chat"})
+    target.workloads = frozenset({workload})
     try:
         catalogue = admin.plugin_catalogue() if key in LLM_PLUGINS else {}
         chain, missing = plugin_chain(LLM_PLUGINS.get(key, ()), catalogue, port)
@@ -298,11 +314,12 @@ def gateway_targets(servers: Servers) -> list[Target]:
             continue
         targets.append(gateway_target(row, gateway, admin, catalogue, ports))
     if servers.gateway is None:
-        return targets + [broken_target(*row[:2], servers.gateway_error) for row in LLM_ROWS]
+        rows = (*LLM_ROWS, RESPONSES_ROW)
+        return targets + [broken_target(*row[:2], servers.gateway_error) for row in rows]
     admin = AdminClient(servers.gateway.base_url, servers.gateway.token)
-    return targets + [
-        llm_target(*row, servers.gateway, admin, servers.llm_port) for row in LLM_ROWS
-    ]
+    gateway, port = servers.gateway, servers.llm_port
+    responses = llm_target(*RESPONSES_ROW, gateway, admin, port, workload="responses")
+    return targets + [llm_target(*row, gateway, admin, port) for row in LLM_ROWS] + [responses]
 
 
 def shared_key(targets: list[Target]) -> str:

@@ -181,6 +181,20 @@ GATEWAY_VARIABLES = (
         "gateway",
     ),
     Variable(
+        "GATEWAY_RESPONSES_TTL",
+        30 * 24 * 3600,
+        int,
+        "seconds a stored Responses API response (its conversation) is kept in Redis",
+        "gateway",
+    ),
+    Variable(
+        "GATEWAY_RESPONSES_MAX_BYTES",
+        1024 * 1024,
+        int,
+        "largest stored conversation a Responses request may continue (413 past it)",
+        "gateway",
+    ),
+    Variable(
         "GATEWAY_ACCESS_LOG",
         "-",
         access_log,

@@ -81,6 +81,7 @@ PROVIDERS: Mapping[str, Provider] = {
             "Bearer {}",
             client_headers=OPENAI_CLIENT_HEADERS,
             adapter="proxy.llm.openai.OpenAIAdapter",
+            target_fields=("provider_options",),
         ),
         Provider(
             "anthropic",

@@ -197,6 +197,16 @@ class PriceField(serializers.DecimalField):
         return float(value)
 
 
+class ProviderOptionsSerializer(StrictSerializer):
+    """TrustGate E2's `provider_options` of an openai target."""
+
+    api = serializers.ChoiceField(
+        choices=("completions", "responses"),
+        help_text="The provider API a chat request uses: completions (the default) or "
+        "responses (translated to the Responses API and back).",
+    )
+
+
 class PricingSerializer(StrictSerializer):
     """What a provider target's tokens cost, for the request's cost (USD or any currency)."""
 
@@ -257,9 +267,8 @@ class TargetSerializer(StrictSerializer):
     api_version = serializers.RegexField(
         r"^\d{4}-\d{2}-\d{2}(-preview)?$", required=False, help_text="azure: the api-version."
     )
-    not_supported_yet = frozenset(
-        {"auth", "provider_options", "stream", "insecure_ssl", "tags", "description"}
-    )
+    provider_options = ProviderOptionsSerializer(required=False)
+    not_supported_yet = frozenset({"auth", "stream", "insecure_ssl", "tags", "description"})
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("provider"):

@@ -29,7 +29,6 @@ from proxy.inbound import (
     resolve_gateway,
 )
 from proxy.llm.exchange import LLMExchange, open_exchange
-from proxy.llm.front import MODELS, models_response
 from proxy.llm.streams import StreamTranslator
 from proxy.matching import RouteMatch
 from proxy.observation import RequestRecord, observed, upstream_answered
@@ -89,8 +88,8 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         run_stage(chain, "pre_request", context)
         if websocket:
             response = serve_websocket(request, match, context)  # relayed until it closes
-        elif llm is not None and llm.endpoint == MODELS:
-            response = models_response(match.route.llm)
+        elif llm is not None and (own := llm.own_answer(context)) is not None:
+            response = own  # the model list, stored responses
         else:
             result = cached_result(match, context, llm, request)  # a kept answer, or None
             if result is None:

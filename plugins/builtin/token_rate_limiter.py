@@ -119,15 +119,16 @@ def _positive_int(value: Any) -> int | None:
 
 
 def estimate_tokens(request: RequestContext, default_max_tokens: int) -> int:
-    """Completion budget (max_tokens, max_completion_tokens, else the default; once per answer
-    asked for, `n`) plus the prompt at ~4 characters a token (its text when the JSON names it,
-    else the whole body)."""
+    """Completion budget (max_tokens, max_completion_tokens, the Responses API's
+    max_output_tokens, else the default; once per answer asked for, `n`) plus the prompt at ~4
+    characters a token (its text when the JSON names it, else the whole body)."""
     body = request.json_body()
     if not isinstance(body, dict):
         return default_max_tokens + math.ceil(len(request.body) / 4)
     completion = (
         _positive_int(body.get("max_tokens"))
         or _positive_int(body.get("max_completion_tokens"))
+        or _positive_int(body.get("max_output_tokens"))
         or default_max_tokens
     ) * (_positive_int(body.get("n")) or 1)
     if any(key in body for key in PROMPT_KEYS):

@@ -8,12 +8,11 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 from urllib.parse import urlencode
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from plugins.sdk.context import LLMCall, RequestContext, ResponseContext
 from proxy.balancer import Target
 from proxy.inbound import ProxyError
-from proxy.llm.adapters import ADAPTERS
 from proxy.llm.answers import openai_answer
 from proxy.llm.base import Adapter
 from proxy.llm.front import (
@@ -21,11 +20,14 @@ from proxy.llm.front import (
     MODELS,
     checked_body,
     endpoint_of,
+    models_response,
     refuse_unknown_model,
     require_json,
 )
 from proxy.llm.parts import refuse_parts
 from proxy.llm.passthrough import metered_stream
+from proxy.llm.responses.turn import RESPONSES, STORED, ResponsesTurn, stored_answer
+from proxy.llm.responses.via_responses import adapter_for
 from proxy.llm.routes import PASSTHROUGH, LLMRoute
 from proxy.llm.streams import StreamTranslator
 from proxy.llm.usage import StreamMeter, merge_usage, parse_json, settle_usage
@@ -46,7 +48,7 @@ def open_exchange(route: LLMRoute | None, context: RequestContext) -> LLMExchang
     endpoint = endpoint_of(context.method, context.path) if route.translates else PASSTHROUGH
     if endpoint is None:
         raise ProxyError(404, "not an endpoint of this OpenAI-compatible API")
-    if endpoint != MODELS:
+    if endpoint not in (MODELS, STORED):
         require_json(context)
     body = context.json_body()
     model = None
@@ -55,11 +57,13 @@ def open_exchange(route: LLMRoute | None, context: RequestContext) -> LLMExchang
             raise ProxyError(400, INVALID_BODY)
         model = body.get("model") if isinstance(body, dict) else None
         model = model if isinstance(model, str) else None
-    elif endpoint != MODELS:
+    elif endpoint not in (MODELS, STORED):
         model = checked_body(endpoint, body).get("model")
         if model is not None:
             refuse_unknown_model(route, model)
     exchange = LLMExchange(route, endpoint, model)
+    if endpoint == RESPONSES:
+        exchange.turn = ResponsesTurn(context, body)  # the conversation it continues
     context.llm = exchange.call
     return exchange
 
@@ -76,6 +80,14 @@ class LLMExchange:
         self.call = LLMCall(route.provider_of(model), model or "")
         self.target: Target | None = None  # the target of the latest attempt
         self.translation: tuple[Adapter, Call] | None = None  # when its answer is translated
+        self.turn: ResponsesTurn | None = None  # a Responses request
+
+    def own_answer(self, context: RequestContext) -> HttpResponse | None:
+        """The answer of an endpoint the gateway serves itself (the model list, stored
+        responses); None for the others."""
+        if self.endpoint == MODELS:
+            return models_response(self.route)
+        return stored_answer(context) if self.endpoint == STORED else None
 
     def model_for(self, target: Target) -> str:
         """The requested model where the target serves it, else the target's default."""
@@ -111,17 +123,18 @@ class LLMExchange:
                     target, options, self.call.model, context, outgoing
                 )
             return outgoing
-        adapter = ADAPTERS[target.provider]
+        adapter = adapter_for(target.provider, options, self.endpoint)
         body = checked_body(self.endpoint, context.json_body())  # plugins may have rewritten it
         if self.endpoint == CHAT:
             refuse_parts(adapter, body)
         call = Call(self.endpoint, body, self.call.model, target, options, raw=context.body)
         try:
-            provider_request = (
-                adapter.chat_request(call)
-                if self.endpoint == CHAT
-                else adapter.embeddings_request(call)
-            )
+            if self.turn is not None:
+                provider_request, call = self.turn.request(adapter, call)
+            elif self.endpoint == CHAT:
+                provider_request = adapter.chat_request(call)
+            else:
+                provider_request = adapter.embeddings_request(call)
         except InvalidRequest as exc:
             raise ProxyError(400, str(exc), param=exc.param) from exc
         payload = provider_request.body
@@ -134,7 +147,7 @@ class LLMExchange:
             provider_request.headers,
             adapter.sign,
         )
-        if adapter.translates_answer(call):
+        if self.turn is not None or adapter.translates_answer(call):
             self.translation = (adapter, call)
         return build_outgoing(match, context, target, client, translated)
 
@@ -148,6 +161,8 @@ class LLMExchange:
         if self.translation is None:
             return None
         adapter, call = self.translation
+        if self.turn is not None:
+            return self.turn.answer(adapter, call, result, response_context, self.settle)
         return openai_answer(adapter, call, result, response_context, self.settle)
 
     def settle(self, usage: Mapping[str, int] | None) -> None:

@@ -9,6 +9,8 @@ from django.http import HttpResponse
 
 from plugins.sdk.context import RequestContext
 from proxy.inbound import ProxyError
+from proxy.llm.responses.request import checked_request
+from proxy.llm.responses.turn import RESPONSES, responses_endpoint
 from proxy.llm.routes import LLMRoute
 from proxy.llm.wire import CHAT, EMBEDDINGS
 
@@ -25,7 +27,7 @@ def endpoint_of(method: str, path: str) -> str | None:
             return endpoint
     if path.endswith("/models") and method in ("GET", "HEAD"):
         return MODELS
-    return None
+    return responses_endpoint(method, path)
 
 
 def valid_chat(body: Any) -> bool:
@@ -116,7 +118,9 @@ def require_json(context: RequestContext) -> None:
 
 def checked_body(endpoint: str, body: Any) -> dict[str, Any]:
     """The request's JSON `body`, if it is a request of `endpoint` (else 400, no parser
-    details)."""
+    details; a Responses request's names its field)."""
+    if endpoint == RESPONSES:
+        return checked_request(body)
     valid = valid_chat(body) if endpoint == CHAT else valid_embeddings(body)
     if not valid or ("model" in body and not isinstance(body["model"], str)):
         raise ProxyError(400, INVALID_BODY)

@@ -39,6 +39,7 @@ def llm_route(targets: Sequence[Target], stored: Sequence[Mapping[str, Any]]) ->
             mode=data.get("mode") or "translate",
             deployments=dict(data.get("deployments") or {}),
             api_version=data.get("api_version") or "",
+            api=(data.get("provider_options") or {}).get("api") or "",
         )
         for target, data in zip(targets, stored, strict=True)
         if target.provider

@@ -35,6 +35,7 @@ class TargetOptions:
     mode: str = "translate"
     deployments: Mapping[str, str] = field(default_factory=dict)
     api_version: str = ""
+    api: str = ""  # openai's provider_options.api: "completions", "responses" ("" when unset)
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class Call:
 
     @property
     def stream(self) -> bool:
-        return self.endpoint == CHAT and self.body.get("stream") is True
+        return self.endpoint != EMBEDDINGS and self.body.get("stream") is True
 
     @property
     def include_usage(self) -> bool:

@@ -6,7 +6,7 @@ import pytest
 
 from bench.config import load_config
 from bench.run import plan
-from bench.scenarios import GATEWAY_ROWS, LLM_ROWS, Target
+from bench.scenarios import GATEWAY_ROWS, LLM_ROWS, RESPONSES_ROW, Target
 
 # The README's Performance table: the chat request at c=1 and c=16, the 4 KB prompt at c=1.
 README_ROWS = {
@@ -14,6 +14,7 @@ README_ROWS = {
     *((key, "chat", 1) for key in ("gateway-k", "gateway-threats", "gateway-m", "gateway-d")),
     *((key, "chat", c) for key, _, _ in LLM_ROWS for c in (1, 16)),
     *((key, "chat4k", 1) for key in ("gateway-k", "gateway-m", "gateway-threats")),
+    (RESPONSES_ROW[0], "responses", 1),
 }
 
 
@@ -23,6 +24,8 @@ def targets() -> list[Target]:
     rows += [Target(row.key, row.label, 1, "", 1, "", list) for row in GATEWAY_ROWS]
     for key, label, _ in LLM_ROWS:
         rows.append(Target(key, label, 1, "", 1, "", list, workloads=frozenset({"chat"})))
+    key, label, _ = RESPONSES_ROW
+    rows.append(Target(key, label, 1, "", 1, "", list, workloads=frozenset({"responses"})))
     return rows
 
 
@@ -38,7 +41,13 @@ def test_both_modes_measure_every_row_of_the_readme(monkeypatch, quick):
 
 def test_quick_mode_measures_the_other_workloads_at_c1_only(monkeypatch):
     quick, full = planned(monkeypatch, "1"), planned(monkeypatch, "")
-    assert {(w, c) for _, w, c in quick} == {("chat", 1), ("chat", 16), ("json", 1), ("chat4k", 1)}
+    assert {(w, c) for _, w, c in quick} == {
+        ("chat", 1),
+        ("chat", 16),
+        ("json", 1),
+        ("chat4k", 1),
+        ("responses", 1),
+    }
     assert {c for _, _, c in full} == {1, 16, 64}
-    assert len(quick) == 48
-    assert len(full) == 102
+    assert len(quick) == 51  # the Responses row at c=1; no other row measures `responses`
+    assert len(full) == 105

@@ -132,3 +132,20 @@ def test_stream_usage_and_cost(results, front, client, provider):
     llm = front.logged(f"conform-node-{client}-usage-{provider}")["llm"]
     assert (llm["prompt_tokens"], llm["completion_tokens"]) == (11, 7)
     assert llm["cost"] == pytest.approx(COST)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_ai_sdk_default_provider_speaks_the_responses_api(results, provider):
+    """`createOpenAI(...)(model)` calls /v1/responses: text, stream, tool call, structured
+    output and a cut stream, for every provider."""
+    says = PROVIDERS[provider][2]
+    said = value(results, "ai-sdk", f"{provider}:responses-text")
+    assert said["text"] == f"{says} says: hello"
+    assert (said["usage"]["inputTokens"], said["usage"]["outputTokens"]) == (11, 7)
+    assert value(results, "ai-sdk", f"{provider}:responses-stream")["text"] == f"{says} says: flow"
+    call = value(results, "ai-sdk", f"{provider}:responses-tool")
+    assert (call["name"], call["input"]) == ("get_weather", replies.TOOL_ARGUMENTS)
+    structured = value(results, "ai-sdk", f"{provider}:responses-structured")
+    assert structured == replies.TOOL_ARGUMENTS
+    found = results["ai-sdk"][f"{provider}:responses-cut"]
+    assert found.get("raised"), f"the AI SDK read the cut Responses stream of {provider} as whole"

@@ -155,7 +155,11 @@ def test_llm_target_settings_are_checked(api, target, path):
     ],
 )
 def test_a_target_setting_of_the_table_is_refused_for_the_providers_without_it(api, provider, name):
-    values = {"deployments": {"m-1": "d"}, "api_version": "2024-10-21"}
+    values = {
+        "deployments": {"m-1": "d"},
+        "api_version": "2024-10-21",
+        "provider_options": {"api": "responses"},
+    }
     target = provider_target(provider, base_url="https://llm.example.com", **{name: values[name]})
     assert field_errors(create_upstream(api, target), f"targets.0.{name}")
 

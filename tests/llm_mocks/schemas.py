@@ -19,6 +19,7 @@ from botocore.model import ServiceModel
 from botocore.validate import ParamValidator
 from google.genai import types as genai
 from openai.types.chat import completion_create_params
+from openai.types.responses import response_create_params
 from typing_extensions import TypedDict, is_typeddict
 
 FORBID = pydantic.ConfigDict(extra="forbid")
@@ -184,4 +185,24 @@ def gemini_problem(body: dict) -> str | None:
             gemini_field(name).validate_python(value, by_alias=True, by_name=False)
         except pydantic.ValidationError as error:
             return f"{name}.{complaint(error)}"
+    return None
+
+
+@cache
+def openai_responses(streaming: bool) -> pydantic.TypeAdapter:
+    params = response_create_params
+    kind = (
+        params.ResponseCreateParamsStreaming
+        if streaming
+        else params.ResponseCreateParamsNonStreaming
+    )
+    return pydantic.TypeAdapter(strict(kind))
+
+
+def responses_problem(body: dict) -> str | None:
+    """What the `openai` SDK's request types refuse in a Responses body."""
+    try:
+        openai_responses(body.get("stream") is True).validate_python(body)
+    except pydantic.ValidationError as error:
+        return complaint(error)
     return None

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from requests.structures import CaseInsensitiveDict
 
-from tests.llm_mocks import anthropic, bedrock, gemini, openai, replies
+from tests.llm_mocks import anthropic, bedrock, gemini, openai, replies, responses
 from tests.upstream import BackgroundServer, SeenRequest, write_chunked
 
 API_KEY = "sk-mock-provider"
@@ -25,6 +25,8 @@ ROUTES = (
     (re.compile(r"^(?:/v1)?/embeddings$"), openai.embeddings),
     (re.compile(r"^/openai/deployments/([^/]+)/chat/completions$"), openai.azure_chat),
     (re.compile(r"^/openai/deployments/([^/]+)/embeddings$"), openai.azure_embeddings),
+    (re.compile(r"^(?:/v1)?/responses$"), responses.responses),
+    (re.compile(r"^/openai/v1/responses$"), responses.azure_responses),
     (re.compile(r"^/v1/messages$"), anthropic.messages),
     (re.compile(r"^/v1beta/models/([^/:]+):(\w+)$"), gemini.dispatch),
     (re.compile(r"^/model/([^/]+)/(converse|converse-stream)$"), bedrock.converse),

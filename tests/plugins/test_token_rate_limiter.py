@@ -156,6 +156,7 @@ def test_configured_stage_may_be_post_response_but_not_pre_response(create_gatew
         ),
         (json.dumps({"prompt": "x" * 12, "max_tokens": 3}).encode(), 6),
         (json.dumps({"model": "m", "max_tokens": 3}).encode(), 3 + 8),
+        (json.dumps({"model": "m", "input": "x" * 8, "max_output_tokens": 5}).encode(), 5 + 2),
         (b"not json at all", 1024 + 4),
         (b"", 1024),
     ],

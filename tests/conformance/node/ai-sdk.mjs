@@ -1,5 +1,6 @@
 // The Vercel AI SDK (`ai` + `@ai-sdk/openai`, chat completions) through the gateway: every
-// case for every provider.
+// case for every provider; the `responses-*` cases use its default provider (`gateway(model)`),
+// which calls the Responses API.
 import { createOpenAI } from "@ai-sdk/openai";
 import { Output, generateText, jsonSchema, streamText, tool } from "ai";
 
@@ -86,6 +87,43 @@ const cases = perProvider((provider, { model }) => ({
   cut: async () => {
     const result = streamText({
       model: gateway.chat(model),
+      prompt: `please ${input.cut} now`,
+      maxRetries: 0,
+    });
+    return (await parts(result)).filter((p) => p.type === "text-delta").length;
+  },
+  "responses-text": async () => {
+    const answer = await generateText({ model: gateway(model), prompt: "hello", maxRetries: 0 });
+    return { text: answer.text, usage: answer.usage };
+  },
+  "responses-stream": async () => {
+    const result = streamText({ model: gateway(model), prompt: "flow", maxRetries: 0 });
+    const seen = await parts(result);
+    const text = seen.filter((p) => p.type === "text-delta").map((p) => p.text).join("");
+    return { text, usage: await result.totalUsage };
+  },
+  "responses-tool": async () => {
+    const result = streamText({
+      model: gateway(model),
+      prompt: "weather?",
+      tools: { get_weather: weather },
+      maxRetries: 0,
+    });
+    const call = (await parts(result)).find((p) => p.type === "tool-call");
+    return { name: call?.toolName, input: call?.input };
+  },
+  "responses-structured": async () => {
+    const answer = await generateText({
+      model: gateway(model),
+      prompt: "where?",
+      output: Output.object({ schema: jsonSchema(input.schema) }),
+      maxRetries: 0,
+    });
+    return answer.output;
+  },
+  "responses-cut": async () => {
+    const result = streamText({
+      model: gateway(model),
       prompt: `please ${input.cut} now`,
       maxRetries: 0,
     });

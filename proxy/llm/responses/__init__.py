@@ -1,0 +1,1 @@
+"""OpenAI's Responses API on the translating front: requests, answers, events, stored state."""
