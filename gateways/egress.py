@@ -53,13 +53,14 @@ def restore_masked(
 
 
 class OptionalObjectSerializer(StrictSerializer):
-    """An object that may be absent: `{}` or null removes it (stored and answered as `{}`)."""
+    """An object that may be absent: `{}` or null removes it (stored as `{}`, answered as
+    null)."""
 
     def to_internal_value(self, data: Any) -> Any:
         return {} if data == {} else super().to_internal_value(data)
 
-    def to_representation(self, instance: Any) -> dict[str, Any]:
-        return super().to_representation(instance) if instance else {}
+    def to_representation(self, instance: Any) -> dict[str, Any] | None:
+        return super().to_representation(instance) if instance else None
 
 
 class ProxyConfigSerializer(OptionalObjectSerializer):

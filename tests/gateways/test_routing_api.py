@@ -113,9 +113,12 @@ def test_create_upstream_returns_it_with_normalised_targets(api, gateway):
         "targets",
         "health_checks",
         "tags",
+        "proxy_config",
+        "client_tls",
         "created_at",
         "updated_at",
     }
+    assert (upstream["proxy_config"], upstream["client_tls"]) == (None, None)  # none set
     assert upstream["gateway_id"] == gateway["id"]
     assert upstream["algorithm"] == "weighted-round-robin"
     assert upstream["targets"][0] == {
