@@ -21,6 +21,7 @@ from urllib3.exceptions import HTTPError
 from gateway_project.conf import gateway_settings
 from gateway_project.redis_client import redis_client
 from proxy.connections import UpstreamAddressDenied, new_pool_manager
+from proxy.transports import Transport, manager_of
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class OAuthClient:
     use_basic_auth: bool = False
     scopes: tuple[str, ...] = ()
     audience: str = ""
+    proxy: Transport | None = None  # the upstream's egress proxy, if it has one
 
     @property
     def key(self) -> str:
@@ -54,7 +56,9 @@ class OAuthClient:
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def oauth_client_of(auth: Mapping[str, Any] | None) -> OAuthClient | None:
+def oauth_client_of(
+    auth: Mapping[str, Any] | None, proxy: Transport | None = None
+) -> OAuthClient | None:
     oauth = (auth or {}).get("oauth")
     if not oauth:
         return None
@@ -65,6 +69,7 @@ def oauth_client_of(auth: Mapping[str, Any] | None) -> OAuthClient | None:
         use_basic_auth=bool(oauth.get("use_basic_auth")),
         scopes=tuple(oauth.get("scopes") or ()),
         audience=oauth.get("audience") or "",
+        proxy=proxy,
     )
 
 
@@ -117,7 +122,8 @@ def forget_token(client: OAuthClient | None, authorization: str) -> None:
 
 
 def fetch_token(client: OAuthClient) -> tuple[str, float]:
-    """POST the client-credentials grant (RFC 6749 4.4): the token and how long to use it."""
+    """POST the client-credentials grant (RFC 6749 4.4), through the upstream's egress proxy
+    if it has one: the token and how long to use it."""
     form = {"grant_type": "client_credentials"}
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
     if client.use_basic_auth:  # RFC 6749 2.3.1: each part form-encoded first
@@ -130,7 +136,8 @@ def fetch_token(client: OAuthClient) -> tuple[str, float]:
     if client.audience:
         form["audience"] = client.audience
     try:
-        response = POOLS.request(
+        pools = POOLS if client.proxy is None else manager_of(client.proxy)
+        response = pools.request(
             "POST",
             client.token_url,
             body=urlencode(form),

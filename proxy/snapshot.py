@@ -23,7 +23,7 @@ from proxy.llm.usage import Pricing
 from proxy.oauth2 import oauth_client_of
 from proxy.security import SecurityPolicy, security_policy
 from proxy.snapshot_cache import Entry, SnapshotCache
-from proxy.transports import Transport, transport_of
+from proxy.transports import Transport, proxy_only, transport_of
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def _target(
             else frozenset()
         ),
         transport=transport,
-        oauth=oauth_client_of(data.get("auth")),
+        oauth=oauth_client_of(data.get("auth"), proxy_only(transport)),
     )
 
 

@@ -44,6 +44,18 @@ def transport_of(
         if proxy_config.get("username"):
             proxy_auth = f"{proxy_config['username']}:{proxy_config.get('password', '')}"
     tls = json.dumps(client_tls, sort_keys=True) if client_tls else ""
+    return _transport(proxy_url, proxy_auth, tls)
+
+
+def proxy_only(transport: Transport | None) -> Transport | None:
+    """The transport's egress proxy without its client TLS (which is for the upstream's
+    targets): how the upstream's other calls, such as OAuth2 token requests, go out."""
+    if transport is None or transport.proxy_url is None:
+        return None
+    return _transport(transport.proxy_url, transport.proxy_auth, "")
+
+
+def _transport(proxy_url: str | None, proxy_auth: str | None, tls: str) -> Transport:
     key = hashlib.sha256(f"{proxy_url}\0{proxy_auth}\0{tls}".encode()).hexdigest()
     return Transport(key, proxy_url, proxy_auth, tls)
 

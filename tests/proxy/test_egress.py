@@ -436,6 +436,18 @@ def test_a_401_fetches_a_new_token_once(egress_route, token_server, protected, p
     assert len(token_server.grants) == 3
 
 
+def test_tokens_are_fetched_through_the_upstreams_egress_proxy(
+    egress_route, tinyproxy, token_server, protected, proxy_client
+):
+    target = oauth_target(protected.port, token_server, "proxied-client")
+    gateway = egress_route("oauthproxy", [target], proxy_config=proxy_config(tinyproxy))
+    assert call(proxy_client, gateway).status_code == 200
+    _, headers = token_server.grants[0]
+    assert "tinyproxy" in headers.get("Via", "")
+    assert f"POST http://127.0.0.1:{token_server.port}/token" in tinyproxy.logged()
+    assert protected.seen[-1].headers["Authorization"] == "Bearer token-1"
+
+
 def test_a_failing_token_endpoint_is_502_and_nothing_is_sent(
     egress_route, token_server, protected, proxy_client
 ):
