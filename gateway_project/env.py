@@ -211,6 +211,13 @@ GATEWAY_VARIABLES = (
         "gateway",
     ),
     Variable(
+        "GATEWAY_ECHO_ROUTES",
+        False,
+        boolean,
+        "TrustGate's test routes `/__/ping` and `/__/mirror` (echo the request) on every host",
+        "gateway",
+    ),
+    Variable(
         "GATEWAY_METRICS_TOKEN",
         "",
         text,

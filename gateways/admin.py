@@ -12,9 +12,10 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Model
 
+from gateway_project.serializers import StrictModelSerializer
 from gateways.models import Gateway, Rule, Service, Upstream
 from gateways.serializers import (
-    GatewayChildSerializer,
+    GatewaySerializer,
     RuleSerializer,
     ServiceSerializer,
     UpstreamSerializer,
@@ -26,7 +27,7 @@ from plugins.validation import error_messages
 class ValidatedLikeTheApiForm(forms.ModelForm):
     """A model form whose cleaned data also passes (and is normalised by) the API serializer."""
 
-    serializer_class: ClassVar[type[GatewayChildSerializer]]
+    serializer_class: ClassVar[type[StrictModelSerializer]]
     related_fields: ClassVar[dict[str, str]] = {}  # form field → serializer field
     secret_fields: ClassVar[tuple[str, ...]] = ()  # shown as the API shows them: masked
 
@@ -50,7 +51,7 @@ class ValidatedLikeTheApiForm(forms.ModelForm):
         serializer = self.serializer_class(
             instance=self.instance if self.instance.pk else None,
             data=data,
-            context={"gateway": cleaned["gateway"]},
+            context={"gateway": cleaned.get("gateway")},
         )
         if not serializer.is_valid():
             for key, detail in serializer.errors.items():
@@ -68,9 +69,16 @@ class ValidatedLikeTheApiForm(forms.ModelForm):
         return cleaned
 
 
+class GatewayForm(ValidatedLikeTheApiForm):
+    serializer_class = GatewaySerializer
+
+    def clean_security_config(self) -> dict[str, Any]:
+        return self.cleaned_data["security_config"] or {}  # an emptied box: none
+
+
 class UpstreamForm(ValidatedLikeTheApiForm):
     serializer_class = UpstreamSerializer
-    secret_fields = ("targets",)
+    secret_fields = ("targets", "proxy_config", "client_tls")
 
 
 class ServiceForm(ValidatedLikeTheApiForm):
@@ -86,6 +94,7 @@ class RuleForm(ValidatedLikeTheApiForm):
 
 @admin.register(Gateway)
 class GatewayAdmin(admin.ModelAdmin):
+    form = GatewayForm
     list_display = ["name", "subdomain", "status", "created_at"]
     list_filter = ["status"]
     search_fields = ["name", "subdomain"]

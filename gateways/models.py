@@ -36,6 +36,7 @@ class Gateway(TimestampedModel):
     name = models.CharField(max_length=200)
     subdomain = models.CharField(max_length=63, unique=True, validators=[DNS_LABEL])
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    security_config = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -60,6 +61,8 @@ class Upstream(TimestampedModel):
     health_checks = models.JSONField(default=dict, blank=True)
     websocket_config = models.JSONField(default=dict, blank=True)
     tags = models.JSONField(default=list, blank=True)
+    proxy_config = models.JSONField(default=dict, blank=True)
+    client_tls = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["created_at"]

@@ -9,8 +9,10 @@ from rest_framework import serializers
 from gateway_project.fields import HeadersField, HostField
 from gateway_project.serializers import StrictModelSerializer
 from gateway_project.upstream_deny import refuse_denied_address
+from gateways.egress import ClientTLSSerializer, ProxyConfigSerializer, restore_masked_egress
 from gateways.models import DNS_LABEL, Gateway, Rule, Service, Upstream
 from gateways.paths import HTTP_METHODS, compile_path_pattern
+from gateways.security import SecurityConfigSerializer
 from gateways.selectors import rule_route_clash
 from gateways.targets import (
     CredentialsSerializer,
@@ -32,7 +34,8 @@ UPSTREAM_TYPE_REFUSAL = "Not allowed for type 'upstream': set it on the upstream
 class GatewaySerializer(StrictModelSerializer):
     subdomain = serializers.CharField(max_length=63, validators=[DNS_LABEL])
     required_plugins = PluginChainField()
-    not_supported_yet = frozenset({"telemetry", "security_config", "client_tls", "session_config"})
+    security_config = SecurityConfigSerializer(required=False)
+    not_supported_yet = frozenset({"telemetry", "client_tls", "session_config"})
 
     class Meta:
         model = Gateway
@@ -42,6 +45,7 @@ class GatewaySerializer(StrictModelSerializer):
             "subdomain",
             "status",
             "required_plugins",
+            "security_config",
             "created_at",
             "updated_at",
         ]
@@ -73,7 +77,9 @@ class UpstreamSerializer(GatewayChildSerializer):
     health_checks = HealthChecksSerializer(required=False)
     websocket_config = WebSocketConfigSerializer(required=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
-    not_supported_yet = frozenset({"proxy_config", "proxy", "embedding", "embedding_config"})
+    proxy_config = ProxyConfigSerializer(required=False, allow_null=True)
+    client_tls = ClientTLSSerializer(required=False, allow_null=True)
+    not_supported_yet = frozenset({"proxy", "embedding", "embedding_config"})
 
     class Meta:
         model = Upstream
@@ -86,10 +92,31 @@ class UpstreamSerializer(GatewayChildSerializer):
             "health_checks",
             "websocket_config",
             "tags",
+            "proxy_config",
+            "client_tls",
             "created_at",
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        stored = self.instance and {
+            "proxy_config": self.instance.proxy_config,
+            "client_tls": self.instance.client_tls,
+        }
+        self.refuse_websocket_through_proxy(attrs)
+        return restore_masked_egress(attrs, stored)
+
+    def refuse_websocket_through_proxy(self, attrs: dict[str, Any]) -> None:
+        """TrustGate's rule, and ours: WebSockets are not relayed through an egress proxy."""
+
+        def value(name: str) -> Any:
+            return attrs[name] if name in attrs else getattr(self.instance, name, None)
+
+        if value("websocket_config") and value("proxy_config"):
+            raise serializers.ValidationError(
+                {"websocket_config": ["Cannot be set together with proxy_config."]}
+            )
 
     def validate_targets(self, targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
         stored = self.instance.targets if self.instance is not None else []

@@ -19,6 +19,7 @@ from gateway_project.headers import API_KEY_HEADERS, CLIENT_ADDRESS_HEADERS, HOP
 from gateway_project.secret_masking import MASK
 from gateway_project.serializers import JSONBooleanField, StrictSerializer
 from gateway_project.upstream_deny import refuse_denied_address
+from gateways.egress import TargetAuthSerializer, restore_masked
 from gateways.models import PORT_VALIDATORS
 from gateways.providers import (
     PROVIDER_ALIASES,
@@ -147,7 +148,8 @@ def restore_masked_target_secrets(
     """
     errors: dict[int, Any] = {}
     for index, target in enumerate(targets):
-        if not target.get("credentials"):
+        oauth = (target.get("auth") or {}).get("oauth")
+        if not target.get("credentials") and not oauth:
             continue
         same = [t for t in stored if _target_identity(t) == _target_identity(target)]
         if index < len(stored) and stored[index] in same:
@@ -155,11 +157,18 @@ def restore_masked_target_secrets(
         else:
             previous = same[0] if len(same) == 1 else {}
         try:
-            target["credentials"] = restore_masked_secrets(
-                target["credentials"], previous.get("credentials")
-            )
+            if target.get("credentials"):
+                target["credentials"] = restore_masked_secrets(
+                    target["credentials"], previous.get("credentials")
+                )
         except serializers.ValidationError as exc:
             errors[index] = {"credentials": exc.detail}
+        try:
+            if oauth:
+                stored_oauth = (previous.get("auth") or {}).get("oauth")
+                restore_masked(oauth, stored_oauth, ("client_secret",))
+        except serializers.ValidationError as exc:
+            errors[index] = {"auth": {"oauth": exc.detail}}
     if errors:
         raise serializers.ValidationError(errors)
     return targets
@@ -268,7 +277,10 @@ class TargetSerializer(StrictSerializer):
         r"^\d{4}-\d{2}-\d{2}(-preview)?$", required=False, help_text="azure: the api-version."
     )
     provider_options = ProviderOptionsSerializer(required=False)
-    not_supported_yet = frozenset({"auth", "stream", "insecure_ssl", "tags", "description"})
+    auth = TargetAuthSerializer(
+        required=False, help_text="OAuth2 client credentials: a Bearer token fetched and cached."
+    )
+    not_supported_yet = frozenset({"stream", "insecure_ssl", "tags", "description"})
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("provider"):

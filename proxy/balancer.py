@@ -11,6 +11,8 @@ from typing import Any
 from observability.metrics import target_health
 from proxy.health import SharedHealth
 from proxy.llm.usage import Pricing
+from proxy.oauth2 import OAuthClient
+from proxy.transports import Transport
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class Target:
     index: int = 0  # position in its upstream
     # Provider targets: the lower-case names of the client headers they receive (no others).
     client_headers: frozenset[str] = frozenset()
+    transport: Transport | None = None  # its upstream's egress proxy and client TLS
+    oauth: OAuthClient | None = None  # OAuth2 client credentials (a Bearer token)
 
 
 def smooth_weighted_order(weights: Sequence[int]) -> list[int]:

@@ -8,7 +8,7 @@ from http.client import BadStatusLine
 from typing import Any
 
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
-from urllib3 import PoolManager
+from urllib3 import PoolManager, ProxyManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ProtocolError
@@ -109,18 +109,33 @@ def _verifying_context() -> Any:
     return context
 
 
-def new_pool_manager() -> PoolManager:
+def new_pool_manager(
+    *,
+    proxy_url: str | None = None,
+    proxy_headers: dict[str, str] | None = None,
+    ssl_context: Any = None,
+) -> PoolManager:
     """The process's upstream pools, one per scheme, host and port: connections that write
     head and body together, send idempotent requests again on a dead kept-alive connection and
     refuse denied networks. urllib3 directly, without requests' per-request preparation and
-    response building (see bench/README.md)."""
-    pools = PoolManager(
-        num_pools=64,
-        maxsize=512,
-        block=False,
-        cert_reqs="CERT_REQUIRED",
-        ssl_context=_verifying_context(),
-    )
+    response building (see bench/README.md). With `proxy_url`, the pools of an egress proxy
+    (proxy.transports); `ssl_context` toward the targets (default: certifi's bundle)."""
+    options: dict[str, Any] = {
+        "num_pools": 64,
+        "maxsize": 512,
+        "block": False,
+        "cert_reqs": "CERT_REQUIRED",
+        "ssl_context": ssl_context or _verifying_context(),
+    }
+    if proxy_url is not None:
+        pools: PoolManager = ProxyManager(
+            proxy_url,
+            proxy_headers=proxy_headers,
+            proxy_ssl_context=_verifying_context(),
+            **options,
+        )
+    else:
+        pools = PoolManager(**options)
     pools.pool_classes_by_scheme = {
         "http": UpstreamHTTPConnectionPool,
         "https": UpstreamHTTPSConnectionPool,

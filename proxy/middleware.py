@@ -11,6 +11,7 @@ from gateway_project.responses import json_error
 from observability.metrics import metrics_response
 from observability.probes import PROBES
 from proxy.orchestrator import handle_proxy_request
+from proxy.system_routes import system_route
 
 
 class InvalidHost(ValueError):
@@ -56,6 +57,9 @@ class GatewayProxyMiddleware:
         probe = PROBES.get(request.path_info)
         if probe is not None:  # on every host, before any gateway is resolved
             return probe()
+        system = system_route(request.path_info)
+        if system is not None:  # TrustGate's /health, /__/ping... likewise
+            return system(request)
         role = gateway_settings.ROLE
         if role != "admin":
             host = request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME", "")

@@ -18,6 +18,7 @@ from plugins.sdk.streams.channels import StreamCut
 from plugins.sdk.streams.events import error_events
 from plugins.sdk.streams.rewriter import StreamRewriter, cut_chunks, stream_rewriter
 from proxy.client_ip import client_ip
+from proxy.host_guard import guard, with_headers
 from proxy.inbound import (
     ProxyError,
     authenticate,
@@ -64,11 +65,13 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
     """The phases of a proxied request, in order; any of them may end it with an answer."""
     record = new_record(request)
     context: RequestContext | None = None
+    security_headers: tuple[tuple[str, str], ...] = ()
     on_llm_route = False  # the gateway's own errors in OpenAI's shape, once the rule is known
     try:
         path = normalize_path(raw_request_path(request.META))
         snapshot = resolve_gateway(subdomain)
         record.gateway, record.gateway_id = snapshot.subdomain, snapshot.id
+        security_headers = guard(snapshot.security, request)  # 403 host, 301 to https
         preflight = preflight_method(request)
         match = match_rule(snapshot, path, request.method, preflight)
         chain = match.route.chain
@@ -125,6 +128,7 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         response = error_response(500, "internal server error", openai=on_llm_route)
     response["X-Request-ID"] = record.request_id
     response["X-Trace-ID"] = record.request_id  # TrustGate's name for it
+    with_headers(response, security_headers)
     return observed(response, record, context)  # metrics, access log, rollup (streams: at the end)
 
 

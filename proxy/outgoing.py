@@ -25,6 +25,7 @@ from gateways.providers import PROVIDERS
 from plugins.sdk.context import RequestContext
 from proxy.balancer import Target
 from proxy.matching import RouteMatch
+from proxy.oauth2 import access_token
 
 # Headers asking for part of an answer: plugins that inspect answers must see them whole.
 PARTIAL_ANSWER_HEADERS = ("Range", "If-Range")
@@ -174,8 +175,11 @@ def request_json(body: bytes) -> Any:
 
 
 def inject_credentials(target: Target, headers: CaseInsensitiveDict, body: bytes) -> bytes:
-    """Add the target's credentials (header, API key or JSON body parameter); returns the body."""
+    """Add the target's credentials (OAuth2 token, header, API key or JSON body parameter);
+    returns the body."""
     credentials = target.credentials
+    if target.oauth is not None:  # TokenUnavailable when none can be had
+        headers["Authorization"] = f"Bearer {access_token(target.oauth)}"
     if credentials.get("header_name"):
         headers[credentials["header_name"]] = credentials["header_value"]
     if target.provider:

@@ -20,7 +20,10 @@ from plugins.pipeline import CompiledChain, PluginSpec, compile_chain
 from proxy.balancer import Balancer, Target
 from proxy.llm.routes import LLMRoute, llm_route
 from proxy.llm.usage import Pricing
+from proxy.oauth2 import oauth_client_of
+from proxy.security import SecurityPolicy, security_policy
 from proxy.snapshot_cache import Entry, SnapshotCache
+from proxy.transports import Transport, proxy_only, transport_of
 from proxy.ws.settings import WebSocketSettings, websocket_settings
 
 logger = logging.getLogger(__name__)
@@ -54,6 +57,7 @@ class GatewaySnapshot:
     active: bool
     routes: tuple[Route, ...]  # most specific first
     keys: Mapping[str, VerifiedKey]
+    security: SecurityPolicy | None = None  # the gateway's security_config
 
 
 def _plugin_specs(configs: list[PluginConfig]) -> list[PluginSpec]:
@@ -72,7 +76,9 @@ def _plugin_specs(configs: list[PluginConfig]) -> list[PluginSpec]:
     ]
 
 
-def _target(key: str, data: Mapping[str, Any], index: int = 0) -> Target:
+def _target(
+    key: str, data: Mapping[str, Any], index: int = 0, transport: Transport | None = None
+) -> Target:
     provider = data.get("provider") or ""
     if provider:
         base_url = provider_base_url(provider, data.get("base_url"))
@@ -97,6 +103,8 @@ def _target(key: str, data: Mapping[str, Any], index: int = 0) -> Target:
             if provider
             else frozenset()
         ),
+        transport=transport,
+        oauth=oauth_client_of(data.get("auth"), proxy_only(transport)),
     )
 
 
@@ -112,11 +120,15 @@ class BalancerRegistry:
     def for_service(self, service: Service) -> Balancer:
         if service.type == Service.Type.UPSTREAM:
             upstream = service.upstream
+            transport = transport_of(upstream.proxy_config or {}, upstream.client_tls or {})
             return self._get(
                 f"upstream:{upstream.id}",
                 upstream.updated_at.isoformat(),
                 lambda: Balancer(
-                    [_target(f"{upstream.id}:{i}", t, i) for i, t in enumerate(upstream.targets)],
+                    [
+                        _target(f"{upstream.id}:{i}", t, i, transport)
+                        for i, t in enumerate(upstream.targets)
+                    ],
                     upstream.algorithm,
                     upstream.health_checks or {},
                     scope=f"{upstream.id}:{upstream.updated_at.timestamp():.6f}",
@@ -196,6 +208,7 @@ def build_snapshot(subdomain: str) -> GatewaySnapshot | None:
         active=gateway.status == Gateway.Status.ACTIVE,
         routes=tuple(routes),
         keys=verified_keys_of_gateway(gateway_id=gateway.id),
+        security=security_policy(gateway.security_config),
     )
 
 

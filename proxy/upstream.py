@@ -21,7 +21,9 @@ from urllib3.util import parse_url
 
 from proxy.balancer import Balancer, Target
 from proxy.connections import IDEMPOTENT_METHODS, UpstreamAddressDenied, new_pool_manager
+from proxy.oauth2 import TokenUnavailable, forget_token
 from proxy.outgoing import OutgoingRequest
+from proxy.transports import Transport, manager_of
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ NO_RETRIES = Retry(0, read=False)
 UNREACHABLE = (MaxRetryError, ProtocolError, SSLError, ClosedPoolError)
 BODILESS_METHODS = frozenset({"GET", "HEAD"})
 MAX_CACHED_POOLS = 256
-_POOL_OF: dict[tuple[str | None, str | None, int | None], HTTPConnectionPool] = {}
+_POOL_OF: dict[tuple[str | None, str | None, int | None, str], HTTPConnectionPool] = {}
 
 
 class UpstreamUnavailable(Exception):
@@ -57,13 +59,16 @@ def _timeout(timeouts: tuple[float, float]) -> Timeout:
     return Timeout(connect=timeouts[0], read=timeouts[1])
 
 
-def _send_once(outgoing: OutgoingRequest) -> BaseHTTPResponse:
-    """One request through the pool of its scheme, host and port, exactly as built, its body
-    left unread and undecoded. See "What the profile changed" in bench/README.md."""
+def _send_once(outgoing: OutgoingRequest, transport: Transport | None = None) -> BaseHTTPResponse:
+    """One request through the pool of its scheme, host and port (and transport), exactly as
+    built, its body left unread and undecoded. See "What the profile changed" in
+    bench/README.md. Through an egress proxy, an http request names its absolute URL."""
     url = parse_url(outgoing.url)
-    return _pool(url.scheme, url.host, url.port).urlopen(
+    pool = _pool(url.scheme, url.host, url.port, transport)
+    forwarded = pool.proxy is not None and url.scheme == "http"
+    return pool.urlopen(
         outgoing.method,
-        url.request_uri,
+        outgoing.url if forwarded else url.request_uri,
         body=outgoing.body or None,
         headers=_with_length(outgoing),
         retries=NO_RETRIES,
@@ -75,16 +80,19 @@ def _send_once(outgoing: OutgoingRequest) -> BaseHTTPResponse:
     )
 
 
-def _pool(scheme: str | None, host: str | None, port: int | None) -> HTTPConnectionPool:
-    """The pool of an origin, looked up in POOLS once: its key building is a cost per request.
-    (POOLS forgets, without closing, the least recently used of more than num_pools origins;
-    a pool kept here goes on serving its origin.)"""
-    key = (scheme, host, port)
+def _pool(
+    scheme: str | None, host: str | None, port: int | None, transport: Transport | None = None
+) -> HTTPConnectionPool:
+    """The pool of an origin, looked up in POOLS (or the transport's pools) once: its key
+    building is a cost per request. (POOLS forgets, without closing, the least recently used
+    of more than num_pools origins; a pool kept here goes on serving its origin.)"""
+    key = (scheme, host, port, transport.key if transport is not None else "")
     pool = _POOL_OF.get(key)
     if pool is None:
         if len(_POOL_OF) >= MAX_CACHED_POOLS:
             _POOL_OF.clear()
-        pool = _POOL_OF[key] = POOLS.connection_from_host(host, port, scheme)
+        manager = POOLS if transport is None else manager_of(transport)
+        pool = _POOL_OF[key] = manager.connection_from_host(host, port, scheme)
     return pool
 
 
@@ -152,11 +160,19 @@ def send(
     is left. The response body is left unread."""
     last_error: Exception | None = None
     for attempt, target in enumerate(targets, start=1):
-        outgoing = build(target)
+        try:
+            outgoing = build(target)
+        except TokenUnavailable as exc:  # its OAuth2 token endpoint failed: as unreachable
+            balancer.record_failure(target)
+            _log_failure(target, attempt, len(targets), f"no OAuth2 token: {exc}")
+            last_error = exc
+            continue
         balancer.started(target)
         started = time.perf_counter()
         try:
-            response = _send_once(outgoing)
+            response = _send_once(outgoing, target.transport)
+            if response.status == 401 and target.oauth is not None:
+                response = _with_new_token(response, outgoing, target, build)
         except UNREACHABLE as exc:
             balancer.failed(target)
             _log_failure(target, attempt, len(targets), f"unreachable: {failure_reason(exc)}")
@@ -194,6 +210,23 @@ def send(
     if isinstance(last_error, ReadTimeoutError):
         raise UpstreamTimeout(failure_reason(last_error))
     raise UpstreamUnavailable(failure_reason(last_error))
+
+
+def _with_new_token(
+    response: BaseHTTPResponse,
+    outgoing: OutgoingRequest,
+    target: Target,
+    build: Callable[[Target], OutgoingRequest],
+) -> BaseHTTPResponse:
+    """A target refused its OAuth2 token (401): the token is forgotten and the request sent
+    once more with a new one; the 401 stands when no new token can be had."""
+    forget_token(target.oauth, outgoing.headers.get("Authorization", ""))
+    try:
+        again = build(target)
+    except TokenUnavailable:
+        return response
+    discard(response)
+    return _send_once(again, target.transport)
 
 
 def _log_failure(target: Target, attempt: int, attempts: int, what: str) -> None:

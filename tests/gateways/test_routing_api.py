@@ -114,9 +114,12 @@ def test_create_upstream_returns_it_with_normalised_targets(api, gateway):
         "health_checks",
         "websocket_config",
         "tags",
+        "proxy_config",
+        "client_tls",
         "created_at",
         "updated_at",
     }
+    assert (upstream["proxy_config"], upstream["client_tls"]) == (None, None)  # none set
     assert upstream["gateway_id"] == gateway["id"]
     assert upstream["algorithm"] == "weighted-round-robin"
     assert upstream["targets"][0] == {

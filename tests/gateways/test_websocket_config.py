@@ -48,3 +48,17 @@ def test_invalid_websocket_config_is_a_400_naming_the_field(api, db, config, fie
     payload = {"name": "u", "targets": [HOST_TARGET], "websocket_config": config}
     response = api.post(gateway_url(gateway, "upstreams"), payload, format="json")
     assert field_errors(response, field)
+
+
+def test_websocket_config_and_proxy_config_together_are_a_400(api, db):
+    gateway = make_gateway(api, "ws-proxy")
+    payload = {
+        "name": "u",
+        "targets": [HOST_TARGET],
+        "websocket_config": {"ping_period": "10s"},
+        "proxy_config": {"host": "proxy.internal", "port": 3128},
+    }
+    response = api.post(gateway_url(gateway, "upstreams"), payload, format="json")
+    assert field_errors(response, "websocket_config") == [
+        "Cannot be set together with proxy_config."
+    ]

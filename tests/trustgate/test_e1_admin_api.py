@@ -77,10 +77,7 @@ def test_version_needs_admin_credentials(anonymous_api):
     [
         (None, {"name": "g", "subdomain": "g2", "telemetry": {"exporters": []}}, "telemetry"),
         (None, {"name": "g", "subdomain": "g2", "client_tls": {}}, "client_tls"),
-        (None, {"name": "g", "subdomain": "g2", "security_config": {}}, "security_config"),
         (None, {"name": "g", "subdomain": "g2", "session_config": {}}, "session_config"),
-        ("upstreams", {"name": "u", "targets": [HOST_TARGET], "proxy_config": {}}, "proxy_config"),
-        ("upstreams", {"name": "u", "targets": [{**HOST_TARGET, "auth": {}}]}, "targets.0.auth"),
         (
             "upstreams",
             {"name": "u", "targets": [{**HOST_TARGET, "insecure_ssl": True}]},
