@@ -36,6 +36,7 @@ class Gateway(TimestampedModel):
     name = models.CharField(max_length=200)
     subdomain = models.CharField(max_length=63, unique=True, validators=[DNS_LABEL])
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    telemetry = models.JSONField(default=dict, blank=True)  # gateways.telemetry validates it
 
     class Meta:
         ordering = ["-created_at"]

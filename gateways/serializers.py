@@ -19,6 +19,7 @@ from gateways.targets import (
     restore_masked_secrets,
     restore_masked_target_secrets,
 )
+from gateways.telemetry import TelemetrySerializer, restore_telemetry_secrets
 from plugins.ordering import refuse_unsafe_gateway_chain, refuse_unsafe_rule_chain
 from plugins.validation import PluginChainField, WholeItemsListField, restore_chain_secrets
 
@@ -31,7 +32,8 @@ UPSTREAM_TYPE_REFUSAL = "Not allowed for type 'upstream': set it on the upstream
 class GatewaySerializer(StrictModelSerializer):
     subdomain = serializers.CharField(max_length=63, validators=[DNS_LABEL])
     required_plugins = PluginChainField()
-    not_supported_yet = frozenset({"telemetry", "security_config", "client_tls", "session_config"})
+    telemetry = TelemetrySerializer(required=False)
+    not_supported_yet = frozenset({"security_config", "client_tls", "session_config"})
 
     class Meta:
         model = Gateway
@@ -41,6 +43,7 @@ class GatewaySerializer(StrictModelSerializer):
             "subdomain",
             "status",
             "required_plugins",
+            "telemetry",
             "created_at",
             "updated_at",
         ]
@@ -55,6 +58,10 @@ class GatewaySerializer(StrictModelSerializer):
         stored = self.instance.required_plugins.all() if self.instance is not None else []
         refuse_unsafe_gateway_chain(chain, self.instance.pk if self.instance else None)
         return restore_chain_secrets(chain, stored)
+
+    def validate_telemetry(self, telemetry: dict[str, Any]) -> dict[str, Any]:
+        stored = self.instance.telemetry if self.instance is not None else None
+        return restore_telemetry_secrets(telemetry, stored)
 
 
 class GatewayChildSerializer(StrictModelSerializer):
