@@ -78,6 +78,7 @@ def routed_gateway(
     health_checks: dict | None = None,
     upstream_extra: dict | None = None,
     service_extra: dict | None = None,
+    gateway_extra: dict | None = None,
     **rule: Any,
 ) -> RoutedGateway:
     """Gateway → upstream(targets: (host, port) or whole target dicts, or `target_dicts`) →
@@ -89,6 +90,7 @@ def routed_gateway(
             "name": subdomain,
             "subdomain": subdomain,
             "required_plugins": required_plugins or [],
+            **(gateway_extra or {}),
         },
     )
     base = f"/api/v1/gateways/{gateway['id']}"
