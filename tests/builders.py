@@ -135,12 +135,15 @@ def llm_chat(
     body: dict,
     path: str = "/v1/chat/completions",
     host: str = "llm.localhost",
+    **meta: str,
 ):
-    """An in-process JSON POST to an LLM route of `gateway`, with its key as a bearer token."""
+    """An in-process JSON POST to an LLM route of `gateway`, with its key as a bearer token
+    (`meta`: more headers, as `HTTP_<NAME>`)."""
     return proxy_client.post(
         path,
         json.dumps(body),
         content_type="application/json",
         HTTP_HOST=host,
         HTTP_AUTHORIZATION=f"Bearer {gateway.key}",
+        **meta,
     )
