@@ -19,7 +19,10 @@ README_ROWS = {
 
 def targets() -> list[Target]:
     rows = [Target(key, key, 1, "", 1, "", list) for key in ("direct", "nginx")]
-    rows += [Target(row.key, row.label, 1, "", 1, "", list) for row in GATEWAY_ROWS]
+    rows += [
+        Target(row.key, row.label, 1, "", 1, "", list, workloads=row.workloads)
+        for row in GATEWAY_ROWS
+    ]
     for key, label, _ in LLM_ROWS:
         rows.append(Target(key, label, 1, "", 1, "", list, workloads=frozenset({"chat"})))
     return rows
@@ -39,5 +42,5 @@ def test_quick_mode_measures_the_other_workloads_at_c1_only(monkeypatch):
     quick, full = planned(monkeypatch, "1"), planned(monkeypatch, "")
     assert {(w, c) for _, w, c in quick} == {("chat", 1), ("chat", 16), ("json", 1), ("chat4k", 1)}
     assert {c for _, _, c in full} == {1, 16, 64}
-    assert len(quick) == 44
-    assert len(full) == 96
+    assert len(quick) == 46
+    assert len(full) == 99
