@@ -187,7 +187,10 @@ def genai_attributes(context: Any) -> dict[str, Any]:
     tokens, cost), and what the request asked for; the messages only when
     OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT opts in, as forwarded (after masking)."""
     llm = context.llm
-    body = context.json_body()
+    try:
+        body = context.json_body()  # parsed once per body: the exchange parsed it already
+    except Exception:  # refused as too deep, after a plugin rewrote it: no request fields
+        body = None
     body = body if isinstance(body, Mapping) else {}
     attributes: dict[str, Any] = {
         "gen_ai.operation.name": "embeddings" if context.path.endswith("embeddings") else "chat",

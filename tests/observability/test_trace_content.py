@@ -1,10 +1,11 @@
 """In process: prompts reach a span only when opted in, and then masked; untraced requests carry
-no trace ids."""
+no trace ids; a worker exiting exports the spans it holds."""
 
 from __future__ import annotations
 
 import pytest
 
+from gateway_project.worker_exit import worker_exiting
 from observability.tracing.providers import tracers
 from tests.builders import in_process_post, llm_chat, routed_gateway
 from tests.observability.collector import SERVER, Collector, one, traceparent
@@ -54,13 +55,16 @@ def masked_chat(transactional_db, api, provider):
     )
 
 
-def traced_chat(monkeypatch, collector, proxy_client, gateway, capture: str):
+def traced_chat(monkeypatch, collector, proxy_client, gateway, capture: str, delay: str = "20"):
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
-    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "20")
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", delay)
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", capture)
     parent, trace_id, _ = traceparent()
     response = finished(llm_chat(proxy_client, gateway, CHAT, HTTP_TRACEPARENT=parent))
     assert response.status_code == 200
+    if delay != "20":  # held in the queue: what a worker's exit exports (gunicorn.conf.py)
+        assert collector.of(trace_id) == []
+        worker_exiting()
     return one(collector.await_trace(trace_id, 3), SERVER)  # masking, attempt, request
 
 
@@ -94,3 +98,10 @@ def test_without_a_collector_no_request_is_traced(
     assert "trace_id" not in line
     assert "span_id" not in line
     assert fresh_tracers.tracer(masked_chat.id, None) is None
+
+
+def test_a_worker_exiting_exports_the_spans_it_holds(
+    monkeypatch, collector, fresh_tracers, masked_chat, proxy_client
+):
+    server = traced_chat(monkeypatch, collector, proxy_client, masked_chat, "", delay="600000")
+    assert server.attributes["http.response.status_code"] == 200
