@@ -4,10 +4,11 @@ when written; observability.tracing reads the stored form)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from rest_framework import serializers
 
-from gateway_project.fields import BaseURLField, HeaderNameField, HeadersField
+from gateway_project.fields import HeaderNameField, HeadersField, normalise_host
 from gateway_project.secret_masking import masked_settings, restored_settings
 from gateway_project.serializers import JSONBooleanField, StrictSerializer
 from gateway_project.upstream_deny import refuse_denied_address
@@ -23,8 +24,30 @@ MAX_EXPORTERS = 4
 MAX_EXTRA_PARAMS = 32
 
 
+class CollectorURLField(serializers.CharField):
+    """An http(s) URL of a collector: any host name, single labels included (`otel-collector`,
+    a compose or cluster service); no credentials or fragment."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=2000, validators=[refuse_denied_address], **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        text = super().to_internal_value(data)
+        try:
+            parts = urlsplit(text)
+            normalise_host(parts.hostname or "")
+            parts.port  # noqa: B018 (raises ValueError when out of range)
+        except ValueError as exc:
+            raise serializers.ValidationError("Enter an http(s) URL with a host.") from exc
+        if parts.scheme not in ("http", "https"):
+            raise serializers.ValidationError("Enter an http(s) URL with a host.")
+        if "@" in parts.netloc or "#" in text:
+            raise serializers.ValidationError("A collector URL has no credentials or fragment.")
+        return text
+
+
 class ExporterSettingsSerializer(StrictSerializer):
-    endpoint = BaseURLField(validators=[refuse_denied_address])
+    endpoint = CollectorURLField()
     headers = HeadersField(required=False)
 
 
