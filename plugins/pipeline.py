@@ -162,6 +162,7 @@ def _verdict_of(request: RequestContext, plugin: Plugin, stage: str) -> str:
 def _decide(
     plugin: Plugin, stage: str, request: RequestContext, response: ResponseContext | None
 ) -> None:
+    """The hook itself, its decision appended to `request.verdicts`."""
     hook = getattr(plugin, stage)
     verdicts = request.verdicts
     try:
