@@ -47,6 +47,8 @@ class Provider:
     usage_fields: Mapping[str, str] = field(default_factory=lambda: OPENAI_USAGE)
     # Its finish reasons -> OpenAI's (the adapter decides what an unlisted one becomes).
     finish_reasons: Mapping[str, str] = field(default_factory=dict)
+    # Its `gen_ai.provider.name` in OpenTelemetry's GenAI conventions, when not its name.
+    genai_name: str = ""
 
     def auth_value(self, api_key: str) -> str:
         return self.auth_template.format(api_key)
@@ -96,6 +98,7 @@ PROVIDERS: Mapping[str, Provider] = {
             "https://api.mistral.ai",
             "Authorization",
             "Bearer {}",
+            genai_name="mistral_ai",
             adapter="proxy.llm.openai.MistralAdapter",
         ),
         # Azure OpenAI lives on the operator's own resource endpoint.
@@ -103,6 +106,7 @@ PROVIDERS: Mapping[str, Provider] = {
             "azure",
             None,
             "api-key",
+            genai_name="azure.ai.openai",
             client_headers=OPENAI_CLIENT_HEADERS,
             adapter="proxy.llm.openai.AzureAdapter",
             target_fields=("deployments", "api_version"),
@@ -114,6 +118,7 @@ PROVIDERS: Mapping[str, Provider] = {
             "google",
             "https://generativelanguage.googleapis.com",
             "x-goog-api-key",
+            genai_name="gcp.gemini",
             adapter="proxy.llm.gemini.GeminiAdapter",
             usage_key="usageMetadata",
             usage_fields={
@@ -134,6 +139,7 @@ PROVIDERS: Mapping[str, Provider] = {
             None,
             "Authorization",
             "Bearer {}",
+            genai_name="aws.bedrock",
             client_headers=tuple(
                 f"X-Amzn-Bedrock-{name}"
                 for name in (

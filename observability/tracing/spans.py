@@ -14,18 +14,12 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, set_span_in_
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from gateway_project import env
+from gateways.providers import PROVIDERS
 from observability.tracing.config import Telemetry
 from observability.tracing.providers import tracers
 
 W3C = TraceContextTextMapPropagator()  # traceparent and tracestate
 HEADERS = DefaultGetter()
-# Our provider names -> the GenAI conventions' `gen_ai.provider.name`.
-GENAI_PROVIDERS = {
-    "google": "gcp.gemini",
-    "bedrock": "aws.bedrock",
-    "azure": "azure.ai.openai",
-    "mistral": "mistral_ai",
-}
 MAX_HEADER_VALUE = 256  # a mapped header's value on a span
 FAILED_VERDICTS = frozenset({"fail", "fail_open"})
 
@@ -179,7 +173,9 @@ class RequestTrace:
 
 
 def genai_provider(provider: str) -> str:
-    return GENAI_PROVIDERS.get(provider, provider)
+    """The provider's `gen_ai.provider.name` (the provider table's, else its own name)."""
+    record = PROVIDERS.get(provider)
+    return (record.genai_name if record is not None else "") or provider
 
 
 def genai_attributes(context: Any) -> dict[str, Any]:
