@@ -177,11 +177,18 @@ class AdminClient:
         return {entry["name"]: entry for entry in self.call("GET", "/plugins")}
 
     def create_route(
-        self, *, subdomain: str, plugins: list[dict[str, Any]], port: int, public: bool
+        self,
+        *,
+        subdomain: str,
+        plugins: list[dict[str, Any]],
+        port: int,
+        public: bool,
+        telemetry: dict[str, Any] | None = None,
     ) -> str:
         """A gateway routing every path to 127.0.0.1:`port`; returns one of its API keys."""
         target = {"host": procs.LOOPBACK, "port": port, "protocol": "http", "path": ""}
-        return self._gateway(subdomain, plugins, target, {"path": "/*", "public": public})
+        rule = {"path": "/*", "public": public}
+        return self._gateway(subdomain, plugins, target, rule, telemetry)
 
     def create_llm_route(
         self,
@@ -204,14 +211,19 @@ class AdminClient:
         return self._gateway(subdomain, plugins or [], target, {"path": "/v1/*"})
 
     def _gateway(
-        self, subdomain: str, plugins: list[dict[str, Any]], target: dict, rule: dict
+        self,
+        subdomain: str,
+        plugins: list[dict[str, Any]],
+        target: dict,
+        rule: dict,
+        telemetry: dict[str, Any] | None = None,
     ) -> str:
-        """Gateway, upstream of one target, service, rule; returns one of its API keys."""
-        gateway = self.call(
-            "POST",
-            "/gateways",
-            {"name": subdomain, "subdomain": subdomain, "required_plugins": plugins},
-        )
+        """Gateway (its `telemetry` when given), upstream of one target, service, rule; returns
+        one of its API keys."""
+        payload = {"name": subdomain, "subdomain": subdomain, "required_plugins": plugins}
+        if telemetry:
+            payload["telemetry"] = telemetry
+        gateway = self.call("POST", "/gateways", payload)
         prefix = f"/gateways/{gateway['id']}"
         upstream = self.call(
             "POST",

@@ -53,13 +53,15 @@ def main_config(prefix: Path, http_body: str) -> str:
 
 
 def upstream_http(port: int) -> str:
-    """The mock upstream: fixed JSON answers for /json and /v1/chat/completions."""
+    """The mock upstream: fixed JSON answers for /json and /v1/chat/completions; /v1/traces
+    takes a traced gateway's spans (OTLP/HTTP) and answers 200."""
     return (
         f"    server {{\n        listen 127.0.0.1:{port} default_server backlog=4096;\n"
         "        default_type application/json;\n"
         f"        location = /json {{ return 200 {literal(compact_json(JSON_BODY))}; }}\n"
         "        location = /v1/chat/completions "
         f"{{ return 200 {literal(compact_json(CHAT_COMPLETION))}; }}\n"
+        f"        location = /v1/traces {{ return 200 {literal('')}; }}\n"
         f"        location / {{ return 404 {literal(compact_json({'error': 'not found'}))}; }}\n"
         "    }\n"
     )

@@ -98,12 +98,22 @@ class GatewayRow:
     public: bool
     plugins: tuple[str, ...]
     observed: bool = True  # metrics and access log on (the default), else a gateway with both off
+    traced: bool = False  # every request traced (full sampling) to the mock upstream's /v1/traces
+    workloads: frozenset[str] | None = None  # None: every workload
 
 
 GATEWAY_ROWS = (
     GatewayRow("gateway-a", "gateway (a) no plugins", True, ()),
     GatewayRow(
         "gateway-a-unobserved", "gateway (a) metrics + access log off", True, (), observed=False
+    ),
+    GatewayRow(  # the chat request is enough to weigh the spans
+        "gateway-a-traced",
+        "gateway (a) traced (OTLP, every request)",
+        True,
+        (),
+        traced=True,
+        workloads=frozenset({"chat"}),
     ),
     GatewayRow("gateway-b", "gateway (b) key + rate_limiter", False, ("rate_limiter",)),
     # Before (c): the profile is taken on the last gateway row, the one with the most plugins.
@@ -208,12 +218,19 @@ def gateway_target(
         pids=server.pids,
         redis_pids=server.redis_pids,
     )
+    target.workloads = row.workloads
     chain, missing = plugin_chain(row.plugins, catalogue, upstream_port)
     if missing:
         target.notes.append("missing plugins (skipped): " + ", ".join(missing))
+    exporter = {"name": "otlp", "settings": {"endpoint": f"http://127.0.0.1:{upstream_port}"}}
+    telemetry = {"exporters": [exporter]} if row.traced else None
     try:
         target.api_key = admin.create_route(
-            subdomain=subdomain, plugins=chain, port=upstream_port, public=row.public
+            subdomain=subdomain,
+            plugins=chain,
+            port=upstream_port,
+            public=row.public,
+            telemetry=telemetry,
         )
         target.sse_api_key = admin.create_route(
             subdomain=f"{subdomain}-sse", plugins=chain, port=sse_port, public=row.public

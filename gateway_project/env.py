@@ -355,6 +355,43 @@ OTHER_VARIABLES = (
         shown="a temporary directory the gunicorn master makes and removes",
     ),
     Variable(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "",
+        text,
+        "OpenTelemetry collector (OTLP/HTTP) receiving every gateway's traces; unset, and no"
+        " gateway `telemetry` exporter, tracing is off (the other `OTEL_*` variables: the SDK's)",
+        "tracing",
+    ),
+    Variable(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "",
+        text,
+        "the traces URL itself (`.../v1/traces`), over `OTEL_EXPORTER_OTLP_ENDPOINT`",
+        "tracing",
+    ),
+    Variable("OTEL_SDK_DISABLED", False, boolean, "no traces at all", "tracing"),
+    Variable(
+        "OTEL_TRACES_EXPORTER",
+        "otlp",
+        text,
+        "`none`: the environment's collector gets no traces (gateways' exporters still do)",
+        "tracing",
+    ),
+    Variable(
+        "OTEL_SERVICE_NAME",
+        "ai-gateway",
+        text,
+        "`service.name` of the spans (`OTEL_RESOURCE_ATTRIBUTES` adds others)",
+        "tracing",
+    ),
+    Variable(
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+        False,
+        boolean,
+        "LLM request spans carry the prompt's messages as forwarded (after masking plugins)",
+        "tracing",
+    ),
+    Variable(
         "TEST_REDIS_URL",
         "",
         text,
@@ -387,7 +424,7 @@ OTHER_VARIABLES = (
     ),
 )
 
-SCOPES = ("django", "gateway", "production", "gunicorn", "tests")  # the table's order
+SCOPES = ("django", "gateway", "production", "gunicorn", "tracing", "tests")  # the table's order
 VARIABLES: dict[str, Variable] = {v.name: v for v in (*GATEWAY_VARIABLES, *OTHER_VARIABLES)}
 
 

@@ -9,6 +9,7 @@ from gateway_project import env  # noqa: E402
 from gateway_project.binding import metrics_exposure  # noqa: E402
 from gateway_project.embedded_redis import EmbeddedRedisSupervisor  # noqa: E402
 from gateway_project.metrics_dir import MetricsDirectory  # noqa: E402
+from gateway_project.worker_exit import worker_exiting  # noqa: E402
 
 bind = env.read("GATEWAY_BIND")
 worker_class = "gateway_project.workers.GatewayGeventWorker"  # gevent, quick stops
@@ -37,6 +38,12 @@ def on_starting(server) -> None:
     if not env.read("REDIS_URL"):
         server.embedded_redis = EmbeddedRedisSupervisor(env.var_dir())
         server.embedded_redis.start(spawn=gevent.spawn)
+
+
+def worker_exit(server, worker) -> None:
+    """In the exiting worker: what the apps asked for (the tracer exports the spans it still
+    holds, a dead collector holding the exit up 5 s at most)."""
+    worker_exiting()
 
 
 def child_exit(server, worker) -> None:

@@ -37,6 +37,7 @@ class Gateway(TimestampedModel):
     subdomain = models.CharField(max_length=63, unique=True, validators=[DNS_LABEL])
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     security_config = models.JSONField(default=dict, blank=True)
+    telemetry = models.JSONField(default=dict, blank=True)  # gateways.telemetry validates it
 
     class Meta:
         ordering = ["-created_at"]

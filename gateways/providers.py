@@ -55,6 +55,8 @@ class Provider:
     cache_fields: Mapping[str, str] = field(default_factory=dict)
     # Its finish reasons -> OpenAI's (the adapter decides what an unlisted one becomes).
     finish_reasons: Mapping[str, str] = field(default_factory=dict)
+    # Its `gen_ai.provider.name` in OpenTelemetry's GenAI conventions, when not its name.
+    genai_name: str = ""
 
     def auth_value(self, api_key: str) -> str:
         return self.auth_template.format(api_key)
@@ -109,6 +111,7 @@ PROVIDERS: Mapping[str, Provider] = {
             "https://api.mistral.ai",
             "Authorization",
             "Bearer {}",
+            genai_name="mistral_ai",
             adapter="proxy.llm.openai.MistralAdapter",
         ),
         # Azure OpenAI lives on the operator's own resource endpoint.
@@ -116,6 +119,7 @@ PROVIDERS: Mapping[str, Provider] = {
             "azure",
             None,
             "api-key",
+            genai_name="azure.ai.openai",
             client_headers=OPENAI_CLIENT_HEADERS,
             adapter="proxy.llm.openai.AzureAdapter",
             target_fields=("deployments", "api_version"),
@@ -127,6 +131,7 @@ PROVIDERS: Mapping[str, Provider] = {
             "google",
             "https://generativelanguage.googleapis.com",
             "x-goog-api-key",
+            genai_name="gcp.gemini",
             adapter="proxy.llm.gemini.GeminiAdapter",
             usage_key="usageMetadata",
             usage_fields={
@@ -149,6 +154,7 @@ PROVIDERS: Mapping[str, Provider] = {
             None,
             "Authorization",
             "Bearer {}",
+            genai_name="aws.bedrock",
             client_headers=tuple(
                 f"X-Amzn-Bedrock-{name}"
                 for name in (

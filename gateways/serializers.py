@@ -22,6 +22,7 @@ from gateways.targets import (
     restore_masked_secrets,
     restore_masked_target_secrets,
 )
+from gateways.telemetry import TelemetrySerializer, restore_telemetry_secrets
 from plugins.ordering import refuse_unsafe_gateway_chain, refuse_unsafe_rule_chain
 from plugins.validation import PluginChainField, WholeItemsListField, restore_chain_secrets
 
@@ -35,7 +36,8 @@ class GatewaySerializer(StrictModelSerializer):
     subdomain = serializers.CharField(max_length=63, validators=[DNS_LABEL])
     required_plugins = PluginChainField()
     security_config = SecurityConfigSerializer(required=False)
-    not_supported_yet = frozenset({"telemetry", "client_tls", "session_config"})
+    telemetry = TelemetrySerializer(required=False)
+    not_supported_yet = frozenset({"client_tls", "session_config"})
 
     class Meta:
         model = Gateway
@@ -46,6 +48,7 @@ class GatewaySerializer(StrictModelSerializer):
             "status",
             "required_plugins",
             "security_config",
+            "telemetry",
             "created_at",
             "updated_at",
         ]
@@ -60,6 +63,10 @@ class GatewaySerializer(StrictModelSerializer):
         stored = self.instance.required_plugins.all() if self.instance is not None else []
         refuse_unsafe_gateway_chain(chain, self.instance.pk if self.instance else None)
         return restore_chain_secrets(chain, stored)
+
+    def validate_telemetry(self, telemetry: dict[str, Any]) -> dict[str, Any]:
+        stored = self.instance.telemetry if self.instance is not None else None
+        return restore_telemetry_secrets(telemetry, stored)
 
 
 class GatewayChildSerializer(StrictModelSerializer):

@@ -92,6 +92,11 @@ TARGET_HEALTHY = Gauge(
     multiprocess_mode="livemostrecent",
 )
 CONFIG_RELOADS = Counter("gateway_config_reloads", "Gateway snapshots (re)built from the database.")
+SPANS_DROPPED = Counter(
+    "gateway_trace_spans_dropped",
+    "Trace spans lost: the export queue was full, or the collector failed or did not answer.",
+    ["reason"],
+)
 
 _children: dict[tuple[Any, ...], Any] = {}
 
@@ -170,6 +175,12 @@ def target_health(target_key: str, healthy: bool) -> None:
 
 def config_reloaded() -> None:
     CONFIG_RELOADS.inc()
+
+
+def spans_dropped(reason: str, count: int) -> None:
+    """Spans the tracer lost (`queue_full`, `export_failed`): counted where it happens, off the
+    request's path but for a full queue (rare, and a sign to look at the collector)."""
+    child(SPANS_DROPPED, reason).inc(count)
 
 
 def scrape() -> bytes:

@@ -10,6 +10,7 @@ from gateway_project.conf import gateway_settings
 from observability import metrics as m
 from observability.access_log import access_log, timestamp
 from observability.rollups import request_fields, rollups
+from observability.tracing.spans import RequestTrace
 from plugins.registry import registry
 from plugins.sdk.cache import HIT
 from plugins.sdk.context import Finding, LLMCall, Verdict
@@ -56,6 +57,7 @@ class RequestRecord:
     findings: list[Finding] = field(default_factory=list)
     llm: LLMCall | None = None
     stream: str = ""  # a streamed answer's end: "complete", or "broken" (the upstream broke off)
+    trace: RequestTrace | None = None  # when its gateway is traced
 
 
 def observe(record: RequestRecord) -> None:
@@ -168,6 +170,8 @@ def log_entry(record: RequestRecord, now: float, seconds: float) -> dict[str, An
     }
     if record.stream:
         entry["stream"] = record.stream
+    if record.trace is not None:
+        entry["trace_id"], entry["span_id"] = record.trace.trace_id, record.trace.span_id
     if record.findings:
         entry["findings"] = [f"{f.plugin}:{f.kind}:{f.action}" for f in record.findings]
     if record.llm is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -145,7 +146,30 @@ EMPTY_CHAIN = CompiledChain(stages={stage: () for stage in (*STAGES, PRE_AUTH)},
 def _call(
     plugin: Plugin, stage: str, request: RequestContext, response: ResponseContext | None
 ) -> None:
-    """One hook; its decision is recorded in `request.verdicts`."""
+    """One hook; its decision is recorded in `request.verdicts` (and, traced, its run)."""
+    trace = request.trace
+    if trace is None:
+        _decide(plugin, stage, request, response)
+        return
+    started = time.time_ns()
+    try:
+        _decide(plugin, stage, request, response)
+    finally:
+        trace.plugin_ran(plugin, stage, _verdict_of(request, plugin, stage), started)
+
+
+def _verdict_of(request: RequestContext, plugin: Plugin, stage: str) -> str:
+    """The verdict `plugin` recorded last in `stage` (parallel plugins record theirs between)."""
+    for name, verdict_stage, verdict in reversed(request.verdicts):
+        if name == plugin.name and verdict_stage == stage:
+            return verdict
+    return "fail"  # interrupted before it decided
+
+
+def _decide(
+    plugin: Plugin, stage: str, request: RequestContext, response: ResponseContext | None
+) -> None:
+    """The hook itself, its decision appended to `request.verdicts`."""
     hook = getattr(plugin, stage)
     verdicts = request.verdicts
     try:

@@ -52,4 +52,6 @@ def _stream_ended(
 def _finish(record: RequestRecord, context: RequestContext | None) -> None:
     if context is not None:  # read last: post_response may have added the LLM usage
         record.api_key_id, record.llm = context.api_key_id, context.llm
+    if record.trace is not None:
+        record.trace.finish(record.status, record.rule, context, record.stream)
     observe(record)

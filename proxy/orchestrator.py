@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from gateway_project.bounded_json import JSONRefused
 from gateway_project.conf import gateway_settings
 from gateways.path_normalization import UnsafePath, normalize_path, raw_request_path
+from observability.tracing.spans import start_trace
 from plugins.pipeline import PRE_AUTH, CompiledChain, PluginFailure, run_stage, transform_chunk
 from plugins.sdk.context import PluginRejection, PluginResponse, RequestContext, ResponseContext
 from plugins.sdk.streams.channels import StreamCut
@@ -71,6 +72,7 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         path = normalize_path(raw_request_path(request.META))
         snapshot = resolve_gateway(subdomain)
         record.gateway, record.gateway_id = snapshot.subdomain, snapshot.id
+        record.trace = start_trace(request, path, snapshot.id, snapshot.telemetry, record.started)
         security_headers = guard(snapshot.security, request)  # 403 host, 301 to https
         preflight = preflight_method(request)
         match = match_rule(snapshot, path, request.method, preflight)
@@ -80,6 +82,9 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
             request, path, snapshot.id, match, record.request_id, record.client_ip
         )
         record.rule = match.route.id
+        if record.trace is not None:
+            context.trace = record.trace
+            record.trace.routed(match.route.pattern.source)
         record.verdicts, record.findings = context.verdicts, context.findings
         if preflight is not None and chain.has(PRE_AUTH):
             run_stage(chain, PRE_AUTH, context)  # cors answers the preflight (no key needed)
@@ -158,7 +163,7 @@ def send_upstream(
     balancer = route.balancer if llm is None else llm.balancer(route.balancer)
     build = functools.partial(builder, match, context, client=request)
     try:
-        return send(balancer, balancer.attempts(route.retry_attempts), build)
+        return send(balancer, balancer.attempts(route.retry_attempts), build, context.trace)
     except UpstreamTimeout as exc:
         raise ProxyError(504, "upstream timed out") from exc
     except UpstreamUnavailable as exc:
@@ -241,6 +246,8 @@ def stream_body(
         chunks = rewriter.rewrite(chunks)
     elif chain.chunk_plugins:
         chunks = cut_chunks(chunks, context, response_context)
+    if context.trace is not None:
+        chunks = context.trace.first_chunk(chunks)
     try:
         if not (yield from chunks):
             return

@@ -15,6 +15,7 @@ from gateways.paths import PathPattern, compile_path_pattern
 from gateways.providers import PROVIDERS, provider_base_url
 from gateways.versions import DIRECTORY, versions_of
 from keys.selectors import VerifiedKey, verified_keys_of_gateway
+from observability.tracing.config import Telemetry, telemetry_of
 from plugins.models import PluginConfig
 from plugins.pipeline import CompiledChain, PluginSpec, compile_chain
 from proxy.balancer import Balancer, Target
@@ -58,6 +59,7 @@ class GatewaySnapshot:
     routes: tuple[Route, ...]  # most specific first
     keys: Mapping[str, VerifiedKey]
     security: SecurityPolicy | None = None  # the gateway's security_config
+    telemetry: Telemetry | None = None  # the gateway's own; None: the environment's tracing
 
 
 def _plugin_specs(configs: list[PluginConfig]) -> list[PluginSpec]:
@@ -209,6 +211,7 @@ def build_snapshot(subdomain: str) -> GatewaySnapshot | None:
         routes=tuple(routes),
         keys=verified_keys_of_gateway(gateway_id=gateway.id),
         security=security_policy(gateway.security_config),
+        telemetry=telemetry_of(gateway.telemetry),
     )
 
 

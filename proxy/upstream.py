@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from http.client import HTTPException
+from typing import Any
 
 from urllib3 import BaseHTTPResponse, HTTPConnectionPool, Retry, Timeout
 from urllib3.exceptions import (
@@ -19,6 +20,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util import parse_url
 
+from plugins.sdk.tracing import Trace
 from proxy.balancer import Balancer, Target
 from proxy.connections import IDEMPOTENT_METHODS, UpstreamAddressDenied, new_pool_manager
 from proxy.oauth2 import TokenUnavailable, forget_token
@@ -151,13 +153,16 @@ def body_started(response: BaseHTTPResponse) -> bool:
 
 
 def send(
-    balancer: Balancer, targets: Sequence[Target], build: Callable[[Target], OutgoingRequest]
+    balancer: Balancer,
+    targets: Sequence[Target],
+    build: Callable[[Target], OutgoingRequest],
+    trace: Trace | None = None,
 ) -> UpstreamResult:
     """Send to `targets` in turn (`Balancer.attempts`), `build(target)` giving each attempt's
     request. Connection errors move on for any method, read timeouts for idempotent methods and
     LLM providers, a provider's 429/5xx too (the last attempt's answer is returned as it is), and
     a provider's answer whose body does not begin within the read timeout when another target
-    is left. The response body is left unread."""
+    is left. The response body is left unread. A traced request gets a span per attempt."""
     last_error: Exception | None = None
     for attempt, target in enumerate(targets, start=1):
         try:
@@ -167,6 +172,7 @@ def send(
             _log_failure(target, attempt, len(targets), f"no OAuth2 token: {exc}")
             last_error = exc
             continue
+        span = trace.attempt(target, attempt, outgoing) if trace is not None else None
         balancer.started(target)
         started = time.perf_counter()
         try:
@@ -176,15 +182,18 @@ def send(
         except UNREACHABLE as exc:
             balancer.failed(target)
             _log_failure(target, attempt, len(targets), f"unreachable: {failure_reason(exc)}")
+            _attempt_failed(span, type(getattr(exc, "reason", None) or exc).__name__)
             last_error = exc
             continue
         except UpstreamAddressDenied:
             balancer.released(target)  # never tried: not a failure of the target
             logger.warning("upstream %s refused: address denied", target.base_url)
+            _attempt_failed(span, "address_denied")
             raise
         except ReadTimeoutError as exc:
             balancer.failed(target)
             _log_failure(target, attempt, len(targets), "timed out")
+            _attempt_failed(span, "timeout")
             retryable = outgoing.method in IDEMPOTENT_METHODS or target.provider
             if not retryable or attempt == len(targets):
                 raise UpstreamTimeout(failure_reason(exc)) from exc
@@ -194,15 +203,18 @@ def send(
             balancer.record_failure(target)
             if attempt < len(targets):
                 _log_failure(target, attempt, len(targets), f"answered {response.status}")
+                _attempt_answered(span, response.status)
                 discard(response)
                 balancer.released(target)
                 continue
         elif target.provider and attempt < len(targets) and not body_started(response):
             balancer.failed(target)  # nothing sent to the client yet: as a timeout before it
             _log_failure(target, attempt, len(targets), "sent no byte of its answer in time")
+            _attempt_failed(span, "timeout")
             discard(response)
             last_error = ReadTimeoutError(None, outgoing.url, "no answer body in time")
             continue
+        _attempt_answered(span, response.status)
         elapsed_ms = (time.perf_counter() - started) * 1000
         return UpstreamResult(response, target, elapsed_ms, balancer)
     if last_error is None:
@@ -231,3 +243,15 @@ def _with_new_token(
 
 def _log_failure(target: Target, attempt: int, attempts: int, what: str) -> None:
     logger.warning("upstream %s %s (attempt %d/%d)", target.base_url, what, attempt, attempts)
+
+
+def _attempt_answered(span: Any, status: int) -> None:
+    """End a traced attempt's span with the status the target answered (untraced: no span)."""
+    if span is not None:
+        span.answered(status)
+
+
+def _attempt_failed(span: Any, error_type: str) -> None:
+    """End a traced attempt's span with what went wrong (untraced: no span)."""
+    if span is not None:
+        span.failed(error_type)

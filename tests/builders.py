@@ -79,6 +79,7 @@ def routed_gateway(
     upstream_extra: dict | None = None,
     upstream_fields: dict | None = None,
     service_extra: dict | None = None,
+    gateway_extra: dict | None = None,
     **rule: Any,
 ) -> RoutedGateway:
     """Gateway → upstream(targets: (host, port) or whole target dicts, or `target_dicts`) →
@@ -90,6 +91,7 @@ def routed_gateway(
             "name": subdomain,
             "subdomain": subdomain,
             "required_plugins": required_plugins or [],
+            **(gateway_extra or {}),
         },
     )
     base = f"/api/v1/gateways/{gateway['id']}"
@@ -135,12 +137,15 @@ def llm_chat(
     body: dict,
     path: str = "/v1/chat/completions",
     host: str = "llm.localhost",
+    **meta: str,
 ):
-    """An in-process JSON POST to an LLM route of `gateway`, with its key as a bearer token."""
+    """An in-process JSON POST to an LLM route of `gateway`, with its key as a bearer token
+    (`meta`: more headers, as `HTTP_<NAME>`)."""
     return proxy_client.post(
         path,
         json.dumps(body),
         content_type="application/json",
         HTTP_HOST=host,
         HTTP_AUTHORIZATION=f"Bearer {gateway.key}",
+        **meta,
     )

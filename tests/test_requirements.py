@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 from functools import cache
-from importlib.metadata import packages_distributions
+from importlib.metadata import distribution, packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,26 +28,24 @@ DEV_TOOLS = {
     "pytest-django": "the pytest plugin pyproject.toml configures",
     "pytest-xdist": "make test runs the suite on every core (-n)",
     "execnet": "pytest-xdist's worker processes",
+    "google-auth": "google-genai's credentials, installed by it",
 }
 # Imported by a dependency when installed (the development venv has it), never required.
 OPTIONAL_IMPORTS = {
     "pygments": "rest_framework.compat",
     "pysocks": "requests.adapters (SOCKS proxies); selenium's urllib3[socks] installs it",
-    "opentelemetry-api": "redis.observability; the anthropic SDK installs it",
     "cryptography": "redis.utils (OCSP checks); google-auth (google-genai) installs it",
     "xxhash": "redis.commands.helpers; langsmith (langchain-core) installs it",
 }
 # What the server loads: the gunicorn worker class, the WSGI application and every URL's view.
 LOADED_BY_THE_SERVER = """
 import json, sys
-from importlib.metadata import packages_distributions
 before = set(sys.modules)  # the interpreter's own start-up (site, .pth files)
 import gateway_project.workers, gateway_project.wsgi
 from django.urls import get_resolver
 get_resolver().url_patterns
-owners = packages_distributions()
-loaded = {name.split(".")[0] for name in set(sys.modules) - before}
-print(json.dumps(sorted({dist for name in loaded for dist in owners.get(name, [])})))
+from tests.test_requirements import distributions_of
+print(json.dumps(sorted(distributions_of(set(sys.modules) - before))))
 """
 
 
@@ -69,19 +67,40 @@ def pins(filename: str, *, includes: bool = True) -> frozenset[str]:
     return frozenset(names)
 
 
+def distributions_of(modules: set[str]) -> set[str]:
+    """The distributions owning `modules`; in a namespace package several distributions share
+    (`google`: protobuf, google-auth, google-genai), the ones holding the module's sub-package."""
+    owners = packages_distributions()
+    found: set[str] = set()
+    for module in modules:
+        top, _, rest = module.partition(".")
+        dists = owners.get(top, [])
+        if len(set(dists)) > 1:
+            if not rest:  # the namespace alone: no distribution's code
+                continue
+            folder = f"{top}/{rest.split('.')[0]}"
+            dists = [d for d in dists if any(str(f).startswith(folder) for f in _files(d))]
+        found.update(dists)
+    return found
+
+
+@cache
+def _files(dist: str) -> tuple:
+    return tuple(distribution(dist).files or ())
+
+
 def imported_distributions(*paths: str) -> set[str]:
     """Distributions of the third-party modules the code under `paths` imports."""
-    owners = packages_distributions()
     modules: set[str] = set()
     for path in paths:
         root = ROOT / path
         for file in [root] if root.is_file() else root.rglob("*.py"):
             for node in ast.walk(ast.parse(file.read_text())):
                 if isinstance(node, ast.Import):
-                    modules |= {alias.name.split(".")[0] for alias in node.names}
+                    modules |= {alias.name for alias in node.names}
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    modules.add(node.module.split(".")[0])
-    return {canonical(dist) for module in modules for dist in owners.get(module, [])}
+                    modules |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return {canonical(dist) for dist in distributions_of(modules)}
 
 
 def test_every_distribution_the_server_loads_is_pinned_in_requirements(tmp_path):

@@ -10,6 +10,7 @@ from requests.structures import CaseInsensitiveDict
 
 from gateway_project.bounded_json import JSONRefused, loads
 from gateway_project.conf import gateway_settings
+from plugins.sdk.tracing import Trace
 
 
 class PluginRejection(Exception):
@@ -96,6 +97,7 @@ class RequestContext:
     verdicts: list[Verdict] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     llm: LLMCall | None = None  # set by the proxy when the rule routes to a provider target
+    trace: Trace | None = None  # set by the proxy when the request is traced
 
     def json_body(self) -> Any:
         """The body parsed as JSON, or None when it is empty or not JSON (parsed once per body).

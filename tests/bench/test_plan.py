@@ -21,7 +21,10 @@ README_ROWS = {
 def targets() -> list[Target]:
     rows = [Target(key, key, 1, "", 1, "", list) for key in ("direct", "nginx")]
     rows.append(Target("direct-llm", "", 1, "", 1, "", list, workloads=frozenset({"chat"})))
-    rows += [Target(row.key, row.label, 1, "", 1, "", list) for row in GATEWAY_ROWS]
+    rows += [
+        Target(row.key, row.label, 1, "", 1, "", list, workloads=row.workloads)
+        for row in GATEWAY_ROWS
+    ]
     for key, label, _ in LLM_ROWS:
         rows.append(Target(key, label, 1, "", 1, "", list, workloads=frozenset({"chat"})))
     key, label, _ = RESPONSES_ROW

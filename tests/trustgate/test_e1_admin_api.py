@@ -75,7 +75,6 @@ def test_version_needs_admin_credentials(anonymous_api):
 @pytest.mark.parametrize(
     ("kind", "payload", "field"),
     [
-        (None, {"name": "g", "subdomain": "g2", "telemetry": {"exporters": []}}, "telemetry"),
         (None, {"name": "g", "subdomain": "g2", "client_tls": {}}, "client_tls"),
         (None, {"name": "g", "subdomain": "g2", "session_config": {}}, "session_config"),
         (

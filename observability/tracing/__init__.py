@@ -1,0 +1,1 @@
+"""OpenTelemetry traces of proxied requests, exported in the background (see README Traces)."""
