@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Model
+from django.db.models import JSONField, Model
 
 from gateway_project.serializers import StrictModelSerializer
 from gateways.models import Gateway, Rule, Service, Upstream
@@ -38,11 +38,20 @@ class ValidatedLikeTheApiForm(forms.ModelForm):
             for name in self.secret_fields:
                 self.initial[name] = shown[name]  # a mask sent back keeps the stored secret
 
+    def default_empty_settings(self, cleaned: dict[str, Any]) -> None:
+        """A settings object (a JSON field) left empty is not configured: its model default,
+        as when the API is sent none."""
+        for name, value in cleaned.items():
+            field = self._meta.model._meta.get_field(name)
+            if value is None and isinstance(field, JSONField) and field.has_default():
+                cleaned[name] = field.get_default()
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         if self.errors:  # field errors first; the serializer would only repeat them
             return cleaned
         to_form = {api: form for form, api in self.related_fields.items()}
+        self.default_empty_settings(cleaned)
         data = {
             self.related_fields.get(name, name): value.pk if isinstance(value, Model) else value
             for name, value in cleaned.items()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from rest_framework import serializers
@@ -79,6 +80,12 @@ class GatewayChildSerializer(StrictModelSerializer):
         return self.context["gateway"]
 
 
+@functools.cache
+def websocket_defaults() -> dict[str, Any]:
+    """The `websocket_config` of an upstream that sets none of its fields."""
+    return dict(WebSocketConfigSerializer().to_internal_value({}))
+
+
 class UpstreamSerializer(GatewayChildSerializer):
     targets = WholeItemsListField(child=TargetSerializer(), min_length=1, max_length=256)
     health_checks = HealthChecksSerializer(required=False)
@@ -115,12 +122,14 @@ class UpstreamSerializer(GatewayChildSerializer):
         return restore_masked_egress(attrs, stored)
 
     def refuse_websocket_through_proxy(self, attrs: dict[str, Any]) -> None:
-        """TrustGate's rule, and ours: WebSockets are not relayed through an egress proxy."""
+        """TrustGate's rule, and ours: WebSockets are not relayed through an egress proxy (a
+        `websocket_config` other than the defaults beside a `proxy_config` is refused)."""
 
         def value(name: str) -> Any:
             return attrs[name] if name in attrs else getattr(self.instance, name, None)
 
-        if value("websocket_config") and value("proxy_config"):
+        websocket = value("websocket_config")
+        if websocket and websocket != websocket_defaults() and value("proxy_config"):
             raise serializers.ValidationError(
                 {"websocket_config": ["Cannot be set together with proxy_config."]}
             )

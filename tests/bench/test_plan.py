@@ -52,5 +52,5 @@ def test_quick_mode_measures_the_other_workloads_at_c1_only(monkeypatch):
         ("responses", 1),
     }
     assert {c for _, _, c in full} == {1, 16, 64}
-    assert len(quick) == 49  # the Responses row at c=1; no other row measures `responses`
-    assert len(full) == 105
+    assert len(quick) == 51  # the Responses row at c=1; no other row measures `responses`
+    assert len(full) == 108
