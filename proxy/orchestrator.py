@@ -32,6 +32,8 @@ from proxy.llm.exchange import LLMExchange, open_exchange
 from proxy.llm.front import MODELS, models_response
 from proxy.llm.streams import StreamTranslator
 from proxy.matching import RouteMatch
+from proxy.mcp.call import open_mcp_call
+from proxy.mcp.jsonrpc import McpError, as_jsonrpc_error
 from proxy.observation import RequestRecord, observed, upstream_answered
 from proxy.outgoing import build_outgoing
 from proxy.responses import error_response, plugin_response
@@ -65,6 +67,7 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
     record = new_record(request)
     context: RequestContext | None = None
     on_llm_route = False  # the gateway's own errors in OpenAI's shape, once the rule is known
+    on_mcp_route = False  # the gateway's own errors in JSON-RPC's shape
     try:
         path = normalize_path(raw_request_path(request.META))
         snapshot = resolve_gateway(subdomain)
@@ -73,6 +76,7 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         match = match_rule(snapshot, path, request.method, preflight)
         chain = match.route.chain
         on_llm_route = match.route.llm is not None
+        on_mcp_route = match.route.mcp is not None
         context = request_context(
             request, path, snapshot.id, match, record.request_id, record.client_ip
         )
@@ -85,8 +89,11 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         record.bytes_in = len(context.body)
         websocket = asks_for_websocket(request.headers)
         llm = None if websocket else open_exchange(match.route.llm, context)  # provider targets
+        mcp = open_mcp_call(match.route.mcp, match, snapshot.tools_of_keys, context)
         run_stage(chain, "pre_request", context)
-        if websocket:
+        if mcp is not None:
+            response = mcp.serve(request, chain, context)  # sessions, tools, calls
+        elif websocket:
             response = serve_websocket(request, match, context)  # relayed until it closes
         elif llm is not None and llm.endpoint == MODELS:
             response = models_response(match.route.llm)
@@ -96,6 +103,8 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
             response = respond(chain, context, result, record.started, llm)
     except PluginResponse as answer:
         response = plugin_response(context, answer)
+    except McpError as exc:
+        response = exc.answer()
     except ProxyError as exc:
         response = error_response(
             exc.status,
@@ -121,6 +130,8 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
     except Exception:
         logger.exception("proxy error (request %s)", record.request_id)
         response = error_response(500, "internal server error", openai=on_llm_route)
+    if on_mcp_route:
+        response = as_jsonrpc_error(response)
     response["X-Request-ID"] = record.request_id
     response["X-Trace-ID"] = record.request_id  # TrustGate's name for it
     return observed(response, record, context)  # metrics, access log, rollup (streams: at the end)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
@@ -20,6 +20,7 @@ from plugins.pipeline import CompiledChain, PluginSpec, compile_chain
 from proxy.balancer import Balancer, Target
 from proxy.llm.routes import LLMRoute, llm_route
 from proxy.llm.usage import Pricing
+from proxy.mcp.routes import McpRoute, mcp_route
 from proxy.snapshot_cache import Entry, SnapshotCache
 from proxy.ws.settings import WebSocketSettings, websocket_settings
 
@@ -45,6 +46,7 @@ class Route:
     chain: CompiledChain
     llm: LLMRoute | None = None  # set when the rule's targets are LLM providers
     websocket: WebSocketSettings = WebSocketSettings()  # its upstream's websocket_config
+    mcp: McpRoute | None = None  # set when the rule's targets are MCP servers
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class GatewaySnapshot:
     active: bool
     routes: tuple[Route, ...]  # most specific first
     keys: Mapping[str, VerifiedKey]
+    tools_of_keys: Mapping[str, tuple[str, ...] | None] = field(default_factory=dict)  # by key
 
 
 def _plugin_specs(configs: list[PluginConfig]) -> list[PluginSpec]:
@@ -169,6 +172,7 @@ def _route(rule: Rule, gateway_specs: list[PluginSpec]) -> Route:
         chain=compile_chain([gateway_specs, _plugin_specs(list(rule.plugin_chain.all()))]),
         llm=llm_route(balancer.targets, stored) if stored else None,
         websocket=websocket_settings(upstream.websocket_config if upstream else None),
+        mcp=mcp_route(balancer.targets, stored),
     )
 
 
@@ -190,12 +194,14 @@ def build_snapshot(subdomain: str) -> GatewaySnapshot | None:
         key=lambda r: r.pattern.specificity,
         reverse=True,
     )
+    keys = verified_keys_of_gateway(gateway_id=gateway.id)
     return GatewaySnapshot(
         id=str(gateway.id),
         subdomain=gateway.subdomain,
         active=gateway.status == Gateway.Status.ACTIVE,
         routes=tuple(routes),
-        keys=verified_keys_of_gateway(gateway_id=gateway.id),
+        keys=keys,
+        tools_of_keys={key.id: key.allowed_tools for key in keys.values()},
     )
 
 
