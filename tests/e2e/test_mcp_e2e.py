@@ -1,6 +1,6 @@
 """MCP servers behind a rule, through gunicorn, with the official SDK on both sides: sessions
 in Redis (continued on another node), tools of two servers under prefixes, tools per key,
-injections in arguments blocked, emails in results masked."""
+injections in arguments blocked, emails in results masked, calls limited per tool."""
 
 from __future__ import annotations
 
@@ -23,7 +23,14 @@ from tests.upstream import free_port
 
 pytestmark = pytest.mark.e2e
 SUBDOMAIN = "e2e-mcp"
+TOOL_CALLS = 3  # per tool, per key, per minute
 PLUGINS = [
+    {
+        "name": "rate_limiter",
+        "stage": "pre_request",
+        "priority": 0,
+        "settings": {"limits": {"per_tool": {"limit": TOOL_CALLS, "window": "1m"}}},
+    },
     {
         "name": "injection_protection",
         "stage": "pre_request",
@@ -212,6 +219,20 @@ def test_an_email_in_a_result_is_masked(nodes, gateway, tool):
     text = run(nodes[0], routed.key, work)
     assert "alice@example.com" not in text
     assert text.startswith("you are ")
+
+
+def test_a_tool_called_past_its_limit_is_refused_other_tools_not(nodes, gateway):
+    routed, _ = gateway
+
+    async def work(session):
+        for _ in range(TOOL_CALLS):
+            assert (await session.call_tool("a_delete_all", {})).content[0].text == "deleted"
+        with pytest.raises(MCPError) as caught:
+            await session.call_tool("a_delete_all", {})
+        other = await session.call_tool("b_delete_all", {})
+        return caught.value.error.message, other.content[0].text
+
+    assert run(nodes[0], routed.key, work) == ("per_tool rate limit exceeded", "deleted")
 
 
 def test_a_session_continues_on_another_node(nodes, gateway):
