@@ -343,7 +343,7 @@ def check_mcp_targets(targets: list[dict[str, Any]]) -> None:
     if not mcp:
         return
     if len(mcp) != len(targets):
-        raise serializers.ValidationError(["The targets are all kind mcp or none."])
+        raise serializers.ValidationError({"kind": ["The targets are all kind mcp or none."]})
     prefixes = [target.get("tool_prefix") for target in mcp]
     if len(mcp) > 1 and (None in prefixes or len(set(prefixes)) != len(prefixes)):
         raise serializers.ValidationError(
