@@ -136,7 +136,7 @@ def test_admin_needs_a_staff_login(client, routing):
 
 def test_inline_plugin_with_invalid_settings_saves_nothing(admin_client):
     response = add_gateway(admin_client, plugin_row(settings={"limits": {}}))
-    assert "limits: Configure at least one of global, per_ip, per_user, per_key." in form_errors(
+    assert "limits: Configure at least one of global, per_ip, per_user, per_key, per_tool." in form_errors(
         response
     )
     assert not Gateway.objects.exists()
@@ -195,7 +195,7 @@ def test_rule_plugin_chain_is_edited_inline(admin_client, routing):
     }
     data.update(inline("plugin_chain", plugin_row(settings={"limits": {}})))
     invalid = admin_client.post(f"/admin/gateways/rule/{rule.pk}/change/", data)
-    assert "limits: Configure at least one of global, per_ip, per_user, per_key." in form_errors(
+    assert "limits: Configure at least one of global, per_ip, per_user, per_key, per_tool." in form_errors(
         invalid
     )
     assert not PluginConfig.objects.filter(rule=rule).exists()
