@@ -20,6 +20,7 @@ from gateways.targets import (
     HealthChecksSerializer,
     TargetSerializer,
     WebSocketConfigSerializer,
+    check_mcp_targets,
     restore_masked_secrets,
     restore_masked_target_secrets,
 )
@@ -136,6 +137,7 @@ class UpstreamSerializer(GatewayChildSerializer):
 
     def validate_targets(self, targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
         stored = self.instance.targets if self.instance is not None else []
+        check_mcp_targets(targets)
         return restore_masked_target_secrets(targets, stored)
 
 

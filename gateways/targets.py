@@ -40,6 +40,7 @@ SECRET_FIELDS = (
 )
 AWS_REGION = r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$"
 AZURE_DEPLOYMENT = r"^[A-Za-z0-9._-]{1,64}$"
+MCP_TOOL_PREFIX = r"^[A-Za-z0-9-]{1,32}$"
 # Client headers a provider target may not opt into: the connection's own, the gateway's key
 # and the provider credential headers, the client's address.
 NOT_FORWARDABLE = frozenset(
@@ -280,9 +281,26 @@ class TargetSerializer(StrictSerializer):
     auth = TargetAuthSerializer(
         required=False, help_text="OAuth2 client credentials: a Bearer token fetched and cached."
     )
+    kind = serializers.ChoiceField(
+        choices=["http", "mcp"],
+        required=False,
+        help_text="mcp: an MCP server (streamable HTTP at host, port and path); the rule serves "
+        "one MCP endpoint fronting its upstream's MCP targets.",
+    )
+    tool_prefix = serializers.RegexField(
+        MCP_TOOL_PREFIX,
+        required=False,
+        help_text="mcp: prefixed to the server's tool names (`<prefix>_<tool>`) in tools/list.",
+    )
     not_supported_yet = frozenset({"stream", "insecure_ssl", "tags", "description"})
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("tool_prefix") and attrs.get("kind") != "mcp":
+            raise serializers.ValidationError({"tool_prefix": ["Only mcp targets take it."]})
+        if attrs.get("kind") == "mcp" and attrs.get("provider"):
+            raise serializers.ValidationError(
+                {"kind": ["An mcp target takes a host, no provider."]}
+            )
         if attrs.get("provider"):
             attrs["provider"] = PROVIDER_ALIASES.get(attrs["provider"], attrs["provider"])
             return self._validate_provider(attrs)
@@ -347,6 +365,21 @@ class TargetSerializer(StrictSerializer):
         for name, (needed, why) in provider.credentials_need.items():
             if credentials.get(name) and not credentials.get(needed):
                 raise serializers.ValidationError({"credentials": {needed: [why]}})
+
+
+def check_mcp_targets(targets: list[dict[str, Any]]) -> None:
+    """An upstream's targets are all MCP servers or none, their tool prefixes distinct; several
+    servers need a prefix each (a tool name then says which server owns it)."""
+    mcp = [target for target in targets if target.get("kind") == "mcp"]
+    if not mcp:
+        return
+    if len(mcp) != len(targets):
+        raise serializers.ValidationError({"kind": ["The targets are all kind mcp or none."]})
+    prefixes = [target.get("tool_prefix") for target in mcp]
+    if len(mcp) > 1 and (None in prefixes or len(set(prefixes)) != len(prefixes)):
+        raise serializers.ValidationError(
+            {"tool_prefix": ["Each of several mcp targets needs its own tool_prefix."]}
+        )
 
 
 class HealthChecksSerializer(StrictSerializer):

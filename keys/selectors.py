@@ -22,6 +22,7 @@ class VerifiedKey:
     name: str
     key_hash: str
     expires_at: datetime | None
+    allowed_tools: tuple[str, ...] | None = None  # MCP tools (names and globs); None: all
 
     def is_valid(self, now: datetime | None = None) -> bool:
         return self.expires_at is None or self.expires_at > (now or timezone.now())
@@ -34,7 +35,13 @@ def api_key_list(*, gateway_id: str) -> QuerySet[ApiKey]:
 def verified_keys_of_gateway(*, gateway_id: str) -> dict[str, VerifiedKey]:
     """Digest → key, for the gateway's compiled snapshot."""
     return {
-        key.key_hash: VerifiedKey(str(key.id), key.name, key.key_hash, key.expires_at)
+        key.key_hash: VerifiedKey(
+            str(key.id),
+            key.name,
+            key.key_hash,
+            key.expires_at,
+            None if key.allowed_tools is None else tuple(key.allowed_tools),
+        )
         for key in ApiKey.objects.filter(gateway_id=gateway_id)
     }
 

@@ -10,9 +10,19 @@ from rest_framework import serializers
 from gateway_project.serializers import StrictModelSerializer
 from keys.models import ApiKey
 
+TOOL_PATTERN = r"^[A-Za-z0-9_.*/-]{1,128}$"
+
 
 class ApiKeySerializer(StrictModelSerializer):
     gateway_id = serializers.UUIDField(read_only=True)
+    allowed_tools = serializers.ListField(
+        child=serializers.RegexField(TOOL_PATTERN),
+        required=False,
+        allow_null=True,
+        max_length=500,
+        help_text="MCP tools the key may list and call: exact names and `*` globs (the names "
+        "clients see, prefixed); once set, any other tool is refused. null: every tool.",
+    )
     active = serializers.SerializerMethodField()
     not_supported_yet = frozenset({"subject_type", "subject", "policies"})  # TrustGate IAM keys
 
@@ -25,6 +35,7 @@ class ApiKeySerializer(StrictModelSerializer):
             "prefix",
             "active",
             "expires_at",
+            "allowed_tools",
             "created_at",
             "rotated_at",
         ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -23,9 +24,13 @@ def api_key_assign_secret(*, api_key: ApiKey) -> str:
 
 @transaction.atomic
 def api_key_create(
-    *, gateway: Gateway, name: str, expires_at: datetime | None = None
+    *,
+    gateway: Gateway,
+    name: str,
+    expires_at: datetime | None = None,
+    allowed_tools: list[str] | None = None,
 ) -> tuple[ApiKey, str]:
-    api_key = ApiKey(gateway=gateway, name=name, expires_at=expires_at)
+    api_key = ApiKey(gateway=gateway, name=name, expires_at=expires_at, allowed_tools=allowed_tools)
     secret = api_key_assign_secret(api_key=api_key)
     api_key.save()
     return api_key, secret
@@ -38,6 +43,15 @@ def api_key_rotate(*, api_key: ApiKey) -> tuple[ApiKey, str]:
     api_key.rotated_at = timezone.now()
     api_key.save(update_fields=["prefix", "key_hash", "rotated_at"])
     return api_key, secret
+
+
+@transaction.atomic
+def api_key_update(*, api_key: ApiKey, **fields: Any) -> ApiKey:
+    """Change a key's name, expiry or allowed tools; the proxy sees it on the next request."""
+    for name, value in fields.items():
+        setattr(api_key, name, value)
+    api_key.save(update_fields=list(fields))
+    return api_key
 
 
 def api_key_revoke(*, api_key: ApiKey) -> None:

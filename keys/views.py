@@ -60,6 +60,7 @@ class ApiKeyViewSet(
     GatewayKeysMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
@@ -86,6 +87,9 @@ class ApiKeyViewSet(
         StrictSerializer(data=request.data or {}).is_valid(raise_exception=True)  # no body
         api_key, secret = services.api_key_rotate(api_key=self.get_object())
         return self._with_secret(api_key, secret, status.HTTP_200_OK)
+
+    def perform_update(self, serializer: ApiKeySerializer) -> None:
+        services.api_key_update(api_key=serializer.instance, **serializer.validated_data)
 
     def perform_destroy(self, instance: ApiKey) -> None:
         services.api_key_revoke(api_key=instance)

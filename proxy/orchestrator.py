@@ -33,6 +33,8 @@ from proxy.inbound import (
 from proxy.llm.exchange import LLMExchange, open_exchange
 from proxy.llm.streams import StreamTranslator
 from proxy.matching import RouteMatch
+from proxy.mcp.call import open_mcp_call
+from proxy.mcp.jsonrpc import McpError, as_jsonrpc_error
 from proxy.observation import RequestRecord, observed, upstream_answered
 from proxy.outgoing import build_outgoing
 from proxy.response_cache import AnswerKeeper, answer_keeper, cached_result
@@ -68,6 +70,7 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
     context: RequestContext | None = None
     security_headers: tuple[tuple[str, str], ...] = ()
     on_llm_route = False  # the gateway's own errors in OpenAI's shape, once the rule is known
+    on_mcp_route = False  # the gateway's own errors in JSON-RPC's shape
     try:
         path = normalize_path(raw_request_path(request.META))
         snapshot = resolve_gateway(subdomain)
@@ -78,6 +81,7 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         match = match_rule(snapshot, path, request.method, preflight)
         chain = match.route.chain
         on_llm_route = match.route.llm is not None
+        on_mcp_route = match.route.mcp is not None
         context = request_context(
             request, path, snapshot.id, match, record.request_id, record.client_ip
         )
@@ -93,8 +97,11 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         record.bytes_in = len(context.body)
         websocket = asks_for_websocket(request.headers)
         llm = None if websocket else open_exchange(match.route.llm, context)  # provider targets
+        mcp = open_mcp_call(match.route.mcp, match, snapshot.tools_of_keys, context)
         run_stage(chain, "pre_request", context)
-        if websocket:
+        if mcp is not None:
+            response = mcp.serve(request, chain, context)  # sessions, tools, calls
+        elif websocket:
             response = serve_websocket(request, match, context)  # relayed until it closes
         elif llm is not None and (own := llm.own_answer(context)) is not None:
             response = own  # the model list, stored responses
@@ -106,6 +113,8 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
             response = respond(chain, context, result, record.started, llm)
     except PluginResponse as answer:
         response = plugin_response(context, answer)
+    except McpError as exc:
+        response = exc.answer()
     except ProxyError as exc:
         response = error_response(
             exc.status,
@@ -131,6 +140,8 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
     except Exception:
         logger.exception("proxy error (request %s)", record.request_id)
         response = error_response(500, "internal server error", openai=on_llm_route)
+    if on_mcp_route:
+        response = as_jsonrpc_error(response)
     response["X-Request-ID"] = record.request_id
     response["X-Trace-ID"] = record.request_id  # TrustGate's name for it
     with_headers(response, security_headers)

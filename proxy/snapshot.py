@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
@@ -21,6 +21,7 @@ from plugins.pipeline import CompiledChain, PluginSpec, compile_chain
 from proxy.balancer import Balancer, Target
 from proxy.llm.routes import LLMRoute, llm_route
 from proxy.llm.usage import Pricing
+from proxy.mcp.routes import McpRoute, mcp_route
 from proxy.oauth2 import oauth_client_of
 from proxy.security import SecurityPolicy, security_policy
 from proxy.snapshot_cache import Entry, SnapshotCache
@@ -49,6 +50,7 @@ class Route:
     chain: CompiledChain
     llm: LLMRoute | None = None  # set when the rule's targets are LLM providers
     websocket: WebSocketSettings = WebSocketSettings()  # its upstream's websocket_config
+    mcp: McpRoute | None = None  # set when the rule's targets are MCP servers
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class GatewaySnapshot:
     keys: Mapping[str, VerifiedKey]
     security: SecurityPolicy | None = None  # the gateway's security_config
     telemetry: Telemetry | None = None  # the gateway's own; None: the environment's tracing
+    tools_of_keys: Mapping[str, tuple[str, ...] | None] = field(default_factory=dict)  # by key
 
 
 def _plugin_specs(configs: list[PluginConfig]) -> list[PluginSpec]:
@@ -183,6 +186,7 @@ def _route(rule: Rule, gateway_specs: list[PluginSpec]) -> Route:
         chain=compile_chain([gateway_specs, _plugin_specs(list(rule.plugin_chain.all()))]),
         llm=llm_route(balancer.targets, stored) if stored else None,
         websocket=websocket_settings(upstream.websocket_config if upstream else None),
+        mcp=mcp_route(balancer.targets, stored),
     )
 
 
@@ -204,12 +208,14 @@ def build_snapshot(subdomain: str) -> GatewaySnapshot | None:
         key=lambda r: r.pattern.specificity,
         reverse=True,
     )
+    keys = verified_keys_of_gateway(gateway_id=gateway.id)
     return GatewaySnapshot(
         id=str(gateway.id),
         subdomain=gateway.subdomain,
         active=gateway.status == Gateway.Status.ACTIVE,
         routes=tuple(routes),
-        keys=verified_keys_of_gateway(gateway_id=gateway.id),
+        keys=keys,
+        tools_of_keys={key.id: key.allowed_tools for key in keys.values()},
         security=security_policy(gateway.security_config),
         telemetry=telemetry_of(gateway.telemetry),
     )

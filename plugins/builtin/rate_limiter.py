@@ -1,4 +1,5 @@
-"""rate_limiter: exact sliding-window limits per gateway, IP, user and key, one Redis call each."""
+"""rate_limiter: exact sliding-window limits per gateway, IP, user, key and MCP tool, one Redis
+call each."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from plugins.builtin.redis_script import RedisScriptPlugin
 from plugins.configs import Config
 from plugins.sdk.context import Finding, PluginRejection, RequestContext
 
-SCOPES = ("global", "per_ip", "per_user", "per_key")
+SCOPES = ("global", "per_ip", "per_user", "per_key", "per_tool")
+TOOL_SCOPE = "per_tool"  # MCP tools/call only: calls of each tool per key (IP on public rules)
 MAX_IDENTITY_LENGTH = 64
 # Up to this limit a scope logs each request (exact to the millisecond, memory ~ the limit);
 # above it, counts per 1/BUCKETS_PER_WINDOW of the window (bounded memory, still never over).
@@ -53,7 +55,7 @@ class LimitSerializer(StrictSerializer):
 
 
 class LimitsSerializer(StrictSerializer):
-    """Any of `global`, `per_ip`, `per_user`, `per_key`; at least one."""
+    """Any of `global`, `per_ip`, `per_user`, `per_key`, `per_tool`; at least one."""
 
     unknown_key_message = f"Unknown scope; use one of {', '.join(SCOPES)}."
 
@@ -176,24 +178,36 @@ class RateLimiterPlugin(RedisScriptPlugin):
             return request.client_ip
         if scope == "per_user" and self.user_header and request.headers.get(self.user_header):
             return "user:" + _identity(request.headers[self.user_header])
+        if scope == TOOL_SCOPE:
+            who = f"key:{request.api_key_id}" if request.api_key_id else f"ip:{request.client_ip}"
+            return f"{who}:tool:{_identity(request.mcp_tool or '')}"
         if request.api_key_id:
             return "key:" + request.api_key_id
         return "ip:" + request.client_ip
 
-    def keys(self, request: RequestContext) -> list[str]:
+    def limits_of(self, request: RequestContext) -> list[Limit]:
+        """The limits a request counts against: per_tool only for an MCP tool call."""
+        if request.mcp_tool:
+            return self.limits
+        return [limit for limit in self.limits if limit.scope != TOOL_SCOPE]
+
+    def keys(self, request: RequestContext, limits: list[Limit] | None = None) -> list[str]:
         tag = "{rl:" + self.instance_id + "}"  # one hash tag: every key of a decision in one slot
         records = [
             f"{tag}:{lim.scope}:{self.identity(lim.scope, request)}"
             + (":b" if lim.bucket_ms else "")
-            for lim in self.limits
+            for lim in (self.limits if limits is None else limits)
         ]
         return records + [key + ":blocked" for key in records]
 
     def pre_request(self, request: RequestContext) -> None:
-        reply = self.decide(self.keys(request), self._args())
+        limits = self.limits_of(request)
+        if not limits:  # a per_tool limit alone, and no tool called
+            return
+        reply = self.decide(self.keys(request, limits), self._args(limits))
         if reply is None:  # Redis unavailable, failing open
             return
-        rejected, now_ms, states = self._states(reply)
+        rejected, now_ms, states = self._states(reply, limits)
         request.response_headers.update(self._headers(states, now_ms))
         if rejected is not None:
             request.findings.append(Finding(self.name, rejected.limit.scope, "blocked"))
@@ -207,21 +221,23 @@ class RateLimiterPlugin(RedisScriptPlugin):
                 retry_after=retry_after,
             )
 
-    def _args(self) -> list[Any]:
+    def _args(self, limits: list[Limit]) -> list[Any]:
         args: list[Any] = [
-            len(self.limits),
+            len(limits),
             uuid.uuid4().hex,
             self.retry_after * 1000 if self.block else 0,
         ]
-        for limit in self.limits:
+        for limit in limits:
             args += [limit.limit, limit.window_ms, limit.bucket_ms]
         return args
 
-    def _states(self, reply: list[Any]) -> tuple[ScopeState | None, int, list[ScopeState]]:
+    def _states(
+        self, reply: list[Any], limits: list[Limit]
+    ) -> tuple[ScopeState | None, int, list[ScopeState]]:
         rejected_index, now_ms = int(reply[0]), int(reply[1])
         states = [
             ScopeState(limit, int(reply[2 + 3 * i]), int(reply[3 + 3 * i]), int(reply[4 + 3 * i]))
-            for i, limit in enumerate(self.limits)
+            for i, limit in enumerate(limits)
         ]
         rejected = states[rejected_index - 1] if rejected_index else None
         return rejected, now_ms, states

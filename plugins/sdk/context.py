@@ -98,6 +98,7 @@ class RequestContext:
     findings: list[Finding] = field(default_factory=list)
     llm: LLMCall | None = None  # set by the proxy when the rule routes to a provider target
     trace: Trace | None = None  # set by the proxy when the request is traced
+    mcp_tool: str | None = None  # the tool of an MCP tools/call, as the client names it
 
     def json_body(self) -> Any:
         """The body parsed as JSON, or None when it is empty or not JSON (parsed once per body).

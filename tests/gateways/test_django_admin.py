@@ -17,6 +17,7 @@ pytestmark = pytest.mark.django_db
 
 SECRET_RE = re.compile(r"gk_[A-Za-z0-9_-]{43}")
 LIMITS = {"limits": {"per_ip": {"limit": 5, "window": "1m"}}}
+NO_LIMIT = "limits: Configure at least one of global, per_ip, per_user, per_key, per_tool."
 
 
 @pytest.fixture
@@ -136,9 +137,7 @@ def test_admin_needs_a_staff_login(client, routing):
 
 def test_inline_plugin_with_invalid_settings_saves_nothing(admin_client):
     response = add_gateway(admin_client, plugin_row(settings={"limits": {}}))
-    assert "limits: Configure at least one of global, per_ip, per_user, per_key." in form_errors(
-        response
-    )
+    assert NO_LIMIT in form_errors(response)
     assert not Gateway.objects.exists()
     assert not PluginConfig.objects.exists()
 
@@ -195,9 +194,7 @@ def test_rule_plugin_chain_is_edited_inline(admin_client, routing):
     }
     data.update(inline("plugin_chain", plugin_row(settings={"limits": {}})))
     invalid = admin_client.post(f"/admin/gateways/rule/{rule.pk}/change/", data)
-    assert "limits: Configure at least one of global, per_ip, per_user, per_key." in form_errors(
-        invalid
-    )
+    assert NO_LIMIT in form_errors(invalid)
     assert not PluginConfig.objects.filter(rule=rule).exists()
 
     data.update(inline("plugin_chain", plugin_row()))

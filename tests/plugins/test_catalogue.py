@@ -188,7 +188,7 @@ def test_rate_limiter_schema(catalogue):
     assert schema["required"] == ["limits"]
     assert schema["additionalProperties"] is False
     limits = schema["properties"]["limits"]
-    assert set(limits["properties"]) == {"global", "per_ip", "per_user", "per_key"}
+    assert set(limits["properties"]) == {"global", "per_ip", "per_user", "per_key", "per_tool"}
     per_ip = limits["properties"]["per_ip"]
     assert per_ip["required"] == ["limit", "window"]
     assert per_ip["properties"]["limit"] == {"type": "integer", "minimum": 1, "maximum": 10_000_000}

@@ -1,0 +1,1 @@
+"""MCP servers behind a rule: sessions, the tools of several servers as one, tools per key."""
