@@ -36,6 +36,9 @@ class Gateway(TimestampedModel):
     name = models.CharField(max_length=200)
     subdomain = models.CharField(max_length=63, unique=True, validators=[DNS_LABEL])
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    allowed_models = models.JSONField(default=list, blank=True)  # names and * globs; empty: all
+    max_budget_usd = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    budget_duration = models.CharField(max_length=16, blank=True, default="")  # "": never resets
 
     class Meta:
         ordering = ["-created_at"]
@@ -118,6 +121,7 @@ class Rule(TimestampedModel):
     retry_attempts = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(10)])
     active = models.BooleanField(default=True)
     public = models.BooleanField(default=False)
+    allowed_models = models.JSONField(default=list, blank=True)  # names and * globs; empty: all
 
     class Meta:
         ordering = ["created_at"]

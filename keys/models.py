@@ -1,4 +1,5 @@
-"""API keys of a gateway and admin tokens: only SHA-256 digests and display prefixes are stored."""
+"""API keys of a gateway (with their rule and model scopes and budgets), their spend, and admin
+tokens: only SHA-256 digests and display prefixes are stored."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ class ApiKey(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    policies = models.JSONField(default=list, blank=True)  # rule ids; empty: every rule
+    allowed_models = models.JSONField(default=list, blank=True)  # names and * globs; empty: all
+    max_budget_usd = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    budget_duration = models.CharField(max_length=16, blank=True, default="")  # "": never resets
 
     class Meta:
         ordering = ["-created_at"]
@@ -30,6 +35,36 @@ class ApiKey(models.Model):
 
     def is_expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+class Spend(models.Model):
+    """What LLM calls cost on one day (UTC), per gateway, key, model and provider, as last
+    flushed from the Redis counters (keys.spend); `cost_nanos` in billionths of a dollar."""
+
+    day = models.DateField()
+    gateway_id = models.UUIDField()
+    api_key_id = models.CharField(max_length=36, blank=True, default="")  # "": public rules
+    model = models.CharField(max_length=200, blank=True, default="")
+    provider = models.CharField(max_length=64, blank=True, default="")
+    requests = models.BigIntegerField(default=0)
+    cost_nanos = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "gateway_id", "api_key_id", "model", "provider"],
+                name="spend_one_row_per_day_and_scope",
+            )
+        ]
+        indexes = [models.Index(fields=["gateway_id", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model or '-'}: {self.cost_usd} USD"
+
+    @property
+    def cost_usd(self) -> float:
+        return self.cost_nanos / 1e9
 
 
 class AdminToken(models.Model):

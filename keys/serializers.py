@@ -1,20 +1,89 @@
-"""Admin API serializers of API keys: the secret appears only in create and rotate responses."""
+"""Admin API serializers of API keys (with their rule and model scopes and budgets): the secret
+appears only in create and rotate responses."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from django.utils import timezone
 from rest_framework import serializers
 
-from gateway_project.serializers import StrictModelSerializer
+from gateway_project.serializers import StrictModelSerializer, StrictSerializer
+from gateways.model_patterns import ModelPatternsField
+from gateways.models import Rule
+from keys.budgets import parse_budget_duration
 from keys.models import ApiKey
+
+MAX_POLICIES = 1000
+
+
+class BudgetDurationField(serializers.CharField):
+    """A budget's window: "1h", "1d", "1w" (from Monday), "1mo" (a calendar month, UTC), any
+    duration such as "30m", or "" (the budget never resets)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("max_length", 16)
+        kwargs.setdefault(
+            "help_text", 'Budget window: "1h", "1d", "1w", "1mo", a duration, or "" (never).'
+        )
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        try:
+            return parse_budget_duration(super().to_internal_value(data))
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+def budget_field() -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=14,
+        decimal_places=6,
+        min_value=Decimal(0),
+        coerce_to_string=False,
+        required=False,
+        allow_null=True,
+        help_text="Dollars that may be spent per budget_duration; null: no budget.",
+    )
+
+
+class PoliciesField(serializers.ListField):
+    """Rule ids the key may use (TrustGate E2's `policies`); empty: every rule."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", "Ids of the rules the key may use; empty: all rules.")
+        super().__init__(child=serializers.UUIDField(), max_length=MAX_POLICIES, **kwargs)
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        rule_ids = list(dict.fromkeys(str(rule_id) for rule_id in super().to_internal_value(data)))
+        gateway = self.context.get("gateway")
+        known = {
+            str(pk)
+            for pk in Rule.objects.filter(gateway=gateway, pk__in=rule_ids).values_list(
+                "pk", flat=True
+            )
+        }
+        unknown = [rule_id for rule_id in rule_ids if rule_id not in known]
+        if unknown:
+            raise serializers.ValidationError(
+                f"Not rules of this gateway: {', '.join(unknown[:10])}."
+            )
+        return rule_ids
 
 
 class ApiKeySerializer(StrictModelSerializer):
     gateway_id = serializers.UUIDField(read_only=True)
     active = serializers.SerializerMethodField()
-    not_supported_yet = frozenset({"subject_type", "subject", "policies"})  # TrustGate IAM keys
+    not_supported_yet = frozenset({"subject_type", "subject"})  # TrustGate IAM keys
+    policies = PoliciesField()
+    allowed_models = ModelPatternsField()
+    max_budget_usd = budget_field()
+    budget_duration = BudgetDurationField()
 
     class Meta:
         model = ApiKey
@@ -27,6 +96,10 @@ class ApiKeySerializer(StrictModelSerializer):
             "expires_at",
             "created_at",
             "rotated_at",
+            "policies",
+            "allowed_models",
+            "max_budget_usd",
+            "budget_duration",
         ]
         read_only_fields = ["id", "prefix", "created_at", "rotated_at"]
 
@@ -59,3 +132,9 @@ class PublicApiKeySerializer(ApiKeySerializer):
 
     def get_key(self, api_key: ApiKey) -> str:
         return f"{api_key.prefix}..."
+
+
+class PoliciesSerializer(StrictSerializer):
+    """The body of `PUT .../keys/{id}/policies`."""
+
+    policies = PoliciesField(required=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -23,12 +24,23 @@ def api_key_assign_secret(*, api_key: ApiKey) -> str:
 
 @transaction.atomic
 def api_key_create(
-    *, gateway: Gateway, name: str, expires_at: datetime | None = None
+    *, gateway: Gateway, name: str, expires_at: datetime | None = None, **scopes: Any
 ) -> tuple[ApiKey, str]:
-    api_key = ApiKey(gateway=gateway, name=name, expires_at=expires_at)
+    """A new key; `scopes` are its policies, allowed_models, max_budget_usd, budget_duration."""
+    api_key = ApiKey(gateway=gateway, name=name, expires_at=expires_at, **scopes)
     secret = api_key_assign_secret(api_key=api_key)
     api_key.save()
     return api_key, secret
+
+
+@transaction.atomic
+def api_key_update(*, api_key: ApiKey, **fields: Any) -> ApiKey:
+    """Change a key's name, expiry, rule and model scopes or budget (validated by the caller);
+    the proxy sees the change at once (the gateway's version is bumped)."""
+    for name, value in fields.items():
+        setattr(api_key, name, value)
+    api_key.save(update_fields=list(fields) or None)
+    return api_key
 
 
 @transaction.atomic

@@ -23,7 +23,12 @@ from gateways.models import Gateway
 from gateways.selectors import gateway_get
 from keys import selectors, services
 from keys.models import ApiKey
-from keys.serializers import ApiKeySerializer, ApiKeyWithSecretSerializer, PublicApiKeySerializer
+from keys.serializers import (
+    ApiKeySerializer,
+    ApiKeyWithSecretSerializer,
+    PoliciesSerializer,
+    PublicApiKeySerializer,
+)
 
 # TrustGate lists a gateway's keys whole, as `{"api_keys": [...], "count": n}`.
 KeyPagination = trustgate_pagination("api_keys", fields=("count",), default_limit=MAX_PAGE_SIZE)
@@ -43,6 +48,9 @@ class GatewayKeysMixin:
     def get_queryset(self):
         return selectors.api_key_list(gateway_id=self.gateway.pk)
 
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "gateway": self.gateway}
+
 
 @extend_schema_view(
     list=extend_schema(
@@ -60,11 +68,13 @@ class ApiKeyViewSet(
     GatewayKeysMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
     serializer_class = ApiKeySerializer
     lookup_url_kwarg = "object_id"
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 
     @extend_schema(
         description="Create an API key. The plain `key` is in this response only: store it.",
@@ -86,6 +96,21 @@ class ApiKeyViewSet(
         StrictSerializer(data=request.data or {}).is_valid(raise_exception=True)  # no body
         api_key, secret = services.api_key_rotate(api_key=self.get_object())
         return self._with_secret(api_key, secret, status.HTTP_200_OK)
+
+    def perform_update(self, serializer: ApiKeySerializer) -> None:
+        services.api_key_update(api_key=serializer.instance, **serializer.validated_data)
+
+    @extend_schema(
+        description="Set the rules the key may use (TrustGate E2's `policies`); [] allows all.",
+        request=PoliciesSerializer,
+    )
+    @action(detail=True, methods=["put"])
+    def policies(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        api_key = self.get_object()
+        serializer = PoliciesSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        services.api_key_update(api_key=api_key, **serializer.validated_data)
+        return Response(ApiKeySerializer(api_key, context=self.get_serializer_context()).data)
 
     def perform_destroy(self, instance: ApiKey) -> None:
         services.api_key_revoke(api_key=instance)

@@ -10,10 +10,12 @@ from typing import Any
 
 from django.db import connection
 
+from gateways.model_patterns import ALL_MODELS, ModelPatterns, compile_model_patterns
 from gateways.models import ConfigVersion, Gateway, Rule, Service
 from gateways.paths import PathPattern, compile_path_pattern
 from gateways.providers import PROVIDERS, provider_base_url
 from gateways.versions import DIRECTORY, versions_of
+from keys.budgets import Budget
 from keys.selectors import VerifiedKey, verified_keys_of_gateway
 from plugins.models import PluginConfig
 from plugins.pipeline import CompiledChain, PluginSpec, compile_chain
@@ -43,6 +45,7 @@ class Route:
     read_timeout: float | None
     chain: CompiledChain
     llm: LLMRoute | None = None  # set when the rule's targets are LLM providers
+    models: ModelPatterns = ALL_MODELS  # the rule's model allow-list
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class GatewaySnapshot:
     active: bool
     routes: tuple[Route, ...]  # most specific first
     keys: Mapping[str, VerifiedKey]
+    models: ModelPatterns = ALL_MODELS  # the gateway's model allow-list
+    budget: Budget | None = None  # the gateway's dollar budget
 
 
 def _plugin_specs(configs: list[PluginConfig]) -> list[PluginSpec]:
@@ -165,6 +170,7 @@ def _route(rule: Rule, gateway_specs: list[PluginSpec]) -> Route:
         read_timeout=service.read_timeout,
         chain=compile_chain([gateway_specs, _plugin_specs(list(rule.plugin_chain.all()))]),
         llm=llm_route(balancer.targets, stored) if stored else None,
+        models=compile_model_patterns(rule.allowed_models or ()),
     )
 
 
@@ -192,6 +198,8 @@ def build_snapshot(subdomain: str) -> GatewaySnapshot | None:
         active=gateway.status == Gateway.Status.ACTIVE,
         routes=tuple(routes),
         keys=verified_keys_of_gateway(gateway_id=gateway.id),
+        models=compile_model_patterns(gateway.allowed_models or ()),
+        budget=Budget.of(f"gateway:{gateway.id}", gateway.max_budget_usd, gateway.budget_duration),
     )
 
 

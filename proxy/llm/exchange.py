@@ -4,7 +4,7 @@ the only writer of which provider and model answer, of the tokens used and of th
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -74,6 +74,7 @@ class LLMExchange:
         self.call = LLMCall(route.provider_of(model), model or "")
         self.target: Target | None = None  # the target of the latest attempt
         self.translation: tuple[Adapter, Call] | None = None  # when its answer is translated
+        self.allowed: Callable[[str], None] | None = None  # refuses a model outside the key's
 
     def model_for(self, target: Target) -> str:
         """The requested model where the target serves it, else the target's default."""
@@ -104,6 +105,8 @@ class LLMExchange:
         options = self.route.options.get(target.key)
         if options is None or options.mode == PASSTHROUGH or self.endpoint == PASSTHROUGH:
             return build_outgoing(match, context, target, client)
+        if self.allowed is not None:
+            self.allowed(self.call.model)  # the model sent, a fallback target's default too
         adapter = ADAPTERS[target.provider]
         body = checked_body(self.endpoint, context.json_body())  # plugins may have rewritten it
         call = Call(self.endpoint, body, self.call.model, target, options, raw=context.body)
