@@ -9,6 +9,7 @@ from rest_framework import serializers
 from gateway_project.fields import HeadersField, HostField
 from gateway_project.serializers import StrictModelSerializer
 from gateway_project.upstream_deny import refuse_denied_address
+from gateways.governance import BudgetDurationField, ModelPatternsField, budget_field
 from gateways.models import DNS_LABEL, Gateway, Rule, Service, Upstream
 from gateways.paths import HTTP_METHODS, compile_path_pattern
 from gateways.selectors import rule_route_clash
@@ -31,6 +32,9 @@ UPSTREAM_TYPE_REFUSAL = "Not allowed for type 'upstream': set it on the upstream
 class GatewaySerializer(StrictModelSerializer):
     subdomain = serializers.CharField(max_length=63, validators=[DNS_LABEL])
     required_plugins = PluginChainField()
+    allowed_models = ModelPatternsField()
+    max_budget_usd = budget_field()
+    budget_duration = BudgetDurationField()
     not_supported_yet = frozenset({"telemetry", "security_config", "client_tls", "session_config"})
 
     class Meta:
@@ -41,6 +45,9 @@ class GatewaySerializer(StrictModelSerializer):
             "subdomain",
             "status",
             "required_plugins",
+            "allowed_models",
+            "max_budget_usd",
+            "budget_duration",
             "created_at",
             "updated_at",
         ]
@@ -191,6 +198,7 @@ class RuleSerializer(GatewayChildSerializer):
     headers = HeadersField(required=False)
     plugin_chain = PluginChainField()
     retry_attempts = serializers.IntegerField(required=False, min_value=0, max_value=10)
+    allowed_models = ModelPatternsField()
     not_supported_yet = frozenset({"type", "trustlens", "session_config"})
 
     class Meta:
@@ -209,6 +217,7 @@ class RuleSerializer(GatewayChildSerializer):
             "plugin_chain",
             "active",
             "public",
+            "allowed_models",
             "created_at",
             "updated_at",
         ]

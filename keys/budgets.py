@@ -14,9 +14,8 @@ from typing import Any
 
 from gateway_project.durations import UNIT_MS, parse_duration_ms
 from gateway_project.redis_client import redis_client
+from gateways.governance import MONTH, WEEK
 
-MONTH = "1mo"
-WEEK = "1w"
 NANOS = 1_000_000_000  # amounts are kept in billionths of a dollar
 # Windows start at multiples of their length from Monday 1970-01-05 00:00 UTC: a day at
 # midnight UTC, an hour on the hour, a week on Monday.
@@ -24,16 +23,6 @@ ORIGIN_MS = 4 * UNIT_MS["d"]
 LATE_SETTLE_MS = UNIT_MS["d"]  # a window's counter outlives it by this, for answers still open
 SPEND_TTL_MS = 40 * UNIT_MS["d"]  # the spend counters of a day, flushed to the database before
 SCRIPT = Path(__file__).with_name("budget.lua").read_text()
-
-
-def parse_budget_duration(value: str) -> str:
-    """`value` normalised: "" (never resets), "1mo" (a calendar month, UTC), "1w" (a week from
-    Monday) or a duration such as "1h", "1d", "30s"; ValueError otherwise."""
-    text = str(value).strip().lower()
-    if text in ("", MONTH, WEEK):
-        return text
-    parse_duration_ms(text)
-    return text
 
 
 def window_of(duration: str, now_ms: int) -> tuple[int, int | None]:

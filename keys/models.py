@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from gateways.governance import validate_budget_duration, validate_model_patterns
+
 
 class ApiKey(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -22,9 +24,13 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
     policies = models.JSONField(default=list, blank=True)  # rule ids; empty: every rule
-    allowed_models = models.JSONField(default=list, blank=True)  # names and * globs; empty: all
+    allowed_models = models.JSONField(
+        default=list, blank=True, validators=[validate_model_patterns]
+    )  # names and * globs; empty: all
     max_budget_usd = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
-    budget_duration = models.CharField(max_length=16, blank=True, default="")  # "": never resets
+    budget_duration = models.CharField(  # "": never resets
+        max_length=16, blank=True, default="", validators=[validate_budget_duration]
+    )
 
     class Meta:
         ordering = ["-created_at"]

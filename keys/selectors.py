@@ -10,7 +10,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from gateways.model_patterns import ALL_MODELS, ModelPatterns, compile_model_patterns
+from gateways.governance import ALL_MODELS, ModelPatterns, compile_model_patterns
 from keys.budgets import Budget
 from keys.models import AdminToken, ApiKey
 from keys.secrets import digests_match, hash_secret

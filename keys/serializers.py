@@ -4,51 +4,17 @@ appears only in create and rotate responses."""
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
 from rest_framework import serializers
 
 from gateway_project.serializers import StrictModelSerializer, StrictSerializer
-from gateways.model_patterns import ModelPatternsField
+from gateways.governance import BudgetDurationField, ModelPatternsField, budget_field
 from gateways.models import Rule
-from keys.budgets import parse_budget_duration
 from keys.models import ApiKey
 
 MAX_POLICIES = 1000
-
-
-class BudgetDurationField(serializers.CharField):
-    """A budget's window: "1h", "1d", "1w" (from Monday), "1mo" (a calendar month, UTC), any
-    duration such as "30m", or "" (the budget never resets)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("allow_blank", True)
-        kwargs.setdefault("max_length", 16)
-        kwargs.setdefault(
-            "help_text", 'Budget window: "1h", "1d", "1w", "1mo", a duration, or "" (never).'
-        )
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data: Any) -> str:
-        try:
-            return parse_budget_duration(super().to_internal_value(data))
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from exc
-
-
-def budget_field() -> serializers.DecimalField:
-    return serializers.DecimalField(
-        max_digits=14,
-        decimal_places=6,
-        min_value=Decimal(0),
-        coerce_to_string=False,
-        required=False,
-        allow_null=True,
-        help_text="Dollars that may be spent per budget_duration; null: no budget.",
-    )
 
 
 class PoliciesField(serializers.ListField):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import re2
 from redis import RedisError
 
-from gateways.model_patterns import ModelPatterns
+from gateways.governance import ModelPatterns
 from keys.budgets import (
     NANOS,
     Budget,

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import connection
 
-from gateways.model_patterns import ALL_MODELS, ModelPatterns, compile_model_patterns
+from gateways.governance import ALL_MODELS, ModelPatterns, compile_model_patterns
 from gateways.models import ConfigVersion, Gateway, Rule, Service
 from gateways.paths import PathPattern, compile_path_pattern
 from gateways.providers import PROVIDERS, provider_base_url
