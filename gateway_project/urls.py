@@ -14,7 +14,7 @@ from gateways.views import (
     ServiceViewSet,
     UpstreamViewSet,
 )
-from keys.views import ApiKeyViewSet, PublicApiKeyViewSet
+from keys.views import ApiKeyViewSet, GatewaySpendView, PublicApiKeyViewSet
 from observability.views import metrics, monitoring_gateway, monitoring_overview
 
 router = SimpleRouter()
@@ -32,6 +32,7 @@ urlpatterns = [
     path("api/v1/version", VersionView.as_view(), name="version"),
     path("api/v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/v1/gateways/<uuid:gateway_id>/spend", GatewaySpendView.as_view(), name="spend"),
     path("api/v1/", include(router.urls)),
     path("metrics", metrics, name="metrics"),
     path("admin/monitoring/", admin.site.admin_view(monitoring_overview), name="monitoring"),

@@ -152,3 +152,10 @@ def spend_settle(
     keys = [*counters, spend_day_key(gateway_id, day), spend_days_key(gateway_id)]
     args = ["settle", delta, cost_nanos or 0, field, day, SPEND_TTL_MS, int(answered)]
     script(keys, args)
+
+
+def budgets_used(*, gateway_id: str, budget: Budget, now_ms: int | None = None) -> int:
+    """Nanos spent and still reserved in the budget's current window."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    key, _ = budget.counter(gateway_id, now_ms)
+    return int(redis_client().get(key) or 0)

@@ -13,6 +13,7 @@ from gateway_project.serializers import StrictModelSerializer, StrictSerializer
 from gateways.governance import BudgetDurationField, ModelPatternsField, budget_field
 from gateways.models import Rule
 from keys.models import ApiKey
+from keys.spend import GROUPS
 
 MAX_POLICIES = 1000
 
@@ -104,3 +105,59 @@ class PoliciesSerializer(StrictSerializer):
     """The body of `PUT .../keys/{id}/policies`."""
 
     policies = PoliciesField(required=True)
+
+
+class SpendQuerySerializer(StrictSerializer):
+    """The query of the spend API: the days to sum (UTC, inclusive) and how to group them."""
+
+    group_by = serializers.ChoiceField(choices=list(GROUPS), default="model")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["from"] = serializers.DateField(required=False)  # a keyword: set here
+        self.fields["to"] = serializers.DateField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("from") and attrs.get("to") and attrs["from"] > attrs["to"]:
+            raise serializers.ValidationError({"to": ["Must not be before from."]})
+        return attrs
+
+
+class SpendTotalSerializer(serializers.Serializer):
+    cost_usd = serializers.FloatField()
+    requests = serializers.IntegerField()
+
+
+class SpendGroupSerializer(SpendTotalSerializer):
+    """One group of the spend: `key`, `model`, `provider` or `day` names it."""
+
+    key = serializers.CharField(required=False)
+    model = serializers.CharField(required=False)
+    provider = serializers.CharField(required=False)
+    day = serializers.DateField(required=False)
+
+
+class GatewaySpendSerializer(serializers.Serializer):
+    """The schema of the gateway spend answer."""
+
+    gateway_id = serializers.UUIDField()
+    group_by = serializers.CharField()
+    total = SpendTotalSerializer()
+    spend = SpendGroupSerializer(many=True)
+
+
+class BudgetStatusSerializer(serializers.Serializer):
+    max_budget_usd = serializers.FloatField()
+    budget_duration = serializers.CharField()
+    used_usd = serializers.FloatField()
+    remaining_usd = serializers.FloatField()
+
+
+class KeySpendSerializer(serializers.Serializer):
+    """The schema of a key's spend answer."""
+
+    key_id = serializers.UUIDField()
+    total = SpendTotalSerializer()
+    by_model = SpendGroupSerializer(many=True)
+    by_day = SpendGroupSerializer(many=True)
+    budget = BudgetStatusSerializer(allow_null=True)

@@ -1,5 +1,6 @@
-"""Admin API for the API keys of a gateway: create, list, retrieve, revoke, rotate, and the
-TrustGate list of keys showing only their prefix (`/public-keys`)."""
+"""Admin API for the API keys of a gateway: create, list, retrieve, update, revoke, rotate, set
+their policies, the TrustGate list of keys showing only their prefix (`/public-keys`), and what
+keys and gateways spent."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from gateway_project.pagination import (
     MAX_PAGE_SIZE,
@@ -21,13 +23,17 @@ from gateway_project.pagination import (
 from gateway_project.serializers import StrictSerializer
 from gateways.models import Gateway
 from gateways.selectors import gateway_get
-from keys import selectors, services
+from keys import selectors, services, spend
+from keys.budgets import NANOS, Budget, budgets_used
 from keys.models import ApiKey
 from keys.serializers import (
     ApiKeySerializer,
     ApiKeyWithSecretSerializer,
+    GatewaySpendSerializer,
+    KeySpendSerializer,
     PoliciesSerializer,
     PublicApiKeySerializer,
+    SpendQuerySerializer,
 )
 
 # TrustGate lists a gateway's keys whole, as `{"api_keys": [...], "count": n}`.
@@ -112,6 +118,33 @@ class ApiKeyViewSet(
         services.api_key_update(api_key=api_key, **serializer.validated_data)
         return Response(ApiKeySerializer(api_key, context=self.get_serializer_context()).data)
 
+    @extend_schema(
+        description="What the key spent (flushed first): its total and by model and day, over "
+        "`from`..`to` (UTC days, inclusive); its budget's current window from Redis.",
+        parameters=[SpendQuerySerializer],
+        responses={200: KeySpendSerializer},
+    )
+    @action(detail=True, methods=["get"])
+    def spend(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        api_key = self.get_object()
+        query = validated_query(request)
+        spend.spend_flush(gateway_ids=[str(self.gateway.pk)])
+        rows = spend.spend_rows(
+            gateway_id=self.gateway.pk,
+            api_key_id=str(api_key.pk),
+            since=query.get("from"),
+            until=query.get("to"),
+        )
+        return Response(
+            {
+                "key_id": str(api_key.pk),
+                "total": spend.spend_total(rows),
+                "by_model": spend.spend_grouped(rows, "model"),
+                "by_day": spend.spend_grouped(rows, "day"),
+                "budget": budget_status(api_key),
+            }
+        )
+
     def perform_destroy(self, instance: ApiKey) -> None:
         services.api_key_revoke(api_key=instance)
 
@@ -119,3 +152,49 @@ class ApiKeyViewSet(
     def _with_secret(api_key: ApiKey, secret: str, code: int) -> Response:
         api_key.key = secret
         return Response(ApiKeyWithSecretSerializer(api_key).data, status=code)
+
+
+def validated_query(request: Request) -> dict[str, Any]:
+    serializer = SpendQuerySerializer(data=request.query_params.dict())
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def budget_status(api_key: ApiKey) -> dict[str, Any] | None:
+    """The key's budget and what its current window holds (spent and still reserved)."""
+    budget = Budget.of(f"key:{api_key.pk}", api_key.max_budget_usd, api_key.budget_duration)
+    if budget is None:
+        return None
+    used = budgets_used(gateway_id=str(api_key.gateway_id), budget=budget)
+    return {
+        "max_budget_usd": budget.limit_nanos / NANOS,
+        "budget_duration": budget.duration,
+        "used_usd": used / NANOS,
+        "remaining_usd": max(budget.limit_nanos - used, 0) / NANOS,
+    }
+
+
+class GatewaySpendView(APIView):
+    """`GET /api/v1/gateways/{id}/spend?group_by=key|model|provider|day&from=&to=`."""
+
+    @extend_schema(
+        description="The gateway's LLM spend (flushed from Redis first) over `from`..`to` (UTC "
+        "days, inclusive), grouped by key, model, provider or day.",
+        parameters=[SpendQuerySerializer],
+        responses={200: GatewaySpendSerializer},
+    )
+    def get(self, request: Request, gateway_id: str) -> Response:
+        gateway = gateway_get(gateway_id=gateway_id)
+        query = validated_query(request)
+        spend.spend_flush(gateway_ids=[str(gateway.pk)])
+        rows = spend.spend_rows(
+            gateway_id=gateway.pk, since=query.get("from"), until=query.get("to")
+        )
+        return Response(
+            {
+                "gateway_id": str(gateway.pk),
+                "group_by": query["group_by"],
+                "total": spend.spend_total(rows),
+                "spend": spend.spend_grouped(rows, query["group_by"]),
+            }
+        )
