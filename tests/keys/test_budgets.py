@@ -94,7 +94,7 @@ def priced(transactional_db, api, mock):
 
 def new_key(api, gateway_id: str, **fields) -> tuple[str, str]:
     response = api.post(
-        f"/api/v1/gateways/{gateway_id}/keys", {"name": "budgeted", **fields}, format="json"
+        f"/api/v1/gateways/{gateway_id}/keys", {"name": "budgeted"} | fields, format="json"
     )
     assert response.status_code == 201, response.json()
     return response.json()["id"], response.json()["key"]
@@ -231,3 +231,41 @@ def test_the_spend_query_is_validated_at_the_edge(api, priced):
         response = api.get(base, query)
         assert response.status_code == 400, query
         assert field in response.json()["fields"]
+
+
+def test_the_monitoring_page_shows_spend_by_key_and_model(api, proxy_client, priced, admin_client):
+    _, key = new_key(api, priced.id, name="team-a")
+    assert chat(proxy_client, key).status_code == 200
+    page = admin_client.get(f"/admin/monitoring/{priced.id}/").content.decode()
+    by_key = page[page.index('id="spend-by-key"') :]
+    assert "team-a" in by_key[: by_key.index("</table>")]
+    by_model = page[page.index('id="spend-by-model"') :]
+    assert f'<td>{MODEL}</td><td class="num">1</td><td class="num">${COST:.4f}</td>' in by_model
+
+
+def test_the_django_admin_edits_scopes_and_budgets_as_the_api_validates_them(
+    api, priced, admin_client
+):
+    key_id, _ = new_key(api, priced.id)
+    url = f"/admin/keys/apikey/{key_id}/change/"
+    form = {
+        "gateway": priced.id,
+        "name": "edited",
+        "policies": json.dumps([priced.rule["id"]]),
+        "allowed_models": json.dumps(["gpt-*"]),
+        "max_budget_usd": "2.5",
+        "budget_duration": "1mo",
+    }
+    assert admin_client.post(url, form).status_code == 302
+    saved = api.get(f"/api/v1/gateways/{priced.id}/keys/{key_id}").json()
+    assert saved["policies"] == [priced.rule["id"]]
+    assert (saved["allowed_models"], saved["max_budget_usd"]) == (["gpt-*"], 2.5)
+    for field, value in (
+        ("policies", json.dumps([str(uuid.uuid4())])),
+        ("budget_duration", "monthly"),
+        ("allowed_models", json.dumps([" x"])),
+    ):
+        refused = admin_client.post(url, {**form, field: value})
+        assert refused.status_code == 200  # the form again, with the error
+        assert refused.context["adminform"].form.errors[field], field
+    assert admin_client.get("/admin/keys/spend/").status_code == 200
