@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -20,6 +20,7 @@ from gateway_project.pagination import (
     LenientFormatNegotiation,
     trustgate_pagination,
 )
+from gateway_project.schema import ValidationErrorSerializer
 from gateway_project.serializers import StrictSerializer
 from gateways.models import Gateway
 from gateways.selectors import gateway_get
@@ -36,6 +37,7 @@ from keys.serializers import (
     SpendQuerySerializer,
 )
 
+BAD_QUERY = OpenApiResponse(ValidationErrorSerializer, description="`fields` names each problem.")
 # TrustGate lists a gateway's keys whole, as `{"api_keys": [...], "count": n}`.
 KeyPagination = trustgate_pagination("api_keys", fields=("count",), default_limit=MAX_PAGE_SIZE)
 
@@ -122,7 +124,7 @@ class ApiKeyViewSet(
         description="What the key spent (flushed first): its total and by model and day, over "
         "`from`..`to` (UTC days, inclusive); its budget's current window from Redis.",
         parameters=[SpendQuerySerializer],
-        responses={200: KeySpendSerializer},
+        responses={200: KeySpendSerializer, 400: BAD_QUERY},
     )
     @action(detail=True, methods=["get"])
     def spend(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -155,7 +157,9 @@ class ApiKeyViewSet(
 
 
 def validated_query(request: Request) -> dict[str, Any]:
-    serializer = SpendQuerySerializer(data=request.query_params.dict())
+    query = request.query_params.dict()
+    query.pop("format", None)  # DRF's own (?format=json)
+    serializer = SpendQuerySerializer(data=query)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
@@ -181,7 +185,7 @@ class GatewaySpendView(APIView):
         description="The gateway's LLM spend (flushed from Redis first) over `from`..`to` (UTC "
         "days, inclusive), grouped by key, model, provider or day.",
         parameters=[SpendQuerySerializer],
-        responses={200: GatewaySpendSerializer},
+        responses={200: GatewaySpendSerializer, 400: BAD_QUERY},
     )
     def get(self, request: Request, gateway_id: str) -> Response:
         gateway = gateway_get(gateway_id=gateway_id)
