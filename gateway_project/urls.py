@@ -14,7 +14,7 @@ from gateways.views import (
     ServiceViewSet,
     UpstreamViewSet,
 )
-from keys.views import ApiKeyViewSet, GatewaySpendView, PublicApiKeyViewSet
+from keys.views import ApiKeyViewSet, GatewaySpendView, IamApiKeyViewSet, PublicApiKeyViewSet
 from observability.views import metrics, monitoring_gateway, monitoring_overview
 
 router = SimpleRouter()
@@ -26,6 +26,7 @@ router.register(f"{nested}/services", ServiceViewSet, basename="service")
 router.register(f"{nested}/rules", RuleViewSet, basename="rule")
 router.register(f"{nested}/keys", ApiKeyViewSet, basename="api-key")
 router.register(f"{nested}/public-keys", PublicApiKeyViewSet, basename="public-api-key")
+router.register("iam/api-keys", IamApiKeyViewSet, basename="iam-api-key")  # TrustGate E2
 
 urlpatterns = [
     path("api/v1/plugins", PluginsView.as_view(), name="plugins"),

@@ -161,3 +161,37 @@ class KeySpendSerializer(serializers.Serializer):
     by_model = SpendGroupSerializer(many=True)
     by_day = SpendGroupSerializer(many=True)
     budget = BudgetStatusSerializer(allow_null=True)
+
+
+class IamApiKeySerializer(ApiKeySerializer):
+    """TrustGate E2's IAM key (`/api/v1/iam/api-keys`): its `subject` is the gateway it belongs
+    to (`subject_type` "gateway", the only type this gateway has)."""
+
+    not_supported_yet = frozenset()
+    subject_type = serializers.ChoiceField(choices=["gateway"], default="gateway")
+    subject = serializers.UUIDField(source="gateway_id")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "subject_type", "subject"]
+
+
+class IamApiKeyWithSecretSerializer(IamApiKeySerializer):
+    key = serializers.CharField(read_only=True)
+
+    class Meta(IamApiKeySerializer.Meta):
+        fields = [*IamApiKeySerializer.Meta.fields, "key"]
+
+
+class IamPublicApiKeySerializer(IamApiKeySerializer):
+    key = serializers.SerializerMethodField()
+
+    class Meta(IamApiKeySerializer.Meta):
+        fields = [*IamApiKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+    def get_key(self, api_key: ApiKey) -> str:
+        return f"{api_key.prefix}..."
+
+
+class SubjectQuerySerializer(StrictSerializer):
+    subject_id = serializers.UUIDField()

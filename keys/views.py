@@ -4,12 +4,14 @@ keys and gateways spent."""
 
 from __future__ import annotations
 
+import uuid
 from functools import cached_property
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,10 +33,14 @@ from keys.serializers import (
     ApiKeySerializer,
     ApiKeyWithSecretSerializer,
     GatewaySpendSerializer,
+    IamApiKeySerializer,
+    IamApiKeyWithSecretSerializer,
+    IamPublicApiKeySerializer,
     KeySpendSerializer,
     PoliciesSerializer,
     PublicApiKeySerializer,
     SpendQuerySerializer,
+    SubjectQuerySerializer,
 )
 
 BAD_QUERY = OpenApiResponse(ValidationErrorSerializer, description="`fields` names each problem.")
@@ -202,3 +208,79 @@ class GatewaySpendView(APIView):
                 "spend": spend.spend_grouped(rows, query["group_by"]),
             }
         )
+
+
+class IamApiKeyViewSet(
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """TrustGate E2's `/api/v1/iam/api-keys`: keys whose `subject` is their gateway."""
+
+    serializer_class = IamApiKeySerializer
+    lookup_url_kwarg = "key_id"
+    lookup_value_regex = "[0-9a-fA-F-]{36}"
+    renderer_classes = TRUSTGATE_RENDERERS
+    content_negotiation_class = LenientFormatNegotiation
+    queryset = ApiKey.objects.all()
+
+    def subject(self, gateway_id: Any) -> Gateway:
+        """The gateway a body names as `subject` (400 naming it when it is not one)."""
+        try:
+            return Gateway.objects.get(pk=uuid.UUID(str(gateway_id)))
+        except (ValueError, Gateway.DoesNotExist) as exc:
+            raise ValidationError({"subject": ["No such gateway."]}) from exc
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        if self.kwargs.get("key_id"):
+            context["gateway"] = self.get_object().gateway
+        return context
+
+    @extend_schema(
+        description="Create a key of the gateway named by `subject`; the plain `key` is in "
+        "this response only.",
+        responses={201: IamApiKeyWithSecretSerializer},
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = request.data if isinstance(request.data, dict) else {}
+        gateway = self.subject(body.get("subject"))
+        serializer = IamApiKeySerializer(
+            data=request.data, context={**super().get_serializer_context(), "gateway": gateway}
+        )
+        serializer.is_valid(raise_exception=True)
+        fields = {
+            name: value
+            for name, value in serializer.validated_data.items()
+            if name not in ("subject_type", "gateway_id")
+        }
+        api_key, secret = services.api_key_create(gateway=gateway, **fields)
+        api_key.key = secret
+        return Response(IamApiKeyWithSecretSerializer(api_key).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        description="The keys of a subject (gateway); each `key` shows only its prefix.",
+        parameters=[SubjectQuerySerializer],
+        responses={200: IamPublicApiKeySerializer(many=True)},
+    )
+    @action(detail=False, methods=["get"])
+    def public(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        query = SubjectQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        keys = selectors.api_key_list(gateway_id=query.validated_data["subject_id"])
+        return Response(IamPublicApiKeySerializer(keys, many=True).data)
+
+    @extend_schema(
+        description="Set the rules the key may use; [] allows all.",
+        request=PoliciesSerializer,
+    )
+    @action(detail=True, methods=["put"])
+    def policies(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        api_key = self.get_object()
+        serializer = PoliciesSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        services.api_key_update(api_key=api_key, **serializer.validated_data)
+        return Response(IamApiKeySerializer(api_key).data)
+
+    def perform_destroy(self, instance: ApiKey) -> None:
+        services.api_key_revoke(api_key=instance)

@@ -5,6 +5,7 @@ and URL paths included; `GET /v1/models` lists only what the key may use)."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import openai
 import pytest
@@ -94,6 +95,55 @@ def test_a_key_with_policies_may_use_only_their_rules(api, proxy_client, two_rul
     assert response.status_code == 200, response.json()
     assert sorted(response.json()["policies"]) == sorted([routed.rule["id"], other["id"]])
     assert get("/b/x").status_code == 200
+
+
+def test_trustgate_e2_iam_keys_scoped_to_rules(api, proxy_client, two_rules):
+    routed, other = two_rules
+    created_key = api.post(
+        "/api/v1/iam/api-keys",
+        {
+            "name": "e2",
+            "expires_at": "2099-12-31T23:59:59Z",
+            "subject_type": "gateway",
+            "subject": routed.id,
+            "policies": [routed.rule["id"]],
+        },
+        format="json",
+    )
+    assert created_key.status_code == 201, created_key.json()
+    body = created_key.json()
+    assert (body["subject_type"], body["subject"], body["gateway_id"]) == (
+        "gateway",
+        routed.id,
+        routed.id,
+    )
+    assert body["policies"] == [routed.rule["id"]]
+
+    def get(path: str):
+        return proxy_client.get(path, HTTP_HOST="e2.localhost", HTTP_X_TG_API_KEY=body["key"])
+
+    assert get("/a/x").status_code == 200
+    assert get("/b/x").status_code == 401
+    assert get("/b/x").json() == {"error": "unauthorized"}
+    url = f"/api/v1/iam/api-keys/{body['id']}"
+    assert api.get(url).json()["policies"] == [routed.rule["id"]]
+    listed = api.get("/api/v1/iam/api-keys/public", {"subject_id": routed.id}).json()
+    assert body["id"] in [key["id"] for key in listed]
+    assert all(key["key"].endswith("...") for key in listed)
+    widened = api.put(f"{url}/policies", {"policies": [other["id"]]}, format="json")
+    assert widened.status_code == 200, widened.json()
+    assert get("/b/x").status_code == 200
+    assert get("/a/x").status_code == 401
+    for payload, field in (
+        ({"name": "x", "subject": routed.id, "subject_type": "engine"}, "subject_type"),
+        ({"name": "x", "subject": "nope"}, "subject"),
+        ({"name": "x", "subject": routed.id, "policies": [str(uuid.uuid4())]}, "policies"),
+    ):
+        refused = api.post("/api/v1/iam/api-keys", payload, format="json")
+        assert refused.status_code == 400, payload
+        assert field in refused.json()["fields"]
+    assert api.delete(url).status_code == 204
+    assert get("/a/x").json() == {"error": "invalid API key"}
 
 
 def test_policies_naming_another_gateways_rule_are_400(api, two_rules):
