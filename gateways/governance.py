@@ -94,6 +94,9 @@ class ModelPatternsField(serializers.ListField):
             **kwargs,
         )
 
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        return super().run_validation([] if data is None else data)  # an emptied admin field
+
     def to_internal_value(self, data: Any) -> list[str]:
         patterns = super().to_internal_value(data)
         for pattern in patterns:
