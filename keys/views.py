@@ -222,6 +222,7 @@ class IamApiKeyViewSet(
     lookup_value_regex = "[0-9a-fA-F-]{36}"
     renderer_classes = TRUSTGATE_RENDERERS
     content_negotiation_class = LenientFormatNegotiation
+    pagination_class = None  # E2 lists a subject's keys whole
     queryset = ApiKey.objects.all()
 
     def subject(self, gateway_id: Any) -> Gateway:
@@ -261,11 +262,13 @@ class IamApiKeyViewSet(
     @extend_schema(
         description="The keys of a subject (gateway); each `key` shows only its prefix.",
         parameters=[SubjectQuerySerializer],
-        responses={200: IamPublicApiKeySerializer(many=True)},
+        responses={200: IamPublicApiKeySerializer(many=True), 400: BAD_QUERY},
     )
     @action(detail=False, methods=["get"])
     def public(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        query = SubjectQuerySerializer(data=request.query_params.dict())
+        data = request.query_params.dict()
+        data.pop("format", None)  # DRF's own (?format=json)
+        query = SubjectQuerySerializer(data=data)
         query.is_valid(raise_exception=True)
         keys = selectors.api_key_list(gateway_id=query.validated_data["subject_id"])
         return Response(IamPublicApiKeySerializer(keys, many=True).data)
