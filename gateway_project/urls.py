@@ -14,7 +14,7 @@ from gateways.views import (
     ServiceViewSet,
     UpstreamViewSet,
 )
-from keys.views import ApiKeyViewSet, PublicApiKeyViewSet
+from keys.views import ApiKeyViewSet, GatewaySpendView, IamApiKeyViewSet, PublicApiKeyViewSet
 from observability.views import metrics, monitoring_gateway, monitoring_overview
 
 router = SimpleRouter()
@@ -26,12 +26,14 @@ router.register(f"{nested}/services", ServiceViewSet, basename="service")
 router.register(f"{nested}/rules", RuleViewSet, basename="rule")
 router.register(f"{nested}/keys", ApiKeyViewSet, basename="api-key")
 router.register(f"{nested}/public-keys", PublicApiKeyViewSet, basename="public-api-key")
+router.register("iam/api-keys", IamApiKeyViewSet, basename="iam-api-key")  # TrustGate E2
 
 urlpatterns = [
     path("api/v1/plugins", PluginsView.as_view(), name="plugins"),
     path("api/v1/version", VersionView.as_view(), name="version"),
     path("api/v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/v1/gateways/<uuid:gateway_id>/spend", GatewaySpendView.as_view(), name="spend"),
     path("api/v1/", include(router.urls)),
     path("metrics", metrics, name="metrics"),
     path("admin/monitoring/", admin.site.admin_view(monitoring_overview), name="monitoring"),

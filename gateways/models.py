@@ -7,6 +7,8 @@ import uuid
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
+from gateways.governance import validate_budget_duration, validate_model_patterns
+
 DNS_LABEL = RegexValidator(
     r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
     "Enter a valid DNS label: lower-case letters, digits and hyphens, 1-63 characters, "
@@ -38,6 +40,13 @@ class Gateway(TimestampedModel):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     security_config = models.JSONField(default=dict, blank=True)
     telemetry = models.JSONField(default=dict, blank=True)  # gateways.telemetry validates it
+    allowed_models = models.JSONField(
+        default=list, blank=True, validators=[validate_model_patterns]
+    )  # names and * globs; empty: all
+    max_budget_usd = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    budget_duration = models.CharField(  # "": never resets
+        max_length=16, blank=True, default="", validators=[validate_budget_duration]
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -123,6 +132,9 @@ class Rule(TimestampedModel):
     retry_attempts = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(10)])
     active = models.BooleanField(default=True)
     public = models.BooleanField(default=False)
+    allowed_models = models.JSONField(
+        default=list, blank=True, validators=[validate_model_patterns]
+    )  # names and * globs; empty: all
 
     class Meta:
         ordering = ["created_at"]

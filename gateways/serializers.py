@@ -11,6 +11,7 @@ from gateway_project.fields import HeadersField, HostField
 from gateway_project.serializers import StrictModelSerializer
 from gateway_project.upstream_deny import refuse_denied_address
 from gateways.egress import ClientTLSSerializer, ProxyConfigSerializer, restore_masked_egress
+from gateways.governance import BudgetDurationField, ModelPatternsField, budget_field
 from gateways.models import DNS_LABEL, Gateway, Rule, Service, Upstream
 from gateways.paths import HTTP_METHODS, compile_path_pattern
 from gateways.security import SecurityConfigSerializer
@@ -39,6 +40,9 @@ class GatewaySerializer(StrictModelSerializer):
     required_plugins = PluginChainField()
     security_config = SecurityConfigSerializer(required=False)
     telemetry = TelemetrySerializer(required=False)
+    allowed_models = ModelPatternsField()
+    max_budget_usd = budget_field()
+    budget_duration = BudgetDurationField()
     not_supported_yet = frozenset({"client_tls", "session_config"})
 
     class Meta:
@@ -51,6 +55,9 @@ class GatewaySerializer(StrictModelSerializer):
             "required_plugins",
             "security_config",
             "telemetry",
+            "allowed_models",
+            "max_budget_usd",
+            "budget_duration",
             "created_at",
             "updated_at",
         ]
@@ -237,6 +244,7 @@ class RuleSerializer(GatewayChildSerializer):
     headers = HeadersField(required=False)
     plugin_chain = PluginChainField()
     retry_attempts = serializers.IntegerField(required=False, min_value=0, max_value=10)
+    allowed_models = ModelPatternsField()
     not_supported_yet = frozenset({"type", "trustlens", "session_config"})
 
     class Meta:
@@ -255,6 +263,7 @@ class RuleSerializer(GatewayChildSerializer):
             "plugin_chain",
             "active",
             "public",
+            "allowed_models",
             "created_at",
             "updated_at",
         ]

@@ -10,22 +10,31 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from gateways.governance import ALL_MODELS, ModelPatterns, compile_model_patterns
+from keys.budgets import Budget
 from keys.models import AdminToken, ApiKey
 from keys.secrets import digests_match, hash_secret
 
 
 @dataclass(frozen=True)
 class VerifiedKey:
-    """What the proxy keeps of an API key: never the secret, only its digest and validity."""
+    """What the proxy keeps of an API key: never the secret, only its digest and validity, the
+    rules it may use (`policies`, empty: all), its models and its budget."""
 
     id: str
     name: str
     key_hash: str
     expires_at: datetime | None
     allowed_tools: tuple[str, ...] | None = None  # MCP tools (names and globs); None: all
+    policies: frozenset[str] = frozenset()
+    models: ModelPatterns = ALL_MODELS
+    budget: Budget | None = None
 
     def is_valid(self, now: datetime | None = None) -> bool:
         return self.expires_at is None or self.expires_at > (now or timezone.now())
+
+    def may_use(self, rule_id: str) -> bool:
+        return not self.policies or rule_id in self.policies
 
 
 def api_key_list(*, gateway_id: str) -> QuerySet[ApiKey]:
@@ -34,16 +43,20 @@ def api_key_list(*, gateway_id: str) -> QuerySet[ApiKey]:
 
 def verified_keys_of_gateway(*, gateway_id: str) -> dict[str, VerifiedKey]:
     """Digest → key, for the gateway's compiled snapshot."""
-    return {
-        key.key_hash: VerifiedKey(
-            str(key.id),
-            key.name,
-            key.key_hash,
-            key.expires_at,
-            None if key.allowed_tools is None else tuple(key.allowed_tools),
-        )
-        for key in ApiKey.objects.filter(gateway_id=gateway_id)
-    }
+    return {key.key_hash: verified_key(key) for key in ApiKey.objects.filter(gateway_id=gateway_id)}
+
+
+def verified_key(key: ApiKey) -> VerifiedKey:
+    return VerifiedKey(
+        str(key.id),
+        key.name,
+        key.key_hash,
+        key.expires_at,
+        policies=frozenset(str(rule_id) for rule_id in key.policies or ()),
+        models=compile_model_patterns(key.allowed_models or ()),
+        budget=Budget.of(f"key:{key.id}", key.max_budget_usd, key.budget_duration),
+        allowed_tools=None if key.allowed_tools is None else tuple(key.allowed_tools),
+    )
 
 
 def api_key_verify(*, keys: Mapping[str, VerifiedKey], presented: str) -> VerifiedKey | None:

@@ -24,16 +24,24 @@ def api_key_assign_secret(*, api_key: ApiKey) -> str:
 
 @transaction.atomic
 def api_key_create(
-    *,
-    gateway: Gateway,
-    name: str,
-    expires_at: datetime | None = None,
-    allowed_tools: list[str] | None = None,
+    *, gateway: Gateway, name: str, expires_at: datetime | None = None, **scopes: Any
 ) -> tuple[ApiKey, str]:
-    api_key = ApiKey(gateway=gateway, name=name, expires_at=expires_at, allowed_tools=allowed_tools)
+    """A new key; `scopes` are its policies, allowed_models, max_budget_usd, budget_duration,
+    allowed_tools."""
+    api_key = ApiKey(gateway=gateway, name=name, expires_at=expires_at, **scopes)
     secret = api_key_assign_secret(api_key=api_key)
     api_key.save()
     return api_key, secret
+
+
+@transaction.atomic
+def api_key_update(*, api_key: ApiKey, **fields: Any) -> ApiKey:
+    """Change a key's name, expiry, rule, model and tool scopes or budget (validated by the
+    caller); the proxy sees the change at once (the gateway's version is bumped)."""
+    for name, value in fields.items():
+        setattr(api_key, name, value)
+    api_key.save(update_fields=list(fields) or None)
+    return api_key
 
 
 @transaction.atomic
@@ -43,15 +51,6 @@ def api_key_rotate(*, api_key: ApiKey) -> tuple[ApiKey, str]:
     api_key.rotated_at = timezone.now()
     api_key.save(update_fields=["prefix", "key_hash", "rotated_at"])
     return api_key, secret
-
-
-@transaction.atomic
-def api_key_update(*, api_key: ApiKey, **fields: Any) -> ApiKey:
-    """Change a key's name, expiry or allowed tools; the proxy sees it on the next request."""
-    for name, value in fields.items():
-        setattr(api_key, name, value)
-    api_key.save(update_fields=list(fields))
-    return api_key
 
 
 def api_key_revoke(*, api_key: ApiKey) -> None:

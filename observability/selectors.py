@@ -1,11 +1,15 @@
-"""Reads for the monitoring page: the last hour of rollups, per gateway and for all of them."""
+"""Reads for the monitoring page: the last hour of rollups, per gateway and for all of them, and
+a gateway's spend by key and model."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 from gateways.models import Gateway, Rule
+from keys.models import ApiKey
+from keys.spend import spend_flush, spend_grouped, spend_rows
 from observability.rollups import (
     LATENCY_BOUNDS_MS,
     gateway_key,
@@ -122,3 +126,23 @@ def _top_rules(gateway: Gateway, totals: dict[str, float]) -> list[dict[str, Any
         }
         for rule_id, count in counts
     ]
+
+
+SPEND_DAYS = 30
+
+
+def gateway_spend(gateway: Gateway, today: date) -> dict[str, list[dict[str, Any]]]:
+    """The gateway's LLM spend of the last SPEND_DAYS days by key (named) and by model, flushed
+    from Redis first."""
+    spend_flush(gateway_ids=[str(gateway.pk)])
+    rows = spend_rows(gateway_id=gateway.pk, since=today - timedelta(days=SPEND_DAYS - 1))
+    by_key = spend_grouped(rows, "key")
+    names = dict(
+        ApiKey.objects.filter(id__in=[row["key"] for row in by_key if row["key"]]).values_list(
+            "id", "name"
+        )
+    )
+    names = {str(key_id): name for key_id, name in names.items()}
+    for row in by_key:
+        row["name"] = names.get(row["key"], "(public rules)" if not row["key"] else "(revoked)")
+    return {"by_key": by_key, "by_model": spend_grouped(rows, "model")}

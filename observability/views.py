@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 
 import redis
 from django.contrib import admin
@@ -14,7 +15,7 @@ from gateways.models import Gateway
 from observability import charts
 from observability.metrics import metrics_response
 from observability.rollups import STATUS_CLASSES
-from observability.selectors import gateway_hour, overview
+from observability.selectors import SPEND_DAYS, gateway_hour, gateway_spend, overview
 
 REFRESH_SECONDS = 15
 
@@ -61,11 +62,12 @@ def monitoring_overview(request: HttpRequest) -> HttpResponse:
 
 
 def monitoring_gateway(request: HttpRequest, gateway_id: uuid.UUID) -> HttpResponse:
-    """One gateway's last hour by minute."""
+    """One gateway's last hour by minute, and its spend by key and model."""
     gateway = get_object_or_404(Gateway, pk=gateway_id)
     title = f"Monitoring: {gateway.name}"
     try:
         hour = gateway_hour(gateway, time.time())
+        spend = gateway_spend(gateway, datetime.now(UTC).date())
     except redis.RedisError:
         return _page(
             request, "observability/gateway.html", title, gateway=gateway, unavailable=True
@@ -77,6 +79,8 @@ def monitoring_gateway(request: HttpRequest, gateway_id: uuid.UUID) -> HttpRespo
         title,
         gateway=gateway,
         hour=hour,
+        spend=spend,
+        spend_days=SPEND_DAYS,
         totals=hour.totals,
         status_totals=[
             (name, int(hour.totals.get(name, 0)), charts.COLORS[name]) for name in STATUS_CLASSES

@@ -19,7 +19,7 @@ from gateway_project.request_body import (
     read_limited,
 )
 from keys.secrets import hash_secret
-from keys.selectors import api_key_verify
+from keys.selectors import VerifiedKey, api_key_verify
 from plugins.pipeline import PRE_AUTH
 from plugins.sdk.context import RequestContext
 from proxy.matching import MethodNotAllowed, RouteMatch, match_route
@@ -118,8 +118,9 @@ def take_presented_key(snapshot: GatewaySnapshot, headers: CaseInsensitiveDict) 
 
 def authenticate(
     snapshot: GatewaySnapshot, route: Route, headers: CaseInsensitiveDict
-) -> str | None:
-    """The verified API key id (None on public rules); key headers never go upstream."""
+) -> VerifiedKey | None:
+    """The verified API key (None on public rules), if it may use the rule (its policies);
+    key headers never go upstream."""
     secret = take_presented_key(snapshot, headers)
     if route.public:
         return None
@@ -128,7 +129,9 @@ def authenticate(
     key = api_key_verify(keys=snapshot.keys, presented=secret)
     if key is None:
         raise ProxyError(401, "invalid API key")
-    return key.id
+    if not key.may_use(route.id):  # TrustGate E2: a rule outside the key's policies
+        raise ProxyError(401, "unauthorized")
+    return key
 
 
 def read_body(request: HttpRequest, headers: CaseInsensitiveDict) -> bytes:

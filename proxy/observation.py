@@ -14,6 +14,7 @@ from django.http import HttpResponse
 from observability.metrics import pending
 from observability.observe import RequestRecord, observe
 from plugins.sdk.context import RequestContext
+from proxy.governance import settle
 from proxy.streaming import UpstreamBody
 from proxy.upstream import UpstreamResult
 
@@ -50,6 +51,7 @@ def _stream_ended(
 
 
 def _finish(record: RequestRecord, context: RequestContext | None) -> None:
+    settle(context, answered=bool(record.target_key), status=record.status)  # budgets, spend
     if context is not None:  # read last: post_response may have added the LLM usage
         record.api_key_id, record.llm = context.api_key_id, context.llm
     if record.trace is not None:

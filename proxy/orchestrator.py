@@ -19,6 +19,7 @@ from plugins.sdk.streams.channels import StreamCut
 from plugins.sdk.streams.events import error_events
 from plugins.sdk.streams.rewriter import StreamRewriter, cut_chunks, stream_rewriter
 from proxy.client_ip import client_ip
+from proxy.governance import admit
 from proxy.host_guard import guard, with_headers
 from proxy.inbound import (
     ProxyError,
@@ -92,11 +93,13 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         record.verdicts, record.findings = context.verdicts, context.findings
         if preflight is not None and chain.has(PRE_AUTH):
             run_stage(chain, PRE_AUTH, context)  # cors answers the preflight (no key needed)
-        context.api_key_id = authenticate(snapshot, match.route, context.headers)
+        key = authenticate(snapshot, match.route, context.headers)  # and its rules
+        context.api_key_id = key.id if key is not None else None
         context.body = read_body(request, context.headers)  # decoded: the body of record
         record.bytes_in = len(context.body)
         websocket = asks_for_websocket(request.headers)
         llm = None if websocket else open_exchange(match.route.llm, context)  # provider targets
+        admit(snapshot, match.route, key, llm, context)  # allowed models, budgets reserved
         mcp = open_mcp_call(match.route.mcp, match, snapshot.tools_of_keys, context)
         run_stage(chain, "pre_request", context)
         if mcp is not None:

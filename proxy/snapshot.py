@@ -10,10 +10,12 @@ from typing import Any
 
 from django.db import connection
 
+from gateways.governance import ALL_MODELS, ModelPatterns, compile_model_patterns
 from gateways.models import ConfigVersion, Gateway, Rule, Service
 from gateways.paths import PathPattern, compile_path_pattern
 from gateways.providers import PROVIDERS, provider_base_url
 from gateways.versions import DIRECTORY, versions_of
+from keys.budgets import Budget
 from keys.selectors import VerifiedKey, verified_keys_of_gateway
 from observability.tracing.config import Telemetry, telemetry_of
 from plugins.models import PluginConfig
@@ -51,6 +53,7 @@ class Route:
     llm: LLMRoute | None = None  # set when the rule's targets are LLM providers
     websocket: WebSocketSettings = WebSocketSettings()  # its upstream's websocket_config
     mcp: McpRoute | None = None  # set when the rule's targets are MCP servers
+    models: ModelPatterns = ALL_MODELS  # the rule's model allow-list
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class GatewaySnapshot:
     security: SecurityPolicy | None = None  # the gateway's security_config
     telemetry: Telemetry | None = None  # the gateway's own; None: the environment's tracing
     tools_of_keys: Mapping[str, tuple[str, ...] | None] = field(default_factory=dict)  # by key
+    models: ModelPatterns = ALL_MODELS  # the gateway's model allow-list
+    budget: Budget | None = None  # the gateway's dollar budget
 
 
 def _plugin_specs(configs: list[PluginConfig]) -> list[PluginSpec]:
@@ -187,6 +192,7 @@ def _route(rule: Rule, gateway_specs: list[PluginSpec]) -> Route:
         llm=llm_route(balancer.targets, stored) if stored else None,
         websocket=websocket_settings(upstream.websocket_config if upstream else None),
         mcp=mcp_route(balancer.targets, stored),
+        models=compile_model_patterns(rule.allowed_models or ()),
     )
 
 
@@ -218,6 +224,8 @@ def build_snapshot(subdomain: str) -> GatewaySnapshot | None:
         tools_of_keys={key.id: key.allowed_tools for key in keys.values()},
         security=security_policy(gateway.security_config),
         telemetry=telemetry_of(gateway.telemetry),
+        models=compile_model_patterns(gateway.allowed_models or ()),
+        budget=Budget.of(f"gateway:{gateway.id}", gateway.max_budget_usd, gateway.budget_duration),
     )
 
 

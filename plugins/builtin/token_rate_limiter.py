@@ -18,18 +18,16 @@ from rest_framework import serializers
 
 from gateway_project.durations import parse_duration_ms
 from gateway_project.fields import DurationField, HeaderNameField
-from gateway_project.json_strings import iter_strings
 from gateway_project.serializers import StrictSerializer
 from plugins.base import PluginSettingsSerializer
 from plugins.builtin.redis_script import RedisScriptPlugin
 from plugins.configs import Config
 from plugins.sdk.cache import HIT
 from plugins.sdk.context import Finding, PluginRejection, RequestContext, ResponseContext
-from plugins.sdk.llm_content import message_texts
+from plugins.sdk.llm_content import completion_limit, positive_int, prompt_tokens_estimate
 
 logger = logging.getLogger(__name__)
 
-PROMPT_KEYS = ("messages", "system", "prompt", "input")
 TRUSTGATE_UNITS = {"second": "1s", "minute": "1m", "hour": "1h", "day": "1d"}
 TRUSTGATE_KEYS = ("identifier_header", "window")
 
@@ -107,35 +105,14 @@ def from_trustgate(data: dict[str, Any]) -> dict[str, Any]:
     return converted
 
 
-def prompt_length(body: dict[str, Any]) -> int:
-    """Characters of prompt text: the request's messages, system prompt and input (the shared
-    extractor's texts), and a completions `prompt` (a string or a list of them)."""
-    texts = sum(len(item.text) for item in message_texts(body))
-    return texts + sum(len(text) for text in iter_strings(body.get("prompt")))
-
-
-def _positive_int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
 def estimate_tokens(request: RequestContext, default_max_tokens: int) -> int:
     """Completion budget (max_tokens, max_completion_tokens, the Responses API's
     max_output_tokens, else the default; once per answer asked for, `n`) plus the prompt at ~4
     characters a token (its text when the JSON names it, else the whole body)."""
     body = request.json_body()
-    if not isinstance(body, dict):
-        return default_max_tokens + math.ceil(len(request.body) / 4)
-    completion = (
-        _positive_int(body.get("max_tokens"))
-        or _positive_int(body.get("max_completion_tokens"))
-        or _positive_int(body.get("max_output_tokens"))
-        or default_max_tokens
-    ) * (_positive_int(body.get("n")) or 1)
-    if any(key in body for key in PROMPT_KEYS):
-        prompt_chars = prompt_length(body)
-    else:
-        prompt_chars = len(request.body)
-    return completion + math.ceil(prompt_chars / 4)
+    answers = (positive_int(body.get("n")) or 1) if isinstance(body, dict) else 1
+    completion = (completion_limit(body) or default_max_tokens) * answers
+    return completion + prompt_tokens_estimate(body, len(request.body))
 
 
 @dataclass

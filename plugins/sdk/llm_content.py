@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from gateway_project.json_strings import located_strings
+from gateway_project.json_strings import iter_strings, located_strings
 
 TEXT_PART_TYPES = frozenset({"text", "input_text", "output_text"})
+PROMPT_KEYS = ("messages", "system", "prompt", "input")
+COMPLETION_LIMITS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+CHARS_PER_TOKEN = 4
 
 
 @dataclass(frozen=True)
@@ -152,3 +156,34 @@ def _item_calls(item: dict[str, Any], path: tuple[str | int, ...]) -> Iterator[M
             where = (*path, "content", index, "input")
             for at, text in located_strings(part.get("input"), where):
                 yield MessageText(role, text, at)
+
+
+def prompt_length(body: dict[str, Any]) -> int:
+    """Characters of prompt text: the request's messages, system prompt and input (the shared
+    extractor's texts), and a completions `prompt` (a string or a list of them)."""
+    texts = sum(len(item.text) for item in message_texts(body))
+    return texts + sum(len(text) for text in iter_strings(body.get("prompt")))
+
+
+def prompt_tokens_estimate(body: Any, raw_length: int) -> int:
+    """The prompt at ~4 characters a token: its text when the JSON names it, else the whole
+    body (`raw_length` bytes)."""
+    if isinstance(body, dict) and any(key in body for key in PROMPT_KEYS):
+        return math.ceil(prompt_length(body) / CHARS_PER_TOKEN)
+    return math.ceil(raw_length / CHARS_PER_TOKEN)
+
+
+def positive_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def completion_limit(body: Any) -> int | None:
+    """The completion tokens a request allows itself (max_tokens, max_completion_tokens,
+    Responses' max_output_tokens, Gemini's generationConfig.maxOutputTokens), else None."""
+    if not isinstance(body, dict):
+        return None
+    for key in COMPLETION_LIMITS:
+        if limit := positive_int(body.get(key)):
+            return limit
+    config = body.get("generationConfig")
+    return positive_int(config.get("maxOutputTokens")) if isinstance(config, dict) else None

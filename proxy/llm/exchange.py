@@ -4,7 +4,7 @@ the only writer of which provider and model answer, of the tokens used and of th
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -81,12 +81,13 @@ class LLMExchange:
         self.target: Target | None = None  # the target of the latest attempt
         self.translation: tuple[Adapter, Call] | None = None  # when its answer is translated
         self.turn: ResponsesTurn | None = None  # a Responses request
+        self.allowed: Callable[[str], None] | None = None  # refuses a model outside the key's
 
     def own_answer(self, context: RequestContext) -> HttpResponse | None:
         """The answer of an endpoint the gateway serves itself (the model list, stored
         responses); None for the others."""
         if self.endpoint == MODELS:
-            return models_response(self.route)
+            return models_response(self.route, self.allowed)
         return stored_answer(context) if self.endpoint == STORED else None
 
     def model_for(self, target: Target) -> str:
@@ -123,6 +124,8 @@ class LLMExchange:
                     target, options, self.call.model, context, outgoing
                 )
             return outgoing
+        if self.allowed is not None:
+            self.allowed(self.call.model)  # the model sent, a fallback target's default too
         adapter = adapter_for(target.provider, options, self.endpoint)
         body = checked_body(self.endpoint, context.json_body())  # plugins may have rewritten it
         if self.endpoint == CHAT:

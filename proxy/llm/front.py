@@ -3,6 +3,8 @@ request is, whether its body is a request of that endpoint, the model list it an
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpResponse
@@ -140,6 +142,19 @@ def refuse_unknown_model(route: LLMRoute, model: str) -> None:
         raise ProxyError(400, message, param="model", code="model_not_found")
 
 
-def models_response(route: LLMRoute) -> HttpResponse:
-    """GET .../models: the models of the rule's targets, in OpenAI's list shape."""
-    return HttpResponse(route.models_answer, content_type="application/json")
+def models_response(route: LLMRoute, allowed: Callable[[str], None] | None = None) -> HttpResponse:
+    """GET .../models: the models of the rule's targets, in OpenAI's list shape; only those
+    `allowed` lets through (it raises for the others) when the key's models are limited."""
+    if allowed is None:
+        return HttpResponse(route.models_answer, content_type="application/json")
+    listing = json.loads(route.models_answer)
+    listing["data"] = [entry for entry in listing["data"] if permitted(allowed, entry["id"])]
+    return HttpResponse(json.dumps(listing), content_type="application/json")
+
+
+def permitted(allowed: Callable[[str], None], model: str) -> bool:
+    try:
+        allowed(model)
+    except ProxyError:
+        return False
+    return True

@@ -196,6 +196,7 @@ def test_create_rule_returns_it_with_upper_cased_methods(api, gateway):
         "plugin_chain",
         "active",
         "public",
+        "allowed_models",
         "created_at",
         "updated_at",
     }

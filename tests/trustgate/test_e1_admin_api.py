@@ -93,7 +93,7 @@ def test_version_needs_admin_credentials(anonymous_api):
             "retries",
         ),
         ("keys", {"name": "k", "subject_type": "gateway"}, "subject_type"),
-        ("keys", {"name": "k", "policies": []}, "policies"),
+        ("keys", {"name": "k", "subject": "00000000-0000-0000-0000-000000000000"}, "subject"),
     ],
 )
 def test_trustgate_fields_not_implemented_say_so(api, gateway, kind, payload, field):
