@@ -18,8 +18,10 @@ from keys.selectors import VerifiedKey, verified_keys_of_gateway
 from plugins.models import PluginConfig
 from plugins.pipeline import CompiledChain, PluginSpec, compile_chain
 from proxy.balancer import Balancer, Target
+from proxy.health import health_scope
 from proxy.llm.routes import LLMRoute, llm_route
 from proxy.llm.usage import Pricing
+from proxy.sessions import StickySessions
 from proxy.snapshot_cache import Entry, SnapshotCache
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class Route:
     read_timeout: float | None
     chain: CompiledChain
     llm: LLMRoute | None = None  # set when the rule's targets are LLM providers
+    sessions: StickySessions | None = None  # the rule's session_config, when enabled
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,8 @@ def _plugin_specs(configs: list[PluginConfig]) -> list[PluginSpec]:
     ]
 
 
-def _target(key: str, data: Mapping[str, Any], index: int = 0) -> Target:
+def target_of(key: str, data: Mapping[str, Any], index: int = 0) -> Target:
+    """A stored target (or an endpoint service's address) as the balancer routes to it."""
     provider = data.get("provider") or ""
     if provider:
         base_url = provider_base_url(provider, data.get("base_url"))
@@ -114,10 +118,10 @@ class BalancerRegistry:
                 f"upstream:{upstream.id}",
                 upstream.updated_at.isoformat(),
                 lambda: Balancer(
-                    [_target(f"{upstream.id}:{i}", t, i) for i, t in enumerate(upstream.targets)],
+                    [target_of(f"{upstream.id}:{i}", t, i) for i, t in enumerate(upstream.targets)],
                     upstream.algorithm,
                     upstream.health_checks or {},
-                    scope=f"{upstream.id}:{upstream.updated_at.timestamp():.6f}",
+                    scope=health_scope(upstream.id, upstream.updated_at),
                 ),
             )
         endpoint = {
@@ -132,7 +136,7 @@ class BalancerRegistry:
         return self._get(
             key,
             service.updated_at.isoformat(),
-            lambda: Balancer([_target(key, endpoint)], "round-robin", {}),
+            lambda: Balancer([target_of(key, endpoint)], "round-robin", {}),
         )
 
     def _get(self, key: str, stamp: str, build: Callable[[], Balancer]) -> Balancer:
@@ -157,7 +161,7 @@ def _route(rule: Rule, gateway_specs: list[PluginSpec]) -> Route:
         methods=frozenset(rule.methods),
         strip_path=rule.strip_path,
         preserve_host=rule.preserve_host,
-        retry_attempts=rule.retry_attempts,
+        retry_attempts=max(rule.retry_attempts, service.retries),
         public=rule.public,
         headers=dict(rule.headers or {}),
         balancer=balancer,
@@ -165,6 +169,7 @@ def _route(rule: Rule, gateway_specs: list[PluginSpec]) -> Route:
         read_timeout=service.read_timeout,
         chain=compile_chain([gateway_specs, _plugin_specs(list(rule.plugin_chain.all()))]),
         llm=llm_route(balancer.targets, stored) if stored else None,
+        sessions=StickySessions.of(rule.session_config),
     )
 
 
