@@ -100,8 +100,8 @@ class Balancer:
     """Orders targets per request: the lowest priority first, by the algorithm within it;
     targets cooling down go last, not away; targets failing their active probes are left out
     while another is left, and targets resting after a Retry-After come last of all. Health is
-    shared through Redis (see SharedHealth) when passive or active checks are on and there is
-    more than one target to choose from; so are the latencies of `least-latency`."""
+    shared through Redis (see SharedHealth) when there is more than one target to choose from;
+    so are the latencies of `least-latency`."""
 
     def __init__(
         self,
@@ -126,8 +126,7 @@ class Balancer:
         self.budget = RetryBudget()
         self.health: SharedHealth | None = None
         self._reported_down: frozenset[int] | None = None
-        passive = bool(health.get("passive", True))
-        if shared and (passive or health.get("path")):
+        if shared:  # a Retry-After rests a target whatever the checks (see SharedHealth)
             interval = float(health.get("interval", 10))
             self.health = SharedHealth(
                 scope,
@@ -135,7 +134,7 @@ class Balancer:
                 threshold=int(health.get("threshold", 3)),
                 window=interval,
                 cooldown=interval,
-                passive=passive,
+                passive=bool(health.get("passive", True)),
             )
         self.serves_llm = any(target.provider for target in self.targets)
 

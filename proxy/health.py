@@ -10,6 +10,8 @@ from pathlib import Path
 import redis
 
 from gateway_project.redis_client import redis_client
+from proxy import health_news
+from proxy.health_news import News
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +42,9 @@ class SharedHealth:
     until one passes (proxy.probes).
 
     Reading costs one MGET of the upstream's keys (one hash slot), at most every CACHE_SECONDS
-    per process; in between the last answer is used. Any Redis error counts as "all healthy":
-    health only orders targets, it never refuses a request.
+    per process; in between the last answer is used, unless news of a rest came (see
+    proxy.health_news). Any Redis error counts as "all healthy": health only orders targets,
+    it never refuses a request.
     """
 
     def __init__(
@@ -66,7 +69,10 @@ class SharedHealth:
         self._probed_down: frozenset[int] = frozenset()
         self._waits: dict[int, float] = {}
         self._fresh_until = 0.0
+        self._generation = News.generation
         self._script = None
+        self.scope = scope
+        health_news.listen()
 
     def down(self) -> frozenset[int]:
         """Indices of the targets cooling down or failing their probes (at most CACHE_SECONDS
@@ -87,19 +93,22 @@ class SharedHealth:
 
     def wait(self, index: int, seconds: float) -> None:
         """Target `index` asked for `seconds` of rest (Retry-After): no process calls it before
-        then (others see it within CACHE_SECONDS)."""
+        then (the others hear of it at once: proxy.health_news)."""
         until = time.time() + seconds
         self._waits = {**self._waits, index: until}
         try:
             redis_client().set(self.wait_keys[index], f"{until:.3f}", px=int(seconds * 1000))
         except redis.RedisError as exc:
             self._unavailable(time.monotonic(), exc)
+            return
+        health_news.publish(self.scope)
 
     def _read(self) -> None:
         now = time.monotonic()
-        if now < self._fresh_until:
+        if now < self._fresh_until and self._generation == News.generation:
             return
         self._fresh_until = now + CACHE_SECONDS  # set first: one reader at a time
+        self._generation = News.generation
         try:
             values = redis_client().mget(self.down_keys + self.wait_keys + self.probe_keys)
         except redis.RedisError as exc:

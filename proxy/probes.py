@@ -23,7 +23,8 @@ from proxy.snapshot import target_of
 
 logger = logging.getLogger(__name__)
 
-TICK = 0.5  # seconds between two looks at what is due
+TICK = 0.1  # seconds between two looks at what is due
+RELOAD_SECONDS = 1.0  # how often the upstreams with a health path are read again
 LEASE_SECONDS = 3.0  # a prober that stops renewing its lease hands over after this long
 PROBE_TIMEOUT = 5.0  # seconds a probe waits at most (less when the interval is shorter)
 # Renew the lease when this process holds it, or take it when nobody does; 1 when held.
@@ -55,6 +56,8 @@ class Prober:
     owner: str = field(default_factory=lambda: f"{os.getpid()}:{uuid.uuid4().hex}")
     due: dict[tuple[str, int], float] = field(default_factory=dict)
     failures: dict[tuple[str, int], int] = field(default_factory=dict)
+    upstreams: list[Upstream] = field(default_factory=list)
+    loaded_at: float = float("-inf")
 
     @property
     def lease_key(self) -> str:
@@ -68,9 +71,11 @@ class Prober:
         """Probe what is due; the number of probes sent."""
         sent = 0
         now = time.monotonic()
-        upstreams = list(Upstream.objects.filter(health_checks__has_key="path"))
-        close_old_connections()
-        for upstream in upstreams:
+        if now - self.loaded_at >= RELOAD_SECONDS:
+            self.upstreams = list(Upstream.objects.filter(health_checks__has_key="path"))
+            self.loaded_at = now
+            close_old_connections()
+        for upstream in self.upstreams:
             checks = upstream.health_checks
             scope = health_scope(upstream.id, upstream.updated_at)
             interval = float(checks.get("interval", 10))
