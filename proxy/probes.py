@@ -8,9 +8,9 @@ import socket
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import redis
 from django.db import close_old_connections
 from urllib3 import Retry, Timeout
 from urllib3.exceptions import HTTPError
@@ -24,6 +24,7 @@ from proxy.snapshot import target_of
 logger = logging.getLogger(__name__)
 
 TICK = 0.1  # seconds between two looks at what is due
+MAX_CONCURRENT = 32  # probes in flight at once (greenlets under gevent)
 RELOAD_SECONDS = 1.0  # how often the upstreams with a health path are read again
 LEASE_SECONDS = 3.0  # a prober that stops renewing its lease hands over after this long
 PROBE_TIMEOUT = 5.0  # seconds a probe waits at most (less when the interval is shorter)
@@ -68,13 +69,14 @@ class Prober:
         return bool(script(keys=[self.lease_key], args=[self.owner, int(LEASE_SECONDS * 1000)]))
 
     def run_once(self) -> int:
-        """Probe what is due; the number of probes sent."""
-        sent = 0
+        """Probe what is due, concurrently; the number of probes sent."""
         now = time.monotonic()
         if now - self.loaded_at >= RELOAD_SECONDS:
             self.upstreams = list(Upstream.objects.filter(health_checks__has_key="path"))
             self.loaded_at = now
             close_old_connections()
+            self._forget_others()
+        due = []
         for upstream in self.upstreams:
             checks = upstream.health_checks
             scope = health_scope(upstream.id, upstream.updated_at)
@@ -83,11 +85,20 @@ class Prober:
                 if now < self.due.get((scope, index), 0.0):
                     continue
                 self.due[(scope, index)] = now + interval
-                target = target_of(f"{upstream.id}:{index}", data, index)
-                passed = probe(target.base_url + checks["path"], checks, interval)
-                self._record(scope, index, passed, checks, interval)
-                sent += 1
-        return sent
+                url = target_of(f"{upstream.id}:{index}", data, index).base_url + checks["path"]
+                due.append((scope, index, url, checks, interval))
+        if due:
+            with ThreadPoolExecutor(max_workers=min(len(due), MAX_CONCURRENT)) as pool:
+                passed = list(pool.map(lambda job: probe(job[2], job[3], job[4]), due))
+            for (scope, index, _, checks, interval), result in zip(due, passed, strict=True):
+                self._record(scope, index, result, checks, interval)
+        return len(due)
+
+    def _forget_others(self) -> None:
+        """Drop the state of upstreams changed or gone (their scope is not read any more)."""
+        scopes = {health_scope(upstream.id, upstream.updated_at) for upstream in self.upstreams}
+        self.due = {key: at for key, at in self.due.items() if key[0] in scopes}
+        self.failures = {key: n for key, n in self.failures.items() if key[0] in scopes}
 
     def _record(self, scope: str, index: int, passed: bool, checks: dict, interval: float) -> None:
         key = probe_key(scope, index)
@@ -104,7 +115,7 @@ class Prober:
             try:
                 if self.holds_lease():
                     self.run_once()
-            except (redis.RedisError, Exception):  # the prober outlives any one failure
+            except Exception:  # Redis, the database, a target: the prober outlives any failure
                 logger.exception("health probes failed; trying again")
             time.sleep(TICK)
 

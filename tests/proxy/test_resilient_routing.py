@@ -313,3 +313,40 @@ def test_routing_settings_are_stored_and_shown(route, api):
         "header_name": "X-Session",
         "ttl": 600,
     }
+
+
+def test_routing_settings_are_in_the_openapi_schema(anonymous_api, db):
+    response = anonymous_api.get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    components = response.json()["components"]["schemas"]
+    health = components["HealthChecks"]["properties"]
+    assert {"path", "headers", "interval", "threshold", "passive"} <= set(health)
+    assert "retries" in components["Service"]["properties"]
+    assert {"enabled", "header_name", "body_param_name", "ttl"} <= set(
+        components["SessionConfig"]["properties"]
+    )
+    assert "least-latency" in json.dumps(components)
+
+
+def test_the_django_admin_validates_a_rule_session_config(route, admin_client):
+    from gateways.models import Rule
+
+    gateway = route()
+    rule = Rule.objects.get(pk=gateway.rule["id"])
+    data = {
+        "gateway": rule.gateway_id,
+        "service": rule.service_id,
+        "path": rule.path,
+        "methods": json.dumps(rule.methods),
+        "headers": "{}",
+        "retry_attempts": "0",
+        "session_config": json.dumps({"enabled": True}),
+        "active": "on",
+        "plugin_chain-TOTAL_FORMS": "0",
+        "plugin_chain-INITIAL_FORMS": "0",
+    }
+    page = admin_client.post(f"/admin/gateways/rule/{rule.pk}/change/", data)
+    assert b"A session needs header_name or body_param_name." in page.content
+    data["session_config"] = json.dumps({"enabled": True, "header_name": "X-Session"})
+    assert admin_client.post(f"/admin/gateways/rule/{rule.pk}/change/", data).status_code == 302
+    rule.refresh_from_db()
+    assert rule.session_config == {"enabled": True, "header_name": "X-Session", "ttl": 3600}
