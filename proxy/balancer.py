@@ -85,13 +85,15 @@ class Level:
         return [self.targets[i] for i in indices]
 
     def _two_choices(self, count: int) -> list[int]:
-        """Power of two choices: of two targets drawn at random, the one expected to answer
-        first; then the others, the expected fastest first."""
+        """Power of two choices: of two targets drawn at random (weight above 0), the one
+        expected to answer first; then the others, the expected fastest first."""
         estimate = self.latency.estimate  # type: ignore[union-attr]
-        pair = sorted(random.sample(range(count), 2), key=lambda i: estimate(self.targets[i].index))
+        weighted = [i for i in range(count) if self.weights[i] > 0]  # weight 0: a last resort
+        drawn = random.sample(weighted, 2) if len(weighted) > 1 else weighted
+        pair = sorted(drawn, key=lambda i: estimate(self.targets[i].index))
         rest = sorted(
             (i for i in range(count) if i not in pair),
-            key=lambda i: estimate(self.targets[i].index),
+            key=lambda i: (self.weights[i] == 0, estimate(self.targets[i].index)),
         )
         return pair + rest
 
