@@ -151,7 +151,8 @@ class Balancer:
         if self.health is None:
             down, probed, waits = frozenset(), frozenset(), {}
         else:
-            down, probed, waits = self._down(), self.health.probed_down(), self.health.waits()
+            down, waits = self._down(), self.health.waits()
+            probed = self.health.probed_down() if down else frozenset()  # probed is in down
         if probed and len(probed) < len(ordered):
             ordered = [t for t in ordered if t.index not in probed]
         if not down and not waits and model is None:

@@ -88,6 +88,8 @@ class SharedHealth:
     def waits(self) -> dict[int, float]:
         """Target index -> the time.time() until which its Retry-After asks to wait."""
         self._read()
+        if not self._waits:
+            return self._waits
         now = time.time()
         return {index: until for index, until in self._waits.items() if until > now}
 
