@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from gateway_project.fields import HeaderNameField, SecondsField
+from gateway_project.fields import HeaderNameField
 from gateway_project.serializers import JSONBooleanField, StrictSerializer
 
 BODY_FIELD = r"^[A-Za-z0-9_-]{1,100}(\.[A-Za-z0-9_-]{1,100}){0,7}$"
@@ -24,16 +24,16 @@ class SessionConfigSerializer(StrictSerializer):
         required=False,
         help_text="The JSON body field naming the session (dotted for nested fields).",
     )
-    ttl = SecondsField(
-        required=False, default=3600, max_value=7 * 86400, help_text="Seconds a session lasts."
+    ttl = serializers.IntegerField(
+        default=3600, min_value=1, max_value=7 * 86400, help_text="Seconds a session lasts."
     )
     not_supported_yet = frozenset({"mapping_field"})
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs.setdefault("enabled", False)  # a partial update applies no defaults
+        attrs.setdefault("ttl", 3600)
         if attrs["enabled"] and not (attrs.get("header_name") or attrs.get("body_param_name")):
             raise serializers.ValidationError(
                 {"header_name": ["A session needs header_name or body_param_name."]}
             )
-        if attrs["ttl"] < 1:
-            raise serializers.ValidationError({"ttl": ["Must be at least 1 second."]})
         return attrs

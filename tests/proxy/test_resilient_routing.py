@@ -292,12 +292,24 @@ def test_routing_settings_are_validated_naming_the_field(route, api, kind, paylo
     assert field_errors(response, field)
 
 
+def test_a_partial_update_of_a_rule_stores_a_whole_session_config(route, api):
+    gateway = route()
+    url = f"/api/v1/gateways/{gateway.id}/rules/{gateway.rule['id']}"
+    response = api.patch(url, {"session_config": {"header_name": "X-S"}}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["session_config"] == {
+        "enabled": False,
+        "header_name": "X-S",
+        "ttl": 3600,
+    }
+
+
 def test_routing_settings_are_stored_and_shown(route, api):
     gateway = route(
         algorithm="least-latency",
         health_checks={"path": "/health", "headers": {"X-Probe": "1"}, "interval": 5},
         service_extra={"retries": 2},
-        session_config={"enabled": True, "header_name": "X-Session", "ttl": "10m"},
+        session_config={"enabled": True, "header_name": "X-Session", "ttl": 600},
     )
     assert gateway.upstream["algorithm"] == "least-latency"
     assert gateway.upstream["health_checks"] == {
