@@ -27,6 +27,7 @@ TICK = 0.1  # seconds between two looks at what is due
 MAX_CONCURRENT = 32  # probes in flight at once (greenlets under gevent)
 RELOAD_SECONDS = 1.0  # how often the upstreams with a health path are read again
 LEASE_SECONDS = 3.0  # a prober that stops renewing its lease hands over after this long
+LEASE_RENEW = 1.0  # seconds between two asks for the lease (renewals by its holder)
 PROBE_TIMEOUT = 5.0  # seconds a probe waits at most (less when the interval is shorter)
 # Renew the lease when this process holds it, or take it when nobody does; 1 when held.
 LEASE_SCRIPT = """
@@ -111,11 +112,16 @@ class Prober:
             redis_client().set(key, "1", px=int(max(3 * interval, 3 * TICK) * 1000))
 
     def loop(self) -> None:
+        """Ask for the lease every LEASE_RENEW seconds; while held, probe what is due."""
+        held, asked_at = False, float("-inf")
         while True:
             try:
-                if self.holds_lease():
+                if time.monotonic() - asked_at >= LEASE_RENEW:
+                    held, asked_at = self.holds_lease(), time.monotonic()
+                if held:
                     self.run_once()
             except Exception:  # Redis, the database, a target: the prober outlives any failure
+                held = False
                 logger.exception("health probes failed; trying again")
             time.sleep(TICK)
 
