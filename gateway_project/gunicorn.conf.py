@@ -46,6 +46,14 @@ def worker_exit(server, worker) -> None:
     worker_exiting()
 
 
+def post_worker_init(worker) -> None:
+    """Each worker runs a health prober; a lease in Redis lets one per node probe (see
+    proxy.probes). Imported here, once the worker has loaded the application."""
+    from proxy.probes import start_prober
+
+    start_prober()
+
+
 def child_exit(server, worker) -> None:
     """A worker is gone: its live gauges (active streams, target health) stop counting."""
     server.metrics_directory.worker_exited(worker.pid)

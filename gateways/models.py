@@ -61,6 +61,7 @@ class Upstream(TimestampedModel):
         WEIGHTED_ROUND_ROBIN = "weighted-round-robin"
         LEAST_CONN = "least-conn"
         RANDOM = "random"
+        LEAST_LATENCY = "least-latency"
 
     gateway = models.ForeignKey(Gateway, on_delete=models.CASCADE, related_name="upstreams")
     name = models.CharField(max_length=200)
@@ -109,6 +110,7 @@ class Service(TimestampedModel):
     credentials = models.JSONField(default=dict, blank=True)
     connect_timeout = models.FloatField(null=True, blank=True)
     read_timeout = models.FloatField(null=True, blank=True)
+    retries = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(10)])
 
     class Meta:
         ordering = ["created_at"]
@@ -130,6 +132,7 @@ class Rule(TimestampedModel):
     strip_path = models.BooleanField(default=False)
     preserve_host = models.BooleanField(default=False)
     retry_attempts = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(10)])
+    session_config = models.JSONField(default=dict, blank=True)
     active = models.BooleanField(default=True)
     public = models.BooleanField(default=False)
     allowed_models = models.JSONField(

@@ -16,6 +16,7 @@ from gateways.models import DNS_LABEL, Gateway, Rule, Service, Upstream
 from gateways.paths import HTTP_METHODS, compile_path_pattern
 from gateways.security import SecurityConfigSerializer
 from gateways.selectors import rule_route_clash
+from gateways.sessions import SessionConfigSerializer
 from gateways.targets import (
     CredentialsSerializer,
     HealthChecksSerializer,
@@ -160,7 +161,13 @@ class ServiceSerializer(GatewayChildSerializer):
     read_timeout = serializers.FloatField(
         required=False, allow_null=True, min_value=0.01, max_value=3600
     )
-    not_supported_yet = frozenset({"retries"})
+    retries = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=10,
+        help_text="Other attempts a request may make (the rule's retry_attempts, when larger, "
+        "wins); within the upstream's retry budget.",
+    )
 
     class Meta:
         model = Service
@@ -180,6 +187,7 @@ class ServiceSerializer(GatewayChildSerializer):
             "credentials",
             "connect_timeout",
             "read_timeout",
+            "retries",
             "created_at",
             "updated_at",
         ]
@@ -245,7 +253,8 @@ class RuleSerializer(GatewayChildSerializer):
     plugin_chain = PluginChainField()
     retry_attempts = serializers.IntegerField(required=False, min_value=0, max_value=10)
     allowed_models = ModelPatternsField()
-    not_supported_yet = frozenset({"type", "trustlens", "session_config"})
+    session_config = SessionConfigSerializer(required=False)
+    not_supported_yet = frozenset({"type", "trustlens"})
 
     class Meta:
         model = Rule
@@ -260,6 +269,7 @@ class RuleSerializer(GatewayChildSerializer):
             "strip_path",
             "preserve_host",
             "retry_attempts",
+            "session_config",
             "plugin_chain",
             "active",
             "public",

@@ -385,12 +385,29 @@ def check_mcp_targets(targets: list[dict[str, Any]]) -> None:
 class HealthChecksSerializer(StrictSerializer):
     """Passive health, shared by every worker and node through Redis: `threshold` failures
     within `interval` seconds take a target out for `interval` seconds (it is tried only after
-    the healthy ones). Failures: connection errors and timeouts; a provider's 429 and 5xx."""
+    the healthy ones). Failures: connection errors and timeouts; a provider's 429 and 5xx.
+
+    Active health, when `path` is set: one prober per node GETs `path` (with `headers`) on
+    every target each `interval` seconds; `threshold` failed probes in a row take a target out
+    until a probe passes (2xx or 3xx)."""
 
     passive = JSONBooleanField(default=True)
     threshold = serializers.IntegerField(default=3, min_value=1, max_value=1000)
     interval = serializers.IntegerField(default=10, min_value=1, max_value=3600)
-    not_supported_yet = frozenset({"path", "headers"})  # active checks
+    path = serializers.RegexField(
+        r"^/[^\s#]*$",
+        required=False,
+        max_length=2000,
+        help_text="Active checks: the path probed on every target (e.g. /health).",
+    )
+    headers = HeadersField(
+        required=False, help_text="Active checks: headers sent with every probe."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("headers") and not attrs.get("path"):
+            raise serializers.ValidationError({"headers": ["Probe headers need a path."]})
+        return attrs
 
 
 class WebSocketConfigSerializer(StrictSerializer):

@@ -1,17 +1,20 @@
-"""Load balancing over an upstream's targets: priority levels, weights, shared passive health."""
+"""Load balancing over an upstream's targets: priority levels, weights, latency, shared health."""
 
 from __future__ import annotations
 
 import itertools
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from observability.metrics import target_health
 from proxy.health import SharedHealth
+from proxy.latency import SharedLatency
 from proxy.llm.usage import Pricing
 from proxy.oauth2 import OAuthClient
+from proxy.retries import RetryBudget
 from proxy.transports import Transport
 
 
@@ -54,9 +57,12 @@ def smooth_weighted_order(weights: Sequence[int]) -> list[int]:
 class Level:
     """The targets of one priority, ordered per request by the upstream's algorithm."""
 
-    def __init__(self, targets: Sequence[Target], algorithm: str) -> None:
+    def __init__(
+        self, targets: Sequence[Target], algorithm: str, latency: SharedLatency | None = None
+    ) -> None:
         self.targets = tuple(targets)
         self.algorithm = algorithm
+        self.latency = latency
         self._counter = itertools.count()
         weights = [max(target.weight, 0) for target in self.targets]
         self.weights = weights if any(weights) else [1] * len(self.targets)
@@ -72,6 +78,8 @@ class Level:
             indices = sorted(rotated, key=lambda i: in_flight[self.targets[i].index])
         elif self.algorithm == "random":
             indices = _weighted_shuffle(self.weights)
+        elif self.algorithm == "least-latency" and self.latency is not None:
+            indices = self._two_choices(count)
         else:
             if self.algorithm == "weighted-round-robin":
                 first = self._weighted_cycle[next(self._counter) % len(self._weighted_cycle)]
@@ -80,11 +88,26 @@ class Level:
             indices = [first] + [i for i in range(count) if i != first]
         return [self.targets[i] for i in indices]
 
+    def _two_choices(self, count: int) -> list[int]:
+        """Power of two choices: of two targets drawn at random (weight above 0), the one
+        expected to answer first; then the others, the expected fastest first."""
+        estimate = self.latency.estimate  # type: ignore[union-attr]
+        weighted = [i for i in range(count) if self.weights[i] > 0]  # weight 0: a last resort
+        drawn = random.sample(weighted, 2) if len(weighted) > 1 else weighted
+        pair = sorted(drawn, key=lambda i: estimate(self.targets[i].index))
+        rest = sorted(
+            (i for i in range(count) if i not in pair),
+            key=lambda i: (self.weights[i] == 0, estimate(self.targets[i].index)),
+        )
+        return pair + rest
+
 
 class Balancer:
     """Orders targets per request: the lowest priority first, by the algorithm within it;
-    targets cooling down go last, not away. Passive health is shared through Redis (see
-    SharedHealth) when it is on and there is more than one target to choose from."""
+    targets cooling down go last, not away; targets failing their active probes are left out
+    while another is left, and targets resting after a Retry-After come last of all. Health is
+    shared through Redis (see SharedHealth) when there is more than one target to choose from;
+    so are the latencies of `least-latency`."""
 
     def __init__(
         self,
@@ -95,14 +118,21 @@ class Balancer:
     ) -> None:
         self.targets = tuple(targets)
         self.algorithm = algorithm
+        self.scope = scope
+        shared = bool(scope) and len(self.targets) > 1
+        self.latency: SharedLatency | None = None
+        if shared and algorithm == "least-latency":
+            self.latency = SharedLatency(scope, len(self.targets))
         priorities = sorted({target.priority for target in self.targets})
         self.levels = [
-            Level([t for t in self.targets if t.priority == p], algorithm) for p in priorities
+            Level([t for t in self.targets if t.priority == p], algorithm, self.latency)
+            for p in priorities
         ]
         self.in_flight = [0] * len(self.targets)
+        self.budget = RetryBudget()
         self.health: SharedHealth | None = None
         self._reported_down: frozenset[int] | None = None
-        if scope and len(self.targets) > 1 and health.get("passive", True):
+        if shared:  # a Retry-After rests a target whatever the checks (see SharedHealth)
             interval = float(health.get("interval", 10))
             self.health = SharedHealth(
                 scope,
@@ -110,6 +140,7 @@ class Balancer:
                 threshold=int(health.get("threshold", 3)),
                 window=interval,
                 cooldown=interval,
+                passive=bool(health.get("passive", True)),
             )
         self.serves_llm = any(target.provider for target in self.targets)
 
@@ -118,12 +149,25 @@ class Balancer:
         (for an LLM request) those serving `model` before the others, then by priority."""
         if len(self.targets) == 1:
             return list(self.targets)
+        if self.latency is not None:
+            self.latency.sync()
         ordered = [t for level in self.levels for t in level.order(self.in_flight)]
-        down = self._down() if self.health is not None else frozenset()
-        if not down and model is None:
+        if self.health is None:
+            down, probed, waits = frozenset(), frozenset(), {}
+        else:
+            down, waits = self._down(), self.health.waits()
+            probed = self.health.probed_down() if down else frozenset()  # probed is in down
+        if probed and len(probed) < len(ordered):
+            ordered = [t for t in ordered if t.index not in probed]
+        if not down and not waits and model is None:
             return ordered
         return sorted(  # stable: priority and the algorithm's order kept within each group
-            ordered, key=lambda t: (t.index in down, model is not None and model not in t.models)
+            ordered,
+            key=lambda t: (
+                waits.get(t.index, 0.0),
+                t.index in down,
+                model is not None and model not in t.models,
+            ),
         )
 
     def _down(self) -> frozenset[int]:
@@ -161,6 +205,23 @@ class Balancer:
         """One failure of `target` for passive health (nothing when health checks are off)."""
         if self.health is not None:
             self.health.failed(target.index)
+
+    def rest(self, target: Target, seconds: float) -> None:
+        """`target` asked (Retry-After) not to be called for `seconds`: by no process."""
+        if self.health is not None:
+            self.health.wait(target.index, seconds)
+
+    def wait_left(self, target: Target) -> float:
+        """Seconds before `target` may be called again (0 when it is not resting)."""
+        if self.health is None:
+            return 0.0
+        until = self.health.waits().get(target.index)
+        return max(until - time.time(), 0.0) if until else 0.0
+
+    def answered(self, target: Target, milliseconds: float) -> None:
+        """`target` began its answer after `milliseconds` (least-latency's sample)."""
+        if self.latency is not None:
+            self.latency.record(target.index, milliseconds)
 
 
 def _reduced(weights: list[int]) -> list[int]:

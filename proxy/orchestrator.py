@@ -54,6 +54,7 @@ from proxy.streaming import (
 )
 from proxy.upstream import (
     UpstreamAddressDenied,
+    UpstreamBusy,
     UpstreamResult,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -177,7 +178,12 @@ def send_upstream(
     balancer = route.balancer if llm is None else llm.balancer(route.balancer)
     build = functools.partial(builder, match, context, client=request)
     try:
-        return send(balancer, balancer.attempts(route.retry_attempts), build, context.trace)
+        attempts = balancer.attempts(route.retry_attempts)
+        if route.sessions is not None:
+            return route.sessions.send(context, balancer, attempts, build, context.trace)
+        return send(balancer, attempts, build, context.trace)
+    except UpstreamBusy as exc:
+        raise ProxyError(503, "upstream busy", {"Retry-After": str(exc.retry_after)}) from exc
     except UpstreamTimeout as exc:
         raise ProxyError(504, "upstream timed out") from exc
     except UpstreamUnavailable as exc:

@@ -21,11 +21,13 @@ from observability.tracing.config import Telemetry, telemetry_of
 from plugins.models import PluginConfig
 from plugins.pipeline import CompiledChain, PluginSpec, compile_chain
 from proxy.balancer import Balancer, Target
+from proxy.health import health_scope
 from proxy.llm.routes import LLMRoute, llm_route
 from proxy.llm.usage import Pricing
 from proxy.mcp.routes import McpRoute, mcp_route
 from proxy.oauth2 import oauth_client_of
 from proxy.security import SecurityPolicy, security_policy
+from proxy.sessions import StickySessions
 from proxy.snapshot_cache import Entry, SnapshotCache
 from proxy.transports import Transport, proxy_only, transport_of
 from proxy.ws.settings import WebSocketSettings, websocket_settings
@@ -54,6 +56,7 @@ class Route:
     websocket: WebSocketSettings = WebSocketSettings()  # its upstream's websocket_config
     mcp: McpRoute | None = None  # set when the rule's targets are MCP servers
     models: ModelPatterns = ALL_MODELS  # the rule's model allow-list
+    sessions: StickySessions | None = None  # the rule's session_config, when enabled
 
 
 @dataclass(frozen=True)
@@ -86,9 +89,10 @@ def _plugin_specs(configs: list[PluginConfig]) -> list[PluginSpec]:
     ]
 
 
-def _target(
+def target_of(
     key: str, data: Mapping[str, Any], index: int = 0, transport: Transport | None = None
 ) -> Target:
+    """A stored target (or an endpoint service's address) as the balancer routes to it."""
     provider = data.get("provider") or ""
     if provider:
         base_url = provider_base_url(provider, data.get("base_url"))
@@ -136,12 +140,12 @@ class BalancerRegistry:
                 upstream.updated_at.isoformat(),
                 lambda: Balancer(
                     [
-                        _target(f"{upstream.id}:{i}", t, i, transport)
+                        target_of(f"{upstream.id}:{i}", t, i, transport)
                         for i, t in enumerate(upstream.targets)
                     ],
                     upstream.algorithm,
                     upstream.health_checks or {},
-                    scope=f"{upstream.id}:{upstream.updated_at.timestamp():.6f}",
+                    scope=health_scope(upstream.id, upstream.updated_at),
                 ),
             )
         endpoint = {
@@ -156,7 +160,7 @@ class BalancerRegistry:
         return self._get(
             key,
             service.updated_at.isoformat(),
-            lambda: Balancer([_target(key, endpoint)], "round-robin", {}),
+            lambda: Balancer([target_of(key, endpoint)], "round-robin", {}),
         )
 
     def _get(self, key: str, stamp: str, build: Callable[[], Balancer]) -> Balancer:
@@ -182,7 +186,7 @@ def _route(rule: Rule, gateway_specs: list[PluginSpec]) -> Route:
         methods=frozenset(rule.methods),
         strip_path=rule.strip_path,
         preserve_host=rule.preserve_host,
-        retry_attempts=rule.retry_attempts,
+        retry_attempts=max(rule.retry_attempts, service.retries),
         public=rule.public,
         headers=dict(rule.headers or {}),
         balancer=balancer,
@@ -193,6 +197,7 @@ def _route(rule: Rule, gateway_specs: list[PluginSpec]) -> Route:
         websocket=websocket_settings(upstream.websocket_config if upstream else None),
         mcp=mcp_route(balancer.targets, stored),
         models=compile_model_patterns(rule.allowed_models or ()),
+        sessions=StickySessions.of(rule.session_config),
     )
 
 

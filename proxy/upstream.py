@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from proxy.balancer import Balancer, Target
 from proxy.connections import IDEMPOTENT_METHODS, UpstreamAddressDenied, new_pool_manager
 from proxy.oauth2 import TokenUnavailable, forget_token
 from proxy.outgoing import OutgoingRequest
+from proxy.retries import MAX_WAIT, backoff, retry_after
 from proxy.transports import Transport, manager_of
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,14 @@ class UpstreamUnavailable(Exception):
 
 class UpstreamTimeout(Exception):
     """The upstream did not answer in time (504)."""
+
+
+class UpstreamBusy(Exception):
+    """The only targets left rest for longer than MAX_WAIT after their Retry-After (503)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"upstream resting for {seconds:.1f} s")
+        self.retry_after = max(math.ceil(seconds), 1)
 
 
 def failure_reason(exc: Exception) -> str:
@@ -160,11 +170,32 @@ def send(
 ) -> UpstreamResult:
     """Send to `targets` in turn (`Balancer.attempts`), `build(target)` giving each attempt's
     request. Connection errors move on for any method, read timeouts for idempotent methods and
-    LLM providers, a provider's 429/5xx too (the last attempt's answer is returned as it is), and
-    a provider's answer whose body does not begin within the read timeout when another target
-    is left. The response body is left unread. A traced request gets a span per attempt."""
+    LLM providers, a provider's 429/5xx too (the last attempt's answer is returned as it is), any
+    target's 429 or 503 with a Retry-After, and a provider's answer whose body does not begin
+    within the read timeout when another target is left. The response body is left unread.
+
+    Each further attempt must fit the upstream's retry budget. A target resting after its
+    Retry-After is waited for up to MAX_WAIT (UpstreamBusy beyond); a target tried again
+    in the same request is backed off from with jitter. A traced request gets a span per
+    attempt."""
     last_error: Exception | None = None
+    tried: set[int] = set()
+    repeats = 0
+    granted = True  # the budget allowed the next attempt (the first needs no leave)
+    balancer.budget.request()
     for attempt, target in enumerate(targets, start=1):
+        if not granted and not balancer.budget.allow_retry():
+            logger.warning("upstream %s: retry budget spent", target.base_url)
+            break
+        granted = False
+        if wait := balancer.wait_left(target):
+            if wait > MAX_WAIT:
+                raise UpstreamBusy(wait)
+            time.sleep(wait)
+        elif target.index in tried:
+            repeats += 1
+            time.sleep(backoff(repeats))
+        tried.add(target.index)
         try:
             outgoing = build(target)
         except TokenUnavailable as exc:  # its OAuth2 token endpoint failed: as unreachable
@@ -199,9 +230,14 @@ def send(
                 raise UpstreamTimeout(failure_reason(exc)) from exc
             last_error = exc
             continue
-        if falls_back(target, response.status):
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        rest = retry_after(response.status, response.headers.get("Retry-After"))
+        if rest is not None:
+            balancer.rest(target, rest)
+        if falls_back(target, response.status) or rest is not None:
             balancer.record_failure(target)
-            if attempt < len(targets):
+            if attempt < len(targets) and balancer.budget.allow_retry():
+                granted = True
                 _log_failure(target, attempt, len(targets), f"answered {response.status}")
                 _attempt_answered(span, response.status)
                 discard(response)
@@ -214,8 +250,9 @@ def send(
             discard(response)
             last_error = ReadTimeoutError(None, outgoing.url, "no answer body in time")
             continue
+        else:
+            balancer.answered(target, elapsed_ms)
         _attempt_answered(span, response.status)
-        elapsed_ms = (time.perf_counter() - started) * 1000
         return UpstreamResult(response, target, elapsed_ms, balancer)
     if last_error is None:
         raise UpstreamUnavailable("no target to try")

@@ -190,6 +190,7 @@ def test_rule_plugin_chain_is_edited_inline(admin_client, routing):
         "methods": '["GET"]',
         "headers": "{}",
         "retry_attempts": "0",
+        "session_config": "{}",
         "active": "on",
     }
     data.update(inline("plugin_chain", plugin_row(settings={"limits": {}})))
@@ -261,6 +262,7 @@ def rule_data(routing: dict, **changes) -> dict:
         "methods": '["get"]',
         "headers": "{}",
         "retry_attempts": "0",
+        "session_config": "{}",
         "active": "on",
     }
     data.update(changes)
@@ -308,6 +310,7 @@ def service_data(routing: dict, **changes) -> dict:
         "headers": "{}",
         "credentials": "{}",
         "tags": "[]",
+        "retries": "0",
     }
     data.update(changes)
     return data

@@ -155,6 +155,7 @@ def test_create_endpoint_and_upstream_services(api, gateway):
         "credentials",
         "connect_timeout",
         "read_timeout",
+        "retries",
         "created_at",
         "updated_at",
     }
@@ -193,6 +194,7 @@ def test_create_rule_returns_it_with_upper_cased_methods(api, gateway):
         "strip_path",
         "preserve_host",
         "retry_attempts",
+        "session_config",
         "plugin_chain",
         "active",
         "public",

@@ -172,6 +172,7 @@ def test_admin_form_refuses_upstream_service_with_headers(admin_client, api, gat
         "headers": '{"X-Svc": "1"}',
         "credentials": "{}",
         "tags": "[]",
+        "retries": "0",
     }
     errors = form_errors(admin_client.post("/admin/gateways/service/add/", data))
     assert UPSTREAM_REFUSAL[0] in errors
@@ -243,6 +244,7 @@ def test_admin_form_refuses_a_rule_header_with_crlf(admin_client, api, gateway):
         "methods": '["GET"]',
         "headers": json.dumps({"X-A": "a\r\nX-B: b"}),
         "retry_attempts": "0",
+        "session_config": "{}",
         "active": "on",
         **inline("plugin_chain"),
     }

@@ -211,8 +211,8 @@ def _redis_calls(redis_conn, command: str) -> int:
 
 @pytest.mark.parametrize(
     ("count", "health_checks", "reads"),
-    [(1, {"passive": True}, 0), (2, {"passive": False}, 0), (2, {"passive": True}, 1)],
-    ids=["one-target", "health-off", "two-targets"],
+    [(1, {"passive": True}, 0), (2, {"passive": False}, 1), (2, {"passive": True}, 1)],
+    ids=["one-target", "passive-off", "two-targets"],  # rests (Retry-After) are read anyway
 )
 def test_health_is_read_at_most_once_per_cache_window(
     llm_route, providers, proxy_client, redis_conn, monkeypatch, count, health_checks, reads

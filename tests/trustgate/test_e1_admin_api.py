@@ -82,16 +82,6 @@ def test_version_needs_admin_credentials(anonymous_api):
             {"name": "u", "targets": [{**HOST_TARGET, "insecure_ssl": True}]},
             "targets.0.insecure_ssl",
         ),
-        (
-            "upstreams",
-            {"name": "u", "targets": [HOST_TARGET], "health_checks": {"path": "/health"}},
-            "health_checks.path",
-        ),
-        (
-            "services",
-            {"name": "s", "type": "endpoint", "host": "h", "port": 1, "retries": 2},
-            "retries",
-        ),
         ("keys", {"name": "k", "subject_type": "gateway"}, "subject_type"),
         ("keys", {"name": "k", "subject": "00000000-0000-0000-0000-000000000000"}, "subject"),
     ],
@@ -104,7 +94,7 @@ def test_trustgate_fields_not_implemented_say_so(api, gateway, kind, payload, fi
 
 def test_trustgate_rule_fields_not_implemented_say_so(api, gateway):
     service = make_service(api, gateway)
-    for field, value in (("trustlens", {}), ("type", "agent"), ("session_config", {})):
+    for field, value in (("trustlens", {}), ("type", "agent")):
         payload = {"path": "/x", "methods": ["GET"], "service_id": service["id"], field: value}
         response = api.post(gateway_url(gateway, "rules"), payload, format="json")
         assert field_errors(response, field) == [NOT_SUPPORTED_MESSAGE]
