@@ -9,7 +9,7 @@ from gateway_project import env  # noqa: E402
 from gateway_project.binding import metrics_exposure  # noqa: E402
 from gateway_project.embedded_redis import EmbeddedRedisSupervisor  # noqa: E402
 from gateway_project.metrics_dir import MetricsDirectory  # noqa: E402
-from gateway_project.worker_exit import worker_exiting  # noqa: E402
+from gateway_project.worker_hooks import worker_exiting, worker_started  # noqa: E402
 
 bind = env.read("GATEWAY_BIND")
 worker_class = "gateway_project.workers.GatewayGeventWorker"  # gevent, quick stops
@@ -47,11 +47,9 @@ def worker_exit(server, worker) -> None:
 
 
 def post_worker_init(worker) -> None:
-    """Each worker runs a health prober; a lease in Redis lets one per node probe (see
-    proxy.probes). Imported here, once the worker has loaded the application."""
-    from proxy.probes import start_prober
-
-    start_prober()
+    """Once the worker has loaded the application: what the apps asked for (each worker runs a
+    health prober; a lease in Redis lets one per node probe: proxy.probes)."""
+    worker_started()
 
 
 def child_exit(server, worker) -> None:

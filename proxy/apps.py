@@ -5,3 +5,9 @@ from django.apps import AppConfig
 
 class ProxyConfig(AppConfig):
     name = "proxy"
+
+    def ready(self) -> None:
+        from gateway_project.worker_hooks import on_worker_start
+        from proxy.probes import start_prober
+
+        on_worker_start(start_prober)  # active health checks, one prober per node

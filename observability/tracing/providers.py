@@ -13,7 +13,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, Tracer, TracerProvider
 
 from gateway_project import env
-from gateway_project.worker_exit import on_worker_exit
+from gateway_project.worker_hooks import on_worker_exit
 from observability.tracing.config import Telemetry
 from observability.tracing.exporters import BoundedBatchProcessor, CountedExporter, new_exporter
 

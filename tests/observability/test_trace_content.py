@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway_project.worker_exit import worker_exiting
+from gateway_project.worker_hooks import worker_exiting
 from observability.tracing.providers import tracers
 from tests.builders import in_process_post, llm_chat, routed_gateway
 from tests.observability.collector import SERVER, Collector, one, traceparent
