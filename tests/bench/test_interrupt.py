@@ -9,7 +9,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
+from pathlib import Path
 
 import psutil
 import pytest
@@ -58,8 +60,18 @@ def command_line(process: psutil.Process) -> str:
         return f"pid {process.pid}"
 
 
+@pytest.fixture
+def short_tmp_path():
+    """A temporary directory with a short path: the embedded Redis servers' unix sockets go
+    under it, and a socket path has at most 107 bytes (pytest-xdist's tmp_path is longer)."""
+    path = tempfile.mkdtemp(prefix="gw-bench-")
+    yield Path(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_an_interrupted_bench_leaves_no_process_behind(signum, tmp_path):
+def test_an_interrupted_bench_leaves_no_process_behind(signum, short_tmp_path):
+    tmp_path = short_tmp_path
     env = {**os.environ, "BENCH_QUICK": "1", "TMPDIR": str(tmp_path)}
     bench = subprocess.Popen(
         [sys.executable, "-m", "bench"],

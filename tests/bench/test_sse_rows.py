@@ -67,7 +67,8 @@ def test_the_direct_and_nginx_rows_stream_a_posted_chat_completion(sse_port, tmp
         proxy = Nginx.start(tmp_path / "proxy", proxy_port, config)
         try:
             servers = Servers(upstream, proxy, sse_port, 0, None)
-            results = [measure_sse(t, 2, "key") for t in reference_targets(servers)]
+            rows = [t for t in reference_targets(servers) if t.key in ("direct", "nginx")]
+            results = [measure_sse(t, 2, "key") for t in rows]
         finally:
             proxy.stop()
     finally:

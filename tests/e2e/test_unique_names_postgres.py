@@ -19,13 +19,14 @@ pytestmark = pytest.mark.e2e
 SERVICE = {"name": "billing", "type": "endpoint", "host": "10.0.0.1", "port": 80}
 INSERT_SERVICE = (
     "INSERT INTO gateways_service (id, gateway_id, name, type, description, tags, host,"
-    " protocol, path, headers, credentials, created_at, updated_at) VALUES (%s, %s, %s,"
-    " 'endpoint', '', '[]', 'h', 'http', '', '{}', '{}', now(), now())"
+    " protocol, path, headers, credentials, retries, created_at, updated_at) VALUES (%s, %s,"
+    " %s, 'endpoint', '', '[]', 'h', 'http', '', '{}', '{}', 0, now(), now())"
 )
 INSERT_RULE = (
     "INSERT INTO gateways_rule (id, gateway_id, service_id, name, path, methods, headers,"
-    " strip_path, preserve_host, retry_attempts, active, public, created_at, updated_at)"
-    " VALUES (%s, %s, %s, '', %s, %s, '{}', false, false, 0, true, false, now(), now())"
+    " strip_path, preserve_host, retry_attempts, active, public, session_config,"
+    " allowed_models, created_at, updated_at) VALUES (%s, %s, %s, '', %s, %s, '{}', false,"
+    " false, 0, true, false, '{}', '[]', now(), now())"
 )
 WAITING_ON_A_LOCK = (
     "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
