@@ -29,7 +29,7 @@ from proxy.mcp.jsonrpc import (
     result_answer,
 )
 from proxy.mcp.routes import McpRoute, McpServer
-from proxy.mcp.tools import tool_allowed
+from proxy.mcp.tools import tool_allowed_by
 from proxy.outgoing import OutgoingRequest, inject_credentials, route_timeouts, upstream_url
 from proxy.streaming import MAX_BUFFERED_BODY, bounded_read
 from proxy.upstream import UpstreamResult, send
@@ -44,7 +44,7 @@ GATEWAY_INFO = {"name": "gateway", "version": "1"}
 class McpCall:
     route: McpRoute
     match: RouteMatch
-    allowed: tuple[str, ...] | None  # the key's tools (None: all)
+    allowed: tuple[tuple[str, ...], ...]  # the lists set (gateway, rule, key); none: all tools
     message: dict[str, Any] | None  # None: a GET or DELETE of the endpoint
 
     def serve(self, request: HttpRequest, chain: CompiledChain, context: RequestContext) -> Any:
@@ -117,7 +117,7 @@ class McpCall:
                 return result_error(answer, id)
             for tool in answer["result"].get("tools") or []:
                 name = server.public_name(str(tool.get("name")))
-                if tool_allowed(name, self.allowed):
+                if tool_allowed_by(name, self.allowed):
                     tools.append({**tool, "name": name})
         return result_answer(id, {"tools": tools})
 
@@ -215,7 +215,8 @@ def open_mcp_call(
     key may call it. None on other rules."""
     if route is None:
         return None
-    allowed = tools_of_keys.get(context.api_key_id or "")
+    key_tools = tools_of_keys.get(context.api_key_id or "")
+    allowed = (*route.allowed_tools, *(() if key_tools is None else (key_tools,)))
     if context.method != "POST":
         return McpCall(route, match, allowed, None)
     message = parse_message(context.body)
@@ -225,7 +226,7 @@ def open_mcp_call(
         name = params.get("name") if isinstance(params, dict) else None
         if not isinstance(name, str) or route.owner_of(name) is None:
             raise McpError(INVALID_PARAMS, f"Unknown tool: {name}", id=id)
-        if not tool_allowed(name, allowed):
+        if not tool_allowed_by(name, allowed):
             raise McpError(REFUSED, f"Tool not allowed for this key: {name}", 403, id)
         context.mcp_tool = name
     return McpCall(route, match, allowed, message)
