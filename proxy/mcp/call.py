@@ -13,7 +13,9 @@ from django.http import HttpRequest, HttpResponse
 from requests.structures import CaseInsensitiveDict
 
 from plugins.pipeline import CompiledChain, run_stage
+from plugins.sdk import mcp as outcomes
 from plugins.sdk.context import RequestContext, ResponseContext
+from plugins.sdk.mcp import ToolCall
 from proxy.matching import RouteMatch
 from proxy.mcp import sessions
 from proxy.mcp.jsonrpc import (
@@ -142,6 +144,9 @@ class McpCall:
         )
         for stage in ("post_request", "pre_response", "post_response"):
             run_stage(chain, stage, context, response_context)
+        if context.tool_call is not None:
+            answered = _answered(upstream.status, body, content_type, message.get("id"))
+            context.tool_call.ended(outcomes.ALLOWED if answered else outcomes.ERROR)
         response = HttpResponse(
             response_context.body, status=response_context.status, content_type=content_type
         )
@@ -201,7 +206,7 @@ class McpCall:
         url = upstream_url(target, target.path, "")
         outgoing = OutgoingRequest(method, url, headers, body, route_timeouts(self.match.route))
         balancer = self.match.route.balancer
-        return send(balancer, [target], lambda _: outgoing)
+        return send(balancer, [target], lambda _: outgoing, context.trace)
 
 
 def open_mcp_call(
@@ -224,9 +229,13 @@ def open_mcp_call(
         id = message.get("id")
         params = message.get("params")
         name = params.get("name") if isinstance(params, dict) else None
-        if not isinstance(name, str) or route.owner_of(name) is None:
+        owner = route.owner_of(name) if isinstance(name, str) else None
+        if owner is None:
             raise McpError(INVALID_PARAMS, f"Unknown tool: {name}", id=id)
+        server = owner[0]
+        context.tool_call = ToolCall(server.prefix or server.target.key, name)
         if not tool_allowed_by(name, allowed):
+            context.tool_call.ended(outcomes.REFUSED)
             raise McpError(REFUSED, f"Tool not allowed for this key: {name}", 403, id)
         context.mcp_tool = name
     return McpCall(route, match, allowed, message)
@@ -235,6 +244,18 @@ def open_mcp_call(
 def result_error(answer: dict[str, Any], id: Any) -> HttpResponse:
     error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
     raise McpError(int(error.get("code", -32603)), str(error.get("message", "error")), id=id)
+
+
+def _answered(status: int, body: bytes, content_type: str, id: Any) -> bool:
+    """Whether a server answered a tools/call with a result that is no error (`isError`)."""
+    if status >= 400:
+        return False
+    try:
+        answer = answer_of(body, content_type, id)
+    except McpError:
+        return False
+    result = answer.get("result")
+    return isinstance(result, dict) and not result.get("isError")
 
 
 def _no_stream() -> HttpResponse:
