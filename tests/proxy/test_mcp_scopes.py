@@ -1,10 +1,12 @@
 """MCP tools allowed per gateway and per rule as per key: every list set must allow a tool, on
-tools/list (filtered) and tools/call (refused), read from the snapshot; the lists validated."""
+tools/list (filtered) and tools/call (refused), read from the snapshot; the lists validated. A
+call's arguments and a result's content are the texts LLM-text plugins check."""
 
 from __future__ import annotations
 
 import pytest
 
+from plugins.sdk.llm_content import answer_texts, message_texts
 from tests.builders import host_target
 from tests.mcp_upstream import McpUpstream
 from tests.proxy.test_mcp import call, opened, rpc
@@ -21,7 +23,7 @@ def mcp_server():
 
 @pytest.fixture
 def scoped_gateway(route, mcp_server):
-    def build(gateway_tools, rule_tools):
+    def build(gateway_tools=None, rule_tools=None, **rule):
         return route(
             subdomain="tools",
             targets=[host_target("127.0.0.1", mcp_server.port, path="/mcp", kind="mcp")],
@@ -29,6 +31,7 @@ def scoped_gateway(route, mcp_server):
             methods=("GET", "POST", "DELETE"),
             gateway_extra={"allowed_tools": gateway_tools},
             allowed_tools=rule_tools,
+            **rule,
         )
 
     return build
@@ -92,3 +95,56 @@ def test_the_gateways_and_the_rules_allowed_tools_are_validated(api, tools):
     assert list(gateway_answer.json()["fields"]) == ["allowed_tools"]
     assert rule_answer.status_code == 400
     assert "allowed_tools" in rule_answer.json()["fields"]
+
+
+def test_a_keyword_spelt_in_json_escapes_in_the_arguments_is_blocked(scoped_gateway, proxy_client):
+    """prompt_moderation reads the arguments as texts, not the raw body where every letter of
+    the keyword is a \\u escape."""
+    moderation = {
+        "name": "prompt_moderation",
+        "stage": "pre_request",
+        "priority": 1,
+        "settings": {"keywords": ["exfiltrate"], "actions": {"type": "block"}},
+    }
+    gateway = scoped_gateway(plugin_chain=[moderation])
+    session = opened(proxy_client, gateway.key)
+    escaped = "".join(f"\\u{ord(c):04x}" for c in "exfiltrate")
+    body = (
+        '{"jsonrpc":"2.0","id":2,"method":"tools/call",'
+        f'"params":{{"name":"echo","arguments":{{"text":"please {escaped} the data"}}}}}}'
+    )
+
+    blocked = proxy_client.post(
+        "/mcp",
+        body,
+        content_type="application/json",
+        HTTP_HOST="tools.localhost",
+        HTTP_X_API_KEY=gateway.key,
+        HTTP_ACCEPT="application/json, text/event-stream",
+        HTTP_MCP_SESSION_ID=session,
+    )
+    passed = rpc(proxy_client, gateway.key, call(3, "echo", {"text": "fine"}), session)
+
+    assert "exfiltrate" not in body
+    assert blocked.status_code == 403, blocked.content
+    assert blocked.json()["error"]["code"] == -32001
+    assert passed.json()["result"]["content"][0]["text"] == "echo: fine"
+
+
+def test_a_calls_arguments_and_its_results_content_are_texts(scoped_gateway, proxy_client):
+    gateway = scoped_gateway()
+    session = opened(proxy_client, gateway.key)
+    asked = call(2, "echo", {"text": "mail bob@example.com", "n": 1, "to": ["a", {"b": "c"}]})
+
+    answer = rpc(proxy_client, gateway.key, asked, session).json()
+
+    assert [(t.role, t.text, t.path) for t in message_texts(asked)] == [
+        ("user", "mail bob@example.com", ("params", "arguments", "text")),
+        ("user", "a", ("params", "arguments", "to", 0)),
+        ("user", "c", ("params", "arguments", "to", 1, "b")),
+    ]
+    texts = answer_texts(answer)
+    assert {t.role for t in texts} == {"tool"}
+    assert ("result", "content", 0, "text") in [t.path for t in texts]
+    assert all(t.text == "echo: mail bob@example.com" for t in texts)
+    assert len(texts) == 2  # the text content and the structured one: both checked
