@@ -14,7 +14,7 @@ from observability.tracing.providers import tracers
 from proxy.mcp.tools import tool_allowed
 from tests.builders import host_target
 from tests.mcp_upstream import McpUpstream
-from tests.observability.collector import INTERNAL, STATUS_ERROR, Collector, traceparent
+from tests.observability.collector import CLIENT, INTERNAL, STATUS_ERROR, Collector, traceparent
 
 HOST = "tools.localhost"
 INITIALIZE = {
@@ -264,7 +264,9 @@ def test_each_tool_call_is_counted_logged_and_traced(
     assert calls_counted("error", "trace_echo") == before["error"] + 1
     assert calls_counted("refused", "trace_whoami") == before["refused"] + 1
     tracers.flush()
-    spans = [s for s in collector.await_trace(trace_id, 3 * 2) if s.kind == INTERNAL]
+    traced = collector.await_trace(trace_id, 3 * 2 + 2)  # SERVER and tool spans, CLIENT ones
+    assert len([s for s in traced if s.kind == CLIENT]) == 2  # the calls the server got
+    spans = [s for s in traced if s.kind == INTERNAL]
     assert sorted((s.name, s.attributes["gateway.mcp.outcome"]) for s in spans) == [
         ("execute_tool trace_echo", "allowed"),
         ("execute_tool trace_echo", "error"),
