@@ -14,7 +14,7 @@ from observability.tracing.spans import RequestTrace
 from plugins.registry import registry
 from plugins.sdk.cache import HIT
 from plugins.sdk.context import Finding, LLMCall, Verdict
-from plugins.sdk.mcp import ToolCall
+from plugins.sdk.mcp import MAX_TOOL_NAME, ToolCall
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 VERDICT_DECISIONS = {
@@ -167,7 +167,7 @@ def tool_label(gateway: str, server: str, tool: str) -> str:
     seen = _tools.setdefault((gateway, server), set())
     if tool in seen:
         return tool
-    if len(seen) >= MAX_TOOLS:
+    if len(seen) >= MAX_TOOLS or len(tool) > MAX_TOOL_NAME or not tool.isprintable():
         return "other"
     seen.add(tool)
     return tool
@@ -203,7 +203,7 @@ def log_entry(record: RequestRecord, now: float, seconds: float) -> dict[str, An
         call = record.tool_call
         entry["mcp"] = {
             "server": call.server,
-            "tool": call.tool,
+            "tool": call.name,
             "outcome": call.outcome,
             "duration_ms": round(call.duration_ms, 3),
         }

@@ -178,13 +178,13 @@ class RequestTrace:
         """An INTERNAL span of an MCP tools/call (GenAI's `execute_tool`), from the call read
         to its answer."""
         span = self.tracer.start_span(
-            f"execute_tool {call.tool}",
+            f"execute_tool {call.name}",
             context=self.context,
             kind=SpanKind.INTERNAL,
             start_time=call.started_ns,
             attributes={
                 "gen_ai.operation.name": "execute_tool",
-                "gen_ai.tool.name": call.tool,
+                "gen_ai.tool.name": call.name,
                 "gateway.mcp.server": call.server,
                 "gateway.mcp.outcome": call.outcome,
             },

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 ALLOWED, REFUSED, ERROR = "allowed", "refused", "error"
+MAX_TOOL_NAME = 128  # MCP's longest tool name; a client may send a longer one
 
 
 @dataclass
@@ -20,6 +21,11 @@ class ToolCall:
     started_ns: int = field(default_factory=time.time_ns)  # the span's start
     outcome: str = ""  # ALLOWED, REFUSED or ERROR; "" until known
     duration_ms: float = 0.0
+
+    @property
+    def name(self) -> str:
+        """The tool's name as logs and spans show it (cut at MAX_TOOL_NAME)."""
+        return self.tool[:MAX_TOOL_NAME]
 
     def ended(self, outcome: str) -> None:
         """The call's outcome, the first one told."""

@@ -232,14 +232,13 @@ def test_each_tool_call_is_counted_logged_and_traced(
         {"allowed_tools": ["trace_echo"]},
         format="json",
     )
-    before = {
-        o: calls_counted(o, t)
-        for o, t in [
-            ("allowed", "trace_echo"),
-            ("error", "trace_echo"),
-            ("refused", "trace_whoami"),
-        ]
-    }
+    counted = [
+        ("allowed", "trace_echo"),
+        ("error", "trace_echo"),
+        ("refused", "trace_whoami"),
+        ("refused", "other"),
+    ]
+    before = [calls_counted(*labels) for labels in counted]
     session = opened(proxy_client, gateway.key)
     parent, trace_id, _ = traceparent()
 
@@ -249,30 +248,32 @@ def test_each_tool_call_is_counted_logged_and_traced(
             call(2, "trace_echo", {"text": "hi"}),
             call(3, "trace_echo"),  # no text: the server's error
             call(4, "trace_whoami"),  # not the key's
+            call(5, "trace_" + "x" * 5000),  # a client's name: logged cut, counted as other
         )
     ]
 
-    assert [answer.status_code for answer in answers] == [200, 200, 403]
-    logged = [json.loads(line).get("mcp") for line in log.read_text().splitlines()][-3:]
+    assert [answer.status_code for answer in answers] == [200, 200, 403, 403]
+    logged = [json.loads(line).get("mcp") for line in log.read_text().splitlines()][-4:]
     assert [(e["server"], e["tool"], e["outcome"]) for e in logged] == [
         ("trace", "trace_echo", "allowed"),
         ("trace", "trace_echo", "error"),
         ("trace", "trace_whoami", "refused"),
+        ("trace", ("trace_" + "x" * 5000)[:128], "refused"),
     ]
     assert all(e["duration_ms"] > 0 for e in logged)
-    assert calls_counted("allowed", "trace_echo") == before["allowed"] + 1
-    assert calls_counted("error", "trace_echo") == before["error"] + 1
-    assert calls_counted("refused", "trace_whoami") == before["refused"] + 1
+    after = [calls_counted(*labels) for labels in counted]
+    assert [now - was for now, was in zip(after, before, strict=True)] == [1] * 4
     tracers.flush()
-    traced = collector.await_trace(trace_id, 3 * 2 + 2)  # SERVER and tool spans, CLIENT ones
+    traced = collector.await_trace(trace_id, 4 * 2 + 2)  # SERVER and tool spans, CLIENT ones
     assert len([s for s in traced if s.kind == CLIENT]) == 2  # the calls the server got
     spans = [s for s in traced if s.kind == INTERNAL]
     assert sorted((s.name, s.attributes["gateway.mcp.outcome"]) for s in spans) == [
         ("execute_tool trace_echo", "allowed"),
         ("execute_tool trace_echo", "error"),
         ("execute_tool trace_whoami", "refused"),
+        (f"execute_tool {('trace_' + 'x' * 5000)[:128]}", "refused"),
     ]
     assert {s.status for s in spans if s.attributes["gateway.mcp.outcome"] == "error"} == {
         STATUS_ERROR
     }
-    assert {s.attributes["gen_ai.tool.name"] for s in spans} == {"trace_echo", "trace_whoami"}
+    assert {len(s.attributes["gen_ai.tool.name"]) for s in spans} == {10, 12, 128}
