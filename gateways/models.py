@@ -43,6 +43,7 @@ class Gateway(TimestampedModel):
     allowed_models = models.JSONField(
         default=list, blank=True, validators=[validate_model_patterns]
     )  # names and * globs; empty: all
+    allowed_tools = models.JSONField(null=True, blank=True)  # MCP tools; None: every tool
     max_budget_usd = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
     budget_duration = models.CharField(  # "": never resets
         max_length=16, blank=True, default="", validators=[validate_budget_duration]
@@ -138,6 +139,7 @@ class Rule(TimestampedModel):
     allowed_models = models.JSONField(
         default=list, blank=True, validators=[validate_model_patterns]
     )  # names and * globs; empty: all
+    allowed_tools = models.JSONField(null=True, blank=True)  # MCP tools; None: every tool
 
     class Meta:
         ordering = ["created_at"]

@@ -22,6 +22,7 @@ from gateways.targets import (
     HealthChecksSerializer,
     TargetSerializer,
     WebSocketConfigSerializer,
+    allowed_tools_field,
     check_mcp_targets,
     restore_masked_secrets,
     restore_masked_target_secrets,
@@ -42,6 +43,7 @@ class GatewaySerializer(StrictModelSerializer):
     security_config = SecurityConfigSerializer(required=False)
     telemetry = TelemetrySerializer(required=False)
     allowed_models = ModelPatternsField()
+    allowed_tools = allowed_tools_field("gateway")
     max_budget_usd = budget_field()
     budget_duration = BudgetDurationField()
     not_supported_yet = frozenset({"client_tls", "session_config"})
@@ -57,6 +59,7 @@ class GatewaySerializer(StrictModelSerializer):
             "security_config",
             "telemetry",
             "allowed_models",
+            "allowed_tools",
             "max_budget_usd",
             "budget_duration",
             "created_at",
@@ -253,6 +256,7 @@ class RuleSerializer(GatewayChildSerializer):
     plugin_chain = PluginChainField()
     retry_attempts = serializers.IntegerField(required=False, min_value=0, max_value=10)
     allowed_models = ModelPatternsField()
+    allowed_tools = allowed_tools_field("rule")
     session_config = SessionConfigSerializer(required=False)
     not_supported_yet = frozenset({"type", "trustlens"})
 
@@ -274,6 +278,7 @@ class RuleSerializer(GatewayChildSerializer):
             "active",
             "public",
             "allowed_models",
+            "allowed_tools",
             "created_at",
             "updated_at",
         ]

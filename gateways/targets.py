@@ -41,6 +41,7 @@ SECRET_FIELDS = (
 AWS_REGION = r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$"
 AZURE_DEPLOYMENT = r"^[A-Za-z0-9._-]{1,64}$"
 MCP_TOOL_PREFIX = r"^[A-Za-z0-9-]{1,32}$"
+MCP_TOOL_PATTERN = r"^[A-Za-z0-9_.*/-]{1,128}$"  # a tool name as clients see it, or a * glob
 # Client headers a provider target may not opt into: the connection's own, the gateway's key
 # and the provider credential headers, the client's address.
 NOT_FORWARDABLE = frozenset(
@@ -365,6 +366,19 @@ class TargetSerializer(StrictSerializer):
         for name, (needed, why) in provider.credentials_need.items():
             if credentials.get(name) and not credentials.get(needed):
                 raise serializers.ValidationError({"credentials": {needed: [why]}})
+
+
+def allowed_tools_field(holder: str) -> serializers.ListField:
+    """`allowed_tools` of a gateway, rule or key: MCP tools by name and `*` glob."""
+    return serializers.ListField(
+        child=serializers.RegexField(MCP_TOOL_PATTERN),
+        required=False,
+        allow_null=True,
+        max_length=500,
+        help_text=f"MCP tools the {holder} allows to list and call: exact names and `*` globs "
+        "(the names clients see, prefixed); once set, any other tool is refused (a call needs "
+        "the gateway's, the rule's and the key's lists, those set). null: every tool.",
+    )
 
 
 def check_mcp_targets(targets: list[dict[str, Any]]) -> None:

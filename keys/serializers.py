@@ -12,6 +12,7 @@ from rest_framework import serializers
 from gateway_project.serializers import StrictModelSerializer, StrictSerializer
 from gateways.governance import BudgetDurationField, ModelPatternsField, budget_field
 from gateways.models import Rule
+from gateways.targets import allowed_tools_field
 from keys.models import ApiKey
 from keys.spend import GROUPS
 
@@ -43,19 +44,9 @@ class PoliciesField(serializers.ListField):
         return rule_ids
 
 
-TOOL_PATTERN = r"^[A-Za-z0-9_.*/-]{1,128}$"
-
-
 class ApiKeySerializer(StrictModelSerializer):
     gateway_id = serializers.UUIDField(read_only=True)
-    allowed_tools = serializers.ListField(
-        child=serializers.RegexField(TOOL_PATTERN),
-        required=False,
-        allow_null=True,
-        max_length=500,
-        help_text="MCP tools the key may list and call: exact names and `*` globs (the names "
-        "clients see, prefixed); once set, any other tool is refused. null: every tool.",
-    )
+    allowed_tools = allowed_tools_field("key")
     active = serializers.SerializerMethodField()
     not_supported_yet = frozenset({"subject_type", "subject"})  # TrustGate IAM keys
     policies = PoliciesField()

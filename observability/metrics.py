@@ -77,6 +77,18 @@ CACHE_SAVED_COST = Counter(
     "What the answers served from a response cache cost (USD).",
     ["gateway"],
 )
+MCP_TOOL_CALLS = Counter(
+    "gateway_mcp_tool_calls",
+    "MCP tools/call requests by outcome: allowed (the server's result), refused (by the "
+    "gateway: tools not allowed, a plugin), error (the server's error or no answer).",
+    ["gateway", "server", "tool", "outcome"],
+)
+MCP_TOOL_CALL_DURATION = Histogram(
+    "gateway_mcp_tool_call_duration_seconds",
+    "Time of an MCP tools/call, from the call read to its answer.",
+    ["gateway", "server", "tool"],
+    buckets=LATENCY_BUCKETS,
+)
 ACTIVE_STREAMS = Gauge(
     "gateway_active_streams", "Responses being streamed now.", multiprocess_mode="livesum"
 )

@@ -14,6 +14,7 @@ from observability.tracing.spans import RequestTrace
 from plugins.registry import registry
 from plugins.sdk.cache import HIT
 from plugins.sdk.context import Finding, LLMCall, Verdict
+from plugins.sdk.mcp import MAX_TOOL_NAME, ToolCall
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 VERDICT_DECISIONS = {
@@ -32,6 +33,7 @@ FINDING_DECISIONS = {
     "error": "error",
 }
 MAX_MODELS = 50  # distinct model label values per process; more are counted as "other"
+MAX_TOOLS = 200  # distinct MCP tool label values per gateway and server; more are "other"
 MAX_PATH_LOGGED = 2048
 
 
@@ -58,6 +60,7 @@ class RequestRecord:
     llm: LLMCall | None = None
     stream: str = ""  # a streamed answer's end: "complete", or "broken" (the upstream broke off)
     trace: RequestTrace | None = None  # when its gateway is traced
+    tool_call: ToolCall | None = None  # an MCP tools/call the gateway read
 
 
 def observe(record: RequestRecord) -> None:
@@ -116,6 +119,13 @@ def _count(
                 pending.inc(m.LLM_TOKENS, (gateway, llm.provider, model, kind), tokens)
         if llm.cost:
             pending.inc(m.LLM_COST, (gateway, llm.provider, model), llm.cost)
+    call = record.tool_call
+    if call is not None:
+        tool = tool_label(gateway, call.server, call.tool)
+        pending.inc(m.MCP_TOOL_CALLS, (gateway, call.server, tool, call.outcome))
+        pending.observe(
+            m.MCP_TOOL_CALL_DURATION, (gateway, call.server, tool), call.duration_ms / 1000
+        )
 
 
 def limits_rate(plugin: str) -> bool:
@@ -148,6 +158,21 @@ def model_label(gateway: str, provider: str, model: str) -> str:
     return model
 
 
+_tools: dict[tuple[str, str], set[str]] = {}
+
+
+def tool_label(gateway: str, server: str, tool: str) -> str:
+    """The tool as a label: the first MAX_TOOLS names seen per gateway and server (a client
+    may name tools no server has)."""
+    seen = _tools.setdefault((gateway, server), set())
+    if tool in seen:
+        return tool
+    if len(seen) >= MAX_TOOLS or len(tool) > MAX_TOOL_NAME or not tool.isprintable():
+        return "other"
+    seen.add(tool)
+    return tool
+
+
 def log_entry(record: RequestRecord, now: float, seconds: float) -> dict[str, Any]:
     """The access-log line of `record`: ids and names only."""
     entry: dict[str, Any] = {
@@ -174,6 +199,14 @@ def log_entry(record: RequestRecord, now: float, seconds: float) -> dict[str, An
         entry["trace_id"], entry["span_id"] = record.trace.trace_id, record.trace.span_id
     if record.findings:
         entry["findings"] = [f"{f.plugin}:{f.kind}:{f.action}" for f in record.findings]
+    if record.tool_call is not None:
+        call = record.tool_call
+        entry["mcp"] = {
+            "server": call.server,
+            "tool": call.name,
+            "outcome": call.outcome,
+            "duration_ms": round(call.duration_ms, 3),
+        }
     if record.llm is not None:
         llm = record.llm
         entry["llm"] = {

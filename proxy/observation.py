@@ -54,6 +54,9 @@ def _finish(record: RequestRecord, context: RequestContext | None) -> None:
     settle(context, answered=bool(record.target_key), status=record.status)  # budgets, spend
     if context is not None:  # read last: post_response may have added the LLM usage
         record.api_key_id, record.llm = context.api_key_id, context.llm
+        record.tool_call = context.tool_call
+        if record.tool_call is not None:
+            record.tool_call.settled(record.status)
     if record.trace is not None:
         record.trace.finish(record.status, record.rule, context, record.stream)
     observe(record)

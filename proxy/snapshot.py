@@ -174,7 +174,7 @@ class BalancerRegistry:
 balancers = BalancerRegistry()
 
 
-def _route(rule: Rule, gateway_specs: list[PluginSpec]) -> Route:
+def _route(rule: Rule, gateway: Gateway, gateway_specs: list[PluginSpec]) -> Route:
     service = rule.service
     balancer = balancers.for_service(service)
     upstream = service.upstream if service.type == Service.Type.UPSTREAM else None
@@ -195,7 +195,7 @@ def _route(rule: Rule, gateway_specs: list[PluginSpec]) -> Route:
         chain=compile_chain([gateway_specs, _plugin_specs(list(rule.plugin_chain.all()))]),
         llm=llm_route(balancer.targets, stored) if stored else None,
         websocket=websocket_settings(upstream.websocket_config if upstream else None),
-        mcp=mcp_route(balancer.targets, stored),
+        mcp=mcp_route(balancer.targets, stored, (gateway.allowed_tools, rule.allowed_tools)),
         models=compile_model_patterns(rule.allowed_models or ()),
         sessions=StickySessions.of(rule.session_config),
     )
@@ -215,7 +215,7 @@ def build_snapshot(subdomain: str) -> GatewaySnapshot | None:
     )
     gateway_specs = _plugin_specs(list(gateway.required_plugins.all()))
     routes = sorted(
-        (_route(rule, gateway_specs) for rule in rules),
+        (_route(rule, gateway, gateway_specs) for rule in rules),
         key=lambda r: r.pattern.specificity,
         reverse=True,
     )

@@ -1,5 +1,6 @@
 """The spans of one proxied request: SERVER for the request (HTTP conventions, the gateway's
-ids, GenAI attributes of its LLM call), INTERNAL per plugin run, CLIENT per upstream attempt."""
+ids, GenAI attributes of its LLM call), INTERNAL per plugin run and per MCP tool call, CLIENT per
+upstream attempt."""
 
 from __future__ import annotations
 
@@ -169,7 +170,28 @@ class RequestTrace:
             span.set_status(Status(StatusCode.ERROR))
         if context is not None and context.llm is not None:
             span.set_attributes(genai_attributes(context))
+        if context is not None and context.tool_call is not None:
+            self._tool_call(context.tool_call)
         span.end()
+
+    def _tool_call(self, call: Any) -> None:
+        """An INTERNAL span of an MCP tools/call (GenAI's `execute_tool`), from the call read
+        to its answer."""
+        span = self.tracer.start_span(
+            f"execute_tool {call.name}",
+            context=self.context,
+            kind=SpanKind.INTERNAL,
+            start_time=call.started_ns,
+            attributes={
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": call.name,
+                "gateway.mcp.server": call.server,
+                "gateway.mcp.outcome": call.outcome,
+            },
+        )
+        if call.outcome == "error":
+            span.set_status(Status(StatusCode.ERROR))
+        span.end(end_time=call.started_ns + int(call.duration_ms * 1e6))
 
 
 def genai_provider(provider: str) -> str:

@@ -10,6 +10,7 @@ from requests.structures import CaseInsensitiveDict
 
 from gateway_project.bounded_json import JSONRefused, loads
 from gateway_project.conf import gateway_settings
+from plugins.sdk.mcp import ToolCall
 from plugins.sdk.tracing import Trace
 
 
@@ -99,6 +100,7 @@ class RequestContext:
     llm: LLMCall | None = None  # set by the proxy when the rule routes to a provider target
     trace: Trace | None = None  # set by the proxy when the request is traced
     mcp_tool: str | None = None  # the tool of an MCP tools/call, as the client names it
+    tool_call: ToolCall | None = None  # that call, for metrics, access log and trace
 
     def json_body(self) -> Any:
         """The body parsed as JSON, or None when it is empty or not JSON (parsed once per body).

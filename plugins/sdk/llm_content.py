@@ -1,5 +1,6 @@
 """The texts of an LLM request: OpenAI chat `messages`, Anthropic `messages`/`system`, Responses
-`input`, and the tool calls they carry; detectors check these rather than the whole JSON body."""
+`input`, and the tool calls they carry; and of an MCP `tools/call` (its arguments, its result's
+content); detectors check these rather than the whole JSON body."""
 
 from __future__ import annotations
 
@@ -27,12 +28,22 @@ class MessageText:
 
 
 def is_llm_request(body: Any) -> bool:
-    """Whether a parsed body is a chat/messages/responses request."""
+    """Whether a parsed body is a chat/messages/responses request, or an MCP tools/call."""
     if not isinstance(body, dict):
         return False
-    if isinstance(body.get("messages"), list):
+    if isinstance(body.get("messages"), list) or is_tool_call(body):
         return True
     return "model" in body and isinstance(body.get("input"), str | list)
+
+
+def is_tool_call(body: Any) -> bool:
+    """Whether a parsed body is an MCP (JSON-RPC 2.0) `tools/call` request."""
+    return (
+        isinstance(body, dict)
+        and body.get("jsonrpc") == "2.0"
+        and body.get("method") == "tools/call"
+        and isinstance(body.get("params"), dict)
+    )
 
 
 def message_texts(body: Any, roles: Iterable[str] | None = None) -> list[MessageText]:
@@ -46,6 +57,11 @@ def message_texts(body: Any, roles: Iterable[str] | None = None) -> list[Message
 
 
 def _all_texts(body: dict[str, Any]) -> Iterator[MessageText]:
+    if is_tool_call(body):  # every string of its arguments, as the client's
+        where = ("params", "arguments")
+        for at, text in located_strings(body["params"].get("arguments"), where):
+            yield MessageText("user", text, at)
+        return
     for key in ("system", "instructions"):
         yield from _content_texts(body.get(key), "system", (key,))
     messages = body.get("messages")
@@ -107,9 +123,32 @@ def answer_texts(body: Any) -> list[MessageText]:
             found.append(MessageText("assistant", choice["text"], ("choices", index, "text")))
     if body.get("type") == "message":
         found += _content_texts(body.get("content"), "assistant", ("content",))
+    if body.get("jsonrpc") == "2.0" and isinstance(body.get("result"), dict):
+        found += _tool_result_texts(body["result"])
     for index, item in enumerate(_list(body.get("output"))):
         if isinstance(item, dict) and item.get("type") == "message":
             found += _content_texts(item.get("content"), "assistant", ("output", index, "content"))
+    return found
+
+
+def _tool_result_texts(result: dict[str, Any]) -> list[MessageText]:
+    """An MCP tool result's texts (role "tool"): its text content parts (embedded resources'
+    text too) and every string of its `structuredContent` (the same answer, structured)."""
+    found = []
+    for index, part in enumerate(_list(result.get("content"))):
+        if not isinstance(part, dict):
+            continue
+        if part.get("type") == "text" and isinstance(part.get("text"), str):
+            found.append(MessageText("tool", part["text"], ("result", "content", index, "text")))
+        resource = part.get("resource")
+        if isinstance(resource, dict) and isinstance(resource.get("text"), str):
+            at = ("result", "content", index, "resource", "text")
+            found.append(MessageText("tool", resource["text"], at))
+    where = ("result", "structuredContent")
+    found += [
+        MessageText("tool", text, at)
+        for at, text in located_strings(result.get("structuredContent"), where)
+    ]
     return found
 
 

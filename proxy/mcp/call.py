@@ -13,7 +13,9 @@ from django.http import HttpRequest, HttpResponse
 from requests.structures import CaseInsensitiveDict
 
 from plugins.pipeline import CompiledChain, run_stage
+from plugins.sdk import mcp as outcomes
 from plugins.sdk.context import RequestContext, ResponseContext
+from plugins.sdk.mcp import ToolCall
 from proxy.matching import RouteMatch
 from proxy.mcp import sessions
 from proxy.mcp.jsonrpc import (
@@ -29,7 +31,7 @@ from proxy.mcp.jsonrpc import (
     result_answer,
 )
 from proxy.mcp.routes import McpRoute, McpServer
-from proxy.mcp.tools import tool_allowed
+from proxy.mcp.tools import tool_allowed_by
 from proxy.outgoing import OutgoingRequest, inject_credentials, route_timeouts, upstream_url
 from proxy.streaming import MAX_BUFFERED_BODY, bounded_read
 from proxy.upstream import UpstreamResult, send
@@ -44,7 +46,7 @@ GATEWAY_INFO = {"name": "gateway", "version": "1"}
 class McpCall:
     route: McpRoute
     match: RouteMatch
-    allowed: tuple[str, ...] | None  # the key's tools (None: all)
+    allowed: tuple[tuple[str, ...], ...]  # the lists set (gateway, rule, key); none: all tools
     message: dict[str, Any] | None  # None: a GET or DELETE of the endpoint
 
     def serve(self, request: HttpRequest, chain: CompiledChain, context: RequestContext) -> Any:
@@ -117,7 +119,7 @@ class McpCall:
                 return result_error(answer, id)
             for tool in answer["result"].get("tools") or []:
                 name = server.public_name(str(tool.get("name")))
-                if tool_allowed(name, self.allowed):
+                if tool_allowed_by(name, self.allowed):
                     tools.append({**tool, "name": name})
         return result_answer(id, {"tools": tools})
 
@@ -142,6 +144,9 @@ class McpCall:
         )
         for stage in ("post_request", "pre_response", "post_response"):
             run_stage(chain, stage, context, response_context)
+        if context.tool_call is not None:
+            answered = _answered(upstream.status, body, content_type, message.get("id"))
+            context.tool_call.ended(outcomes.ALLOWED if answered else outcomes.ERROR)
         response = HttpResponse(
             response_context.body, status=response_context.status, content_type=content_type
         )
@@ -201,7 +206,7 @@ class McpCall:
         url = upstream_url(target, target.path, "")
         outgoing = OutgoingRequest(method, url, headers, body, route_timeouts(self.match.route))
         balancer = self.match.route.balancer
-        return send(balancer, [target], lambda _: outgoing)
+        return send(balancer, [target], lambda _: outgoing, context.trace)
 
 
 def open_mcp_call(
@@ -215,7 +220,8 @@ def open_mcp_call(
     key may call it. None on other rules."""
     if route is None:
         return None
-    allowed = tools_of_keys.get(context.api_key_id or "")
+    key_tools = tools_of_keys.get(context.api_key_id or "")
+    allowed = (*route.allowed_tools, *(() if key_tools is None else (key_tools,)))
     if context.method != "POST":
         return McpCall(route, match, allowed, None)
     message = parse_message(context.body)
@@ -223,9 +229,13 @@ def open_mcp_call(
         id = message.get("id")
         params = message.get("params")
         name = params.get("name") if isinstance(params, dict) else None
-        if not isinstance(name, str) or route.owner_of(name) is None:
+        owner = route.owner_of(name) if isinstance(name, str) else None
+        if owner is None:
             raise McpError(INVALID_PARAMS, f"Unknown tool: {name}", id=id)
-        if not tool_allowed(name, allowed):
+        server = owner[0]
+        context.tool_call = ToolCall(server.prefix or server.target.key, name)
+        if not tool_allowed_by(name, allowed):
+            context.tool_call.ended(outcomes.REFUSED)
             raise McpError(REFUSED, f"Tool not allowed for this key: {name}", 403, id)
         context.mcp_tool = name
     return McpCall(route, match, allowed, message)
@@ -234,6 +244,18 @@ def open_mcp_call(
 def result_error(answer: dict[str, Any], id: Any) -> HttpResponse:
     error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
     raise McpError(int(error.get("code", -32603)), str(error.get("message", "error")), id=id)
+
+
+def _answered(status: int, body: bytes, content_type: str, id: Any) -> bool:
+    """Whether a server answered a tools/call with a result that is no error (`isError`)."""
+    if status >= 400:
+        return False
+    try:
+        answer = answer_of(body, content_type, id)
+    except McpError:
+        return False
+    result = answer.get("result")
+    return isinstance(result, dict) and not result.get("isError")
 
 
 def _no_stream() -> HttpResponse:

@@ -23,6 +23,7 @@ class McpServer:
 @dataclass(frozen=True)
 class McpRoute:
     servers: tuple[McpServer, ...]
+    allowed_tools: tuple[tuple[str, ...], ...] = ()  # the gateway's and the rule's lists, set
 
     def owner_of(self, name: str) -> tuple[McpServer, str] | None:
         """The server of a tool the client names, and the tool's name on that server."""
@@ -35,13 +36,19 @@ class McpRoute:
         return None
 
 
-def mcp_route(targets: Sequence[Target], stored: Sequence[Mapping[str, Any]]) -> McpRoute | None:
-    """The MCP route of a rule whose upstream's targets are MCP servers (None otherwise)."""
+def mcp_route(
+    targets: Sequence[Target],
+    stored: Sequence[Mapping[str, Any]],
+    allowed_tools: Sequence[Sequence[str] | None] = (),
+) -> McpRoute | None:
+    """The MCP route of a rule whose upstream's targets are MCP servers (None otherwise);
+    `allowed_tools`: the gateway's and the rule's lists (None where not set)."""
     if not stored or any(data.get("kind") != "mcp" for data in stored):
         return None
     return McpRoute(
         tuple(
             McpServer(target, data.get("tool_prefix") or "")
             for target, data in zip(targets, stored, strict=True)
-        )
+        ),
+        tuple(tuple(tools) for tools in allowed_tools if tools is not None),
     )

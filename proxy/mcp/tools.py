@@ -13,6 +13,12 @@ def tool_allowed(name: str, allowed: tuple[str, ...] | None) -> bool:
     return any(_matches(name, pattern) for pattern in allowed)
 
 
+def tool_allowed_by(name: str, lists: tuple[tuple[str, ...] | None, ...]) -> bool:
+    """Allowed by every list set (the gateway's, the rule's, the key's): each one that is set
+    denies the tools it does not match."""
+    return all(tool_allowed(name, allowed) for allowed in lists)
+
+
 def _matches(name: str, pattern: str) -> bool:
     if "*" not in pattern:
         return name == pattern

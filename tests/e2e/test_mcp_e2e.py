@@ -1,6 +1,7 @@
 """MCP servers behind a rule, through gunicorn, with the official SDK on both sides: sessions
-in Redis (continued on another node), tools of two servers under prefixes, tools per key,
-injections in arguments blocked, emails in results masked, calls limited per tool."""
+in Redis (continued on another node), tools of two servers under prefixes, tools per key (and
+per gateway and rule), injections in arguments blocked, emails in results masked, calls limited
+per tool."""
 
 from __future__ import annotations
 
@@ -90,32 +91,36 @@ def gateway(nodes, servers):
     return routed, limited["key"]
 
 
-def client(node: GatewayServer, key: str, session_id: str | None = None) -> httpx2.AsyncClient:
-    headers = {"Host": f"{SUBDOMAIN}.localhost", "X-API-Key": key}
+def client(
+    node: GatewayServer, key: str, session_id: str | None = None, subdomain: str = SUBDOMAIN
+) -> httpx2.AsyncClient:
+    headers = {"Host": f"{subdomain}.localhost", "X-API-Key": key}
     if session_id:
         headers["Mcp-Session-Id"] = session_id
     return httpx2.AsyncClient(headers=headers, timeout=10)
 
 
 @asynccontextmanager
-async def mcp_session(node: GatewayServer, key: str, session_id: str | None = None):
+async def mcp_session(
+    node: GatewayServer, key: str, session_id: str | None = None, subdomain: str = SUBDOMAIN
+):
     """The SDK's client session through `node` (continuing `session_id` when given)."""
     async with (
-        client(node, key, session_id) as http,
+        client(node, key, session_id, subdomain) as http,
         streamable_http_client(node.base_url + "/mcp", http_client=http) as streams,
         ClientSession(*streams[:2]) as session,
     ):
         yield session
 
 
-async def with_session(node: GatewayServer, key: str, work):
-    async with mcp_session(node, key) as session:
+async def with_session(node: GatewayServer, key: str, work, subdomain: str = SUBDOMAIN):
+    async with mcp_session(node, key, subdomain=subdomain) as session:
         await session.initialize()
         return await work(session)
 
 
-def run(node, key, work):
-    return asyncio.run(with_session(node, key, work))
+def run(node, key, work, subdomain: str = SUBDOMAIN):
+    return asyncio.run(with_session(node, key, work, subdomain))
 
 
 def test_tools_of_both_servers_listed_under_their_prefixes(nodes, gateway):
@@ -152,6 +157,42 @@ def test_a_key_lists_and_calls_only_its_tools(nodes, gateway):
     assert echoed.content[0].text == "echo: hi"
     assert refused == [
         "Tool not allowed for this key: a_delete_all",
+        "Tool not allowed for this key: b_whoami",
+    ]
+
+
+def test_the_gateways_and_the_rules_tool_lists_both_apply(nodes, servers):
+    """A gateway allowing `a_*` and `b_echo`, its rule `*_echo`: a key with no list of its own
+    lists and calls a_echo and b_echo only."""
+    targets = [
+        host_target("127.0.0.1", servers[0].port, path="/mcp", kind="mcp", tool_prefix="a"),
+        host_target("127.0.0.1", servers[1].port, path="/mcp", kind="mcp", tool_prefix="b"),
+    ]
+    scoped = routed_gateway(
+        nodes[0].post,
+        subdomain="e2e-mcp-scoped",
+        target_dicts=targets,
+        path="/mcp",
+        methods=("GET", "POST", "DELETE"),
+        gateway_extra={"allowed_tools": ["a_*", "b_echo"]},
+        allowed_tools=["*_echo"],
+    )
+
+    async def work(session):
+        listed = sorted(tool.name for tool in (await session.list_tools()).tools)
+        echoed = await session.call_tool("a_echo", {"text": "hi"})
+        refused = []
+        for name in ("a_whoami", "b_whoami"):  # the gateway's, not the rule's; neither's
+            with pytest.raises(MCPError) as caught:
+                await session.call_tool(name, {})
+            refused.append(caught.value.error.message)
+        return listed, echoed, refused
+
+    listed, echoed, refused = run(nodes[1], scoped.key, work, "e2e-mcp-scoped")
+    assert listed == ["a_echo", "b_echo"]
+    assert echoed.content[0].text == "echo: hi"
+    assert refused == [
+        "Tool not allowed for this key: a_whoami",
         "Tool not allowed for this key: b_whoami",
     ]
 

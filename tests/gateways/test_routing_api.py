@@ -199,6 +199,7 @@ def test_create_rule_returns_it_with_upper_cased_methods(api, gateway):
         "active",
         "public",
         "allowed_models",
+        "allowed_tools",
         "created_at",
         "updated_at",
     }

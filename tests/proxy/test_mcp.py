@@ -1,16 +1,20 @@
 """MCP rules in process: the admin shape (targets of kind mcp, keys' allowed_tools), the gateway's
 sessions (bound to the key that opened them), a tool revoked on the next call, the key and the
-client's headers never sent to a server, tool globs."""
+client's headers never sent to a server, tool globs; each tool call counted, logged and traced."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from prometheus_client import REGISTRY
 
+from observability.metrics import pending
+from observability.tracing.providers import tracers
 from proxy.mcp.tools import tool_allowed
 from tests.builders import host_target
 from tests.mcp_upstream import McpUpstream
+from tests.observability.collector import CLIENT, INTERNAL, STATUS_ERROR, Collector, traceparent
 
 HOST = "tools.localhost"
 INITIALIZE = {
@@ -197,3 +201,79 @@ def test_the_server_gets_its_credentials_never_the_clients_key(mcp_gateway, upst
 )
 def test_tool_globs(name, allowed, expected):
     assert tool_allowed(name, allowed) is expected
+
+
+def calls_counted(outcome: str, tool: str) -> float:
+    pending.flush()
+    labels = {"gateway": "tools", "server": "trace", "tool": tool, "outcome": outcome}
+    return REGISTRY.get_sample_value("gateway_mcp_tool_calls_total", labels) or 0.0
+
+
+@pytest.fixture
+def collector():
+    server = Collector().start()
+    yield server
+    tracers.reset()
+    server.stop()
+
+
+def test_each_tool_call_is_counted_logged_and_traced(
+    api, mcp_gateway, proxy_client, collector, settings, tmp_path
+):
+    log = tmp_path / "access.log"
+    settings.GATEWAY = {**settings.GATEWAY, "ACCESS_LOG": str(log)}
+    gateway = mcp_gateway(tool_prefix="trace")
+    telemetry = {"exporters": [{"name": "otlp", "settings": {"endpoint": collector.url}}]}
+    patched = api.patch(f"/api/v1/gateways/{gateway.id}", {"telemetry": telemetry}, format="json")
+    assert patched.status_code == 200, patched.content
+    key_id = api.get(f"/api/v1/gateways/{gateway.id}/keys").json()["results"][0]["id"]
+    api.patch(
+        f"/api/v1/gateways/{gateway.id}/keys/{key_id}",
+        {"allowed_tools": ["trace_echo"]},
+        format="json",
+    )
+    counted = [
+        ("allowed", "trace_echo"),
+        ("error", "trace_echo"),
+        ("refused", "trace_whoami"),
+        ("refused", "other"),
+    ]
+    before = [calls_counted(*labels) for labels in counted]
+    session = opened(proxy_client, gateway.key)
+    parent, trace_id, _ = traceparent()
+
+    answers = [
+        rpc(proxy_client, gateway.key, message, session, HTTP_TRACEPARENT=parent)
+        for message in (
+            call(2, "trace_echo", {"text": "hi"}),
+            call(3, "trace_echo"),  # no text: the server's error
+            call(4, "trace_whoami"),  # not the key's
+            call(5, "trace_" + "x" * 5000),  # a client's name: logged cut, counted as other
+        )
+    ]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 403, 403]
+    logged = [json.loads(line).get("mcp") for line in log.read_text().splitlines()][-4:]
+    assert [(e["server"], e["tool"], e["outcome"]) for e in logged] == [
+        ("trace", "trace_echo", "allowed"),
+        ("trace", "trace_echo", "error"),
+        ("trace", "trace_whoami", "refused"),
+        ("trace", ("trace_" + "x" * 5000)[:128], "refused"),
+    ]
+    assert all(e["duration_ms"] > 0 for e in logged)
+    after = [calls_counted(*labels) for labels in counted]
+    assert [now - was for now, was in zip(after, before, strict=True)] == [1] * 4
+    tracers.flush()
+    traced = collector.await_trace(trace_id, 4 * 2 + 2)  # SERVER and tool spans, CLIENT ones
+    assert len([s for s in traced if s.kind == CLIENT]) == 2  # the calls the server got
+    spans = [s for s in traced if s.kind == INTERNAL]
+    assert sorted((s.name, s.attributes["gateway.mcp.outcome"]) for s in spans) == [
+        ("execute_tool trace_echo", "allowed"),
+        ("execute_tool trace_echo", "error"),
+        ("execute_tool trace_whoami", "refused"),
+        (f"execute_tool {('trace_' + 'x' * 5000)[:128]}", "refused"),
+    ]
+    assert {s.status for s in spans if s.attributes["gateway.mcp.outcome"] == "error"} == {
+        STATUS_ERROR
+    }
+    assert {len(s.attributes["gen_ai.tool.name"]) for s in spans} == {10, 12, 128}
