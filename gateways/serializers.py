@@ -44,7 +44,8 @@ class GatewaySerializer(StrictModelSerializer):
     allowed_models = ModelPatternsField()
     max_budget_usd = budget_field()
     budget_duration = BudgetDurationField()
-    not_supported_yet = frozenset({"client_tls", "session_config"})
+    session_config = SessionConfigSerializer(required=False)
+    not_supported_yet = frozenset({"client_tls"})
 
     class Meta:
         model = Gateway
@@ -59,6 +60,7 @@ class GatewaySerializer(StrictModelSerializer):
             "allowed_models",
             "max_budget_usd",
             "budget_duration",
+            "session_config",
             "created_at",
             "updated_at",
         ]

@@ -1,0 +1,114 @@
+"""Resilient routing's two late pieces in process: a gateway's own `session_config` (a rule's
+wins), and Retry-After honoured on an upstream of one target (its rest kept in every process's
+memory through the rest news, not read from Redis per request)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.gateways.test_routing_api import field_errors
+from tests.proxy.test_resilient_routing import answered_by, call, switchable, targets_of
+
+__all__ = ["switchable"]  # the fixture, shared with the resilient-routing tests
+
+STICKY = {"enabled": True, "header_name": "X-Session", "ttl": 60}
+
+
+# --- a gateway's session_config ---
+
+
+def test_a_gateway_session_config_keeps_a_session_on_its_target(route, switchable, proxy_client):
+    servers = [switchable(), switchable()]
+    gateway = route(targets=targets_of(*servers), gateway_extra={"session_config": STICKY})
+    assert gateway.gateway["session_config"] == STICKY
+    for session in ("a", "b", "c"):
+        ports = {answered_by(call(proxy_client, gateway, HTTP_X_SESSION=session)) for _ in "xyz"}
+        assert len(ports) == 1
+    unnamed = {answered_by(call(proxy_client, gateway)) for _ in range(4)}
+    assert len(unnamed) == 2  # round-robin as before
+
+
+def test_a_rule_session_config_wins_over_the_gateway_one(route, switchable, proxy_client):
+    servers = [switchable(), switchable()]
+    gateway = route(
+        targets=targets_of(*servers),
+        gateway_extra={"session_config": {"enabled": True, "header_name": "X-Gateway-Session"}},
+        session_config=STICKY,
+    )
+    ports = {answered_by(call(proxy_client, gateway, HTTP_X_SESSION="s")) for _ in range(4)}
+    assert len(ports) == 1
+    by_gateway = {
+        answered_by(call(proxy_client, gateway, HTTP_X_GATEWAY_SESSION="s")) for _ in range(4)
+    }
+    assert len(by_gateway) == 2  # the gateway's header names no session on this rule
+
+
+def test_a_gateway_session_config_change_reaches_the_proxy(route, switchable, api, proxy_client):
+    servers = [switchable(), switchable()]
+    gateway = route(targets=targets_of(*servers))
+    url = f"/api/v1/gateways/{gateway.id}"
+    response = api.patch(url, {"session_config": STICKY}, format="json")
+    assert response.status_code == 200, response.json()
+    ports = {answered_by(call(proxy_client, gateway, HTTP_X_SESSION="s")) for _ in range(4)}
+    assert len(ports) == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"enabled": True}, "session_config.header_name"),
+        ({"enabled": True, "header_name": "X", "ttl": 0}, "session_config.ttl"),
+        ({"mapping_field": "x"}, "session_config.mapping_field"),
+        ({"body_param_name": "a..b"}, "session_config.body_param_name"),
+        ("on", "session_config.non_field_errors"),
+    ],
+)
+def test_a_gateway_session_config_is_validated_naming_the_field(route, api, payload, field):
+    gateway = route()
+    response = api.patch(f"/api/v1/gateways/{gateway.id}", {"session_config": payload}, "json")
+    assert field_errors(response, field)
+
+
+def test_a_partial_update_of_a_gateway_stores_a_whole_session_config(route, api):
+    gateway = route()
+    url = f"/api/v1/gateways/{gateway.id}"
+    response = api.patch(url, {"session_config": {"header_name": "X-S"}}, format="json")
+    assert response.status_code == 200, response.json()
+    expected = {"enabled": False, "header_name": "X-S", "ttl": 3600}
+    assert response.json()["session_config"] == expected
+    assert api.get(url).json()["session_config"] == expected
+
+
+def test_a_gateway_session_config_is_in_the_openapi_schema(anonymous_api, db):
+    response = anonymous_api.get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    components = response.json()["components"]["schemas"]
+    assert components["Gateway"]["properties"]["session_config"] == {
+        "$ref": "#/components/schemas/SessionConfig"
+    }
+
+
+def test_the_django_admin_validates_a_gateway_session_config(route, admin_client):
+    from gateways.models import Gateway
+
+    gateway = Gateway.objects.get(pk=route().id)
+    data = {
+        "name": gateway.name,
+        "subdomain": gateway.subdomain,
+        "status": gateway.status,
+        "security_config": "{}",
+        "telemetry": "{}",
+        "allowed_models": "[]",
+        "budget_duration": "",
+        "session_config": json.dumps({"enabled": True}),
+        "required_plugins-TOTAL_FORMS": "0",
+        "required_plugins-INITIAL_FORMS": "0",
+    }
+    page = admin_client.post(f"/admin/gateways/gateway/{gateway.pk}/change/", data)
+    assert b"A session needs header_name or body_param_name." in page.content
+    data["session_config"] = json.dumps({"enabled": True, "header_name": "X-Session"})
+    page = admin_client.post(f"/admin/gateways/gateway/{gateway.pk}/change/", data)
+    assert page.status_code == 302, page.content
+    gateway.refresh_from_db()
+    assert gateway.session_config == {"enabled": True, "header_name": "X-Session", "ttl": 3600}
