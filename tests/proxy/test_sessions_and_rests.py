@@ -5,9 +5,14 @@ memory through the rest news, not read from Redis per request)."""
 from __future__ import annotations
 
 import json
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
+from tests.e2e.services import wait_until
 from tests.gateways.test_routing_api import field_errors
 from tests.proxy.test_resilient_routing import answered_by, call, switchable, targets_of
 
@@ -112,3 +117,112 @@ def test_the_django_admin_validates_a_gateway_session_config(route, admin_client
     assert page.status_code == 302, page.content
     gateway.refresh_from_db()
     assert gateway.session_config == {"enabled": True, "header_name": "X-Session", "ttl": 3600}
+
+
+# --- Retry-After on an upstream of one target ---
+
+
+@contextmanager
+def commands_on(redis_conn, what: str) -> Iterator[list[str]]:
+    """The commands Redis runs meanwhile (MONITOR) that name `what`, collected at the end up
+    to a sentinel command."""
+    seen: list[str] = []
+    with redis_conn.monitor() as monitor:
+        yield seen
+        sentinel = f"sentinel:{uuid.uuid4().hex}"
+        redis_conn.exists(sentinel)
+        while sentinel not in (command := monitor.next_command()["command"]):
+            if what in command:
+                seen.append(command)
+
+
+def scope_of(gateway) -> str:
+    from gateways.models import Upstream
+    from proxy.health import health_scope
+
+    upstream = Upstream.objects.get(pk=gateway.upstream["id"])
+    return health_scope(upstream.id, upstream.updated_at)
+
+
+def listening() -> None:
+    """Wait until this process hears the rest news (its listener subscribed)."""
+    from proxy.health_news import News
+
+    wait_until(lambda: News.subscriptions > 0, timeout=5, interval=0.01)
+
+
+def test_a_single_target_resting_beyond_the_cap_is_not_called_without_redis_reads(
+    route, switchable, proxy_client, redis_conn
+):
+    only = switchable()
+    gateway = route(targets=targets_of(only))
+    assert call(proxy_client, gateway).status_code == 200
+    listening()
+    tag = "lbh:" + gateway.upstream["id"]
+    with commands_on(redis_conn, tag) as happy:
+        assert {call(proxy_client, gateway).status_code for _ in range(5)} == {200}
+    assert happy == []  # the happy path reads nothing from Redis
+    only.status, only.headers = 429, {"Retry-After": "30"}
+    assert call(proxy_client, gateway).status_code == 429  # its answer, as it is
+    with commands_on(redis_conn, tag) as resting:
+        for _ in range(5):
+            response = call(proxy_client, gateway)
+            assert response.status_code == 503
+            assert 28 <= int(response["Retry-After"]) <= 30
+            assert json.loads(response.content) == {"error": "upstream busy"}
+    assert resting == []  # kept in memory
+    assert len(only.calls()) == 1 + 5 + 1
+    (key,) = redis_conn.keys("{" + tag + ":*}:wait:0")
+    assert 28000 < redis_conn.pttl(key) <= 30000  # shared with every worker and node
+
+
+def test_a_single_target_resting_under_the_cap_is_waited_for(route, switchable, proxy_client):
+    only = switchable()
+    only.status, only.headers = 503, {"Retry-After": "1"}
+    gateway = route(targets=targets_of(only))
+    assert call(proxy_client, gateway).status_code == 503
+    only.status, only.headers = 200, {}
+    assert call(proxy_client, gateway).status_code == 200
+    first, second = (arrival.at for arrival in only.calls())
+    assert second - first >= 0.99  # waited out its rest
+
+
+def test_a_later_attempt_on_a_single_target_waits_out_its_retry_after(
+    route, switchable, proxy_client
+):
+    only = switchable()
+    only.status, only.headers = 429, {"Retry-After": "1"}
+    gateway = route(targets=targets_of(only), retry_attempts=1)
+    assert call(proxy_client, gateway).status_code == 429
+    first, second = (arrival.at for arrival in only.calls())
+    assert second - first >= 0.99
+
+
+def test_a_rest_another_process_told_is_kept(route, switchable, proxy_client, redis_conn):
+    from proxy.health import wait_key
+    from proxy.health_news import CHANNEL, rest_news
+
+    only = switchable()
+    gateway = route(targets=targets_of(only))
+    assert call(proxy_client, gateway).status_code == 200
+    listening()
+    scope, until = scope_of(gateway), time.time() + 30
+    redis_conn.set(wait_key(scope, 0), f"{until:.3f}", px=30000)  # as its process does
+    redis_conn.publish(CHANNEL, rest_news(scope, 0, until))
+    wait_until(lambda: call(proxy_client, gateway).status_code == 503, timeout=5, interval=0)
+    called = len(only.calls())
+    assert {call(proxy_client, gateway).status_code for _ in range(3)} == {503}
+    assert len(only.calls()) == called
+
+
+def test_a_rest_told_before_the_process_routed_there_is_read_once(
+    route, switchable, proxy_client, redis_conn
+):
+    from proxy.health import wait_key
+
+    only = switchable()
+    gateway = route(targets=targets_of(only))
+    scope, until = scope_of(gateway), time.time() + 30
+    redis_conn.set(wait_key(scope, 0), f"{until:.3f}", px=30000)
+    assert call(proxy_client, gateway).status_code == 503
+    assert not only.calls()
