@@ -160,7 +160,12 @@ class BalancerRegistry:
         return self._get(
             key,
             service.updated_at.isoformat(),
-            lambda: Balancer([target_of(key, endpoint)], "round-robin", {}),
+            lambda: Balancer(  # its scope: its Retry-After is honoured as an upstream's
+                [target_of(key, endpoint)],
+                "round-robin",
+                {},
+                scope=health_scope(service.id, service.updated_at),
+            ),
         )
 
     def _get(self, key: str, stamp: str, build: Callable[[], Balancer]) -> Balancer:

@@ -12,9 +12,10 @@ from contextlib import contextmanager
 
 import pytest
 
+from tests.builders import created, in_process_post
 from tests.e2e.services import wait_until
 from tests.gateways.test_routing_api import field_errors
-from tests.proxy.test_resilient_routing import answered_by, call, switchable, targets_of
+from tests.proxy.test_resilient_routing import HOST, answered_by, call, switchable, targets_of
 
 __all__ = ["switchable"]  # the fixture, shared with the resilient-routing tests
 
@@ -226,3 +227,22 @@ def test_a_rest_told_before_the_process_routed_there_is_read_once(
     redis_conn.set(wait_key(scope, 0), f"{until:.3f}", px=30000)
     assert call(proxy_client, gateway).status_code == 503
     assert not only.calls()
+
+
+def test_an_endpoint_service_resting_is_not_called(transactional_db, api, switchable, proxy_client):
+    only = switchable()
+    post = in_process_post(api)
+    base = (
+        "/api/v1/gateways/"
+        + created(post, "/api/v1/gateways", {"name": "e", "subdomain": "api"})["id"]
+    )
+    endpoint = {"name": "s", "type": "endpoint", "host": "127.0.0.1", "port": only.port}
+    service = created(post, f"{base}/services", endpoint)
+    created(post, f"{base}/rules", {"path": "/*", "methods": ["GET"], "service_id": service["id"]})
+    key = created(post, f"{base}/keys", {"name": "k"})["key"]
+    only.status, only.headers = 429, {"Retry-After": "30"}
+    assert proxy_client.get("/x", HTTP_HOST=HOST, HTTP_X_API_KEY=key).status_code == 429
+    response = proxy_client.get("/x", HTTP_HOST=HOST, HTTP_X_API_KEY=key)
+    assert response.status_code == 503
+    assert 28 <= int(response["Retry-After"]) <= 30
+    assert len(only.calls()) == 1
