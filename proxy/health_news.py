@@ -46,7 +46,8 @@ def rest_news(scope: str, index: int, until: float) -> str:
 
 
 def hear(scope: str, hearer: Hearer) -> None:
-    """Tell `hearer` of the rests of upstream `scope` (held weakly: as long as it lives)."""
+    """Tell `hearer` of the rests of upstream `scope` (one hearer per upstream, the latest,
+    held weakly: as long as it lives)."""
     _HEARERS[scope] = hearer
     listen()
 

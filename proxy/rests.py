@@ -62,10 +62,10 @@ class TargetRests:
     def _read(self) -> None:
         self._subscriptions = News.subscriptions  # first: one reader at a time
         try:
-            values = redis_client().mget(self.keys)
-        except redis.RedisError as exc:  # read again once the news is subscribed anew
+            values = [float(value or 0) for value in redis_client().mget(self.keys)]
+        except (redis.RedisError, ValueError) as exc:  # read again once subscribed anew
             logger.warning("target rests unavailable, routing as if none rests: %s", exc)
             return
-        for index, value in enumerate(values):
-            if value:
-                self.heard(index, max(float(value), self._until.get(index, 0.0)))
+        for index, until in enumerate(values):
+            if until:
+                self.heard(index, max(until, self._until.get(index, 0.0)))

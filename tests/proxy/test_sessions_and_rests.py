@@ -246,3 +246,16 @@ def test_an_endpoint_service_resting_is_not_called(transactional_db, api, switch
     assert response.status_code == 503
     assert 28 <= int(response["Retry-After"]) <= 30
     assert len(only.calls()) == 1
+
+
+@pytest.mark.usefixtures("redis_down")
+def test_with_redis_down_a_single_target_rest_is_kept_by_its_process(
+    route, switchable, proxy_client
+):
+    only = switchable()
+    gateway = route(targets=targets_of(only))
+    assert call(proxy_client, gateway).status_code == 200  # routed as if none rests
+    only.status, only.headers = 429, {"Retry-After": "30"}
+    assert call(proxy_client, gateway).status_code == 429
+    assert call(proxy_client, gateway).status_code == 503  # not shared, but kept here
+    assert len(only.calls()) == 2
