@@ -40,6 +40,7 @@ class Gateway(TimestampedModel):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     security_config = models.JSONField(default=dict, blank=True)
     telemetry = models.JSONField(default=dict, blank=True)  # gateways.telemetry validates it
+    session_config = models.JSONField(default=dict, blank=True)  # a rule's own one wins
     allowed_models = models.JSONField(
         default=list, blank=True, validators=[validate_model_patterns]
     )  # names and * globs; empty: all

@@ -46,7 +46,8 @@ class GatewaySerializer(StrictModelSerializer):
     allowed_tools = allowed_tools_field("gateway")
     max_budget_usd = budget_field()
     budget_duration = BudgetDurationField()
-    not_supported_yet = frozenset({"client_tls", "session_config"})
+    session_config = SessionConfigSerializer(required=False)
+    not_supported_yet = frozenset({"client_tls"})
 
     class Meta:
         model = Gateway
@@ -62,6 +63,7 @@ class GatewaySerializer(StrictModelSerializer):
             "allowed_tools",
             "max_budget_usd",
             "budget_duration",
+            "session_config",
             "created_at",
             "updated_at",
         ]

@@ -1,4 +1,4 @@
-"""Serializer of a rule's sticky sessions: the session's requests go to one target."""
+"""Serializer of sticky sessions (a gateway's or a rule's): a session goes to one target."""
 
 from __future__ import annotations
 

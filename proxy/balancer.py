@@ -14,6 +14,7 @@ from proxy.health import SharedHealth
 from proxy.latency import SharedLatency
 from proxy.llm.usage import Pricing
 from proxy.oauth2 import OAuthClient
+from proxy.rests import TargetRests
 from proxy.retries import RetryBudget
 from proxy.transports import Transport
 
@@ -107,7 +108,8 @@ class Balancer:
     targets cooling down go last, not away; targets failing their active probes are left out
     while another is left, and targets resting after a Retry-After come last of all. Health is
     shared through Redis (see SharedHealth) when there is more than one target to choose from;
-    so are the latencies of `least-latency`."""
+    so are the latencies of `least-latency`. A single target's Retry-After is shared too, kept
+    in memory (see TargetRests)."""
 
     def __init__(
         self,
@@ -131,6 +133,7 @@ class Balancer:
         self.in_flight = [0] * len(self.targets)
         self.budget = RetryBudget()
         self.health: SharedHealth | None = None
+        self.rests: TargetRests | None = None
         self._reported_down: frozenset[int] | None = None
         if shared:  # a Retry-After rests a target whatever the checks (see SharedHealth)
             interval = float(health.get("interval", 10))
@@ -142,6 +145,8 @@ class Balancer:
                 cooldown=interval,
                 passive=bool(health.get("passive", True)),
             )
+        elif scope:  # one target: nothing to choose, but its Retry-After is honoured
+            self.rests = TargetRests(scope, len(self.targets))
         self.serves_llm = any(target.provider for target in self.targets)
 
     def candidates(self, model: str | None = None) -> list[Target]:
@@ -210,12 +215,17 @@ class Balancer:
         """`target` asked (Retry-After) not to be called for `seconds`: by no process."""
         if self.health is not None:
             self.health.wait(target.index, seconds)
+        elif self.rests is not None:
+            self.rests.rest(target.index, seconds)
 
     def wait_left(self, target: Target) -> float:
         """Seconds before `target` may be called again (0 when it is not resting)."""
-        if self.health is None:
+        if self.health is not None:
+            until = self.health.waits().get(target.index)
+        elif self.rests is not None:
+            until = self.rests.until(target.index)
+        else:
             return 0.0
-        until = self.health.waits().get(target.index)
         return max(until - time.time(), 0.0) if until else 0.0
 
     def answered(self, target: Target, milliseconds: float) -> None:

@@ -35,6 +35,11 @@ def probe_key(scope: str, index: int) -> str:
     return f"{health_tag(scope)}:probe:{index}"
 
 
+def wait_key(scope: str, index: int) -> str:
+    """The time.time() until which target `index` rests after its Retry-After (expiring then)."""
+    return f"{health_tag(scope)}:wait:{index}"
+
+
 class SharedHealth:
     """Which targets of one upstream cool down: `threshold` failures within `window` seconds
     (counted in Redis by all workers) take a target out for `cooldown` seconds; an answer's
@@ -62,7 +67,7 @@ class SharedHealth:
         self.passive = passive
         self.down_keys = [f"{tag}:down:{index}" for index in range(count)]
         self.fail_keys = [f"{tag}:fails:{index}" for index in range(count)]
-        self.wait_keys = [f"{tag}:wait:{index}" for index in range(count)]
+        self.wait_keys = [wait_key(scope, index) for index in range(count)]
         self.probe_keys = [probe_key(scope, index) for index in range(count)]
         self.args = [threshold, int(window * 1000), int(cooldown * 1000)]
         self._down: frozenset[int] = frozenset()

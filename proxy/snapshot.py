@@ -56,7 +56,7 @@ class Route:
     websocket: WebSocketSettings = WebSocketSettings()  # its upstream's websocket_config
     mcp: McpRoute | None = None  # set when the rule's targets are MCP servers
     models: ModelPatterns = ALL_MODELS  # the rule's model allow-list
-    sessions: StickySessions | None = None  # the rule's session_config, when enabled
+    sessions: StickySessions | None = None  # the rule's (else the gateway's) session_config
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,12 @@ class BalancerRegistry:
         return self._get(
             key,
             service.updated_at.isoformat(),
-            lambda: Balancer([target_of(key, endpoint)], "round-robin", {}),
+            lambda: Balancer(  # its scope: its Retry-After is honoured as an upstream's
+                [target_of(key, endpoint)],
+                "round-robin",
+                {},
+                scope=health_scope(service.id, service.updated_at),
+            ),
         )
 
     def _get(self, key: str, stamp: str, build: Callable[[], Balancer]) -> Balancer:
@@ -174,7 +179,12 @@ class BalancerRegistry:
 balancers = BalancerRegistry()
 
 
-def _route(rule: Rule, gateway: Gateway, gateway_specs: list[PluginSpec]) -> Route:
+def _route(
+    rule: Rule,
+    gateway: Gateway,
+    gateway_specs: list[PluginSpec],
+    gateway_sessions: StickySessions | None = None,
+) -> Route:
     service = rule.service
     balancer = balancers.for_service(service)
     upstream = service.upstream if service.type == Service.Type.UPSTREAM else None
@@ -197,7 +207,7 @@ def _route(rule: Rule, gateway: Gateway, gateway_specs: list[PluginSpec]) -> Rou
         websocket=websocket_settings(upstream.websocket_config if upstream else None),
         mcp=mcp_route(balancer.targets, stored, (gateway.allowed_tools, rule.allowed_tools)),
         models=compile_model_patterns(rule.allowed_models or ()),
-        sessions=StickySessions.of(rule.session_config),
+        sessions=StickySessions.of(rule.session_config) or gateway_sessions,
     )
 
 
@@ -214,8 +224,9 @@ def build_snapshot(subdomain: str) -> GatewaySnapshot | None:
         .prefetch_related("plugin_chain")
     )
     gateway_specs = _plugin_specs(list(gateway.required_plugins.all()))
+    sessions = StickySessions.of(gateway.session_config)
     routes = sorted(
-        (_route(rule, gateway, gateway_specs) for rule in rules),
+        (_route(rule, gateway, gateway_specs, sessions) for rule in rules),
         key=lambda r: r.pattern.specificity,
         reverse=True,
     )

@@ -1,5 +1,6 @@
-"""Resilient routing across two gunicorn nodes sharing Redis: Retry-After rests a target for
-every worker of either node, least-latency follows the faster target, one prober per node."""
+"""Resilient routing across two gunicorn nodes sharing Redis: Retry-After rests a target (an
+upstream's only one too) for every worker of either node, least-latency follows the faster
+target, one prober per node."""
 
 from __future__ import annotations
 
@@ -70,6 +71,18 @@ def test_a_429_with_retry_after_2_is_not_called_again_for_2_s_by_any_worker(node
     assert len(calls) >= 2  # rested, then tried again
     assert min(later - earlier for earlier, later in pairwise(calls)) >= 2.0
     assert len(free.calls()) == answered
+
+
+def test_a_single_target_429_with_retry_after_is_waited_out_by_every_worker(nodes, mocks):
+    only = mocks[0]
+    only.status, only.headers = 429, {"Retry-After": "1"}
+    gateway = gateway_of(nodes, "rt-retry-after-one", [only])
+    for i in range(4):  # one request at a time, on either node: each waits out the last rest
+        response = nodes[i % 2].proxy("rt-retry-after-one", "/x", key=gateway.key)
+        assert response.status_code == 429
+    calls = [arrival.at for arrival in only.calls()]
+    assert len(calls) == 4
+    assert min(later - earlier for earlier, later in pairwise(calls)) >= 1.0
 
 
 def test_least_latency_sends_most_to_the_fast_target_and_follows_a_swap(nodes, mocks):

@@ -10,7 +10,7 @@ import pytest
 from gateway_project.conf import DEFAULTS
 from plugins.registry import registry
 from plugins.sdk.context import LLMCall
-from proxy import health
+from proxy import health, health_news
 from tests.e2e.services import wait_until
 from tests.openai_upstream import COMPLETION_TOKENS, PROMPT_TOKENS, OpenAIServer
 from tests.plugins.sample_plugins import LLM_CALLS, SAMPLE_PLUGINS
@@ -211,13 +211,15 @@ def _redis_calls(redis_conn, command: str) -> int:
 
 @pytest.mark.parametrize(
     ("count", "health_checks", "reads"),
-    [(1, {"passive": True}, 0), (2, {"passive": False}, 1), (2, {"passive": True}, 1)],
+    [(1, {"passive": True}, 1), (2, {"passive": False}, 1), (2, {"passive": True}, 1)],
     ids=["one-target", "passive-off", "two-targets"],  # rests (Retry-After) are read anyway
 )
 def test_health_is_read_at_most_once_per_cache_window(
     llm_route, providers, proxy_client, redis_conn, monkeypatch, count, health_checks, reads
 ):
     monkeypatch.setattr(health, "CACHE_SECONDS", 60.0)
+    health_news.listen()  # subscribed first: a single target's rests are then read only once
+    wait_until(lambda: health_news.News.subscriptions > 0, timeout=5, interval=0.01)
     gateway = llm_route([s.target("gpt-a") for s in providers(count)], health_checks=health_checks)
     before = _redis_calls(redis_conn, "mget")
     for _ in range(10):

@@ -76,7 +76,6 @@ def test_version_needs_admin_credentials(anonymous_api):
     ("kind", "payload", "field"),
     [
         (None, {"name": "g", "subdomain": "g2", "client_tls": {}}, "client_tls"),
-        (None, {"name": "g", "subdomain": "g2", "session_config": {}}, "session_config"),
         (
             "upstreams",
             {"name": "u", "targets": [{**HOST_TARGET, "insecure_ssl": True}]},
