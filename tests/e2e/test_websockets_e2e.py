@@ -77,19 +77,19 @@ def test_frames_are_relayed_both_ways(gateway_server, ws_gateway, ws_upstream):
 
 
 def test_the_upstreams_close_code_reaches_the_client(gateway_server, ws_gateway):
-    websocket = open_websocket(gateway_server, "e2e-ws", "/chat", ws_gateway.key)
-    websocket.send("close:4001")
-    with pytest.raises(ConnectionClosed) as closed:
-        websocket.recv(timeout=10)
+    with open_websocket(gateway_server, "e2e-ws", "/chat", ws_gateway.key) as websocket:
+        websocket.send("close:4001")
+        with pytest.raises(ConnectionClosed) as closed:
+            websocket.recv(timeout=10)
     assert closed.value.rcvd.code == 4001
     assert closed.value.rcvd.reason == "asked to close"
 
 
 def test_the_clients_close_code_reaches_the_upstream(gateway_server, ws_gateway):
-    websocket = open_websocket(gateway_server, "e2e-ws", "/chat", ws_gateway.key)
-    websocket.send("ping")
-    assert websocket.recv(timeout=10) == "ping"
-    websocket.close(code=4002, reason="client done")
+    with open_websocket(gateway_server, "e2e-ws", "/chat", ws_gateway.key) as websocket:
+        websocket.send("ping")
+        assert websocket.recv(timeout=10) == "ping"
+        websocket.close(code=4002, reason="client done")
     assert websocket.close_code == 4002  # the upstream answered the relayed close with it
 
 
@@ -190,13 +190,13 @@ def test_a_graceful_stop_closes_websockets_with_going_away(tmp_path, ws_upstream
             targets=[("127.0.0.1", ws_upstream.port)],
             methods=("GET",),
         )
-        websocket = open_websocket(server, "ws-stop", "/chat", gateway.key)
-        websocket.send("before")
-        assert websocket.recv(timeout=10) == "before"
-        assert active_websockets(server) == 1
-        server.process.terminate()
-        with pytest.raises(ConnectionClosed) as closed:
-            websocket.recv(timeout=20)
+        with open_websocket(server, "ws-stop", "/chat", gateway.key) as websocket:
+            websocket.send("before")
+            assert websocket.recv(timeout=10) == "before"
+            assert active_websockets(server) == 1
+            server.process.terminate()
+            with pytest.raises(ConnectionClosed) as closed:
+                websocket.recv(timeout=20)
         assert closed.value.rcvd.code == 1001
         assert server.process.wait(timeout=30) == 0
     finally:
