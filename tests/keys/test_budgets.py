@@ -100,9 +100,9 @@ def new_key(api, gateway_id: str, **fields) -> tuple[str, str]:
     return response.json()["id"], response.json()["key"]
 
 
-def chat(proxy_client, key: str, body: dict = CHAT, **headers):
+def chat(proxy_client, key: str, body: dict = CHAT, path: str = "/v1/chat/completions", **headers):
     response = proxy_client.post(
-        "/v1/chat/completions",
+        path,
         json.dumps(body),
         content_type="application/json",
         HTTP_HOST="llm.localhost",
@@ -150,6 +150,25 @@ def test_a_streamed_answer_settles_its_metered_cost(api, proxy_client, priced):
     assert chat(proxy_client, key, streamed).status_code == 200
     budget = api.get(f"/api/v1/gateways/{priced.id}/keys/{key_id}/spend").json()["budget"]
     assert budget["used_usd"] == pytest.approx(COST)
+
+
+def test_a_responses_request_is_budgeted_as_chat(api, proxy_client, priced, mock):
+    key_id, key = new_key(api, priced.id, max_budget_usd=COST, budget_duration="1d")
+    body = {"model": MODEL, "input": CHAT["messages"][0]["content"], "max_output_tokens": 7}
+    first = chat(proxy_client, key, body, path="/v1/responses")
+    assert first.status_code == 200, first.content
+    assert first[REMAINING] == "0.000000"
+    refused = chat(proxy_client, key, body, path="/v1/responses")
+    assert refused.status_code == 402
+    assert refused.json()["error"]["code"] == "budget_exceeded"
+    assert len(mock.seen) == 1
+    spent = api.get(f"/api/v1/gateways/{priced.id}/keys/{key_id}/spend").json()
+    assert spent["total"] == {"cost_usd": pytest.approx(COST), "requests": 1}
+    roomy_id, roomy = new_key(api, priced.id, max_budget_usd=1)
+    streamed = chat(proxy_client, roomy, {**body, "stream": True}, path="/v1/responses")
+    assert streamed.status_code == 200
+    budget = api.get(f"/api/v1/gateways/{priced.id}/keys/{roomy_id}/spend").json()["budget"]
+    assert budget["used_usd"] == pytest.approx(COST)  # the stream's metered usage
 
 
 def test_an_answer_that_failed_releases_its_reservation(api, proxy_client, priced, mock):
