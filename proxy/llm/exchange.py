@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse
 
 from plugins.sdk.context import LLMCall, RequestContext, ResponseContext
+from plugins.sdk.llm_content import prompt_tokens_estimate
 from proxy.balancer import Target
 from proxy.inbound import ProxyError
 from proxy.llm.answers import openai_answer
@@ -181,11 +182,17 @@ class LLMExchange:
             merge_usage(usage, parse_json(body))
             self.settle(usage)
 
-    def stream_meter(self) -> StreamMeter | None:
+    def stream_meter(self, context: RequestContext) -> StreamMeter | None:
         """The meter of a streamed answer from a provider target (None from a plain target)."""
         if self.target is None or not self.target.provider:
             return None
-        return StreamMeter(self.settle)
+
+        def prompt_tokens() -> int:  # reported already (a translated stream's start), or guessed
+            if self.call.prompt_tokens is not None:
+                return self.call.prompt_tokens
+            return prompt_tokens_estimate(context.json_body(), len(context.body))
+
+        return StreamMeter(self.settle, prompt_tokens)
 
     def label(self, headers: MutableMapping[str, str]) -> None:
         """`X-Gateway-Provider` (and TrustGate's `X-Selected-Provider`) and `X-Gateway-Model`:

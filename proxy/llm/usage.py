@@ -4,6 +4,7 @@ costs at a target's prices."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ import orjson
 
 from gateways.providers import PROVIDERS
 from plugins.sdk.context import LLMCall
+from plugins.sdk.llm_content import CHARS_PER_TOKEN
 
 # Where answers report usage (`usage`, Gemini's `usageMetadata`) and each provider's usage field
 # -> the normalised name, from the provider table.
@@ -24,6 +26,12 @@ USAGE_FIELDS = {
 USAGE_MARKERS = tuple(f'"{key}"'.encode() for key in USAGE_KEYS)
 MAX_PENDING_LINE = 256 * 1024
 MAX_JSON_BODY = 8 * 1024 * 1024
+# Where streamed events carry the answer's text (OpenAI's chunks and Responses deltas,
+# Anthropic's and Gemini's events), by key; a Responses event other than a delta repeats it.
+TEXT_KEYS = frozenset(
+    {"content", "text", "delta", "arguments", "reasoning_content", "partial_json", "thinking"}
+)
+TEXT_MARKERS = tuple(f'"{key}"'.encode() for key in TEXT_KEYS)
 
 
 def parse_json(data: bytes | bytearray) -> Any:
@@ -128,6 +136,7 @@ class UsageScanner:
     Memory is bounded: one partial SSE line, or a JSON body up to MAX_JSON_BODY."""
 
     usage: dict[str, int] = field(default_factory=dict)
+    delivered: int = 0  # characters of answer text in the SSE events seen
     mode: str = ""  # "sse" or "json", decided by the first bytes; "ignored" when too large
     pending: bytearray = field(default_factory=bytearray)
     skipping: bool = False  # inside an overlong SSE line, which cannot be a usage event
@@ -180,8 +189,34 @@ class UsageScanner:
 
     def _line(self, line: bytearray) -> None:
         line = line.strip()
-        if line.startswith(b"data:") and any(marker in line for marker in USAGE_MARKERS):
-            merge_usage(self.usage, parse_json(line[5:]))
+        if not line.startswith(b"data:"):
+            return
+        usage = any(marker in line for marker in USAGE_MARKERS)
+        text = any(marker in line for marker in TEXT_MARKERS)
+        event = parse_json(line[5:]) if usage or text else None
+        if usage:
+            merge_usage(self.usage, event)
+        if text:
+            self.delivered += text_length(event)
+
+
+def text_length(event: Any) -> int:
+    """The characters of answer text a streamed event carries (0 for a Responses event that
+    repeats what its deltas carried: `.done`, `response.completed`)."""
+    kind = event.get("type") if isinstance(event, dict) else None
+    if isinstance(kind, str) and kind.startswith("response.") and not kind.endswith(".delta"):
+        return 0
+    return _text_length(event, False)
+
+
+def _text_length(value: Any, text: bool) -> int:
+    if isinstance(value, str):
+        return len(value) if text else 0
+    if isinstance(value, dict):
+        return sum(_text_length(inner, key in TEXT_KEYS) for key, inner in value.items())
+    if isinstance(value, list):
+        return sum(_text_length(inner, text) for inner in value)
+    return 0
 
 
 Transform = Callable[[bytes], bytes]
@@ -189,10 +224,14 @@ Transform = Callable[[bytes], bytes]
 
 class StreamMeter:
     """Usage of a streamed answer: each chunk is scanned as it passes (SSE events or a chunked
-    JSON body); `finish` hands the totals to `settle` when the stream ends."""
+    JSON body); `finish` hands the totals to `settle` when the stream ends. `prompt_tokens` is
+    the prompt's count when no usage reports it (an estimate, asked only then)."""
 
-    def __init__(self, settle: Callable[[Mapping[str, int]], None]) -> None:
+    def __init__(
+        self, settle: Callable[[Mapping[str, int]], None], prompt_tokens: Callable[[], int]
+    ) -> None:
         self.settle = settle
+        self.prompt_tokens = prompt_tokens
         self.scanner = UsageScanner()
 
     def wrap(self, transform: Transform | None) -> Transform:
@@ -205,6 +244,13 @@ class StreamMeter:
 
         return metered
 
-    def finish(self) -> None:
+    def finish(self, *, cut: bool = False) -> None:
+        """The stream ended; `cut` before its end (by the upstream or the client): without the
+        completion's usage, what was delivered is settled, its text at ~4 characters a token."""
         self.scanner.finish()
-        self.settle(self.scanner.usage)
+        usage = self.scanner.usage
+        if cut and "completion_tokens" not in usage:
+            delivered = math.ceil(self.scanner.delivered / CHARS_PER_TOKEN)
+            usage = {"prompt_tokens": self.prompt_tokens(), **usage, "completion_tokens": delivered}
+            usage.pop("total_tokens", None)
+        self.settle(usage)

@@ -110,7 +110,7 @@ def chat(proxy_client, key: str, body: dict = CHAT, path: str = "/v1/chat/comple
         **headers,
     )
     if response.streaming:
-        b"".join(response.streaming_content)
+        response.content_text = b"".join(response.streaming_content).decode()
         response.close()
     return response
 
@@ -169,6 +169,35 @@ def test_a_responses_request_is_budgeted_as_chat(api, proxy_client, priced, mock
     assert streamed.status_code == 200
     budget = api.get(f"/api/v1/gateways/{priced.id}/keys/{roomy_id}/spend").json()["budget"]
     assert budget["used_usd"] == pytest.approx(COST)  # the stream's metered usage
+
+
+def test_a_stream_cut_before_its_usage_settles_what_was_delivered(api, proxy_client, priced):
+    key_id, key = new_key(api, priced.id, max_budget_usd=10)
+    text = "x" * (4 * replies.PROMPT_TOKENS - len(replies.CUT)) + replies.CUT  # 11 tokens
+    streamed = {
+        **CHAT,
+        "messages": [{"role": "user", "content": text}],
+        "max_tokens": 1000,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    response = chat(proxy_client, key, streamed)
+    assert response.status_code == 200
+    events = [
+        json.loads(line[6:])
+        for line in response.content_text.splitlines()
+        if line.startswith("data: {")
+    ]
+    delivered = "".join(
+        choice["delta"].get("content", "")
+        for event in events
+        for choice in event.get("choices", ())  # the last: the error that ends it
+    )
+    assert 0 < len(delivered) < len(text)  # the mock cut its echo mid-way, before the usage
+    completion = -(-len(delivered) // 4)
+    budget = api.get(f"/api/v1/gateways/{priced.id}/keys/{key_id}/spend").json()["budget"]
+    cost = (replies.PROMPT_TOKENS * 1000 + completion * 2000) / 1_000_000
+    assert budget["used_usd"] == pytest.approx(cost)  # not the 2.011 dollars reserved
 
 
 def test_an_answer_that_failed_releases_its_reservation(api, proxy_client, priced, mock):
