@@ -31,7 +31,14 @@ from proxy.llm.responses.turn import RESPONSES, STORED, ResponsesTurn, stored_an
 from proxy.llm.responses.via_responses import adapter_for
 from proxy.llm.routes import PASSTHROUGH, LLMRoute
 from proxy.llm.streams import StreamTranslator
-from proxy.llm.usage import StreamMeter, merge_usage, parse_json, settle_usage
+from proxy.llm.usage import (
+    FINISH_REASONS,
+    StreamMeter,
+    finish_reasons,
+    merge_usage,
+    parse_json,
+    settle_usage,
+)
 from proxy.llm.wire import CHAT, Call, InvalidRequest
 from proxy.matching import RouteMatch
 from proxy.outgoing import OutgoingRequest, Translated, build_outgoing
@@ -169,7 +176,7 @@ class LLMExchange:
             return self.turn.answer(adapter, call, result, response_context, self.settle)
         return openai_answer(adapter, call, result, response_context, self.settle)
 
-    def settle(self, usage: Mapping[str, int] | None) -> None:
+    def settle(self, usage: Mapping[str, Any] | None) -> None:
         """Usage the answer reported: the call's tokens, and its cost at the target's prices."""
         if self.target is not None and self.target.provider:
             settle_usage(self.call, usage, self.target.pricing)
@@ -178,8 +185,11 @@ class LLMExchange:
         """Usage and cost of a whole answer the provider sent in its own shape (passthrough, or
         OpenAI's already), before plugins may rewrite it; translated answers settle their own."""
         if body and self.translation is None:
-            usage: dict[str, int] = {}
-            merge_usage(usage, parse_json(body))
+            usage: dict[str, Any] = {}
+            answer = parse_json(body)
+            merge_usage(usage, answer)
+            if reasons := finish_reasons(answer):
+                usage[FINISH_REASONS] = reasons
             self.settle(usage)
 
     def stream_meter(self, context: RequestContext) -> StreamMeter | None:

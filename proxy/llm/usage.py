@@ -32,6 +32,10 @@ TEXT_KEYS = frozenset(
     {"content", "text", "delta", "arguments", "reasoning_content", "partial_json", "thinking"}
 )
 TEXT_MARKERS = tuple(f'"{key}"'.encode() for key in TEXT_KEYS)
+# Where answers report why they ended: OpenAI's choices, Anthropic's message, Gemini's
+# candidates. Settled beside the counts under FINISH_REASONS.
+FINISH_MARKERS = (b'"finish_reason"', b'"stop_reason"', b'"finishReason"')
+FINISH_REASONS = "finish_reasons"
 
 
 def parse_json(data: bytes | bytearray) -> Any:
@@ -56,6 +60,25 @@ def merge_usage(usage: dict[str, int], payload: Any) -> None:
                 value = counts.get(name) if name in counts else _nested(counts, name)
                 if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
                     usage[normalised] = value
+
+
+def finish_reasons(payload: Any) -> list[str]:
+    """The finish reasons an answer or streamed event reports, as the provider names them."""
+    if not isinstance(payload, dict):
+        return []
+    found = [
+        item.get(key)
+        for items, key in (
+            (payload.get("choices"), "finish_reason"),
+            (payload.get("candidates"), "finishReason"),
+        )
+        if isinstance(items, list)
+        for item in items
+        if isinstance(item, dict)
+    ]
+    holders = (payload, payload.get("delta"), payload.get("message"))
+    found += [holder.get("stop_reason") for holder in holders if isinstance(holder, dict)]
+    return [reason for reason in found if isinstance(reason, str) and reason]
 
 
 def _nested(counts: dict[str, Any], name: str) -> Any:
@@ -84,14 +107,21 @@ def total_tokens(usage: Mapping[str, int]) -> int | None:
 
 def settle_usage(call: LLMCall, usage: Mapping[str, Any] | None, pricing: Pricing | None) -> None:
     """Put reported usage on the call (counts reported later replace earlier ones; a count not
-    reported keeps its value), and its cost when the target is priced (prompt tokens read from
-    or written to the prompt cache at their prices). Settling the same usage again changes
-    nothing: JSON answers, translated streams and the stream meter may all report."""
+    reported keeps its value), its finish reasons (`usage[FINISH_REASONS]`, when read), and its
+    cost when the target is priced (prompt tokens read from or written to the prompt cache at
+    their prices). Settling the same usage again changes nothing: JSON answers, translated
+    streams and the stream meter may all report."""
     if not usage:
         return
+    if reasons := usage.get(FINISH_REASONS):
+        call.finish_reasons = tuple(reasons)
     usage = usage_counts(usage)
+    if not usage:
+        return
     call.prompt_tokens = usage.get("prompt_tokens", call.prompt_tokens)
     call.completion_tokens = usage.get("completion_tokens", call.completion_tokens)
+    call.cached_tokens = usage.get("cached_tokens", call.cached_tokens)
+    call.reasoning_tokens = usage.get("reasoning_tokens", call.reasoning_tokens)
     call.total_tokens = total_tokens(usage)
     if pricing is not None and (call.prompt_tokens is not None or call.completion_tokens):
         call.cost = pricing.cost(
@@ -137,6 +167,7 @@ class UsageScanner:
 
     usage: dict[str, int] = field(default_factory=dict)
     delivered: int = 0  # characters of answer text in the SSE events seen
+    finish_reasons: list[str] = field(default_factory=list)
     mode: str = ""  # "sse" or "json", decided by the first bytes; "ignored" when too large
     pending: bytearray = field(default_factory=bytearray)
     skipping: bool = False  # inside an overlong SSE line, which cannot be a usage event
@@ -152,7 +183,9 @@ class UsageScanner:
     def finish(self) -> None:
         """The stream ended: its last line may lack a newline."""
         if self.mode == "json":
-            merge_usage(self.usage, parse_json(self.pending))
+            answer = parse_json(self.pending)
+            merge_usage(self.usage, answer)
+            self.finish_reasons += finish_reasons(answer)
         elif self.mode == "sse" and not self.skipping:
             self._line(self.pending)
         self.pending = bytearray()
@@ -193,11 +226,14 @@ class UsageScanner:
             return
         usage = any(marker in line for marker in USAGE_MARKERS)
         text = any(marker in line for marker in TEXT_MARKERS)
-        event = parse_json(line[5:]) if usage or text else None
+        finish = any(marker in line for marker in FINISH_MARKERS)
+        event = parse_json(line[5:]) if usage or text or finish else None
         if usage:
             merge_usage(self.usage, event)
         if text:
             self.delivered += text_length(event)
+        if finish:
+            self.finish_reasons += finish_reasons(event)
 
 
 def text_length(event: Any) -> int:
@@ -248,9 +284,11 @@ class StreamMeter:
         """The stream ended; `cut` before its end (by the upstream or the client): without the
         completion's usage, what was delivered is settled, its text at ~4 characters a token."""
         self.scanner.finish()
-        usage = self.scanner.usage
+        usage: dict[str, Any] = self.scanner.usage
         if cut and "completion_tokens" not in usage:
             delivered = math.ceil(self.scanner.delivered / CHARS_PER_TOKEN)
             usage = {"prompt_tokens": self.prompt_tokens(), **usage, "completion_tokens": delivered}
             usage.pop("total_tokens", None)
+        if self.scanner.finish_reasons:
+            usage = {**usage, FINISH_REASONS: self.scanner.finish_reasons}
         self.settle(usage)

@@ -163,3 +163,21 @@ def test_a_stream_ended_whole_without_usage_settles_nothing_estimated():
     meter.wrap(None)(sse({"choices": [{"delta": {"content": "Hello, world"}}]}))
     meter.finish()
     assert settled == [{}]
+
+
+@pytest.mark.parametrize(
+    ("stream", "reasons"),
+    [
+        (sse({"choices": [{"delta": {}, "finish_reason": "length"}]}), ["length"]),
+        (sse({"type": "message_delta", "delta": {"stop_reason": "end_turn"}}), ["end_turn"]),
+        (sse({"candidates": [{"finishReason": "STOP"}, {"finishReason": "MAX_TOKENS"}]}),
+         ["STOP", "MAX_TOKENS"]),
+        (json.dumps({"choices": [{"finish_reason": "stop"}]}).encode(), ["stop"]),
+    ],
+)  # fmt: skip
+def test_the_meter_settles_the_finish_reasons_the_answer_reports(stream, reasons):
+    call = LLMCall("openai", "m")
+    meter = StreamMeter(lambda usage: settle_usage(call, usage, None), lambda: 0)
+    meter.wrap(None)(stream)
+    meter.finish()
+    assert call.finish_reasons == tuple(reasons)
