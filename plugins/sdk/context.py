@@ -70,14 +70,14 @@ class LLMCall:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
-    cached_tokens: int | None = None  # of the prompt's, read from the provider's prompt cache
-    reasoning_tokens: int | None = None  # of the completion's
-    finish_reasons: tuple[str, ...] = ()  # as the answer reports them, one per choice
     cost: float | None = None
     # The response cache's HIT, MISS or BYPASS (plugins.sdk.cache); a hit costs 0 and saved
     # what its provider call cost.
     cache: str = ""
     saved_cost: float | None = None
+    cached_tokens: int | None = None  # of the prompt's, read from the provider's prompt cache
+    reasoning_tokens: int | None = None  # of the completion's
+    finish_reasons: tuple[str, ...] = ()  # as the answer reports them, one per choice
 
 
 @dataclass

@@ -5,6 +5,7 @@ costs at a target's prices."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,15 +27,17 @@ USAGE_FIELDS = {
 USAGE_MARKERS = tuple(f'"{key}"'.encode() for key in USAGE_KEYS)
 MAX_PENDING_LINE = 256 * 1024
 MAX_JSON_BODY = 8 * 1024 * 1024
-# Where streamed events carry the answer's text (OpenAI's chunks and Responses deltas,
-# Anthropic's and Gemini's events), by key; a Responses event other than a delta repeats it.
-TEXT_KEYS = frozenset(
-    {"content", "text", "delta", "arguments", "reasoning_content", "partial_json", "thinking"}
+# The answer's text in streamed events (OpenAI's chunks and Responses deltas, Anthropic's and
+# Gemini's events): string values of these keys, found in the raw event (~2.5 us on a chunk,
+# less than parsing it); a Responses event other than a delta repeats the text of its deltas.
+TEXT_VALUES = re.compile(
+    rb'"(?:content|text|delta|arguments|reasoning_content|partial_json|thinking)"\s*:\s*'
+    rb'"([^"\\]*(?:\\.[^"\\]*)*)"'  # unrolled: ~2x the alternation's speed
 )
-TEXT_MARKERS = tuple(f'"{key}"'.encode() for key in TEXT_KEYS)
-# Where answers report why they ended: OpenAI's choices, Anthropic's message, Gemini's
-# candidates. Settled beside the counts under FINISH_REASONS.
-FINISH_MARKERS = (b'"finish_reason"', b'"stop_reason"', b'"finishReason"')
+REPEATS_TEXT = re.compile(rb'"type"\s*:\s*"response\.[\w.]*(?<!\.delta)"')
+# Why an answer ended (OpenAI's choices, Anthropic's message, Gemini's candidates), when an
+# event says it (not null); settled beside the counts under FINISH_REASONS.
+FINISH_VALUE = re.compile(rb'"(?:finish_reason|stop_reason|finishReason)"\s*:\s*"')
 FINISH_REASONS = "finish_reasons"
 
 
@@ -224,35 +227,20 @@ class UsageScanner:
         line = line.strip()
         if not line.startswith(b"data:"):
             return
-        usage = any(marker in line for marker in USAGE_MARKERS)
-        text = any(marker in line for marker in TEXT_MARKERS)
-        finish = any(marker in line for marker in FINISH_MARKERS)
-        event = parse_json(line[5:]) if usage or text or finish else None
-        if usage:
-            merge_usage(self.usage, event)
-        if text:
-            self.delivered += text_length(event)
-        if finish:
-            self.finish_reasons += finish_reasons(event)
+        event = None
+        if any(marker in line for marker in USAGE_MARKERS):
+            merge_usage(self.usage, event := parse_json(line[5:]))
+        if FINISH_VALUE.search(line):
+            self.finish_reasons += finish_reasons(event or parse_json(line[5:]))
+        self.delivered += delivered_text(line)
 
 
-def text_length(event: Any) -> int:
-    """The characters of answer text a streamed event carries (0 for a Responses event that
-    repeats what its deltas carried: `.done`, `response.completed`)."""
-    kind = event.get("type") if isinstance(event, dict) else None
-    if isinstance(kind, str) and kind.startswith("response.") and not kind.endswith(".delta"):
+def delivered_text(line: bytes | bytearray) -> int:
+    """The characters of answer text a streamed event carries, about (escapes and UTF-8 bytes
+    count as they are sent)."""
+    if b'"response.' in line and REPEATS_TEXT.search(line):
         return 0
-    return _text_length(event, False)
-
-
-def _text_length(value: Any, text: bool) -> int:
-    if isinstance(value, str):
-        return len(value) if text else 0
-    if isinstance(value, dict):
-        return sum(_text_length(inner, key in TEXT_KEYS) for key, inner in value.items())
-    if isinstance(value, list):
-        return sum(_text_length(inner, text) for inner in value)
-    return 0
+    return sum(len(value) for value in TEXT_VALUES.findall(line))
 
 
 Transform = Callable[[bytes], bytes]
