@@ -1,6 +1,7 @@
 """Token usage reported by LLM providers, in JSON bodies and in streamed (SSE) answers,
-normalised to prompt/completion/total tokens whatever the provider's field names, and what it
-costs at a target's prices."""
+normalised to prompt/completion/total tokens whatever the provider's field names, with the
+answer's finish reasons, and what it costs at a target's prices (a cut stream: what it
+delivered)."""
 
 from __future__ import annotations
 
@@ -252,7 +253,7 @@ class StreamMeter:
     the prompt's count when no usage reports it (an estimate, asked only then)."""
 
     def __init__(
-        self, settle: Callable[[Mapping[str, int]], None], prompt_tokens: Callable[[], int]
+        self, settle: Callable[[Mapping[str, Any]], None], prompt_tokens: Callable[[], int]
     ) -> None:
         self.settle = settle
         self.prompt_tokens = prompt_tokens

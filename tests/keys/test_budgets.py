@@ -200,6 +200,25 @@ def test_a_stream_cut_before_its_usage_settles_what_was_delivered(api, proxy_cli
     assert budget["used_usd"] == pytest.approx(cost)  # not the 2.011 dollars reserved
 
 
+def test_a_stream_the_client_left_settles_what_was_delivered(api, proxy_client, priced):
+    key_id, key = new_key(api, priced.id, max_budget_usd=10)
+    streamed = {**CHAT, "max_tokens": 1000, "stream": True}
+    response = proxy_client.post(
+        "/v1/chat/completions",
+        json.dumps(streamed),
+        content_type="application/json",
+        HTTP_HOST="llm.localhost",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+    assert response.status_code == 200
+    next(iter(response.streaming_content))  # the first chunk (the role's; more if coalesced)
+    response.close()  # the client went away
+    used = api.get(f"/api/v1/gateways/{priced.id}/keys/{key_id}/spend").json()["budget"]["used_usd"]
+    prompt = replies.PROMPT_TOKENS * 1000 / 1_000_000
+    echo = len(CHAT["messages"][0]["content"]) / 4 * 2000 / 1_000_000  # the whole answer's text
+    assert prompt <= used <= prompt + echo  # not the 2.011 dollars reserved
+
+
 def test_an_answer_that_failed_releases_its_reservation(api, proxy_client, priced, mock):
     key_id, key = new_key(api, priced.id, max_budget_usd=1)
     mock.fail_status = 400
