@@ -255,7 +255,7 @@ def stream_body(
     `keeper` of a response cache sees each chunk first and stores the answer once it ended
     whole."""
     hooks = functools.partial(transform_chunk, chain, context) if chain.chunk_plugins else None
-    meter = llm.stream_meter() if llm is not None else None
+    meter = llm.stream_meter(context) if llm is not None else None
     if meter is not None:
         hooks = meter.wrap(hooks)
     if keeper is not None:
@@ -271,9 +271,13 @@ def stream_body(
     try:
         if not (yield from chunks):
             return
+    except GeneratorExit:  # the client went away
+        if meter is not None:
+            meter.finish(cut=True)  # what was delivered
+        raise
     except StreamBroken:
         if meter is not None:
-            meter.finish()  # what was delivered
+            meter.finish(cut=True)  # what was delivered
         ending = broken_ending(response_context, translator, llm)
         if ending is None:
             raise

@@ -202,8 +202,9 @@ def genai_provider(provider: str) -> str:
 
 def genai_attributes(context: Any) -> dict[str, Any]:
     """GenAI conventions of the request's LLM call (the exchange settled it: provider, model,
-    tokens, cost), and what the request asked for; the messages only when
-    OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT opts in, as forwarded (after masking)."""
+    tokens, cached and reasoning ones among them, finish reasons, cost), and what the request
+    asked for; the messages only when OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT opts
+    in, as forwarded (after masking)."""
     llm = context.llm
     try:
         body = context.json_body()  # parsed once per body: the exchange parsed it already
@@ -219,12 +220,16 @@ def genai_attributes(context: Any) -> dict[str, Any]:
     for attribute, value in (
         ("gen_ai.usage.input_tokens", llm.prompt_tokens),
         ("gen_ai.usage.output_tokens", llm.completion_tokens),
+        ("gen_ai.usage.cache_read.input_tokens", llm.cached_tokens),
+        ("gen_ai.usage.reasoning.output_tokens", llm.reasoning_tokens),
         ("gateway.llm.cost", llm.cost),
         ("gen_ai.request.max_tokens", body.get("max_tokens", body.get("max_completion_tokens"))),
         ("gen_ai.request.temperature", body.get("temperature")),
     ):
         if isinstance(value, int | float) and not isinstance(value, bool):
             attributes[attribute] = value
+    if llm.finish_reasons:
+        attributes["gen_ai.response.finish_reasons"] = llm.finish_reasons
     if env.read("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"):
         messages = body.get("messages", body.get("input"))
         if messages is not None:

@@ -76,6 +76,9 @@ class LLMCall:
     # what its provider call cost.
     cache: str = ""
     saved_cost: float | None = None
+    cached_tokens: int | None = None  # of the prompt's, read from the provider's prompt cache
+    reasoning_tokens: int | None = None  # of the completion's
+    finish_reasons: tuple[str, ...] = ()  # as the answer reports them, one per choice
 
 
 @dataclass

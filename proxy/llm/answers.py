@@ -14,6 +14,7 @@ from gateway_project.conf import gateway_settings
 from plugins.sdk.context import ResponseContext
 from proxy.llm.base import Adapter
 from proxy.llm.streams import StreamTranslator
+from proxy.llm.usage import FINISH_REASONS, finish_reasons
 from proxy.llm.wire import CHAT, Call, Settle
 from proxy.upstream import UpstreamResult
 
@@ -79,7 +80,7 @@ def translate_answer(
         else:
             if (usage := adapter.usage_in_headers(call, response_context.headers)) is not None:
                 answer["usage"] = usage
-            settle(answer.get("usage"))
+            settle({**(answer.get("usage") or {}), FINISH_REASONS: finish_reasons(answer)})
     else:
         answer = adapter.error_answer(status, data, response_context.headers)
     headers = response_context.headers

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse
 
 from plugins.sdk.context import LLMCall, RequestContext, ResponseContext
+from plugins.sdk.llm_content import prompt_tokens_estimate
 from proxy.balancer import Target
 from proxy.inbound import ProxyError
 from proxy.llm.answers import openai_answer
@@ -30,7 +31,14 @@ from proxy.llm.responses.turn import RESPONSES, STORED, ResponsesTurn, stored_an
 from proxy.llm.responses.via_responses import adapter_for
 from proxy.llm.routes import PASSTHROUGH, LLMRoute
 from proxy.llm.streams import StreamTranslator
-from proxy.llm.usage import StreamMeter, merge_usage, parse_json, settle_usage
+from proxy.llm.usage import (
+    FINISH_REASONS,
+    StreamMeter,
+    finish_reasons,
+    merge_usage,
+    parse_json,
+    settle_usage,
+)
 from proxy.llm.wire import CHAT, Call, InvalidRequest
 from proxy.matching import RouteMatch
 from proxy.outgoing import OutgoingRequest, Translated, build_outgoing
@@ -168,7 +176,7 @@ class LLMExchange:
             return self.turn.answer(adapter, call, result, response_context, self.settle)
         return openai_answer(adapter, call, result, response_context, self.settle)
 
-    def settle(self, usage: Mapping[str, int] | None) -> None:
+    def settle(self, usage: Mapping[str, Any] | None) -> None:
         """Usage the answer reported: the call's tokens, and its cost at the target's prices."""
         if self.target is not None and self.target.provider:
             settle_usage(self.call, usage, self.target.pricing)
@@ -177,15 +185,24 @@ class LLMExchange:
         """Usage and cost of a whole answer the provider sent in its own shape (passthrough, or
         OpenAI's already), before plugins may rewrite it; translated answers settle their own."""
         if body and self.translation is None:
-            usage: dict[str, int] = {}
-            merge_usage(usage, parse_json(body))
+            usage: dict[str, Any] = {}
+            answer = parse_json(body)
+            merge_usage(usage, answer)
+            if reasons := finish_reasons(answer):
+                usage[FINISH_REASONS] = reasons
             self.settle(usage)
 
-    def stream_meter(self) -> StreamMeter | None:
+    def stream_meter(self, context: RequestContext) -> StreamMeter | None:
         """The meter of a streamed answer from a provider target (None from a plain target)."""
         if self.target is None or not self.target.provider:
             return None
-        return StreamMeter(self.settle)
+
+        def prompt_tokens() -> int:  # reported already (a translated stream's start), or guessed
+            if self.call.prompt_tokens is not None:
+                return self.call.prompt_tokens
+            return prompt_tokens_estimate(context.json_body(), len(context.body))
+
+        return StreamMeter(self.settle, prompt_tokens)
 
     def label(self, headers: MutableMapping[str, str]) -> None:
         """`X-Gateway-Provider` (and TrustGate's `X-Selected-Provider`) and `X-Gateway-Model`:

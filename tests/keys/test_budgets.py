@@ -100,9 +100,9 @@ def new_key(api, gateway_id: str, **fields) -> tuple[str, str]:
     return response.json()["id"], response.json()["key"]
 
 
-def chat(proxy_client, key: str, body: dict = CHAT, **headers):
+def chat(proxy_client, key: str, body: dict = CHAT, path: str = "/v1/chat/completions", **headers):
     response = proxy_client.post(
-        "/v1/chat/completions",
+        path,
         json.dumps(body),
         content_type="application/json",
         HTTP_HOST="llm.localhost",
@@ -110,7 +110,7 @@ def chat(proxy_client, key: str, body: dict = CHAT, **headers):
         **headers,
     )
     if response.streaming:
-        b"".join(response.streaming_content)
+        response.content_text = b"".join(response.streaming_content).decode()
         response.close()
     return response
 
@@ -150,6 +150,73 @@ def test_a_streamed_answer_settles_its_metered_cost(api, proxy_client, priced):
     assert chat(proxy_client, key, streamed).status_code == 200
     budget = api.get(f"/api/v1/gateways/{priced.id}/keys/{key_id}/spend").json()["budget"]
     assert budget["used_usd"] == pytest.approx(COST)
+
+
+def test_a_responses_request_is_budgeted_as_chat(api, proxy_client, priced, mock):
+    key_id, key = new_key(api, priced.id, max_budget_usd=COST, budget_duration="1d")
+    body = {"model": MODEL, "input": CHAT["messages"][0]["content"], "max_output_tokens": 7}
+    first = chat(proxy_client, key, body, path="/v1/responses")
+    assert first.status_code == 200, first.content
+    assert first[REMAINING] == "0.000000"
+    refused = chat(proxy_client, key, body, path="/v1/responses")
+    assert refused.status_code == 402
+    assert refused.json()["error"]["code"] == "budget_exceeded"
+    assert len(mock.seen) == 1
+    spent = api.get(f"/api/v1/gateways/{priced.id}/keys/{key_id}/spend").json()
+    assert spent["total"] == {"cost_usd": pytest.approx(COST), "requests": 1}
+    roomy_id, roomy = new_key(api, priced.id, max_budget_usd=1)
+    streamed = chat(proxy_client, roomy, {**body, "stream": True}, path="/v1/responses")
+    assert streamed.status_code == 200
+    budget = api.get(f"/api/v1/gateways/{priced.id}/keys/{roomy_id}/spend").json()["budget"]
+    assert budget["used_usd"] == pytest.approx(COST)  # the stream's metered usage
+
+
+def test_a_stream_cut_before_its_usage_settles_what_was_delivered(api, proxy_client, priced):
+    key_id, key = new_key(api, priced.id, max_budget_usd=10)
+    text = "x" * (4 * replies.PROMPT_TOKENS - len(replies.CUT)) + replies.CUT  # 11 tokens
+    streamed = {
+        **CHAT,
+        "messages": [{"role": "user", "content": text}],
+        "max_tokens": 1000,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    response = chat(proxy_client, key, streamed)
+    assert response.status_code == 200
+    events = [
+        json.loads(line[6:])
+        for line in response.content_text.splitlines()
+        if line.startswith("data: {")
+    ]
+    delivered = "".join(
+        choice["delta"].get("content", "")
+        for event in events
+        for choice in event.get("choices", ())  # the last: the error that ends it
+    )
+    assert 0 < len(delivered) < len(text)  # the mock cut its echo mid-way, before the usage
+    completion = -(-len(delivered) // 4)
+    budget = api.get(f"/api/v1/gateways/{priced.id}/keys/{key_id}/spend").json()["budget"]
+    cost = (replies.PROMPT_TOKENS * 1000 + completion * 2000) / 1_000_000
+    assert budget["used_usd"] == pytest.approx(cost)  # not the 2.011 dollars reserved
+
+
+def test_a_stream_the_client_left_settles_what_was_delivered(api, proxy_client, priced):
+    key_id, key = new_key(api, priced.id, max_budget_usd=10)
+    streamed = {**CHAT, "max_tokens": 1000, "stream": True}
+    response = proxy_client.post(
+        "/v1/chat/completions",
+        json.dumps(streamed),
+        content_type="application/json",
+        HTTP_HOST="llm.localhost",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+    assert response.status_code == 200
+    next(iter(response.streaming_content))  # the first chunk (the role's; more if coalesced)
+    response.close()  # the client went away
+    used = api.get(f"/api/v1/gateways/{priced.id}/keys/{key_id}/spend").json()["budget"]["used_usd"]
+    prompt = replies.PROMPT_TOKENS * 1000 / 1_000_000
+    echo = len(CHAT["messages"][0]["content"]) / 4 * 2000 / 1_000_000  # the whole answer's text
+    assert prompt <= used <= prompt + echo  # not the 2.011 dollars reserved
 
 
 def test_an_answer_that_failed_releases_its_reservation(api, proxy_client, priced, mock):

@@ -335,6 +335,7 @@ def test_the_openai_sdk_gets_permission_denied_on_every_endpoint(sdk_fronts):
     calls = (
         lambda: front.chat.completions.create(model=REFUSED, messages=CHAT["messages"]),
         lambda: front.embeddings.create(model=REFUSED, input="hi"),
+        lambda: front.responses.create(model=REFUSED, input="hi"),
         lambda: passthrough.chat.completions.create(model=REFUSED, messages=CHAT["messages"]),
     )
     for call in calls:
@@ -344,6 +345,7 @@ def test_the_openai_sdk_gets_permission_denied_on_every_endpoint(sdk_fronts):
         assert refused.value.code == "model_not_allowed"
     answer = front.chat.completions.create(model=ALLOWED, messages=CHAT["messages"])
     assert answer.model == ALLOWED
+    assert front.responses.create(model=ALLOWED, input="hi").model == ALLOWED
 
 
 def test_the_openai_sdks_models_list_shows_only_allowed_models(sdk_fronts):

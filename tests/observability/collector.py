@@ -31,7 +31,10 @@ class SeenSpan:
 
 
 def _value(any_value) -> object:
-    return getattr(any_value, any_value.WhichOneof("value"))
+    kind = any_value.WhichOneof("value")
+    if kind == "array_value":
+        return [_value(item) for item in any_value.array_value.values]
+    return getattr(any_value, kind)
 
 
 def from_protobuf(body: bytes) -> list[SeenSpan]:

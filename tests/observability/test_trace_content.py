@@ -1,5 +1,6 @@
-"""In process: prompts reach a span only when opted in, and then masked; untraced requests carry
-no trace ids; a worker exiting exports the spans it holds."""
+"""In process: prompts reach a span only when opted in, and then masked; the settled call's
+cached and reasoning tokens and finish reasons reach it; untraced requests carry no trace ids;
+a worker exiting exports the spans it holds."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import pytest
 
 from gateway_project.worker_hooks import worker_exiting
 from observability.tracing.providers import tracers
-from tests.builders import in_process_post, llm_chat, routed_gateway
+from tests.builders import in_process_post, llm_chat, provider_target, routed_gateway
+from tests.llm_mocks import replies
+from tests.llm_mocks.server import LLMMockServer
 from tests.observability.collector import SERVER, Collector, one, traceparent
 from tests.observability.conftest import finished, lines
 from tests.openai_upstream import OpenAIServer
@@ -25,6 +28,13 @@ DATA_MASKING = {
 @pytest.fixture
 def provider():
     server = OpenAIServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def llm_mock(transactional_db):
+    server = LLMMockServer().start()
     yield server
     server.stop()
 
@@ -84,6 +94,38 @@ def test_prompts_are_not_recorded_by_default(
     server = traced_chat(monkeypatch, collector, proxy_client, masked_chat, "")
     assert "gen_ai.input.messages" not in server.attributes
     assert server.attributes["gen_ai.request.model"] == "m"
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "body", "reasoning"),
+    [
+        ("openai", "gpt-4o-mini", {}, None),  # its own answer, metered as it is
+        ("openai", "gpt-4o-mini", {"stream": True}, None),  # finish reasons from the chunks
+        ("google", "gemini-flash", {"reasoning_effort": "low"}, replies.THOUGHT_TOKENS),
+    ],
+)
+def test_the_span_has_cached_and_reasoning_tokens_and_finish_reasons(
+    monkeypatch, collector, fresh_tracers, llm_mock, api, proxy_client, provider, model, body,
+    reasoning,
+):  # fmt: skip
+    target = provider_target(
+        llm_mock.port, model=model, provider=provider, credentials={"api_key": replies.API_KEY}
+    )
+    gateway = routed_gateway(
+        in_process_post(api), subdomain="llm", target_dicts=[target], path="/v1/*"
+    )
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "20")
+    parent, trace_id, _ = traceparent()
+    text = f"{replies.CACHED}: hello"
+    chat = {"model": model, "messages": [{"role": "user", "content": text}], **body}
+    response = finished(llm_chat(proxy_client, gateway, chat, HTTP_TRACEPARENT=parent))
+    assert response.status_code == 200, response.content
+    attributes = one(collector.await_trace(trace_id, 2), SERVER).attributes
+    assert attributes["gen_ai.response.finish_reasons"] == ["stop"]
+    if not body.get("stream"):  # the mock's stream reports no usage unless asked
+        assert attributes["gen_ai.usage.cache_read.input_tokens"] == replies.CACHED_TOKENS
+    assert attributes.get("gen_ai.usage.reasoning.output_tokens") == reasoning
 
 
 def test_without_a_collector_no_request_is_traced(

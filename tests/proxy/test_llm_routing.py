@@ -173,6 +173,7 @@ def test_usage_and_cost_are_on_the_request(llm_route, providers, proxy_client, r
     assert answered(response) == (200, "openai", "gpt-a")
     total = PROMPT_TOKENS + COMPLETION_TOKENS
     expected = LLMCall("openai", "gpt-a", PROMPT_TOKENS, COMPLETION_TOKENS, total, COST)
+    expected.finish_reasons = ("stop",)
     assert LLM_CALLS[response["X-Request-ID"]] == expected
 
 

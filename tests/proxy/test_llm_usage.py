@@ -7,7 +7,7 @@ import json
 import pytest
 
 from plugins.sdk.context import LLMCall
-from proxy.llm.usage import Pricing, UsageScanner, merge_usage, settle_usage
+from proxy.llm.usage import Pricing, StreamMeter, UsageScanner, merge_usage, settle_usage
 
 OPENAI = {
     "object": "chat.completion",
@@ -119,3 +119,65 @@ def test_negative_or_non_integer_counts_are_ignored():
         usage, {"usage": {"prompt_tokens": -3, "completion_tokens": "7", "total_tokens": True}}
     )
     assert usage == {}
+
+
+def sse(*events: dict) -> bytes:
+    return b"".join(f"data: {json.dumps(event)}\n\n".encode() for event in events)
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        sse(  # OpenAI's chunks, `usage: null` in each when it is asked for
+            {"choices": [{"delta": {"role": "assistant", "content": ""}}], "usage": None},
+            {"choices": [{"delta": {"content": "Hello, "}}], "usage": None},
+            {"choices": [{"delta": {"tool_calls": [{"function": {"arguments": "{}x"}}]}}]},
+        ),
+        sse(  # Responses: deltas count, what repeats them does not
+            {"type": "response.created", "response": {"output": []}},
+            {"type": "response.output_text.delta", "delta": "Hello, world"},
+            {"type": "response.output_text.done", "text": "Hello, world"},
+        ),
+        sse(  # Anthropic's, its prompt reported at the start
+            {"type": "message_start", "message": {"content": [], "usage": {"input_tokens": 3}}},
+            {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "Hello, "}},
+            {"type": "content_block_delta", "delta": {"partial_json": "world"}},
+        ),
+        sse(  # Gemini's: usage in every chunk
+            {"candidates": [{"content": {"parts": [{"text": "Hello, world"}]}}]}
+            | {"usageMetadata": {"promptTokenCount": 3}},
+        ),
+    ],
+)
+def test_a_cut_stream_settles_its_delivered_text_at_4_characters_a_token(stream):
+    settled: list[dict] = []
+    meter = StreamMeter(settled.append, lambda: 3)
+    meter.wrap(None)(stream)
+    meter.finish(cut=True)
+    assert settled == [{"prompt_tokens": 3, "completion_tokens": 3}]  # 12 characters
+
+
+def test_a_stream_ended_whole_without_usage_settles_nothing_estimated():
+    settled: list[dict] = []
+    meter = StreamMeter(settled.append, lambda: 3)
+    meter.wrap(None)(sse({"choices": [{"delta": {"content": "Hello, world"}}]}))
+    meter.finish()
+    assert settled == [{}]
+
+
+@pytest.mark.parametrize(
+    ("stream", "reasons"),
+    [
+        (sse({"choices": [{"delta": {}, "finish_reason": "length"}]}), ["length"]),
+        (sse({"type": "message_delta", "delta": {"stop_reason": "end_turn"}}), ["end_turn"]),
+        (sse({"candidates": [{"finishReason": "STOP"}, {"finishReason": "MAX_TOKENS"}]}),
+         ["STOP", "MAX_TOKENS"]),
+        (json.dumps({"choices": [{"finish_reason": "stop"}]}).encode(), ["stop"]),
+    ],
+)  # fmt: skip
+def test_the_meter_settles_the_finish_reasons_the_answer_reports(stream, reasons):
+    call = LLMCall("openai", "m")
+    meter = StreamMeter(lambda usage: settle_usage(call, usage, None), lambda: 0)
+    meter.wrap(None)(stream)
+    meter.finish()
+    assert call.finish_reasons == tuple(reasons)
