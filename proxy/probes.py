@@ -123,7 +123,9 @@ class Prober:
             except Exception:  # Redis, the database, a target: the prober outlives any failure
                 held = False
                 logger.exception("health probes failed; trying again")
-            time.sleep(TICK)
+            # Nothing to probe (no lease, or no upstream with active checks): look again when
+            # the lease or the upstreams are next read, not ten times a second.
+            time.sleep(TICK if held and self.upstreams else min(LEASE_RENEW, RELOAD_SECONDS))
 
 
 def probe(url: str, checks: dict, interval: float) -> bool:
