@@ -66,6 +66,14 @@ class GatewayKeysMixin:
         return {**super().get_serializer_context(), "gateway": self.gateway}
 
 
+def policies_set(view: viewsets.GenericViewSet, request: Request) -> ApiKey:
+    """`PUT .../{key_id}/policies` of either key API: the key with the rules it may use."""
+    api_key = view.get_object()
+    serializer = PoliciesSerializer(data=request.data, context=view.get_serializer_context())
+    serializer.is_valid(raise_exception=True)
+    return services.api_key_update(api_key=api_key, **serializer.validated_data)
+
+
 @extend_schema_view(
     list=extend_schema(
         description="List the API keys in TrustGate's shape; each `key` shows only the prefix."
@@ -120,10 +128,7 @@ class ApiKeyViewSet(
     )
     @action(detail=True, methods=["put"])
     def policies(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        api_key = self.get_object()
-        serializer = PoliciesSerializer(data=request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        services.api_key_update(api_key=api_key, **serializer.validated_data)
+        api_key = policies_set(self, request)
         return Response(ApiKeySerializer(api_key, context=self.get_serializer_context()).data)
 
     @extend_schema(
@@ -279,11 +284,7 @@ class IamApiKeyViewSet(
     )
     @action(detail=True, methods=["put"])
     def policies(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        api_key = self.get_object()
-        serializer = PoliciesSerializer(data=request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        services.api_key_update(api_key=api_key, **serializer.validated_data)
-        return Response(IamApiKeySerializer(api_key).data)
+        return Response(IamApiKeySerializer(policies_set(self, request)).data)
 
     def perform_destroy(self, instance: ApiKey) -> None:
         services.api_key_revoke(api_key=instance)
