@@ -9,6 +9,9 @@ parsing, the app, the upstream round trip's client side, writing the answer, gev
 One client sends a row's requests one after the other on one keep-alive connection. Rows:
 gateway (a) and (b) against the nginx mock, the LLM front (OpenAI mock), and the stack's floors
 (bench/floor_apps.py: gunicorn + gevent answering alone, and forwarding with urllib3).
+
+`ICOUNT_FLOORS=0` skips the floors (they do not change with the gateway's code);
+`ICOUNT_KEEP=<dir>` keeps callgrind's files there, for `callgrind_annotate` per function.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -167,6 +171,18 @@ def count_gateway(upstream: int, tmp: Path, library: Path, stack: contextlib.Exi
     return {row.name: count(row, out_dir, dump) for dump, row in enumerate(rows, 1)}
 
 
+def keep_callgrind_files(tmp: Path) -> None:
+    """Copies callgrind's files to $ICOUNT_KEEP (when set), one folder per server."""
+    keep = os.environ.get("ICOUNT_KEEP")
+    if not keep:
+        return
+    for path in tmp.glob("*/callgrind.*"):
+        target = Path(keep) / path.parent.name
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target / path.name)
+    log(f"callgrind files kept in {keep}")
+
+
 def main() -> int:
     load_at_start = os.getloadavg()[0]
     with (
@@ -180,14 +196,17 @@ def main() -> int:
         nginx = Nginx.start(tmp / "nginx", upstream_port, upstream_http(upstream_port))
         stack.callback(nginx.stop)
         counts = count_gateway(upstream_port, tmp, library, stack)
-        for app in ("answer", "forward"):
+        for app in ("answer", "forward") if os.environ.get("ICOUNT_FLOORS") != "0" else ():
             port = start_floor(app, upstream_port, tmp, library, stack)
             row = Row(f"floor_{app}", port, headers("floor.localhost"))
             counts[row.name] = count(row, tmp / app, 1)
+        stack.close()  # the servers stop, callgrind writes its last files
+        keep_callgrind_files(tmp)
     order = ("plain", "key_rate_limiter", "llm_target", "floor_answer", "floor_forward")
-    results = {"instructions_per_request": {name: round(counts[name]) for name in order}}
-    RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / "icount.json").write_text(json.dumps(results, indent=2) + "\n")
+    results = {"instructions_per_request": {n: round(counts[n]) for n in order if n in counts}}
+    if len(results["instructions_per_request"]) == len(order):  # a partial run is printed only
+        RESULTS_DIR.mkdir(exist_ok=True)
+        (RESULTS_DIR / "icount.json").write_text(json.dumps(results, indent=2) + "\n")
     load = os.getloadavg()[0]
     log(f"load average {load_at_start:.2f} at start, {load:.2f} at the end")
     print(json.dumps(results, indent=2))
