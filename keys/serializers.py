@@ -82,26 +82,27 @@ class ApiKeySerializer(StrictModelSerializer):
         return expires_at
 
 
-class ApiKeyWithSecretSerializer(ApiKeySerializer):
-    """The one response that carries the plain key (creation and rotation)."""
-
+def with_plain_key(base: type[ApiKeySerializer], name: str) -> type[ApiKeySerializer]:
+    """`base` plus the plain `key`: the one response that carries it (creation, rotation)."""
+    meta = type("Meta", (base.Meta,), {"fields": [*base.Meta.fields, "key"]})
     key = serializers.CharField(read_only=True)
-
-    class Meta(ApiKeySerializer.Meta):
-        fields = [*ApiKeySerializer.Meta.fields, "key"]
+    return type(name, (base,), {"key": key, "Meta": meta, "__module__": __name__})
 
 
-class PublicApiKeySerializer(ApiKeySerializer):
-    """A key as TrustGate's `/public-keys` lists it: `key` is only the display prefix."""
+def display_prefix(_serializer: ApiKeySerializer, api_key: ApiKey) -> str:
+    return f"{api_key.prefix}..."
 
-    key = serializers.SerializerMethodField()
 
-    class Meta(ApiKeySerializer.Meta):
-        fields = [*ApiKeySerializer.Meta.fields, "key"]
-        read_only_fields = fields
+def with_key_prefix(base: type[ApiKeySerializer], name: str) -> type[ApiKeySerializer]:
+    """`base`, read-only, as TrustGate's key lists show it: `key` is only the display prefix."""
+    fields = [*base.Meta.fields, "key"]
+    meta = type("Meta", (base.Meta,), {"fields": fields, "read_only_fields": fields})
+    namespace = {"key": serializers.SerializerMethodField(), "get_key": display_prefix}
+    return type(name, (base,), namespace | {"Meta": meta, "__module__": __name__})
 
-    def get_key(self, api_key: ApiKey) -> str:
-        return f"{api_key.prefix}..."
+
+ApiKeyWithSecretSerializer = with_plain_key(ApiKeySerializer, "ApiKeyWithSecretSerializer")
+PublicApiKeySerializer = with_key_prefix(ApiKeySerializer, "PublicApiKeySerializer")
 
 
 class PoliciesSerializer(StrictSerializer):
@@ -178,22 +179,8 @@ class IamApiKeySerializer(ApiKeySerializer):
         fields = [*ApiKeySerializer.Meta.fields, "subject_type", "subject"]
 
 
-class IamApiKeyWithSecretSerializer(IamApiKeySerializer):
-    key = serializers.CharField(read_only=True)
-
-    class Meta(IamApiKeySerializer.Meta):
-        fields = [*IamApiKeySerializer.Meta.fields, "key"]
-
-
-class IamPublicApiKeySerializer(IamApiKeySerializer):
-    key = serializers.SerializerMethodField()
-
-    class Meta(IamApiKeySerializer.Meta):
-        fields = [*IamApiKeySerializer.Meta.fields, "key"]
-        read_only_fields = fields
-
-    def get_key(self, api_key: ApiKey) -> str:
-        return f"{api_key.prefix}..."
+IamApiKeyWithSecretSerializer = with_plain_key(IamApiKeySerializer, "IamApiKeyWithSecretSerializer")
+IamPublicApiKeySerializer = with_key_prefix(IamApiKeySerializer, "IamPublicApiKeySerializer")
 
 
 class SubjectQuerySerializer(StrictSerializer):
