@@ -74,6 +74,11 @@ SSE_INTERVAL_SECONDS = 0.05
 MANY_STREAMS = 2000
 MANY_STREAMS_EVENTS = 60
 MANY_STREAMS_TARGET = "gateway-a"
+# The public overhead method (bench/overhead.py), as llm-gateway-bench publishes it: 7
+# interleaved rounds of 25 sequential requests per row after 15 warm-up requests, both modes.
+OVERHEAD_ROUNDS = 7
+OVERHEAD_PER_ROUND = 25
+OVERHEAD_WARMUP = 15
 
 
 def compact_json(value: object) -> str:
@@ -118,7 +123,7 @@ class BenchConfig:
     sse_samples: int
     profile_seconds: int
     gateway_workers: int = 2
-    peers: bool = False  # BENCH_PEERS=1: LiteLLM's proxy beside the gateway (bench/peers.py)
+    peers: bool = False  # BENCH_PEERS=1: LiteLLM and Portkey beside the gateway (bench/peers.py)
 
     @property
     def mode(self) -> str:
