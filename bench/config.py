@@ -107,13 +107,28 @@ OPT_IN_WORKLOADS = frozenset({"responses"})
 
 # Quick mode measures this workload at every concurrency, the others at the first one only.
 QUICK_EVERY_CONCURRENCY = "chat"
+# Quick mode measures every row on the chat request at c=1; elsewhere only the rows the
+# top-level README's table shows (chat at c=16: the references, nginx, (a), (b), the LLM front
+# and the peers; the 4 KB prompt: key only, masking, injection protection) and, for GET /json,
+# the references and (a). A workload and concurrency missing here: every row.
+QUICK_ROWS: dict[tuple[str, int], frozenset[str]] = {
+    ("json", 1): frozenset({"direct", "nginx", "gateway-a"}),
+    ("chat", 16): frozenset(
+        {
+            *("direct", "direct-llm", "nginx", "gateway-a", "gateway-b"),
+            *("gateway-llm-openai", "gateway-llm-anthropic", "gateway-llm-cached"),
+            *("litellm-master", "litellm-limited", "portkey"),
+        }
+    ),
+    ("chat4k", 1): frozenset({"direct", "gateway-k", "gateway-m", "gateway-threats"}),
+}
 
 
 @dataclass(frozen=True)
 class BenchConfig:
     """How long and how hard to measure; `quick` trades precision for a run under 5 minutes on
-    2 cores: short runs, and the workloads other than chat at the first concurrency only (the
-    rows the top-level README shows: chat at every concurrency, the 4 KB prompt at c=1)."""
+    2 cores: short runs, the workloads other than chat at the first concurrency only, and
+    beyond chat at c=1 only the rows the top-level README shows (QUICK_ROWS)."""
 
     python: Path
     quick: bool
@@ -134,6 +149,13 @@ class BenchConfig:
         if self.quick and workload != QUICK_EVERY_CONCURRENCY:
             return self.concurrencies[:1]
         return self.concurrencies
+
+    def includes(self, workload: str, concurrency: int, row: str) -> bool:
+        """Whether `row` is measured on `workload` at `concurrency` (quick mode leaves some out)."""
+        if not self.quick:
+            return True
+        rows = QUICK_ROWS.get((workload, concurrency))
+        return rows is None or row in rows
 
 
 def flag(name: str) -> bool:

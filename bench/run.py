@@ -54,6 +54,7 @@ def plan(config: BenchConfig, targets: list[Target]) -> list[tuple[Workload, int
         for concurrency in config.concurrencies_of(workload.name)
         for target in targets
         if target.measures(workload.name)
+        and config.includes(workload.name, concurrency, target.key)
     ]
 
 

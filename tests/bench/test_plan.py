@@ -52,5 +52,19 @@ def test_quick_mode_measures_the_other_workloads_at_c1_only(monkeypatch):
         ("responses", 1),
     }
     assert {c for _, _, c in full} == {1, 16, 64}
-    assert len(quick) == 51  # the Responses row at c=1; no other row measures `responses`
+    assert len(quick) == 31  # the Responses row at c=1; no other row measures `responses`
     assert len(full) == 108
+
+
+def test_quick_mode_measures_every_row_at_c1_on_chat_and_elsewhere_only_the_readme_s(
+    monkeypatch,
+):
+    quick, full = planned(monkeypatch, "1"), planned(monkeypatch, "")
+    chat_c1 = {row for row in full if row[1:] == ("chat", 1)}
+    assert chat_c1 <= quick
+    # Beyond chat at c=1: the README's rows, the references of their `added` columns, and
+    # GET /json through nginx and (a) (the chart's GET panel).
+    references = {("direct", w, c) for w, c in (("chat", 16), ("chat4k", 1), ("json", 1))}
+    expected = README_ROWS | references | {("direct-llm", "chat", 16)}
+    expected |= {("nginx", "json", 1), ("gateway-a", "json", 1)}
+    assert quick - chat_c1 == expected - chat_c1
