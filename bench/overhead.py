@@ -1,11 +1,12 @@
 """The public overhead method (llm-gateway-bench's `data/overhead.json`) for every chat row.
 
-Sequential chat requests on one keep-alive connection per row: a warm-up, then rounds in
-which every row sends `per_round` requests in turn (every other round in reverse order);
-per row and round the median, then the median of the round medians. A row's added latency
-is the median over rounds of its round median minus its reference's (the mock it reaches,
-measured in the same round), with the interquartile range of those differences. Percentiles
-interpolate linearly, as the method's do. Not a load test: one request at a time.
+Sequential chat requests on a keep-alive connection per row (opened anew, untimed, before
+each row's turn): a warm-up, then rounds in which every row sends `per_round` requests in
+turn (every other round in reverse order); per row and round the median, then the median of
+the round medians. A row's added latency is the median over rounds of its round median minus
+its reference's (the mock it reaches, measured in the same round), with the interquartile
+range of those differences. Percentiles interpolate linearly, as the method's do. Not a load
+test: one request at a time.
 """
 
 from __future__ import annotations
@@ -115,6 +116,14 @@ class Client:
         return elapsed
 
     def burst(self, count: int) -> list[float]:
+        """`count` requests in a row on a connection opened before them (untimed): a server may
+        close a connection left idle while the other rows ran (Node's and uvicorn's after 5 s),
+        as a keep-alive client's pool would not reuse it."""
+        self.connection.close()
+        try:
+            self.connection.connect()
+        except OSError as exc:
+            raise RowFailed(f"connect failed: {exc}") from exc
         return [self.once() for _ in range(count)]
 
     def close(self) -> None:

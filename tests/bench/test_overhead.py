@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from bench import procs
-from bench.config import OVERHEAD_PER_ROUND, OVERHEAD_ROUNDS, OVERHEAD_WARMUP
+from bench.config import CHAT_COMPLETION, OVERHEAD_PER_ROUND, OVERHEAD_ROUNDS, OVERHEAD_WARMUP
 from bench.nginx import Nginx, proxy_http, upstream_http
 from bench.overhead import measure_overhead, percentile, reference_of, summarize, verdict
 from bench.scenarios import Target, reference_targets
@@ -93,4 +96,48 @@ def test_every_chat_row_gets_its_added_latency_and_a_failing_row_stops_alone(tmp
         "reason": "gateway did not start",
     }
     assert rows["gateway-b"]["status"] == "failed"
-    assert rows["gateway-b"]["reason"].startswith("request failed: ")
+    assert rows["gateway-b"]["reason"].startswith("connect failed: ")
+
+
+class ClosingEveryFifth(BaseHTTPRequestHandler):
+    """Answers chat requests and closes its connection after every fifth answer, without a
+    `Connection: close` header, as a server closes a keep-alive connection left idle."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.answered = 0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.dumps(CHAT_COMPLETION).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.answered += 1
+        self.close_connection = self.answered % 5 == 0
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_row_whose_server_closed_its_idle_connection_is_measured_on_a_new_one():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ClosingEveryFifth)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        targets = [Target(key, key, port, "", 0, "", list) for key in ("direct", "portkey")]
+        result = measure_overhead(targets, "key", rounds=2, per_round=5, warmup=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert [(row["target"], row["status"]) for row in result["rows"]] == [
+        ("direct", "ok"),
+        ("portkey", "ok"),
+    ]
+    assert result["rows"][1]["rounds"] == 2
