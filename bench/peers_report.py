@@ -143,9 +143,10 @@ def peers_section(results: dict[str, Any]) -> list[str]:
     present = [(name, label, error) for name, label, error in PEER_NAMES if peers.get(name)]
     names = " and ".join(f"{label} {peers[name]}" for name, label, _ in present)
     lines = [f"## {names} side by side (POST /v1/chat/completions)", ""]
-    lines += [
+    skipped = [
         f"{label} rows skipped: {peers[error]}" for _, label, error in present if peers.get(error)
     ]
+    lines += skipped + ([""] if skipped else [])
     lines += [
         "Same mock upstream, same requests and concurrency. `req/s ×`: gateway ÷ peer; "
         "`CPU ÷`: the peer's CPU per request ÷ the gateway's. LiteLLM runs one uvicorn worker "
@@ -158,7 +159,7 @@ def peers_section(results: dict[str, Any]) -> list[str]:
     if goal:
         lines += [
             "Goal (issue 29): the gateway's CPU per request and added latency (the public "
-            "method's, below) at most half of Portkey's in the same run.",
+            "method's, above) at most half of Portkey's in the same run.",
             "",
         ]
         lines += markdown_table(GOAL_COLUMNS, goal) + [""]
