@@ -191,9 +191,10 @@ def overhead_section(results: dict[str, Any]) -> list[str]:
     lines = [
         "## Added latency, the public method (llm-gateway-bench's overhead)",
         "",
-        f"`POST /v1/chat/completions`, one request at a time on one keep-alive connection per "
-        f"row: {method['warmup']} warm-up requests, then {method['rounds']} interleaved rounds "
-        f"of {method['per_round']} per row (every other round in reverse order). `row ms`: "
+        "`POST /v1/chat/completions`, one request at a time on a keep-alive connection per "
+        f"row (opened before each of its turns): {method['warmup']} warm-up requests, then "
+        f"{method['rounds']} interleaved rounds of {method['per_round']} per row (every other "
+        "round in reverse order). `row ms`: "
         "median of the row's round medians; `added ms`: median over rounds of the row's round "
         "median minus its reference's in the same round (`direct` is the nginx mock, "
         "`direct-llm` the LLM mock), with the interquartile range of those differences.",
