@@ -122,6 +122,14 @@ QUICK_ROWS: dict[tuple[str, int], frozenset[str]] = {
     ),
     ("chat4k", 1): frozenset({"direct", "gateway-k", "gateway-m", "gateway-threats"}),
 }
+# Quick mode's SSE rows: those the top-level README quotes (direct, nginx, (a), the LLM front
+# unchanged and translated) and (b) and the Responses stream; full mode streams through every row.
+QUICK_SSE_ROWS = frozenset(
+    {
+        *("direct", "nginx", "gateway-a", "gateway-b"),
+        *("gateway-llm-openai", "gateway-llm-anthropic", "gateway-llm-responses"),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,10 @@ class BenchConfig:
         if self.quick and workload != QUICK_EVERY_CONCURRENCY:
             return self.concurrencies[:1]
         return self.concurrencies
+
+    def streams(self, row: str) -> bool:
+        """Whether `row` gets SSE streams measured (quick mode: QUICK_SSE_ROWS only)."""
+        return not self.quick or row in QUICK_SSE_ROWS
 
     def includes(self, workload: str, concurrency: int, row: str) -> bool:
         """Whether `row` is measured on `workload` at `concurrency` (quick mode leaves some out)."""

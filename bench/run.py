@@ -58,6 +58,11 @@ def plan(config: BenchConfig, targets: list[Target]) -> list[tuple[Workload, int
     ]
 
 
+def sse_plan(config: BenchConfig, targets: list[Target]) -> list[Target]:
+    """The rows whose SSE streams are measured, in order."""
+    return [target for target in targets if config.streams(target.key)]
+
+
 def measure_all(config: BenchConfig, targets: list[Target], tmp: Path) -> list[Measurement]:
     rows = []
     api_key = shared_key(targets)
@@ -118,7 +123,7 @@ def collect(config: BenchConfig, tmp: Path) -> dict[str, Any]:
         with phase("observe_cost", seconds):
             observe_cost = measure_observe_cost(config, targets, tmp, api_key)
         with phase("sse", seconds):
-            sse = [measure_sse(t, config.sse_samples, api_key) for t in targets]
+            sse = [measure_sse(t, config.sse_samples, api_key) for t in sse_plan(config, targets)]
         with phase("many_streams", seconds):
             streams = measure_many_streams(targets, api_key)
         with phase("profile", seconds):

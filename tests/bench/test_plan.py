@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.config import load_config
-from bench.run import plan
+from bench.run import plan, sse_plan
 from bench.scenarios import GATEWAY_ROWS, LLM_ROWS, RESPONSES_ROW, Target
 
 # The README's Performance table: the chat request at c=1 and c=16, the 4 KB prompt at c=1.
@@ -68,3 +68,14 @@ def test_quick_mode_measures_every_row_at_c1_on_chat_and_elsewhere_only_the_read
     expected = README_ROWS | references | {("direct-llm", "chat", 16)}
     expected |= {("nginx", "json", 1), ("gateway-a", "json", 1)}
     assert quick - chat_c1 == expected - chat_c1
+
+
+def test_quick_mode_streams_through_the_rows_the_readme_quotes_full_mode_through_all(monkeypatch):
+    quoted = {"direct", "nginx", "gateway-a", "gateway-llm-openai", "gateway-llm-anthropic"}
+    monkeypatch.setenv("BENCH_QUICK", "1")
+    quick = {target.key for target in sse_plan(load_config(), targets())}
+    monkeypatch.setenv("BENCH_QUICK", "")
+    full = {target.key for target in sse_plan(load_config(), targets())}
+    assert quoted <= quick
+    assert quick - quoted == {"gateway-b", "gateway-llm-responses"}
+    assert full == {target.key for target in targets()}
