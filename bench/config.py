@@ -74,6 +74,11 @@ SSE_INTERVAL_SECONDS = 0.05
 MANY_STREAMS = 2000
 MANY_STREAMS_EVENTS = 60
 MANY_STREAMS_TARGET = "gateway-a"
+# The public overhead method (bench/overhead.py), as llm-gateway-bench publishes it: 7
+# interleaved rounds of 25 sequential requests per row after 15 warm-up requests, both modes.
+OVERHEAD_ROUNDS = 7
+OVERHEAD_PER_ROUND = 25
+OVERHEAD_WARMUP = 15
 
 
 def compact_json(value: object) -> str:
@@ -102,13 +107,36 @@ OPT_IN_WORKLOADS = frozenset({"responses"})
 
 # Quick mode measures this workload at every concurrency, the others at the first one only.
 QUICK_EVERY_CONCURRENCY = "chat"
+# Quick mode measures every row on the chat request at c=1; elsewhere only the rows the
+# top-level README's table shows (chat at c=16: the references, nginx, (a), (b), the LLM front
+# and the peers; the 4 KB prompt: key only, masking, injection protection) and, for GET /json,
+# the references and (a). A workload and concurrency missing here: every row.
+QUICK_ROWS: dict[tuple[str, int], frozenset[str]] = {
+    ("json", 1): frozenset({"direct", "nginx", "gateway-a"}),
+    ("chat", 16): frozenset(
+        {
+            *("direct", "direct-llm", "nginx", "gateway-a", "gateway-b"),
+            *("gateway-llm-openai", "gateway-llm-anthropic", "gateway-llm-cached"),
+            *("litellm-master", "litellm-limited", "portkey"),
+        }
+    ),
+    ("chat4k", 1): frozenset({"direct", "gateway-k", "gateway-m", "gateway-threats"}),
+}
+# Quick mode's SSE rows: those the top-level README quotes (direct, nginx, (a), the LLM front
+# unchanged and translated) and (b) and the Responses stream; full mode streams through every row.
+QUICK_SSE_ROWS = frozenset(
+    {
+        *("direct", "nginx", "gateway-a", "gateway-b"),
+        *("gateway-llm-openai", "gateway-llm-anthropic", "gateway-llm-responses"),
+    }
+)
 
 
 @dataclass(frozen=True)
 class BenchConfig:
     """How long and how hard to measure; `quick` trades precision for a run under 5 minutes on
-    2 cores: short runs, and the workloads other than chat at the first concurrency only (the
-    rows the top-level README shows: chat at every concurrency, the 4 KB prompt at c=1)."""
+    2 cores: short runs, the workloads other than chat at the first concurrency only, and
+    beyond chat at c=1 only the rows the top-level README shows (QUICK_ROWS)."""
 
     python: Path
     quick: bool
@@ -118,7 +146,7 @@ class BenchConfig:
     sse_samples: int
     profile_seconds: int
     gateway_workers: int = 2
-    peers: bool = False  # BENCH_PEERS=1: LiteLLM's proxy beside the gateway (bench/peers.py)
+    peers: bool = False  # BENCH_PEERS=1: LiteLLM and Portkey beside the gateway (bench/peers.py)
 
     @property
     def mode(self) -> str:
@@ -129,6 +157,17 @@ class BenchConfig:
         if self.quick and workload != QUICK_EVERY_CONCURRENCY:
             return self.concurrencies[:1]
         return self.concurrencies
+
+    def streams(self, row: str) -> bool:
+        """Whether `row` gets SSE streams measured (quick mode: QUICK_SSE_ROWS only)."""
+        return not self.quick or row in QUICK_SSE_ROWS
+
+    def includes(self, workload: str, concurrency: int, row: str) -> bool:
+        """Whether `row` is measured on `workload` at `concurrency` (quick mode leaves some out)."""
+        if not self.quick:
+            return True
+        rows = QUICK_ROWS.get((workload, concurrency))
+        return rows is None or row in rows
 
 
 def flag(name: str) -> bool:

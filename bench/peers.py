@@ -1,4 +1,6 @@
-"""LiteLLM's proxy beside the gateway (BENCH_PEERS=1): its own cached venv, Redis, two setups.
+"""The peers beside the gateway (BENCH_PEERS=1): LiteLLM and Portkey's gateway (bench/portkey.py).
+
+LiteLLM's proxy gets its own cached venv, a Redis and two setups:
 
 - `litellm master key`: the stock proxy, one model routed to the mock upstream, master key only.
 - `litellm key + rpm limit`: the same plus a `custom_auth` hook answering every key with a
@@ -26,6 +28,7 @@ import requests
 from bench import procs
 from bench.config import CHAT_REQUEST, BenchConfig
 from bench.logs import log
+from bench.portkey import NO_SSE, PORTKEY_VERSION, PortkeyServer, start_portkey
 from bench.scenarios import Target
 
 LITELLM_VERSION = "1.108.7"
@@ -180,14 +183,33 @@ class Peers:
     master: LiteLLMServer | None = None
     limited: LiteLLMServer | None = None
     error: str = ""
+    portkey: PortkeyServer | None = None
+    portkey_version: str = PORTKEY_VERSION
+    portkey_error: str = ""
+
+    def summary(self) -> dict[str, str]:
+        """What results.json keeps: each peer's version, and why it did not start."""
+        return {
+            "litellm": self.version,
+            "error": self.error,
+            "portkey": self.portkey_version,
+            "portkey_error": self.portkey_error,
+        }
 
 
 def start_peers(
     config: BenchConfig, ports: tuple[int, int], tmp: Path, stack: contextlib.ExitStack
 ) -> Peers:
-    """Both LiteLLM setups, stopped by `stack`; on failure, Peers.error says why."""
+    """Portkey and both LiteLLM setups, stopped by `stack`; on failure, Peers.portkey_error or
+    Peers.error says why."""
     peers = Peers(LITELLM_VERSION)
     upstream_port, sse_port = ports
+    try:
+        peers.portkey = start_portkey(cache_dir(), tmp / "portkey", upstream_port)
+        stack.callback(procs.stop, peers.portkey.process)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        peers.portkey_error = f"portkey did not start: {str(exc)[:200]}"
+        log(peers.portkey_error)
     try:
         venv = litellm_venv(config.python)
         redis_port = start_redis(tmp / "litellm-redis", stack)
@@ -221,8 +243,10 @@ PEER_ROWS = (
     ("litellm-master", "master key", "master"),
     ("litellm-limited", "key + rpm limit", "limited"),
 )
-PEER_KEYS = frozenset(key for key, _, _ in PEER_ROWS)
+PORTKEY_KEY = "portkey"
+PEER_KEYS = frozenset(key for key, _, _ in PEER_ROWS) | {PORTKEY_KEY}
 LLM_ONLY = "LiteLLM proxies LLM routes only (no plain HTTP route such as GET /json)"
+PORTKEY_LLM_ONLY = "Portkey's gateway proxies LLM routes only (no plain HTTP route)"
 
 
 def peer_targets(peers: Peers) -> list[Target]:
@@ -245,4 +269,25 @@ def peer_targets(peers: Peers) -> list[Target]:
         if server:
             target.auth_headers = {"Authorization": f"Bearer {server.key}"}
         targets.append(target)
-    return targets
+    return targets + [portkey_target(peers)]
+
+
+def portkey_target(peers: Peers) -> Target:
+    """Portkey's row: the chat workload only, routed by its `x-portkey-*` headers."""
+    server = peers.portkey
+    target = Target(
+        key=PORTKEY_KEY,
+        label=f"Portkey {peers.portkey_version} (provider headers)",
+        port=server.port if server else 0,
+        host="127.0.0.1",
+        sse_port=0,
+        sse_host="",
+        pids=server.pids if server else list,
+        broken="" if server else peers.portkey_error or "not started",
+        workloads=frozenset({"chat"}),
+        unsupported=PORTKEY_LLM_ONLY,
+        notes=[NO_SSE],
+    )
+    if server:
+        target.auth_headers = dict(server.headers)
+    return target

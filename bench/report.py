@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.markdown import NO_DATA, fmt, markdown_table, no_data_section, status_text
+from bench.peers_report import overhead_section, peers_section
+
 MEASURED_PROCESSES = (
     "CPU s and peak RSS are those of the process under test during the measured run: "
     "the upstream nginx for `direct`, the proxy nginx for `nginx`, the gunicorn master and "
@@ -37,47 +40,6 @@ SSE_COLUMNS = (
     "failed",
     "status",
 )
-
-
-NO_DATA = ("skipped", "failed")
-# Gateway row and the LiteLLM row doing the same job (bench/peers.py).
-PEER_PAIRS = (("gateway-a", "litellm-master"), ("gateway-b", "litellm-limited"))
-PEER_COLUMNS = (
-    "c",
-    "gateway row",
-    "LiteLLM row",
-    "req/s gateway",
-    "req/s LiteLLM",
-    "req/s ×",
-    "added p50 ms gateway",
-    "added p50 ms LiteLLM",
-    "CPU µs/req gateway",
-    "CPU µs/req LiteLLM",
-    "CPU ÷",
-)
-
-
-def fmt(value: Any, digits: int = 2) -> str:
-    if value is None or value == "":
-        return "–"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
-def markdown_table(columns: tuple[str, ...], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
-
-
-def status_text(row: dict[str, Any]) -> str:
-    if row["status"] == "ok":
-        return "ok" + (" ⚠" if row.get("notes") else "")
-    if row["status"] == "errors":
-        return "**ERRORS**"
-    return f"**{row['status']}**: {row['reason'][:120]}"
 
 
 def add_overhead(rows: list[dict[str, Any]]) -> None:
@@ -121,42 +83,6 @@ def sse_row(row: dict[str, Any]) -> list[str]:
     return [row["label"], *(fmt(row.get(key), 1) for key in keys), failed, status]
 
 
-def ratio(ours: float | None, theirs: float | None) -> str:
-    return f"{ours / theirs:,.1f}" if ours and theirs else "–"
-
-
-def peer_rows(results: dict[str, Any], workload: str = "chat") -> list[list[str]]:
-    """Each gateway row beside its LiteLLM counterpart, per concurrency, with the ratios."""
-    by_key = {
-        (r["target"], r["concurrency"]): r
-        for r in results["rows"]
-        if r["workload"] == workload and r["status"] not in NO_DATA
-    }
-    lines = []
-    for concurrency in results["config"]["concurrencies"]:
-        for ours_key, theirs_key in PEER_PAIRS:
-            ours = by_key.get((ours_key, concurrency))
-            theirs = by_key.get((theirs_key, concurrency))
-            if not (ours and theirs):
-                continue
-            added = [r.get("added_ms", {}).get("50") for r in (ours, theirs)]
-            lines.append(
-                [
-                    str(concurrency),
-                    ours["label"],
-                    theirs["label"],
-                    fmt(ours["rps"], 0),
-                    fmt(theirs["rps"], 0),
-                    ratio(ours["rps"], theirs["rps"]),
-                    *(fmt(value, 2) for value in added),
-                    fmt(ours["cpu_us_per_request"], 0),
-                    fmt(theirs["cpu_us_per_request"], 0),
-                    ratio(theirs["cpu_us_per_request"], ours["cpu_us_per_request"]),
-                ]
-            )
-    return lines
-
-
 MANY_STREAMS_COLUMNS = (
     "row",
     "streams",
@@ -169,11 +95,6 @@ MANY_STREAMS_COLUMNS = (
     "RSS KB per stream",
     "status",
 )
-
-
-def no_data_section(title: str, row: dict[str, Any]) -> list[str]:
-    """A section whose measurement did not happen: its status and why, instead of a table."""
-    return [title, "", f"**{row['status']}**: {row.get('reason', '')[:120]}", ""]
 
 
 def many_streams_section(results: dict[str, Any]) -> list[str]:
@@ -246,22 +167,6 @@ def fmt_percent(value: float | None) -> str:
     return "–" if value is None else f"{value:+.1f} %"
 
 
-def peers_section(results: dict[str, Any]) -> list[str]:
-    peers = results.get("peers")
-    if not peers:
-        return []
-    lines = [f"## LiteLLM {peers['litellm']} side by side (POST /v1/chat/completions)", ""]
-    if peers.get("error"):
-        return lines + [f"LiteLLM rows skipped: {peers['error']}", ""]
-    lines += [
-        "Same mock upstream, same requests and concurrency. `req/s ×`: gateway ÷ LiteLLM; "
-        "`CPU ÷`: LiteLLM's CPU per request ÷ the gateway's. LiteLLM runs one uvicorn worker "
-        "(the gateway two): compare CPU per request; req/s at c=1 is latency-bound for both.",
-        "",
-    ]
-    return lines + markdown_table(PEER_COLUMNS, peer_rows(results)) + [""]
-
-
 def notes_section(results: dict[str, Any]) -> list[str]:
     notes = {}
     for row in results["rows"]:
@@ -302,6 +207,7 @@ def render_markdown(results: dict[str, Any]) -> str:
     lines += markdown_table(SSE_COLUMNS, [sse_row(r) for r in results["sse"]]) + [""]
     lines += many_streams_section(results)
     lines += observe_cost_section(results)
+    lines += overhead_section(results)
     lines += peers_section(results)
     notes = notes_section(results)
     if notes:

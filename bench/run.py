@@ -17,6 +17,9 @@ from bench.config import (
     MANY_STREAMS,
     MANY_STREAMS_EVENTS,
     MANY_STREAMS_TARGET,
+    OVERHEAD_PER_ROUND,
+    OVERHEAD_ROUNDS,
+    OVERHEAD_WARMUP,
     RESULTS_DIR,
     SSE_EVENTS,
     SSE_INTERVAL_SECONDS,
@@ -28,6 +31,7 @@ from bench.config import (
 from bench.logs import log
 from bench.measure import Measurement, measure_row, measure_sse
 from bench.observe_ab import measure_observe_cost
+from bench.overhead import measure_overhead
 from bench.peers import peer_targets, start_peers
 from bench.profiling import run_profile
 from bench.report import write_results
@@ -50,7 +54,13 @@ def plan(config: BenchConfig, targets: list[Target]) -> list[tuple[Workload, int
         for concurrency in config.concurrencies_of(workload.name)
         for target in targets
         if target.measures(workload.name)
+        and config.includes(workload.name, concurrency, target.key)
     ]
+
+
+def sse_plan(config: BenchConfig, targets: list[Target]) -> list[Target]:
+    """The rows whose SSE streams are measured, in order."""
+    return [target for target in targets if config.streams(target.key)]
 
 
 def measure_all(config: BenchConfig, targets: list[Target], tmp: Path) -> list[Measurement]:
@@ -106,10 +116,14 @@ def collect(config: BenchConfig, tmp: Path) -> dict[str, Any]:
         if servers.gateway and any(r.status != "ok" for r in rows if r.target in GATEWAY_KEYS):
             log(f"some gateway rows failed; end of the gateway log:\n{servers.gateway.log_tail()}")
         api_key = shared_key(targets)
+        with phase("overhead", seconds):
+            overhead = measure_overhead(
+                targets, api_key, OVERHEAD_ROUNDS, OVERHEAD_PER_ROUND, OVERHEAD_WARMUP
+            )
         with phase("observe_cost", seconds):
             observe_cost = measure_observe_cost(config, targets, tmp, api_key)
         with phase("sse", seconds):
-            sse = [measure_sse(t, config.sse_samples, api_key) for t in targets]
+            sse = [measure_sse(t, config.sse_samples, api_key) for t in sse_plan(config, targets)]
         with phase("many_streams", seconds):
             streams = measure_many_streams(targets, api_key)
         with phase("profile", seconds):
@@ -123,10 +137,11 @@ def collect(config: BenchConfig, tmp: Path) -> dict[str, Any]:
         "sse": sse,
         "many_streams": streams,
         "observe_cost": observe_cost,
+        "overhead": overhead,
         "sse_events": SSE_EVENTS,
         "sse_interval_ms": int(SSE_INTERVAL_SECONDS * 1000),
         "profile": profile,
-        "peers": {"litellm": peers.version, "error": peers.error} if peers else None,
+        "peers": peers.summary() if peers else None,
         "phase_seconds": seconds,
     }
 

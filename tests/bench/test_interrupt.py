@@ -97,6 +97,10 @@ def test_an_interrupted_bench_leaves_no_process_behind(signum, short_tmp_path):
         assert [command_line(process) for process in alive] == []
         assert list(tmp_path.iterdir()) == []  # its temporary directory is gone too
     finally:
+        if bench.poll() is None:  # failed before its signal: it still stops what it started
+            bench.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                bench.wait(STOP_TIMEOUT_SECONDS)
         bench.kill()
         bench.wait()
         for process in started:

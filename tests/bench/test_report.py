@@ -150,3 +150,79 @@ def test_the_observability_cost_section_shows_each_concurrency_or_why_it_is_miss
     )
     measured["observe_cost"] = {"status": "skipped", "reason": "gateway did not start"}
     assert "**skipped**: gateway did not start" in render_markdown(measured)
+
+
+def chat_row(results: dict, target: str, concurrency: int) -> dict:
+    return next(
+        r
+        for r in results["rows"]
+        if (r["target"], r["workload"], r["concurrency"]) == (target, "chat", concurrency)
+    )
+
+
+def overhead_row(target: str, label: str, added: float) -> dict:
+    return {
+        "target": target,
+        "label": label,
+        "reference": "direct",
+        "status": "ok",
+        "rounds": 7,
+        "reference_ms": 0.4,
+        "row_ms": 0.4 + added,
+        "added_ms": added,
+        "added_iqr_ms": [added - 0.1, added + 0.1],
+        "summary": {"n": 175, "p50": 0.4 + added, "p90": 1.0, "p99": 2.0, "min": 0.3, "max": 3},
+    }
+
+
+def test_portkey_sits_beside_the_gateway_rows_with_the_goal_of_half_its_cost(results):
+    with_peers = copy.deepcopy(results)
+    with_peers["peers"] = {
+        "litellm": "1.108.7",
+        "error": "litellm did not start: exited with 1",
+        "portkey": "1.15.2",
+        "portkey_error": "",
+    }
+    plain, keyed = chat_row(with_peers, "gateway-a", 1), chat_row(with_peers, "gateway-b", 1)
+    plain.update(status="ok", rps=800.0, cpu_us_per_request=1000.0)
+    keyed.update(status="ok", rps=500.0, cpu_us_per_request=1500.0)
+    portkey = copy.deepcopy(plain) | {"target": "portkey", "label": "Portkey 1.15.2"}
+    portkey.update(rps=400.0, cpu_us_per_request=2500.0)
+    with_peers["rows"].append(portkey)
+    with_peers["overhead"] = {
+        "method": {"rounds": 7, "per_round": 25, "warmup": 15},
+        "rows": [
+            overhead_row("gateway-a", plain["label"], 0.5),
+            overhead_row("gateway-b", keyed["label"], 0.55),
+            overhead_row("portkey", "Portkey 1.15.2", 1.2),
+        ],
+    }
+    markdown = render_markdown(with_peers)
+    assert "## LiteLLM 1.108.7 and Portkey 1.15.2 side by side" in markdown
+    assert "LiteLLM rows skipped: litellm did not start: exited with 1" in markdown
+    assert f"| 1 | {plain['label']} | Portkey 1.15.2 | 800 | 400 | 2.0 |" in markdown
+    assert f"| {plain['label']} | 1 | 1,000 | 2,500 | 0.40 | 0.50 | 1.20 | 0.42 | yes |" in (
+        markdown
+    )
+    assert f"| {keyed['label']} | 1 | 1,500 | 2,500 | 0.60 | 0.55 | 1.20 | 0.46 | no |" in (
+        markdown
+    )
+
+
+def test_the_overhead_section_shows_each_row_against_its_reference_or_why_not(results):
+    measured = copy.deepcopy(results)
+    direct = {"target": "direct", "label": "direct upstream", "reference": "", "status": "ok"}
+    direct |= {"rounds": 7, "row_ms": 0.41, "summary": overhead_row("", "", 0)["summary"]}
+    failed = {"target": "gateway-b", "label": "gateway (b)", "reference": "direct"}
+    failed |= {"status": "failed", "reason": "HTTP 502"}
+    measured["overhead"] = {
+        "method": {"rounds": 7, "per_round": 25, "warmup": 15},
+        "rows": [direct, overhead_row("gateway-a", "gateway (a)", 0.75), failed],
+    }
+    markdown = render_markdown(measured)
+    assert "## Added latency, the public method (llm-gateway-bench's overhead)" in markdown
+    assert "| direct upstream | – | – | 0.41 | – | – | 0.40 / 2.00 | ok |" in markdown
+    assert "| gateway (a) | direct | 0.40 | 1.15 | 0.75 | 0.65 .. 0.85 | 1.15 / 2.00 | ok |" in (
+        markdown
+    )
+    assert "| gateway (b) | direct | – | – | – | – | – | **failed**: HTTP 502 |" in markdown
