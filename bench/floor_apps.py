@@ -4,17 +4,31 @@ forwarding a stream alone."""
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterable, Iterator
 
 import urllib3
+from urllib3.connection import HTTPConnection
 
 UPSTREAM_PORT = int(os.environ.get("FLOOR_UPSTREAM_PORT", "0"))
 ANSWER = b'{"ok":true}'
 _pools: list[urllib3.HTTPConnectionPool] = []
-POOL_SIZE = 512  # the gateway's (proxy/connections.py)
+POOL_SIZE = 512  # the stream floor's, as the gateway's (proxy/connections.py)
 READ_SIZE = 64 * 1024
 
 StartResponse = Callable[[str, list[tuple[str, str]]], object]
+
+
+class LiteralConnection(HTTPConnection):
+    """Connects to the IP literal it is given without getaddrinfo (which gevent runs in a pool
+    of 10 threads: a burst of new connections queues behind it), as the gateway does
+    (gateway_project/upstream_deny.py)."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.connect((self._dns_host, self.port))
+        return sock
 
 
 def answer(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
@@ -29,7 +43,7 @@ def forward(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
     """Send the request to the upstream with urllib3 and answer its body: the least a Python
     proxy on this stack does (no routing, no header handling, no plugins, no Django)."""
     if not _pools:
-        _pools.append(urllib3.HTTPConnectionPool("127.0.0.1", UPSTREAM_PORT, maxsize=POOL_SIZE))
+        _pools.append(urllib3.HTTPConnectionPool("127.0.0.1", UPSTREAM_PORT, maxsize=64))
     body = environ["wsgi.input"].read()
     upstream = _pools[0].urlopen(
         environ["REQUEST_METHOD"],
@@ -51,7 +65,9 @@ def stream(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
     """Send the request to the upstream with urllib3 and pass its body on read by read, as
     it arrives: the least a Python proxy on this stack does per open stream."""
     if not _pools:
-        _pools.append(urllib3.HTTPConnectionPool("127.0.0.1", UPSTREAM_PORT, maxsize=POOL_SIZE))
+        pool = urllib3.HTTPConnectionPool("127.0.0.1", UPSTREAM_PORT, maxsize=POOL_SIZE)
+        pool.ConnectionCls = LiteralConnection
+        _pools.append(pool)
     body = environ["wsgi.input"].read()
     upstream = _pools[0].urlopen(
         environ["REQUEST_METHOD"],
