@@ -27,9 +27,9 @@ from bench.gateway import AdminClient, GatewayServer
 from bench.many_streams import connect, count_events
 from bench.servers import start_python_upstream
 from bench.sse_client import StreamRequest, request_bytes
-from bench.stream_memory_conf import SNAPSHOT_PATH
 
 CONFIG = "bench/stream_memory_conf.py"
+SNAPSHOT_PATH = "/__stream_memory_snapshot"  # seen by CONFIG's hook (not imported: it patches)
 SUBDOMAIN = "memory-sse"
 WARMUP_STREAMS = 20
 EVENTS = 100_000  # 83 minutes at 50 ms: every stream stays open until the client closes it
@@ -163,7 +163,7 @@ def main() -> int:
             procs.free_port(),
             1,
             config=CONFIG,
-            extra_env={"STREAM_MEMORY_DIR": str(tmp)},
+            extra_env={"STREAM_MEMORY_DIR": str(tmp), "STREAM_MEMORY_PATH": SNAPSHOT_PATH},
         )
         stack.callback(gateway.stop)
         admin = AdminClient(gateway.base_url, gateway.token)
