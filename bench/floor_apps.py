@@ -1,17 +1,34 @@
-"""The stack's floors as WSGI apps: gunicorn + gevent answering alone, and forwarding alone."""
+"""The stack's floors as WSGI apps: gunicorn + gevent answering alone, forwarding alone, and
+forwarding a stream alone."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+import socket
+from collections.abc import Callable, Iterable, Iterator
 
 import urllib3
+from urllib3.connection import HTTPConnection
 
 UPSTREAM_PORT = int(os.environ.get("FLOOR_UPSTREAM_PORT", "0"))
 ANSWER = b'{"ok":true}'
 _pools: list[urllib3.HTTPConnectionPool] = []
+POOL_SIZE = 512  # the stream floor's, as the gateway's (proxy/connections.py)
+READ_SIZE = 64 * 1024
 
 StartResponse = Callable[[str, list[tuple[str, str]]], object]
+
+
+class LiteralConnection(HTTPConnection):
+    """Connects to the IP literal it is given without getaddrinfo (which gevent runs in a pool
+    of 10 threads: a burst of new connections queues behind it), as the gateway does
+    (gateway_project/upstream_deny.py)."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.connect((self._dns_host, self.port))
+        return sock
 
 
 def answer(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
@@ -42,3 +59,32 @@ def forward(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
     start_response(f"{upstream.status} OK", headers)
     return [data]
+
+
+def stream(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+    """Send the request to the upstream with urllib3 and pass its body on read by read, as
+    it arrives: the least a Python proxy on this stack does per open stream."""
+    if not _pools:
+        pool = urllib3.HTTPConnectionPool("127.0.0.1", UPSTREAM_PORT, maxsize=POOL_SIZE)
+        pool.ConnectionCls = LiteralConnection
+        _pools.append(pool)
+    body = environ["wsgi.input"].read()
+    upstream = _pools[0].urlopen(
+        environ["REQUEST_METHOD"],
+        environ["PATH_INFO"] + ("?" + environ["QUERY_STRING"] if environ["QUERY_STRING"] else ""),
+        body=body or None,
+        headers={"Content-Type": environ.get("CONTENT_TYPE") or "application/json"},
+        retries=False,
+        redirect=False,
+        preload_content=False,
+    )
+    start_response(f"{upstream.status} OK", [("Content-Type", "text/event-stream")])
+    return _relayed(upstream)
+
+
+def _relayed(upstream: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
+    try:
+        while chunk := upstream.read1(READ_SIZE):
+            yield chunk
+    finally:
+        upstream.release_conn()

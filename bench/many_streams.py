@@ -3,6 +3,8 @@
 Every stream is opened in the same instant, asks the SSE upstream for a stream long enough
 that all of them are open together (`?events=`), and is read to its end. The gateway's RSS is
 sampled throughout: (peak - RSS before) / streams is the memory one open stream costs.
+
+`python -m bench.streams` runs the row alone beside its floors (bench/streams.py).
 """
 
 from __future__ import annotations
@@ -62,12 +64,15 @@ async def one_stream(
     return StreamResult(ttfb, seen)
 
 
-async def run_streams(port: int, request: bytes, streams: int, events: int) -> list[StreamResult]:
-    """Open every connection first, then send every request in the same instant."""
+async def run_streams(
+    port: int, request: bytes, streams: int, events: int
+) -> tuple[float, list[StreamResult]]:
+    """Open every connection first, then send every request in the same instant (returned, as
+    a wall clock time)."""
     connections = await asyncio.gather(
         *(connect(port) for _ in range(streams)), return_exceptions=True
     )
-    started = time.perf_counter()
+    sent_at, started = time.time(), time.perf_counter()
     results = await asyncio.wait_for(
         asyncio.gather(
             *(
@@ -82,7 +87,7 @@ async def run_streams(port: int, request: bytes, streams: int, events: int) -> l
     failed = [
         StreamResult(None, 0, repr(c)[:120]) for c in connections if isinstance(c, BaseException)
     ]
-    return failed + [
+    return sent_at, failed + [
         r if isinstance(r, StreamResult) else StreamResult(None, 0, repr(r)[:120]) for r in results
     ]
 
@@ -105,7 +110,7 @@ def measure(
     request = request_bytes(host, headers, replace(stream, path=f"{stream.path}?events={events}"))
     with ResourceSampler(pids) as sampler:
         baseline_rss = sampler.peak_rss
-        results = asyncio.run(run_streams(port, request, streams, events))
+        sent_at, results = asyncio.run(run_streams(port, request, streams, events))
     usage = sampler.usage()
     complete = [r for r in results if r.events >= events]
     ttfbs = [r.ttfb_ms for r in results if r.ttfb_ms is not None]
@@ -119,6 +124,7 @@ def measure(
         "rss_peak_mb": usage.peak_rss_mb,
         "rss_kb_per_stream": round(added_mb * 1024 / streams, 1),
         "cpu_seconds": usage.cpu_seconds,
+        "sent_at": sent_at,
     }
     if ttfbs:
         summary |= {

@@ -5,6 +5,7 @@ network of GATEWAY_UPSTREAM_DENY."""
 from __future__ import annotations
 
 from http.client import BadStatusLine
+from http.client import HTTPResponse as HTTPClientResponse
 from typing import Any
 
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
@@ -24,6 +25,9 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # the pool: RemoteDisconnected is a BadStatusLine. Timeouts are not among these.
 DEAD_CONNECTION_ERRORS = (BadStatusLine, ConnectionResetError, BrokenPipeError)
 STALE_RETRIES = 2
+# The read buffer of an upstream answer (http.client's is 8 KB): a response head and a streamed
+# event fit; larger bodies are read past it. Each open stream holds one (bench/README.md).
+RESPONSE_BUFFER_SIZE = 2048
 
 
 class HeadWithBodyMixin:
@@ -56,12 +60,29 @@ class HeadWithBodyMixin:
         super().send(data)  # type: ignore[misc]
 
 
+class SmallBufferResponse(HTTPClientResponse):
+    """http.client's response reading through a RESPONSE_BUFFER_SIZE buffer."""
+
+    def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(_SmallMakefile(sock), *args, **kwargs)
+
+
+class _SmallMakefile:
+    """The socket as http.client's response opens it: its file gets the smaller buffer."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+
+    def makefile(self, mode: str) -> Any:
+        return self._sock.makefile(mode, RESPONSE_BUFFER_SIZE)
+
+
 class UpstreamHTTPConnection(DenyListMixin, HeadWithBodyMixin, HTTPConnection):
-    pass
+    response_class = SmallBufferResponse
 
 
 class UpstreamHTTPSConnection(DenyListMixin, HeadWithBodyMixin, HTTPSConnection):
-    pass
+    response_class = SmallBufferResponse
 
 
 class StaleConnection(BadStatusLine):

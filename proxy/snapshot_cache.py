@@ -85,7 +85,8 @@ class LRU:
 class SnapshotCache:
     """subdomain → compiled snapshot (None for unknown subdomains), kept current.
 
-    Freshness: every CONFIG_CHECK_INTERVAL one Redis read of the published counter; when it moved,
+    Freshness: every CONFIG_CHECK_INTERVAL one Redis read of the published counter (never two at
+    once: lookups meanwhile do not wait for it); when it moved,
     one read of the versions of the cached scopes, and entries older than those are dropped. Every
     CONFIG_DB_CHECK_INTERVAL (and at once when Redis comes back) the database's own counter is read:
     when Redis is behind it (a publish was lost during an outage) the cache catches up from the
@@ -107,6 +108,9 @@ class SnapshotCache:
         self._redis_up = True
         self._polled_at = self._db_checked_at = float("-inf")
         self._guard = threading.Lock()  # gevent's lock once gunicorn has monkey-patched
+        # One poll in flight: a worker too busy to read the reply within the interval started
+        # more, each on a Redis connection of its own kept by the pool (bench/README.md).
+        self._polling = threading.Lock()
         self._building: dict[str, threading.Lock] = {}
         self._db_slots = threading.BoundedSemaphore(gateway_settings.SNAPSHOT_BUILD_CONCURRENCY)
         if listen:
@@ -135,9 +139,15 @@ class SnapshotCache:
         if now - self._db_checked_at >= gateway_settings.CONFIG_DB_CHECK_INTERVAL:
             self._db_checked_at = now
             self._check_database()
-        if now - self._polled_at >= gateway_settings.CONFIG_CHECK_INTERVAL:
-            self._polled_at = now
-            self._poll_redis()
+        if (
+            now - self._polled_at >= gateway_settings.CONFIG_CHECK_INTERVAL
+            and self._polling.acquire(blocking=False)
+        ):
+            try:
+                self._polled_at = now
+                self._poll_redis()
+            finally:
+                self._polling.release()
 
     def _poll_redis(self) -> None:
         if self._epoch is None:

@@ -181,6 +181,29 @@ def test_concurrent_lookups_of_a_cold_gateway_build_once(route):
     assert len(opened) <= 2  # one build (plus at most one version check), not one per request
 
 
+def test_lookups_while_a_poll_is_in_flight_start_no_other(route, polling, redis_conn, settings):
+    """A worker too busy to read a poll's reply within the interval starts no second poll: each
+    would hold a Redis connection of its own, kept by the pool (bench/README.md)."""
+    settings.GATEWAY = {**settings.GATEWAY, "CONFIG_DB_CHECK_INTERVAL": 3600}
+    route(subdomain="warm")
+    worker = other_worker()
+    worker.get("warm")
+    clients = len(redis_conn.client_list())
+    start = threading.Barrier(20)
+
+    def lookup() -> None:
+        start.wait()
+        worker.get("warm")
+
+    threads = [threading.Thread(target=lookup) for _ in range(20)]
+    redis_conn.client_pause(300)  # Redis answers nothing for 300 ms: the first poll is slow
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(redis_conn.client_list()) - clients <= 1
+
+
 def test_directory_scope_is_bumped_by_gateway_writes(route):
     route(subdomain="dir")
     assert versions_of([DIRECTORY])[DIRECTORY] == current_stamp().counter - 4  # then 4 child writes

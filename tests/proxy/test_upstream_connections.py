@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from proxy.connections import RESPONSE_BUFFER_SIZE
 from proxy.upstream import POOLS
 
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
@@ -166,3 +167,35 @@ def test_a_post_on_a_dropped_connection_is_not_sent_twice(dropping_server, route
     second = proxy_client.post("/second", b"b", content_type="text/plain", **host)
     assert second.status_code == 502
     assert dropping_server.requests == [(1, b"POST /first HTTP/1.1"), (1, b"POST /second HTTP/1.1")]
+
+
+def test_heads_and_chunks_larger_than_the_read_buffer_arrive_whole():
+    """An upstream answer is read through a RESPONSE_BUFFER_SIZE buffer: a head and chunks
+    larger than it, and chunks split across it, arrive whole, streamed or read at once."""
+    headers = b"".join(b"X-Long-%d: %s\r\n" % (i, b"v" * 200) for i in range(40))
+    pieces = [b"a" * 5000, b"b" * 3, b"c" * (RESPONSE_BUFFER_SIZE - 1), b"d" * 70000]
+    body = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
+    answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n" + headers + b"\r\n" + body
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        for _ in range(2):
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/stream"
+    try:
+        whole = POOLS.request("GET", url, headers={"Connection": "close"})
+        streamed = POOLS.request("GET", url, headers={"Connection": "close"}, preload_content=False)
+        reads = list(iter(lambda: streamed.read1(65536), b""))
+    finally:
+        thread.join(5)
+        listener.close()
+    assert whole.headers["X-Long-39"] == "v" * 200
+    assert whole.data == b"".join(pieces)
+    assert streamed.headers["X-Long-0"] == "v" * 200
+    assert b"".join(reads) == b"".join(pieces)
