@@ -38,6 +38,7 @@ from gunicorn.http.message import (
     DEFAULT_MAX_HEADERFIELD_SIZE,
     MAX_HEADERS,
     MAX_REQUEST_LINE,
+    RFC9110_5_3_SINGLETON_FIELDS,
     RFC9110_6_5_1_FORBIDDEN_TRAILER,
     RFC9112_TARGET_INVALID,
     Request,
@@ -53,6 +54,7 @@ from httptools import (
 )
 
 READ_SIZE = 65536
+POLICY_NAMES = RFC9110_5_3_SINGLETON_FIELDS | {"EXPECT"}  # besides scheme headers, underscores
 VERSIONS = {"1.1": (1, 1), "1.0": (1, 0)}
 CHUNK_ERRORS = (  # llhttp's reasons for bad chunked framing, as gunicorn's errors
     (re.compile("extension", re.IGNORECASE), InvalidChunkExtension),
@@ -78,7 +80,7 @@ class HandOver(Exception):
 class ParsedRequest(Request):
     """gunicorn's Request, filled in by the stream's callbacks instead of its own parse."""
 
-    def __init__(self, cfg: Any, peer_addr: Any, req_number: int) -> None:
+    def __init__(self, cfg: Any, peer_addr: Any, req_number: int, scheme: str) -> None:
         # gunicorn's __init__ reads and parses from its unreader: the fields are set here.
         self.cfg = cfg
         self.peer_addr = self.remote_addr = peer_addr
@@ -88,7 +90,7 @@ class ParsedRequest(Request):
         self.headers: list[tuple[str, str]] = []
         self.trailers: list[tuple[str, str]] = []
         self.body: Body | None = None
-        self.scheme = "https" if cfg.is_ssl else "http"
+        self.scheme = scheme
         self.must_close = False
         self._expected_100_continue = False
         self.proxy_protocol_info = None
@@ -100,7 +102,8 @@ class ParsedRequest(Request):
         self.scheme_state = [False]
         self.seen: set[str] = set()
         self.head_done = False
-        self.chunked = False
+        self.chunked = self.transfer_encoding = False
+        self.content_length = 0
         self.chunks: deque[bytes] = deque()
         self.complete = False
         self.error: Exception | None = None
@@ -155,8 +158,10 @@ class RequestStream:
             self.limit_fields * (self.limit_field_size + 2) + 4 + (self.limit_line or MAX_HEADERS)
         )
         # The peer is the same for every request of the connection: trusted once.
-        probe = ParsedRequest(cfg, peer_addr, 0)
+        self.scheme = "https" if cfg.is_ssl else "http"
+        probe = ParsedRequest(cfg, peer_addr, 0, self.scheme)
         self.secure_scheme_headers, self.forwarder_headers = probe._peer_trusted_for_forwarded()
+        self.policy_names = POLICY_NAMES | set(self.secure_scheme_headers)
 
     def __iter__(self) -> RequestStream:
         return self
@@ -252,7 +257,7 @@ class RequestStream:
 
     def on_message_begin(self) -> None:
         self.count += 1
-        message = ParsedRequest(self.cfg, self.peer_addr, self.count)
+        message = ParsedRequest(self.cfg, self.peer_addr, self.count, self.scheme)
         if self.next_raw is not None:
             message.raw = bytearray(self.next_raw)
             self.next_raw = None
@@ -280,32 +285,39 @@ class RequestStream:
             if kept is not None:
                 message.trailers.append(kept)
             return
-        if not message.headers:
+        if message.method is None:
             self.check_request_line(message)
-        if len(message.headers) >= self.limit_fields:
+        headers = message.headers
+        if len(headers) >= self.limit_fields:
             raise LimitRequestHeaders("limit request headers fields")
-        kept = message._apply_header_policy(
-            key,
-            text,
-            message.scheme_state,
-            message.seen,
-            self.secure_scheme_headers,
-            self.forwarder_headers,
-        )
-        if kept is not None:
-            message.headers.append(kept)
+        if key == "CONTENT-LENGTH":
+            message.content_length = int(text)  # digits only: llhttp checked them
+        elif key == "TRANSFER-ENCODING":
+            message.transfer_encoding = True
+        if key in self.policy_names or "_" in key:  # what gunicorn's header policy acts on
+            kept = message._apply_header_policy(
+                key,
+                text,
+                message.scheme_state,
+                message.seen,
+                self.secure_scheme_headers,
+                self.forwarder_headers,
+            )
+            if kept is None:
+                return
+        headers.append((key, text))
 
     def on_headers_complete(self) -> None:
         message = self.parsing
         parser = self.parser
-        if not message.headers:
+        if message.method is None:
             self.check_request_line(message)
         if parser.should_upgrade():
             raise HandOver()
         raw = message.raw
         if raw is not None and raw[:2] == b"\r\n":
             raise HandOver()  # gunicorn ignores exactly one empty line before a request
-        message.chunked = framing(message)
+        message.chunked = message.transfer_encoding and framing(message)
         message.head_done = True
         message.body = Body(BodyReader(self, message))
         message.url = []
@@ -341,7 +353,7 @@ class RequestStream:
         if raw is None or message.chunked:
             self.next_raw = self.body_left = None
             return
-        length = int(next((v for k, v in message.headers if k == "CONTENT-LENGTH"), 0))
+        length = message.content_length
         rest = len(raw) - (raw.find(b"\r\n\r\n") + 4)
         if rest > length:
             self.next_raw = bytes(raw[len(raw) - rest + length :])
