@@ -97,7 +97,7 @@ class ParsedRequest(Request):
         # The stream's state of this message.
         self.url: list[bytes] = []
         self.url_length = 0
-        self.raw: bytearray | None = None  # the bytes since its start, while its head is read
+        self.raw: list[bytes] | None = None  # the reads since its start, while its head is read
         self.head_bytes = 0
         self.scheme_state = [False]
         self.seen: set[str] = set()
@@ -150,7 +150,7 @@ class RequestStream:
         self.parsing: ParsedRequest | None = None  # being read by llhttp
         self.next_raw: bytes | None = None  # where the next message starts, when known
         self.body_left: int | None = None  # bytes of the parsed body still to come, if known
-        self.head_failure: tuple[Exception, bytearray | None] | None = None
+        self.head_failure: tuple[Exception, list[bytes] | None] | None = None
         self.count = 0
         self.eof = False
         self.limit_line, self.limit_fields, self.limit_field_size = head_limits(cfg)
@@ -179,7 +179,7 @@ class RequestStream:
             if self.eof:
                 if self.parsing is None:
                     raise StopIteration()
-                raise NoMoreData(bytes(self.parsing.raw or b""))
+                raise NoMoreData(b"".join(self.parsing.raw or ()))
             self.receive()
         self.current = self.ready.popleft()
         return self.current
@@ -197,13 +197,13 @@ class RequestStream:
         message.chunks.clear()
         return True
 
-    def hand_over(self, error: Exception, raw: bytearray | None) -> Request:
+    def hand_over(self, error: Exception, raw: list[bytes] | None) -> Request:
         """The failed request and the rest of the connection, to gunicorn's own parser (or its
         error, when the request's bytes are not known)."""
         if raw is None:
             raise error
         self.gunicorn = RequestParser(self.cfg, self.sock, self.peer_addr)
-        self.gunicorn.unreader.unread(bytes(raw))
+        self.gunicorn.unreader.unread(b"".join(raw))
         self.gunicorn.req_count = self.count - 1
         return next(self.gunicorn)
 
@@ -218,7 +218,7 @@ class RequestStream:
             self.next_raw = data
         elif not parsing.head_done:
             if parsing.raw is not None:
-                parsing.raw += data
+                parsing.raw.append(data)
             parsing.head_bytes += len(data)
             if parsing.head_bytes > self.limit_head:
                 self.fail(LimitRequestHeaders("max buffer headers"))
@@ -259,7 +259,7 @@ class RequestStream:
         self.count += 1
         message = ParsedRequest(self.cfg, self.peer_addr, self.count, self.scheme)
         if self.next_raw is not None:
-            message.raw = bytearray(self.next_raw)
+            message.raw = [self.next_raw]
             self.next_raw = None
         self.parsing = message
 
@@ -314,7 +314,7 @@ class RequestStream:
             self.check_request_line(message)
         if parser.should_upgrade():
             raise HandOver()
-        raw = message.raw
+        raw = None if message.raw is None else b"".join(message.raw)
         if raw is not None and raw[:2] == b"\r\n":
             raise HandOver()  # gunicorn ignores exactly one empty line before a request
         message.chunked = message.transfer_encoding and framing(message)
@@ -347,7 +347,7 @@ class RequestStream:
             fragment = ""
         message.path, message.query, message.fragment = path or "", query or "", fragment or ""
 
-    def locate_next(self, message: ParsedRequest, raw: bytearray | None) -> None:
+    def locate_next(self, message: ParsedRequest, raw: bytes | None) -> None:
         """Where the next message starts, when the body's length tells: what is left of this
         read after the head and body of `message`."""
         if raw is None or message.chunked:
@@ -356,7 +356,7 @@ class RequestStream:
         length = message.content_length
         rest = len(raw) - (raw.find(b"\r\n\r\n") + 4)
         if rest > length:
-            self.next_raw = bytes(raw[len(raw) - rest + length :])
+            self.next_raw = raw[len(raw) - rest + length :]
         self.body_left = max(length - rest, 0)
 
     def on_body(self, data: bytes) -> None:
