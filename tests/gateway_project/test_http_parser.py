@@ -3,6 +3,13 @@ anywhere, the same requests (their WSGI environ, body, trailers, keep-alive) or 
 
 from __future__ import annotations
 
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +18,12 @@ from gunicorn.http import wsgi
 from gunicorn.http.parser import RequestParser
 
 from gateway_project.http_parser import RequestStream
+from tests.raw_http import read_response
+from tests.upstream import free_port
 
 PEER = ("127.0.0.1", 50000)
 SERVER = ("127.0.0.1", 8000)
+WORKER = "gateway_project.workers.GatewayGeventWorker"
 
 
 class Reads:
@@ -211,3 +221,67 @@ def test_gunicorn_settings_apply_as_in_gunicorn(setting, value, data):
     cfg.set(setting, value)
     expected = served(RequestParser, [data], cfg)
     assert served(RequestStream, [data], cfg) == expected
+
+
+@pytest.fixture(scope="module")
+def echo_server():
+    """One gunicorn worker of the gateway's class serving tests/gateway_project/echo_app.py."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-k", WORKER, "-w", "1"]
+        + ["-b", f"127.0.0.1:{port}", "tests.gateway_project.echo_app:application"],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            break
+    yield port
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_pipelined_requests_written_in_pieces_are_answered_in_order(echo_server):
+    data = b"".join(PIPELINED["parsed-here"]) + head("/last", "Connection: close")
+    with socket.create_connection(("127.0.0.1", echo_server), timeout=30) as sock:
+        for start in range(0, len(data), 37):
+            sock.sendall(data[start : start + 37])
+        received = b""
+        while chunk := sock.recv(65536):  # until the server closes, after /last
+            received += chunk
+    answers = []
+    while received:
+        answer_head, received = received.split(b"\r\n\r\n", 1)
+        if answer_head == b"HTTP/1.1 100 Continue":  # /5's Expect
+            continue
+        length = int(answer_head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        answers.append(json.loads(received[:length]))
+        received = received[length:]
+    assert [(a["method"], a["path"], a["body"]) for a in answers] == [
+        ("GET", "/1", 0),
+        ("POST", "/2", 5),
+        ("POST", "/c", 3),
+        ("POST", "/4", 3),
+        ("PUT", "/5", 0),
+        ("GET", "/6", 0),
+        ("GET", "/last", 0),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (head("/" + "a" * 5000), 414),
+        (head("/", "X-Big: " + "a" * 9000), 431),
+        (head("/", *(f"X-H{i}: 1" for i in range(120))), 431),
+        (REFUSED["content-length-and-chunked"], 400),
+        (REFUSED["bad-chunk-size"], 400),
+        (REFUSED["unknown-coding"], 501),
+    ],
+)
+def test_refusals_through_the_worker_are_gunicorns_statuses(echo_server, data, status):
+    with socket.create_connection(("127.0.0.1", echo_server), timeout=30) as sock:
+        sock.sendall(data)
+        assert read_response(sock).status == status
