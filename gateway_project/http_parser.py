@@ -242,11 +242,12 @@ class RequestStream:
         """The message being parsed failed: in its body, its reader raises; in its head, the
         next request is gunicorn's (llhttp's refusals, hand-overs) or this error."""
         self.parser = None
-        message = self.parsing
-        if message is None:
-            return
         if not isinstance(error, Exception):  # a GreenletExit or timeout: not the client's
             raise error
+        message = self.parsing
+        if message is None:  # between messages: nothing to hand over
+            self.head_failure = (error, None)
+            return
         if message.head_done:
             message.error = error
             return
