@@ -8,11 +8,14 @@
   together (one syscall and one TCP segment fewer per response: see bench/README.md).
 - gunicorn answers requests it cannot parse (bad request line, headers too large, ...) with an
   HTML page; here they get the gateway's JSON `{"error": ...}` with the same status.
+- Requests are parsed by httptools (gateway_project/http_parser.py) into gunicorn's own request
+  objects, under gunicorn's limits and refusals; the rest of gunicorn serves them unchanged.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import select
@@ -22,8 +25,10 @@ from typing import Any
 import gevent
 from gevent import monkey
 from gunicorn import util
+from gunicorn.http.errors import NoMoreData
 from gunicorn.workers.ggevent import GeventWorker
 
+from gateway_project.http_parser import RequestStream, parses_here
 from gateway_project.takeovers import shut_down_all
 
 IDLE_SWEEP_INTERVAL_SECONDS = 0.25
@@ -151,9 +156,47 @@ class GatewayGeventWorker(GeventWorker):
     def handle(self, listener: Any, client: socket.socket, addr: Any) -> None:
         self.idle_connections.add(client)
         try:
-            super().handle(listener, client, addr)
+            if parses_here(self.cfg):
+                client.setblocking(True)
+                self.serve_connection(listener, client, addr)
+            else:  # TLS, the PROXY protocol, HTTP/2: gunicorn's own parser
+                super().handle(listener, client, addr)
         finally:
             self.idle_connections.discard(client)
+
+    def serve_connection(self, listener: Any, client: socket.socket, addr: Any) -> None:
+        """gunicorn's keep-alive loop (AsyncWorker.handle, HTTP/1.x) over the httptools stream."""
+        req = None
+        try:
+            requests = RequestStream(self.cfg, client, addr)
+            listener_name = listener.getsockname()
+            try:
+                while True:
+                    req = None
+                    with self.timeout_ctx():
+                        req = next(requests)
+                    if not req:
+                        break
+                    self.handle_request(listener_name, req, client, addr)
+                    if not self.cfg.keepalive:
+                        break
+            except NoMoreData as exc:
+                self.log.debug("Ignored premature client disconnection. %s", exc)
+            except StopIteration as exc:
+                self.log.debug("Closing connection. %s", exc)
+            except OSError:
+                raise
+            except Exception as exc:
+                self.handle_error(req, client, addr, exc)
+        except OSError as exc:
+            if exc.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN):
+                self.log.exception("Socket error processing request.")
+            else:
+                self.log.debug("Ignoring %s", errno.errorcode[exc.errno])
+        except BaseException as exc:
+            self.handle_error(req, client, addr, exc)
+        finally:
+            util.close(client)
 
     def handle_request(self, listener_name: Any, req: Any, sock: socket.socket, addr: Any) -> Any:
         self.idle_connections.discard(sock)
