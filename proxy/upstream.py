@@ -22,8 +22,10 @@ from urllib3.exceptions import (
 from urllib3.util import parse_url
 
 from plugins.sdk.tracing import Trace
+from proxy import http1
 from proxy.balancer import Balancer, Target
 from proxy.connections import IDEMPOTENT_METHODS, UpstreamAddressDenied, new_pool_manager
+from proxy.http1.response import Http1Response
 from proxy.oauth2 import TokenUnavailable, forget_token
 from proxy.outgoing import OutgoingRequest
 from proxy.retries import MAX_WAIT, backoff, retry_after
@@ -76,6 +78,11 @@ def _send_once(outgoing: OutgoingRequest, transport: Transport | None = None) ->
     built, its body left unread and undecoded. See "What the profile changed" in
     bench/README.md. Through an egress proxy, an http request names its absolute URL."""
     url = parse_url(outgoing.url)
+    if transport is None:
+        headers = _with_length(outgoing)
+        return http1.send(
+            outgoing.method, url, outgoing.url, headers, outgoing.body, outgoing.timeouts
+        )
     pool = _pool(url.scheme, url.host, url.port, transport)
     forwarded = pool.proxy is not None and url.scheme == "http"
     return pool.urlopen(
@@ -152,6 +159,8 @@ def falls_back(target: Target, status: int) -> bool:
 def body_started(response: BaseHTTPResponse) -> bool:
     """Whether the first byte of the body arrives within the read timeout (peeked, left unread;
     an empty body has begun). urllib3 reads through http.client's response, which peeks."""
+    if isinstance(response, Http1Response):
+        return response.body_started()
     peek = getattr(getattr(response, "_fp", None), "peek", None)
     if peek is None:  # not read through http.client: nothing to wait on here
         return True
