@@ -19,7 +19,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
     SSLError,
 )
-from urllib3.util import parse_url
+from urllib3.util import Url, parse_url
 
 from plugins.sdk.tracing import Trace
 from proxy import http1
@@ -29,7 +29,7 @@ from proxy.http1.response import Http1Response
 from proxy.oauth2 import TokenUnavailable, forget_token
 from proxy.outgoing import OutgoingRequest
 from proxy.retries import MAX_WAIT, backoff, retry_after
-from proxy.transports import Transport, manager_of
+from proxy.transports import Transport, manager_of, tls_of
 
 logger = logging.getLogger(__name__)
 
@@ -74,14 +74,16 @@ def _timeout(timeouts: tuple[float, float]) -> Timeout:
 
 
 def _send_once(outgoing: OutgoingRequest, transport: Transport | None = None) -> BaseHTTPResponse:
-    """One request through the pool of its scheme, host and port (and transport), exactly as
-    built, its body left unread and undecoded. See "What the profile changed" in
-    bench/README.md. Through an egress proxy, an http request names its absolute URL."""
-    url = parse_url(outgoing.url)
-    if transport is None:
+    """One request, exactly as built, its body left unread and undecoded: to an upstream reached
+    directly (its client TLS, if any) through proxy.http1 (httptools), through an egress proxy
+    by the urllib3 pool of its scheme, host, port and transport (see "What the profile changed"
+    in bench/README.md), an http request then naming its absolute URL."""
+    url = _parsed(outgoing.url)
+    if transport is None or transport.proxy_url is None:
+        tls = None if transport is None else (transport.key, tls_of(transport))
         headers = _with_length(outgoing)
         return http1.send(
-            outgoing.method, url, outgoing.url, headers, outgoing.body, outgoing.timeouts
+            outgoing.method, url, outgoing.url, headers, outgoing.body, outgoing.timeouts, tls
         )
     pool = _pool(url.scheme, url.host, url.port, transport)
     forwarded = pool.proxy is not None and url.scheme == "http"
@@ -97,6 +99,12 @@ def _send_once(outgoing: OutgoingRequest, transport: Transport | None = None) ->
         preload_content=False,
         decode_content=False,
     )
+
+
+@lru_cache(maxsize=1024)
+def _parsed(url: str) -> Url:
+    """A URL's parts, parsed once per distinct URL (a provider's is the same for every call)."""
+    return parse_url(url)
 
 
 def _pool(

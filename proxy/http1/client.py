@@ -5,6 +5,7 @@ is sent again when a kept-alive socket turns out dead before a byte of the answe
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import urllib3
 from urllib3.exceptions import ProtocolError
@@ -24,13 +25,15 @@ def send(
     headers: Mapping[str, str],
     body: bytes,
     timeouts: tuple[float, float],
+    tls: tuple[str, Any] | None = None,
 ) -> Http1Response:
     """Send `method` to `url` (parsed; `full_url` names it in errors) with exactly `headers`
     (a case-insensitive mapping; Host, Accept-Encoding and User-Agent added when missing, as
     http.client and urllib3 did) and `body`; `timeouts` are (connect, read) seconds.
     urllib3's errors: MaxRetryError when the origin cannot be reached, ProtocolError when the
-    connection breaks or the answer is malformed, ReadTimeoutError when it is late."""
-    origin = origin_of(url.scheme or "http", url.host or "", url.port)
+    connection breaks or the answer is malformed, ReadTimeoutError when it is late. `tls`: a
+    client TLS (its name, its SSLContext) instead of the default verification, kept apart."""
+    origin = origin_of(url.scheme or "http", url.host or "", url.port, tls)
     data = request_head(method, url.request_uri, origin.host_header, headers)
     if body:
         data += body

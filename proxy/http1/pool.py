@@ -77,12 +77,16 @@ class Origin:
         return sock
 
 
-_ORIGINS: dict[tuple[str, str, int], Origin] = {}
+_ORIGINS: dict[tuple[str, str, int, str], Origin] = {}
 
 
-def origin_of(scheme: str, host: str, port: int | None) -> Origin:
-    """The origin of a URL's parts (its default port when none is named), made on first use."""
-    key = (scheme, host, port or (443 if scheme == "https" else 80))
+def origin_of(
+    scheme: str, host: str, port: int | None, tls: tuple[str, Any] | None = None
+) -> Origin:
+    """The origin of a URL's parts (its default port when none is named), made on first use;
+    with `tls` (a name and an SSLContext), its own sockets connected with that context."""
+    port = port or (443 if scheme == "https" else 80)
+    key = (scheme, host, port, tls[0] if tls is not None else "")
     origin = _ORIGINS.get(key)
     if origin is None:
         if len(_ORIGINS) >= MAX_ORIGINS:  # many origins came and went: start afresh
@@ -90,8 +94,10 @@ def origin_of(scheme: str, host: str, port: int | None) -> Origin:
                 for sock in old.idle:
                     sock.close()
             _ORIGINS.clear()
-        context = _default_context() if scheme == "https" else None
-        origin = _ORIGINS[key] = Origin(*key, context)
+        context = None
+        if scheme == "https":
+            context = tls[1] if tls is not None and tls[1] is not None else _default_context()
+        origin = _ORIGINS[key] = Origin(scheme, host, port, context)
     return origin
 
 
