@@ -37,7 +37,7 @@ class Http1Response(BaseHTTPResponse):
         self._origin = origin
         self._method = method
         self._url = url
-        self._parser = HttpResponseParser(self)
+        self._parser: Any = HttpResponseParser(self)  # None once the answer is done with
         self._fields: list[tuple[str, str]] = []
         self._head_bytes = 0
         self._head_done = False
@@ -122,8 +122,8 @@ class Http1Response(BaseHTTPResponse):
     def _fill(self) -> bool:
         """One read from the socket through the parser; False when the upstream closed."""
         sock = self._sock
-        if sock is None:
-            return False
+        if sock is None:  # closed, or broken off earlier: never read as a whole answer
+            raise ProtocolError("Response closed before its end")
         try:
             data = sock.recv(READ_SIZE)
         except TimeoutError as exc:
@@ -151,6 +151,7 @@ class Http1Response(BaseHTTPResponse):
             raise ProtocolError("Connection aborted.", exc) from exc
         if self._complete:  # the answer is whole: its socket serves the next one when clean
             sock, self._sock = self._sock, None
+            self._parser = None  # the parser holds this object's callbacks: no cycle left
             if self._reusable:
                 self._origin.give(sock)
             else:
@@ -158,6 +159,7 @@ class Http1Response(BaseHTTPResponse):
         return True
 
     def _abandon(self) -> None:
+        self._parser = None
         sock, self._sock = self._sock, None
         if sock is not None:
             sock.close()
