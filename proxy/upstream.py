@@ -1,4 +1,4 @@
-"""The upstream HTTP client: urllib3 pools shared by the worker, retries and timeouts."""
+"""The upstream HTTP client: proxy.http1 (urllib3 pools via egress proxies), retries, timeouts."""
 
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ def _with_length(outgoing: OutgoingRequest) -> Mapping[str, str]:
 class UpstreamResult:
     """The upstream's answer, its body still unread; `close()` once done with it."""
 
-    response: BaseHTTPResponse  # urllib3's, body unread (preload_content=False)
+    response: BaseHTTPResponse  # proxy.http1's (or urllib3's through a proxy), body unread
     target: Target
     elapsed_ms: float
     balancer: Balancer
