@@ -122,7 +122,7 @@ class UpstreamHTTPSConnectionPool(StaleRetryMixin, HTTPSConnectionPool):
     ConnectionCls = UpstreamHTTPSConnection
 
 
-def _verifying_context() -> Any:
+def verifying_context() -> Any:
     """TLS as requests verifies it: certificates against certifi's bundle, loaded once per
     process rather than once per connection."""
     context = create_urllib3_context()
@@ -146,13 +146,13 @@ def new_pool_manager(
         "maxsize": 512,
         "block": False,
         "cert_reqs": "CERT_REQUIRED",
-        "ssl_context": ssl_context or _verifying_context(),
+        "ssl_context": ssl_context or verifying_context(),
     }
     if proxy_url is not None:
         pools: PoolManager = ProxyManager(
             proxy_url,
             proxy_headers=proxy_headers,
-            proxy_ssl_context=_verifying_context(),
+            proxy_ssl_context=verifying_context(),
             **options,
         )
     else:

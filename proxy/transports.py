@@ -28,6 +28,7 @@ class Transport:
 
 MAX_MANAGERS = 64
 _MANAGERS: dict[str, PoolManager] = {}
+_CONTEXTS: dict[str, Any] = {}
 
 
 def transport_of(
@@ -76,3 +77,16 @@ def manager_of(transport: Transport) -> PoolManager:
             _MANAGERS.clear()
         _MANAGERS[transport.key] = manager
     return manager
+
+
+def tls_of(transport: Transport) -> Any:
+    """The SSLContext of a Transport's client TLS toward its targets (None for the default),
+    built on first use: what proxy.http1 connects with when no egress proxy is in between."""
+    if not transport.client_tls:
+        return None
+    context = _CONTEXTS.get(transport.key)
+    if context is None:
+        if len(_CONTEXTS) >= MAX_MANAGERS:
+            _CONTEXTS.clear()
+        context = _CONTEXTS[transport.key] = tls_context(json.loads(transport.client_tls))
+    return context

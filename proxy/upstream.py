@@ -1,4 +1,4 @@
-"""The upstream HTTP client: urllib3 pools shared by the worker, retries and timeouts."""
+"""The upstream HTTP client: proxy.http1 (urllib3 pools via egress proxies), retries, timeouts."""
 
 from __future__ import annotations
 
@@ -19,15 +19,17 @@ from urllib3.exceptions import (
     ReadTimeoutError,
     SSLError,
 )
-from urllib3.util import parse_url
+from urllib3.util import Url, parse_url
 
 from plugins.sdk.tracing import Trace
+from proxy import http1
 from proxy.balancer import Balancer, Target
 from proxy.connections import IDEMPOTENT_METHODS, UpstreamAddressDenied, new_pool_manager
+from proxy.http1.response import Http1Response
 from proxy.oauth2 import TokenUnavailable, forget_token
 from proxy.outgoing import OutgoingRequest
 from proxy.retries import MAX_WAIT, backoff, retry_after
-from proxy.transports import Transport, manager_of
+from proxy.transports import Transport, manager_of, tls_of
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +74,17 @@ def _timeout(timeouts: tuple[float, float]) -> Timeout:
 
 
 def _send_once(outgoing: OutgoingRequest, transport: Transport | None = None) -> BaseHTTPResponse:
-    """One request through the pool of its scheme, host and port (and transport), exactly as
-    built, its body left unread and undecoded. See "What the profile changed" in
-    bench/README.md. Through an egress proxy, an http request names its absolute URL."""
-    url = parse_url(outgoing.url)
+    """One request, exactly as built, its body left unread and undecoded: to an upstream reached
+    directly (its client TLS, if any) through proxy.http1 (httptools), through an egress proxy
+    by the urllib3 pool of its scheme, host, port and transport (see "What the profile changed"
+    in bench/README.md), an http request then naming its absolute URL."""
+    url = _parsed(outgoing.url)
+    if transport is None or transport.proxy_url is None:
+        tls = None if transport is None else (transport.key, tls_of(transport))
+        headers = _with_length(outgoing)
+        return http1.send(
+            outgoing.method, url, outgoing.url, headers, outgoing.body, outgoing.timeouts, tls
+        )
     pool = _pool(url.scheme, url.host, url.port, transport)
     forwarded = pool.proxy is not None and url.scheme == "http"
     return pool.urlopen(
@@ -90,6 +99,12 @@ def _send_once(outgoing: OutgoingRequest, transport: Transport | None = None) ->
         preload_content=False,
         decode_content=False,
     )
+
+
+@lru_cache(maxsize=1024)
+def _parsed(url: str) -> Url:
+    """A URL's parts, parsed once per distinct URL (a provider's is the same for every call)."""
+    return parse_url(url)
 
 
 def _pool(
@@ -123,7 +138,7 @@ def _with_length(outgoing: OutgoingRequest) -> Mapping[str, str]:
 class UpstreamResult:
     """The upstream's answer, its body still unread; `close()` once done with it."""
 
-    response: BaseHTTPResponse  # urllib3's, body unread (preload_content=False)
+    response: BaseHTTPResponse  # proxy.http1's (or urllib3's through a proxy), body unread
     target: Target
     elapsed_ms: float
     balancer: Balancer
@@ -152,6 +167,8 @@ def falls_back(target: Target, status: int) -> bool:
 def body_started(response: BaseHTTPResponse) -> bool:
     """Whether the first byte of the body arrives within the read timeout (peeked, left unread;
     an empty body has begun). urllib3 reads through http.client's response, which peeks."""
+    if isinstance(response, Http1Response):
+        return response.body_started()
     peek = getattr(getattr(response, "_fp", None), "peek", None)
     if peek is None:  # not read through http.client: nothing to wait on here
         return True
