@@ -29,8 +29,6 @@ DEFAULTS: dict[str, Any] = {
         "plugins.builtin.guardrails.toxicity_azure.ToxicityAzurePlugin",
         "plugins.builtin.guardrails.bedrock.BedrockGuardrailPlugin",
     ],
-    # The WSGI app around Django's (gateway_project.wsgi): gateway hosts to the proxy directly.
-    "WSGI_FRONT": "proxy.wsgi_front.ProxyFront",
 }
 
 
