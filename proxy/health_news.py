@@ -19,7 +19,10 @@ logger = logging.getLogger(__name__)
 
 CHANNEL = "gw:health:rest"
 RECONNECT_SECONDS = 1.0
-POLL_SECONDS = 0.2  # below the Redis client's socket timeout
+# How long one wait for the next message lasts: a wait is a poll of the socket with its own
+# timeout (the client's socket timeout would end a blocking listen), so an idle process wakes
+# once a minute, not five times a second; a closed connection ends the wait at once.
+POLL_SECONDS = 60.0
 
 
 class News:

@@ -98,7 +98,7 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         context.api_key_id = key.id if key is not None else None
         context.body = read_body(request, context.headers)  # decoded: the body of record
         record.bytes_in = len(context.body)
-        websocket = asks_for_websocket(request.headers)
+        websocket = asks_for_websocket(request.META)
         llm = None if websocket else open_exchange(match.route.llm, context)  # provider targets
         admit(snapshot, match.route, key, llm, context)  # allowed models, budgets reserved
         mcp = open_mcp_call(match.route.mcp, match, snapshot.tools_of_keys, context)

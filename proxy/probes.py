@@ -15,8 +15,11 @@ from django.db import close_old_connections
 from urllib3 import Retry, Timeout
 from urllib3.exceptions import HTTPError
 
+from gateway_project.conf import gateway_settings
+from gateway_project.invalidation import published_counter
 from gateway_project.redis_client import redis_client
 from gateways.models import Upstream
+from gateways.versions import Stamp, current_stamp
 from proxy.connections import UpstreamAddressDenied, new_pool_manager
 from proxy.health import health_scope, probe_key
 from proxy.snapshot import target_of
@@ -25,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 TICK = 0.1  # seconds between two looks at what is due
 MAX_CONCURRENT = 32  # probes in flight at once (greenlets under gevent)
-RELOAD_SECONDS = 1.0  # how often the upstreams with a health path are read again
+RELOAD_SECONDS = 1.0  # how often the published config counter is read (a change: read again)
 LEASE_SECONDS = 3.0  # a prober that stops renewing its lease hands over after this long
 LEASE_RENEW = 1.0  # seconds between two asks for the lease (renewals by its holder)
 PROBE_TIMEOUT = 5.0  # seconds a probe waits at most (less when the interval is shorter)
@@ -59,7 +62,9 @@ class Prober:
     due: dict[tuple[str, int], float] = field(default_factory=dict)
     failures: dict[tuple[str, int], int] = field(default_factory=dict)
     upstreams: list[Upstream] = field(default_factory=list)
+    loaded: Stamp | None = None  # the database's config counter when the upstreams were read
     loaded_at: float = float("-inf")
+    polled_at: float = float("-inf")
 
     @property
     def lease_key(self) -> str:
@@ -72,7 +77,8 @@ class Prober:
     def run_once(self) -> int:
         """Probe what is due, concurrently; the number of probes sent."""
         now = time.monotonic()
-        if now - self.loaded_at >= RELOAD_SECONDS:
+        if self._config_changed(now):
+            self.loaded = current_stamp()
             self.upstreams = list(Upstream.objects.filter(health_checks__has_key="path"))
             self.loaded_at = now
             close_old_connections()
@@ -94,6 +100,18 @@ class Prober:
             for (scope, index, _, checks, interval), result in zip(due, passed, strict=True):
                 self._record(scope, index, result, checks, interval)
         return len(due)
+
+    def _config_changed(self, now: float) -> bool:
+        """Whether the upstreams must be read again: the config counter Redis publishes moved
+        since they were read (looked at every RELOAD_SECONDS), or CONFIG_DB_CHECK_INTERVAL
+        passed (a publish Redis missed). An unchanged config costs one Redis read, not a
+        database query."""
+        if self.loaded is None or now - self.loaded_at >= gateway_settings.CONFIG_DB_CHECK_INTERVAL:
+            return True
+        if now - self.polled_at < RELOAD_SECONDS:
+            return False
+        self.polled_at = now
+        return published_counter(self.loaded.epoch) != self.loaded.counter
 
     def _forget_others(self) -> None:
         """Drop the state of upstreams changed or gone (their scope is not read any more)."""

@@ -25,6 +25,12 @@ USAGE_FIELDS = {
     for provider in PROVIDERS.values()
     for name, normalised in provider.usage_fields.items()
 }
+# The fields as merge_usage reads them: (name, outer, inner, normalised); a dotted name
+# (`prompt_tokens_details.cached_tokens`) is read inside its outer field, split once here.
+USAGE_READS = tuple(
+    (name, *(name.split(".", 1) if "." in name else (name, None)), normalised)
+    for name, normalised in USAGE_FIELDS.items()
+)
 USAGE_MARKERS = tuple(f'"{key}"'.encode() for key in USAGE_KEYS)
 MAX_PENDING_LINE = 256 * 1024
 MAX_JSON_BODY = 8 * 1024 * 1024
@@ -60,8 +66,13 @@ def merge_usage(usage: dict[str, int], payload: Any) -> None:
     found = [h.get(key) for key in USAGE_KEYS for h in holders if isinstance(h, dict)]
     for counts in found:
         if isinstance(counts, dict):
-            for name, normalised in USAGE_FIELDS.items():
-                value = counts.get(name) if name in counts else _nested(counts, name)
+            for name, outer, inner, normalised in USAGE_READS:
+                if name in counts:
+                    value = counts[name]
+                elif inner is None or not isinstance(holder := counts.get(outer), dict):
+                    continue
+                else:
+                    value = holder.get(inner)
                 if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
                     usage[normalised] = value
 
@@ -83,13 +94,6 @@ def finish_reasons(payload: Any) -> list[str]:
     holders = (payload, payload.get("delta"), payload.get("message"))
     found += [holder.get("stop_reason") for holder in holders if isinstance(holder, dict)]
     return [reason for reason in found if isinstance(reason, str) and reason]
-
-
-def _nested(counts: dict[str, Any], name: str) -> Any:
-    """The count a dotted usage field names (`prompt_tokens_details.cached_tokens`)."""
-    outer, dot, inner = name.partition(".")
-    holder = counts.get(outer) if dot else None
-    return holder.get(inner) if isinstance(holder, dict) else None
 
 
 def usage_counts(usage: Mapping[str, Any]) -> dict[str, int]:

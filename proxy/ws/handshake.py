@@ -28,9 +28,10 @@ class BadHandshake(ValueError):
     """The client asked to upgrade without a valid WebSocket handshake."""
 
 
-def asks_for_websocket(headers: Mapping[str, str]) -> bool:
-    """Whether the request asks to upgrade to WebSocket (`Upgrade: websocket`)."""
-    return "websocket" in headers.get("Upgrade", "").lower()
+def asks_for_websocket(environ: Mapping[str, str]) -> bool:
+    """Whether the request (its WSGI environ) asks to upgrade to WebSocket (`Upgrade:
+    websocket`)."""
+    return "websocket" in environ.get("HTTP_UPGRADE", "").lower()
 
 
 def client_key(method: str, headers: Mapping[str, str]) -> str:

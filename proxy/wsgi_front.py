@@ -1,0 +1,75 @@
+"""The WSGI front: requests to a gateway host go straight to the proxy, without Django's request
+handler around it; every other request goes to Django."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.core.handlers.exception import response_for_exception
+from django.core.handlers.wsgi import WSGIHandler, WSGIRequest, get_path_info
+from django.utils.log import log_response
+
+from gateway_project.conf import gateway_settings
+from observability.probes import PROBES
+from proxy.middleware import InvalidHost, gateway_subdomain
+from proxy.orchestrator import handle_proxy_request
+from proxy.system_routes import system_route
+
+WSGIApp = Callable[[dict[str, Any], Callable], Iterable[bytes]]
+
+
+def proxied_subdomain(environ: dict[str, Any]) -> str | None:
+    """The gateway subdomain the proxy serves this request for, else None: probes and system
+    routes (on every host), the admin plane and a malformed Host are answered by Django (and
+    proxy.middleware there, as before)."""
+    if gateway_settings.ROLE == "admin":
+        return None
+    path_info = get_path_info(environ)
+    if path_info in PROBES or system_route(path_info) is not None:
+        return None
+    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+    try:
+        return gateway_subdomain(host, gateway_settings.BASE_DOMAIN)
+    except InvalidHost:
+        return None
+
+
+class ProxyFront:
+    """Proxy traffic skips what the proxy does not use of Django's WSGI handler: the
+    request_started signal, the script prefix and URLconf of the thread, the middleware chain
+    (the proxy middleware, first in it, hands gateway hosts to the proxy anyway). What it
+    keeps: the request object, an exception answered as Django would, 4xx and 5xx answers
+    logged by `django.request`, the answer's headers and cookies as the handler writes them,
+    and request_finished when the answer is closed."""
+
+    def __init__(self, django: WSGIApp) -> None:
+        self.django = django
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        subdomain = proxied_subdomain(environ)
+        if subdomain is None:
+            return self.django(environ, start_response)
+        request = WSGIRequest(environ)
+        try:
+            response = handle_proxy_request(request, subdomain)
+        except Exception as exc:  # as Django's handler answers it (500, logged)
+            response = response_for_exception(request, exc)
+        response._handler_class = WSGIHandler  # the sender of request_finished, as before
+        response._resource_closers.append(request.close)
+        if response.status_code >= 400:
+            log_response(
+                "%s: %s",
+                response.reason_phrase,
+                request.path,
+                response=response,
+                request=request,
+            )
+        start_response(
+            f"{response.status_code} {response.reason_phrase}",
+            [
+                *response.items(),
+                *(("Set-Cookie", c.output(header="")) for c in response.cookies.values()),
+            ],
+        )
+        return response
