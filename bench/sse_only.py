@@ -1,7 +1,8 @@
 """The SSE rows alone, to iterate on time to first event: `python -m bench.sse_only [streams]`.
 
 Starts what those rows need (nginx upstream and proxy, the SSE and LLM mocks, one gateway with
-gateway (a)'s SSE twin and the LLM front to the OpenAI and Anthropic mocks), then measures
+gateway (a)'s SSE twin and the LLM front to the OpenAI and Anthropic mocks, and the stack's floor:
+`bench.sse_floor` under gunicorn + gevent, forwarding to the SSE mock), then measures
 `streams` streams per row (default 20) after the warm-up, in alternating rounds of 5 so that
 the machine's drift falls on every row alike, and prints TTFB p50 with `added` against each
 row's direct reference.
@@ -17,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from bench import procs, sse_client
-from bench.config import load_config
+from bench.config import REPO_ROOT, load_config
 from bench.gateway import AdminClient
 from bench.logs import log
 from bench.nginx import Nginx, proxy_http, upstream_http
@@ -28,12 +29,27 @@ from bench.scenarios import (
     Target,
     gateway_target,
     llm_target,
+    process_tree,
     reference_targets,
 )
 from bench.servers import Servers, start_gateway, start_python_upstream
 
 ROUND_STREAMS = 5
+FLOOR_HOST = "floor.localhost"
 LLM_SSE_ROWS = LLM_ROWS[:2]  # passthrough and translated (the cached row answers from Redis)
+
+
+def start_floor(python: Path, sse_port: int, tmp: Path, stack: contextlib.ExitStack) -> Target:
+    """bench.sse_floor under gunicorn + gevent (2 workers, as the gateway), to the SSE mock."""
+    port = procs.free_port()
+    args = [str(python.parent / "gunicorn"), "-k", "gevent", "-w", "2"]
+    args += ["-b", f"{procs.LOOPBACK}:{port}", "--log-level", "warning", "bench.sse_floor:stream"]
+    env = {**os.environ, "FLOOR_UPSTREAM_PORT": str(sse_port)}
+    process = procs.start(args, log=tmp / "sse-floor.log", cwd=REPO_ROOT, env=env)
+    stack.callback(procs.stop, process)
+    procs.wait_for_port(port, process)
+    label = "floor: gunicorn + gevent + urllib3, stream passed on"
+    return Target("floor", label, port, FLOOR_HOST, port, FLOOR_HOST, process_tree(process.pid))
 
 
 def start(tmp: Path, stack: contextlib.ExitStack) -> list[Target]:
@@ -54,7 +70,8 @@ def start(tmp: Path, stack: contextlib.ExitStack) -> list[Target]:
     admin = AdminClient(gateway.base_url, gateway.token)
     plain = gateway_target(GATEWAY_ROWS[0], gateway, admin, {}, (upstream_port, sse_port))
     llm = [llm_target(*row, gateway, admin, llm_port) for row in LLM_SSE_ROWS]
-    return [*reference_targets(servers), plain, *llm]
+    floor = start_floor(config.python, sse_port, tmp, stack)
+    return [*reference_targets(servers), floor, plain, *llm]
 
 
 def measure(targets: list[Target], streams: int) -> list[dict]:
