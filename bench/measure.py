@@ -116,7 +116,7 @@ def first_failure(samples: dict[str, list[Measurement]]) -> Measurement | None:
 
 def measure_sse(target: Target, samples: int, api_key: str) -> dict:
     """TTFB and total time of `samples` SSE streams through `target`."""
-    summary = {"target": target.key, "label": target.label}
+    summary = {"target": target.key, "label": target.label, "reference": target.sse_reference}
     reason = target.broken or ("" if target.sse_port else "no SSE route in this setup")
     if reason:
         return summary | {"status": "skipped", "reason": reason}

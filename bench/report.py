@@ -34,6 +34,7 @@ LOAD_COLUMNS = (
 SSE_COLUMNS = (
     "row",
     "TTFB p50 ms",
+    "added TTFB p50 ms",
     "TTFB max ms",
     "total p50 ms",
     "total max ms",
@@ -74,8 +75,18 @@ def load_row(row: dict[str, Any]) -> list[str]:
     ]
 
 
+def add_sse_overhead(rows: list[dict[str, Any]]) -> None:
+    """Set `added_ttfb_ms_p50`: the row's TTFB p50 minus its reference's (the direct row of
+    the same upstream: the SSE mock, or the LLM mock in the provider's format)."""
+    ttfb = {r["target"]: r["ttfb_ms_p50"] for r in rows if "ttfb_ms_p50" in r}
+    for row in rows:
+        reference = row.get("reference", "direct")
+        if row["target"] != reference and row["target"] in ttfb and reference in ttfb:
+            row["added_ttfb_ms_p50"] = round(ttfb[row["target"]] - ttfb[reference], 2)
+
+
 def sse_row(row: dict[str, Any]) -> list[str]:
-    keys = ("ttfb_ms_p50", "ttfb_ms_max", "total_ms_p50", "total_ms_max")
+    keys = ("ttfb_ms_p50", "added_ttfb_ms_p50", "ttfb_ms_max", "total_ms_p50", "total_ms_max")
     failed = f"{row['failures']}/{row['samples']}" if "samples" in row else "–"
     status = row["status"]
     if status in NO_DATA:
@@ -220,6 +231,7 @@ def render_markdown(results: dict[str, Any]) -> str:
 def write_results(results: dict[str, Any], directory: Path) -> str:
     """Write results.json and results.md; return the markdown."""
     add_overhead(results["rows"])
+    add_sse_overhead(results["sse"])
     markdown = render_markdown(results)
     (directory / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
     (directory / "results.md").write_text(markdown)

@@ -12,6 +12,7 @@ import requests
 
 from bench.config import CHAT_REQUEST, OPT_IN_WORKLOADS, ORIGIN
 from bench.gateway import AdminApiError, AdminClient, GatewayServer
+from bench.llm_upstream import anthropic_events
 from bench.nginx import SSE_HOST
 from bench.servers import Servers
 from bench.sse_client import StreamRequest
@@ -62,6 +63,7 @@ class Target:
     workloads: frozenset[str] | None = None  # None: every workload
     unsupported: str = ""  # why the other workloads are skipped
     sse_request: StreamRequest = StreamRequest()
+    sse_reference: str = "direct"  # the row its `added` TTFB is measured against
 
     def measures(self, workload: str) -> bool:
         if self.workloads is None:
@@ -257,6 +259,7 @@ def llm_target(
         key, label, server.port, host, server.port, host, server.pids, server.redis_pids
     )
     target.workloads = frozenset({workload})
+    target.sse_reference = "direct-llm-anthropic" if provider == "anthropic" else "direct-llm"
     try:
         catalogue = admin.plugin_catalogue() if key in LLM_PLUGINS else {}
         chain, missing = plugin_chain(LLM_PLUGINS.get(key, ()), catalogue, port)
@@ -305,8 +308,23 @@ def reference_targets(servers: Servers) -> list[Target]:
         pids=list,
         workloads=frozenset({"chat"}),
         unsupported="the LLM mock answers chat only",
+        sse_reference="direct-llm",
     )
-    return [direct, nginx, direct_llm]
+    # The reference of the translated row's stream: the Anthropic-format mock's own.
+    direct_anthropic = Target(
+        key="direct-llm-anthropic",
+        label="direct LLM mock (Anthropic)",
+        port=servers.llm_port,
+        host=host,
+        sse_port=servers.llm_port,
+        sse_host=host,
+        pids=list,
+        workloads=frozenset(),
+        unsupported="measured for SSE only",
+        sse_request=StreamRequest(path="/v1/messages", events=len(anthropic_events())),
+        sse_reference="direct-llm-anthropic",
+    )
+    return [direct, nginx, direct_llm, direct_anthropic]
 
 
 def broken_target(key: str, label: str, reason: str) -> Target:

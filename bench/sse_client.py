@@ -28,6 +28,7 @@ class StreamRequest:
     method: str = "POST"
     path: str = "/v1/chat/completions"
     body: str = compact_json(STREAMED_CHAT_REQUEST)
+    events: int = SSE_EVENTS  # the `data:` lines of the whole stream
 
 
 def request_bytes(host: str, headers: dict[str, str], request: StreamRequest) -> bytes:
@@ -45,9 +46,11 @@ def sample(
     host: str,
     headers: dict[str, str],
     request: StreamRequest = StreamRequest(),
-    events: int = SSE_EVENTS,
+    events: int = 0,
 ) -> SseSample:
-    """One streamed request, read until `events` events: TTFB is the arrival of the first."""
+    """One streamed request, read until `events` events (the whole stream when 0): TTFB is the
+    arrival of the first."""
+    events = events or request.events
     buffer = b""
     ttfb = None
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
@@ -97,7 +100,7 @@ def measure(
         except OSError as exc:
             failures.append(repr(exc))
             continue
-        if run.status == 200 and run.events == SSE_EVENTS:
+        if run.status == 200 and run.events == request.events:
             runs.append(run)
         else:
             failures.append(f"HTTP {run.status}, {run.events} events")
