@@ -122,17 +122,37 @@ def count(
     return instructions
 
 
+@dataclass(frozen=True)
+class Floor:
+    """A floor row: `app` of bench/floor_apps.py under the worker class `worker`."""
+
+    name: str
+    app: str
+    worker: str
+
+
+GATEWAY_WORKER = "gateway_project.workers.GatewayGeventWorker"
+# The stack the gateway runs on (its worker class: gevent, requests parsed by httptools; its
+# upstream client, proxy.http1), then stock gunicorn + gevent and urllib3 for reference.
+FLOORS = (
+    Floor("floor_answer", "answer", GATEWAY_WORKER),
+    Floor("floor_forward", "forward_httptools", GATEWAY_WORKER),
+    Floor("floor_answer_stock", "answer", "gevent"),
+    Floor("floor_forward_stock", "forward", "gevent"),
+)
+
+
 def start_floor(
-    app: str, upstream: int, tmp: Path, library: Path, stack: contextlib.ExitStack, **rows: int
+    floor: Floor, upstream: int, tmp: Path, library: Path, stack: contextlib.ExitStack, **rows: int
 ) -> int:
-    """One gevent worker serving `bench.floor_apps:<app>` under callgrind (its counts in
-    `tmp/<app>`; `rows`: counting_env's warmup and requests): its port."""
+    """One worker serving the floor's app under callgrind (its counts in `tmp/<floor name>`;
+    `rows`: counting_env's warmup and requests): its port."""
     port = procs.free_port()
-    args = [*callgrind(tmp / app), sys.executable, "-m", "gunicorn", "-c", CONFIG]
-    args += ["-k", "gevent", "-w", "1", "-t", "3600", "-b", f"{procs.LOOPBACK}:{port}"]
-    args += ["--log-level", "warning", f"bench.floor_apps:{app}"]
+    args = [*callgrind(tmp / floor.name), sys.executable, "-m", "gunicorn", "-c", CONFIG]
+    args += ["-k", floor.worker, "-w", "1", "-t", "3600", "-b", f"{procs.LOOPBACK}:{port}"]
+    args += ["--log-level", "warning", f"bench.floor_apps:{floor.app}"]
     env = os.environ | counting_env(library, **rows) | {"FLOOR_UPSTREAM_PORT": str(upstream)}
-    process = procs.start(args, log=tmp / f"{app}.log", cwd=REPO_ROOT, env=env)
+    process = procs.start(args, log=tmp / f"{floor.name}.log", cwd=REPO_ROOT, env=env)
     stack.callback(procs.stop, process)
     procs.wait_for_port(port, process, timeout=START_TIMEOUT_SECONDS)
     return port
@@ -196,13 +216,14 @@ def main() -> int:
         nginx = Nginx.start(tmp / "nginx", upstream_port, upstream_http(upstream_port))
         stack.callback(nginx.stop)
         counts = count_gateway(upstream_port, tmp, library, stack)
-        for app in ("answer", "forward") if os.environ.get("ICOUNT_FLOORS") != "0" else ():
-            port = start_floor(app, upstream_port, tmp, library, stack)
-            row = Row(f"floor_{app}", port, headers("floor.localhost"))
-            counts[row.name] = count(row, tmp / app, 1)
+        for floor in FLOORS if os.environ.get("ICOUNT_FLOORS") != "0" else ():
+            port = start_floor(floor, upstream_port, tmp, library, stack)
+            counts[floor.name] = count(
+                Row(floor.name, port, headers("floor.localhost")), tmp / floor.name, 1
+            )
         stack.close()  # the servers stop, callgrind writes its last files
         keep_callgrind_files(tmp)
-    order = ("plain", "key_rate_limiter", "llm_target", "floor_answer", "floor_forward")
+    order = ("plain", "key_rate_limiter", "llm_target", *(floor.name for floor in FLOORS))
     results = {"instructions_per_request": {n: round(counts[n]) for n in order if n in counts}}
     if len(results["instructions_per_request"]) == len(order):  # a partial run is printed only
         RESULTS_DIR.mkdir(exist_ok=True)
