@@ -153,6 +153,8 @@ LLM_ROWS = (
     ("gateway-llm-cached", "gateway (h) LLM front + response_cache (HITs)", "openai"),
 )
 LLM_PLUGINS = {"gateway-llm-cached": ("response_cache",)}
+# A HIT replays the kept answer (the chat rows' JSON) as its own chunks, up to `[DONE]`.
+LLM_SSE_REQUESTS = {"gateway-llm-cached": StreamRequest(events=0)}
 # The same request in the Responses API's shape, translated to the Anthropic-format mock: its
 # one workload is `responses` (the LLM rows measure `chat`).
 RESPONSES_ROW = (
@@ -260,6 +262,7 @@ def llm_target(
     )
     target.workloads = frozenset({workload})
     target.sse_reference = "direct-llm-anthropic" if provider == "anthropic" else "direct-llm"
+    target.sse_request = LLM_SSE_REQUESTS.get(key, target.sse_request)
     try:
         catalogue = admin.plugin_catalogue() if key in LLM_PLUGINS else {}
         chain, missing = plugin_chain(LLM_PLUGINS.get(key, ()), catalogue, port)

@@ -19,6 +19,7 @@ class SseSample:
     total_ms: float
     events: int
     status: int
+    complete: bool  # every event the request expects arrived (StreamRequest.events)
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,9 @@ class StreamRequest:
     method: str = "POST"
     path: str = "/v1/chat/completions"
     body: str = compact_json(STREAMED_CHAT_REQUEST)
-    events: int = SSE_EVENTS  # the `data:` lines of the whole stream
+    # The `data:` lines of the whole stream; 0: as many as arrive up to `data: [DONE]` (a
+    # response_cache HIT replays the kept answer in its own number of chunks).
+    events: int = SSE_EVENTS
 
 
 def request_bytes(host: str, headers: dict[str, str], request: StreamRequest) -> bytes:
@@ -56,7 +59,7 @@ def sample(
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         started = time.perf_counter()
         sock.sendall(request_bytes(host, headers, request))
-        while buffer.count(b"data:") < events:
+        while not stream_read(buffer, events):
             data = sock.recv(65536)
             if not data:
                 break
@@ -65,8 +68,14 @@ def sample(
                 ttfb = time.perf_counter() - started
         total = time.perf_counter() - started
     status = int(buffer.split(b" ", 2)[1]) if buffer.startswith(b"HTTP/") else 0
-    events = buffer.count(b"data:")
-    return SseSample(round((ttfb or total) * 1000, 2), round(total * 1000, 1), events, status)
+    complete = stream_read(buffer, request.events)
+    ttfb_ms, total_ms = round((ttfb or total) * 1000, 2), round(total * 1000, 1)
+    return SseSample(ttfb_ms, total_ms, buffer.count(b"data:"), status, complete)
+
+
+def stream_read(buffer: bytes, events: int) -> bool:
+    """Whether `buffer` holds `events` events, or the stream's end when `events` is 0."""
+    return buffer.count(b"data:") >= events if events else b"data: [DONE]" in buffer
 
 
 def warm_up(
@@ -100,7 +109,7 @@ def measure(
         except OSError as exc:
             failures.append(repr(exc))
             continue
-        if run.status == 200 and run.events == request.events:
+        if run.status == 200 and run.complete:
             runs.append(run)
         else:
             failures.append(f"HTTP {run.status}, {run.events} events")

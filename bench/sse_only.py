@@ -92,7 +92,7 @@ def measure(targets: list[Target], streams: int) -> list[dict]:
                     target.sse_headers(api_key),
                     target.sse_request,
                 )
-                if run.status == 200 and run.events == target.sse_request.events:
+                if run.status == 200 and run.complete:
                     samples[target.key].append(run)
                 else:
                     failures[target.key] += 1

@@ -13,6 +13,7 @@ from bench.measure import measure_sse
 from bench.report import add_sse_overhead, render_markdown
 from bench.scenarios import reference_targets
 from bench.servers import Servers
+from bench.sse_client import StreamRequest, sample
 
 
 @pytest.fixture
@@ -70,3 +71,14 @@ def test_the_sse_table_shows_the_added_ttfb():
     markdown = render_markdown(results)
     assert "| row | TTFB p50 ms | added TTFB p50 ms |" in markdown
     assert "| gateway (a) | 2.5 | 2.0 | 3.0 |" in markdown
+
+
+def test_a_stream_asked_for_no_event_count_is_read_to_its_done(llm_port, sse_port):
+    # The cached row's request: a HIT replays the kept answer in its own number of chunks.
+    to_done = StreamRequest(events=0)
+    finished = sample(llm_port, "llm.localhost", {}, to_done)
+    assert (finished.status, finished.complete) == (200, True)
+    assert finished.events == SSE_EVENTS  # the mock's chunks, `[DONE]` the last of them
+    unfinished = sample(sse_port, "sse.localhost", {}, to_done)  # this mock sends no [DONE]
+    assert (unfinished.status, unfinished.complete) == (200, False)
+    assert unfinished.events == SSE_EVENTS
