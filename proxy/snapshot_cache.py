@@ -128,7 +128,7 @@ class SnapshotCache:
         return (entry or self._build(subdomain)).snapshot
 
     def clear(self) -> None:
-        """Forget everything, as a new process would: the next check also reads the database."""
+        """Forget everything, as a new process would: the next lookup also checks the database."""
         self.live.clear()
         self.unknown.clear()
         self._db_checked_at = float("-inf")
