@@ -9,7 +9,5 @@ class ProxyConfig(AppConfig):
     def ready(self) -> None:
         from gateway_project.worker_hooks import on_worker_start
         from proxy.probes import start_prober
-        from proxy.snapshot import keep_snapshots_fresh
 
         on_worker_start(start_prober)  # active health checks, one prober per node
-        on_worker_start(keep_snapshots_fresh)  # config freshness, off the requests' path

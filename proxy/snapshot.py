@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -273,11 +272,3 @@ def load_entry(subdomain: str) -> Entry:
 
 
 snapshots = SnapshotCache(load_entry)
-
-
-def keep_snapshots_fresh() -> threading.Thread:
-    """Run this process's config freshness checks in the background (a greenlet under
-    gunicorn's gevent), off the requests' path."""
-    thread = threading.Thread(target=snapshots.keep_fresh, name="config-freshness", daemon=True)
-    thread.start()
-    return thread

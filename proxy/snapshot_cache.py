@@ -26,8 +26,6 @@ from gateways.versions import (
 from observability.metrics import config_reloaded
 
 logger = logging.getLogger(__name__)
-# The shortest wait between background checks (an interval of 0 checks on every lookup).
-MIN_CHECK_INTERVAL = 0.01
 
 
 @dataclass(frozen=True)
@@ -92,9 +90,7 @@ class SnapshotCache:
     one read of the versions of the cached scopes, and entries older than those are dropped. Every
     CONFIG_DB_CHECK_INTERVAL (and at once when Redis comes back) the database's own counter is read:
     when Redis is behind it (a publish was lost during an outage) the cache catches up from the
-    database and re-publishes the missed versions to Redis, so no committed change is lost. A
-    served worker runs these checks in a background greenlet (`keep_fresh`); otherwise the lookup
-    that finds one due runs it.
+    database and re-publishes the missed versions to Redis, so no committed change is lost.
 
     Database use: one build per subdomain at a time (others wait for it), at most
     SNAPSHOT_BUILD_CONCURRENCY builds or checks at once per process, each on a connection closed
@@ -111,7 +107,6 @@ class SnapshotCache:
         self._seen: dict[str, int] = {}  # newest versions heard of, to refuse storing stale builds
         self._redis_up = True
         self._polled_at = self._db_checked_at = float("-inf")
-        self.kept_fresh = False  # a keep_fresh loop runs the checks: lookups leave them alone
         self._guard = threading.Lock()  # gevent's lock once gunicorn has monkey-patched
         # One poll in flight: a worker too busy to read the reply within the interval started
         # more, each on a Redis connection of its own kept by the pool (bench/README.md).
@@ -122,8 +117,7 @@ class SnapshotCache:
             invalidation.local_listeners.append(self.note)
 
     def get(self, subdomain: str) -> Any | None:
-        if not self.kept_fresh:
-            self._refresh()
+        self._refresh()
         entry = self.live.get(subdomain) or self.unknown.get(subdomain)
         return (entry or self._build(subdomain)).snapshot
 
@@ -139,33 +133,6 @@ class SnapshotCache:
         self._drop_older(versions)
 
     # freshness
-
-    def keep_fresh(self, stop: threading.Event | None = None) -> None:
-        """Run the freshness checks every CONFIG_CHECK_INTERVAL until `stop` is set, instead of
-        on lookups: a request after a quiet spell (a stream's first) no longer waits for a Redis
-        round trip or the database check before it is forwarded; changes are seen as soon."""
-        stop = stop or threading.Event()
-        try:
-            while True:
-                try:
-                    self._refresh()
-                except Exception:  # the database or Redis: checked again when next due
-                    logger.exception("config freshness check failed")
-                if stop.is_set():
-                    return
-                self.kept_fresh = True
-                if stop.wait(self._next_check_in()):
-                    return
-        finally:
-            self.kept_fresh = False
-
-    def _next_check_in(self) -> float:
-        """Seconds until the Redis poll or the database check is next due."""
-        due = min(
-            self._polled_at + gateway_settings.CONFIG_CHECK_INTERVAL,
-            self._db_checked_at + gateway_settings.CONFIG_DB_CHECK_INTERVAL,
-        )
-        return max(due - time.monotonic(), MIN_CHECK_INTERVAL)
 
     def _refresh(self) -> None:
         now = time.monotonic()
