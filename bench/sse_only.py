@@ -2,7 +2,7 @@
 
 Starts what those rows need (nginx upstream and proxy, the SSE and LLM mocks, one gateway with
 gateway (a)'s SSE twin and the LLM front to the OpenAI and Anthropic mocks, and the stack's floor:
-`bench.sse_floor` under gunicorn + gevent, forwarding to the SSE mock), then measures
+`bench.floor_apps:stream` under gunicorn + gevent, forwarding to the SSE mock), then measures
 `streams` streams per row (default 20) after the warm-up, in alternating rounds of 5 so that
 the machine's drift falls on every row alike, and prints TTFB p50 with `added` against each
 row's direct reference.
@@ -40,10 +40,11 @@ LLM_SSE_ROWS = LLM_ROWS[:2]  # passthrough and translated (the cached row answer
 
 
 def start_floor(python: Path, sse_port: int, tmp: Path, stack: contextlib.ExitStack) -> Target:
-    """bench.sse_floor under gunicorn + gevent (2 workers, as the gateway), to the SSE mock."""
+    """bench.floor_apps:stream under gunicorn + gevent (2 workers, as the gateway), to the SSE
+    mock."""
     port = procs.free_port()
     args = [str(python.parent / "gunicorn"), "-k", "gevent", "-w", "2"]
-    args += ["-b", f"{procs.LOOPBACK}:{port}", "--log-level", "warning", "bench.sse_floor:stream"]
+    args += ["-b", f"{procs.LOOPBACK}:{port}", "--log-level", "warning", "bench.floor_apps:stream"]
     env = {**os.environ, "FLOOR_UPSTREAM_PORT": str(sse_port)}
     process = procs.start(args, log=tmp / "sse-floor.log", cwd=REPO_ROOT, env=env)
     stack.callback(procs.stop, process)
