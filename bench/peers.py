@@ -18,12 +18,10 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-import requests
 
 from bench import procs
 from bench.config import CHAT_REQUEST, BenchConfig
@@ -138,17 +136,17 @@ class LiteLLMServer:
 
 def wait_until_serving(port: int, key: str, process: subprocess.Popen) -> None:
     """Until a chat completion answers 200 (LiteLLM listens before its router is ready)."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
     headers = {"Authorization": f"Bearer {key}"}
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"litellm exited with {process.returncode}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.post(url, json=CHAT_REQUEST, headers=headers, timeout=10).ok:
-                return
-        time.sleep(0.5)
-    raise RuntimeError(f"litellm did not answer within {STARTUP_TIMEOUT_SECONDS} s")
+    procs.wait_for_answer(
+        "litellm",
+        url,
+        CHAT_REQUEST,
+        headers,
+        process,
+        timeout=STARTUP_TIMEOUT_SECONDS,
+        interval=0.5,
+    )
 
 
 def start_litellm(

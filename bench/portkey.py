@@ -8,17 +8,14 @@ request names its provider in headers, here `openai` with a custom host, the ngi
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-import requests
 
 from bench import procs
 from bench.config import CHAT_REQUEST
@@ -91,16 +88,16 @@ class PortkeyServer:
 
 def wait_until_serving(port: int, headers: dict[str, str], process: subprocess.Popen) -> None:
     """Until a chat completion through it answers 200."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"portkey exited with {process.returncode}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.post(url, json=CHAT_REQUEST, headers=headers, timeout=10).ok:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"portkey did not answer within {STARTUP_TIMEOUT_SECONDS} s")
+    procs.wait_for_answer(
+        "portkey",
+        url,
+        CHAT_REQUEST,
+        headers,
+        process,
+        timeout=STARTUP_TIMEOUT_SECONDS,
+        interval=0.2,
+    )
 
 
 def start_portkey(cache: Path, directory: Path, upstream_port: int) -> PortkeyServer:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
+import requests
 
 LOOPBACK = "127.0.0.1"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -44,6 +45,28 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -
             return
         time.sleep(0.05)
     raise RuntimeError(f"nothing listens on port {port} after {timeout:.0f} s")
+
+
+def wait_for_answer(
+    name: str,
+    url: str,
+    body: dict,
+    headers: dict[str, str],
+    process: subprocess.Popen,
+    **wait: float,
+) -> None:
+    """Block until a POST of `body` to `url` answers 2xx (a server may listen before it can
+    serve); fail early if `process` exits meanwhile. `wait`: `timeout` and `interval` seconds."""
+    timeout, interval = wait["timeout"], wait["interval"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}")
+        with contextlib.suppress(requests.RequestException):
+            if requests.post(url, json=body, headers=headers, timeout=10).ok:
+                return
+        time.sleep(interval)
+    raise RuntimeError(f"{name} did not answer within {timeout} s")
 
 
 def start(
