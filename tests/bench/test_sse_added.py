@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from types import SimpleNamespace
 
-import pytest
-
-from bench import procs
-from bench.config import REPO_ROOT, SSE_EVENTS
+from bench.config import SSE_EVENTS
 from bench.measure import measure_sse
 from bench.report import add_sse_overhead, render_markdown
 from bench.scenarios import reference_targets
 from bench.servers import Servers
 from bench.sse_client import StreamRequest, sample
-
-
-@pytest.fixture
-def llm_port(tmp_path):
-    port = procs.free_port()
-    args = [sys.executable, "-m", "bench.llm_upstream", "--port", str(port)]
-    process = procs.start(args + ["--interval", "0.01"], log=tmp_path / "llm.log", cwd=REPO_ROOT)
-    try:
-        procs.wait_for_port(port, process)
-        yield port
-    finally:
-        procs.stop(process)
 
 
 def test_the_direct_llm_rows_stream_openai_and_anthropic_events(llm_port):
