@@ -8,7 +8,7 @@
   together (one syscall and one TCP segment fewer per response: see bench/README.md).
 - gunicorn answers requests it cannot parse (bad request line, headers too large, ...) with an
   HTML page; here they get the gateway's JSON `{"error": ...}` with the same status.
-- Requests are parsed by httptools (gateway_project/http_parser.py) into gunicorn's own request
+- Requests are parsed by httptools (gateway_project/http_parser/) into gunicorn's own request
   objects, under gunicorn's limits and refusals; the rest of gunicorn serves them unchanged.
 """
 
