@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -102,13 +101,7 @@ def measure(targets: list[Target], streams: int) -> list[dict]:
         runs = samples[target.key]
         row = {"target": target.key, "label": target.label, "reference": target.sse_reference}
         row |= {"samples": streams, "failures": failures[target.key], "status": "ok"}
-        if runs:
-            row |= {
-                "ttfb_ms_p50": statistics.median(r.ttfb_ms for r in runs),
-                "ttfb_ms_max": max(r.ttfb_ms for r in runs),
-                "total_ms_p50": statistics.median(r.total_ms for r in runs),
-                "total_ms_max": max(r.total_ms for r in runs),
-            }
+        row |= sse_client.summarise(runs)
         if failures[target.key]:
             row["status"] = "errors"
         rows.append(row)
