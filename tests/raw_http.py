@@ -1,11 +1,13 @@
-"""Raw HTTP/1.1 over a socket, for request forms that HTTP clients would normalise or refuse."""
+"""Raw HTTP/1.1 over a socket, for request forms that HTTP clients would normalise or refuse,
+and upstreams answering what HTTP servers would not write."""
 
 from __future__ import annotations
 
 import json
 import socket
+import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 
 @dataclass
@@ -83,3 +85,42 @@ def raw_exchange(port: int, data: bytes, timeout: float = 10.0) -> RawResponse:
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(data)
         return read_response(sock)
+
+
+class RawServer:
+    """A loopback listener on a free port, each connection served by `serve` in its own thread
+    with its number (1 for the first; `connections` counts them) until `close`. Subclasses set
+    their own attributes before calling this __init__, which starts accepting."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(
+                target=self.serve, args=(connection, self.connections), daemon=True
+            ).start()
+
+    def serve(self, connection: socket.socket, number: int) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def read_request_head(reader: BinaryIO) -> int:
+    """Read a request's header lines up to the empty one: its Content-Length (0 without one)."""
+    length = 0
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return length

@@ -13,6 +13,7 @@ from urllib3.util import parse_url
 from proxy import http1
 from proxy.http1.pool import Origin
 from proxy.http1.response import Http1Response
+from tests.raw_http import RawServer, read_request_head
 
 URL = "http://upstream.test/x"
 CHUNKED = (
@@ -95,36 +96,19 @@ def test_an_interim_100_continue_is_skipped():
     assert (response.status, response.read()) == (201, b"hello world")
 
 
-class KeepAliveServer:
+class KeepAliveServer(RawServer):
     """Answers every request of a connection (kept alive); with `close_after`, closes each
     connection after its first answer and sets `closed`. Counts connections."""
 
     def __init__(self, close_after: bool = False) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
         self.close_after = close_after
-        self.connections = 0
         self.closed = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
-
-    def _serve(self, connection: socket.socket) -> None:
+    def serve(self, connection: socket.socket, number: int) -> None:
         with connection, connection.makefile("rb") as reader:
             while reader.readline():
-                length = 0
-                while (line := reader.readline()) not in (b"\r\n", b""):
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                body = reader.read(length)
+                body = reader.read(read_request_head(reader))
                 connection.sendall(
                     b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
                 )
@@ -132,9 +116,6 @@ class KeepAliveServer:
                     connection.shutdown(socket.SHUT_RDWR)
                     self.closed.set()
                     return
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 def send(port: int, method: str, body: bytes = b"") -> bytes:
@@ -167,35 +148,25 @@ def test_a_socket_the_upstream_closed_while_idle_is_not_used_even_for_a_post():
         server.close()
 
 
-class RawAnswerServer:
+class RawAnswerServer(RawServer):
     """Answers every connection's request with the same raw bytes, then closes it."""
 
     def __init__(self, answer: bytes) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
         self.answer = answer
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while True:
+    def serve(self, connection: socket.socket, number: int) -> None:
+        with connection:
+            data = b""
+            while b"\r\n\r\n" not in data and (more := connection.recv(65536)):
+                data += more
             try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return
-            with connection:
-                data = b""
-                while b"\r\n\r\n" not in data and (more := connection.recv(65536)):
-                    data += more
-                try:
-                    connection.sendall(self.answer)
-                    connection.shutdown(socket.SHUT_WR)
-                    while connection.recv(65536):  # until the gateway lets go of it
-                        pass
-                except OSError:
+                connection.sendall(self.answer)
+                connection.shutdown(socket.SHUT_WR)
+                while connection.recv(65536):  # until the gateway lets go of it
                     pass
-
-    def close(self) -> None:
-        self.listener.close()
+            except OSError:
+                pass
 
 
 TOO_MANY_FIELDS = b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(101))

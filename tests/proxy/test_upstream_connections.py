@@ -9,6 +9,7 @@ import pytest
 
 from proxy.connections import RESPONSE_BUFFER_SIZE
 from proxy.upstream import POOLS
+from tests.raw_http import RawServer, read_request_head
 
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
 
@@ -89,51 +90,26 @@ def test_streamed_body_is_sent_chunked_after_the_head(first_read_server):
     assert body.startswith(b"6\r\nfirst,\r\n")
 
 
-class OneAnswerPerConnectionServer:
+class OneAnswerPerConnectionServer(RawServer):
     """Answers the first request of each connection (kept alive), then reads the second and
     closes without answering: an upstream dropping idle connections, seen from the pool."""
 
     def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
         self.requests: list[tuple[int, bytes]] = []  # (connection number, request line)
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        number = 0
-        while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return
-            number += 1
-            threading.Thread(target=self._serve, args=(connection, number), daemon=True).start()
-
-    def _serve(self, connection: socket.socket, number: int) -> None:
+    def serve(self, connection: socket.socket, number: int) -> None:
         with connection, connection.makefile("rb") as reader:
             for answered in (True, False):
                 line = reader.readline()
                 if not line:
                     return
-                length = self._read_head(reader)
-                reader.read(length)
+                reader.read(read_request_head(reader))
                 self.requests.append((number, line.strip()))
                 if answered:
                     body = f"{number}!".encode()
                     head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n"
                     connection.sendall(head.encode() + body)
-
-    @staticmethod
-    def _read_head(reader) -> int:
-        length = 0
-        while (line := reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        return length
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 @pytest.fixture
