@@ -14,6 +14,7 @@ from typing import Any
 
 from gateway_project.durations import UNIT_MS, parse_duration_ms
 from gateway_project.redis_client import redis_client
+from gateway_project.redis_scripts import RedisScript
 from gateways.governance import MONTH, WEEK
 
 NANOS = 1_000_000_000  # amounts are kept in billionths of a dollar
@@ -86,19 +87,7 @@ class Reservation:
     remaining_nanos: int
 
 
-class BudgetScript:
-    """The budget script, registered on the shared Redis at its first call."""
-
-    def __init__(self) -> None:
-        self._script: Any = None
-
-    def __call__(self, keys: list[str], args: list[Any]) -> Any:
-        if self._script is None:
-            self._script = redis_client().register_script(SCRIPT)
-        return self._script(keys=keys, args=args)
-
-
-script = BudgetScript()
+script = RedisScript(SCRIPT)  # one EVALSHA a reserve or settle (gateway_project/redis_scripts)
 
 
 def budgets_reserve(

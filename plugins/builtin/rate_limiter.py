@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import math
-import uuid
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -107,29 +107,25 @@ class Limit:
     scope: str
     limit: int
     window_ms: int
+    bucket_ms: int = field(init=False)  # 0 for a request log, else the width of its buckets
+    headers: tuple[str, str, str] = field(init=False)  # X-RateLimit-<scope>-Limit, ...
 
-    @property
-    def bucket_ms(self) -> int:
-        """0 for a request log, else the width of the counting buckets."""
-        if self.limit <= LOG_LIMIT:
-            return 0
-        return max(self.window_ms // BUCKETS_PER_WINDOW, 1)
+    def __post_init__(self) -> None:
+        bucket_ms = 0 if self.limit <= LOG_LIMIT else max(self.window_ms // BUCKETS_PER_WINDOW, 1)
+        prefix = f"X-RateLimit-{self.scope}"
+        object.__setattr__(self, "bucket_ms", bucket_ms)
+        object.__setattr__(
+            self, "headers", (f"{prefix}-Limit", f"{prefix}-Remaining", f"{prefix}-Reset")
+        )
 
 
 @dataclass(frozen=True)
 class ScopeState:
+    """A scope's count after a decision: what its headers say."""
+
     limit: Limit
-    count: int
-    oldest_ms: int
-    blocked_ms: int
-
-    @property
-    def remaining(self) -> int:
-        return max(self.limit.limit - self.count, 0)
-
-    def reset_ms(self, now_ms: int) -> int:
-        """When this scope next gains a free slot (or its block ends)."""
-        return max(self.oldest_ms + self.limit.window_ms, now_ms + self.blocked_ms)
+    remaining: int
+    reset_ms: int  # when this scope next gains a free slot (or its block ends)
 
 
 def _identity(value: str) -> str:
@@ -166,6 +162,18 @@ class RateLimiterPlugin(RedisScriptPlugin):
         self.block = self.config.actions.type == "block"
         self.retry_after: int | None = self.config.actions.retry_after
         self.user_header: str | None = self.config.user_header or None
+        # What each request sends beside its keys, made once: the limits it counts (per_tool
+        # only for an MCP tool call) and their script arguments.
+        self.block_ms = self.retry_after * 1000 if self.block and self.retry_after else 0
+        self.counted = self._counted(self.limits)
+        self.counted_without_tool = self._counted(
+            [limit for limit in self.limits if limit.scope != TOOL_SCOPE]
+        )
+        self.tag = "{rl:" + self.instance_id + "}"  # one hash tag: a decision's keys in one slot
+
+    @staticmethod
+    def _counted(limits: list[Limit]) -> tuple[list[Limit], tuple[int, ...]]:
+        return limits, tuple(n for lim in limits for n in (lim.limit, lim.window_ms, lim.bucket_ms))
 
     def identity(self, scope: str, request: RequestContext) -> str:
         """Who a scope counts: everyone, the client IP, the user or the API key.
@@ -187,12 +195,10 @@ class RateLimiterPlugin(RedisScriptPlugin):
 
     def limits_of(self, request: RequestContext) -> list[Limit]:
         """The limits a request counts against: per_tool only for an MCP tool call."""
-        if request.mcp_tool:
-            return self.limits
-        return [limit for limit in self.limits if limit.scope != TOOL_SCOPE]
+        return (self.counted if request.mcp_tool else self.counted_without_tool)[0]
 
     def keys(self, request: RequestContext, limits: list[Limit] | None = None) -> list[str]:
-        tag = "{rl:" + self.instance_id + "}"  # one hash tag: every key of a decision in one slot
+        tag = self.tag
         records = [
             f"{tag}:{lim.scope}:{self.identity(lim.scope, request)}"
             + (":b" if lim.bucket_ms else "")
@@ -201,19 +207,21 @@ class RateLimiterPlugin(RedisScriptPlugin):
         return records + [key + ":blocked" for key in records]
 
     def pre_request(self, request: RequestContext) -> None:
-        limits = self.limits_of(request)
+        limits, limit_args = self.counted if request.mcp_tool else self.counted_without_tool
         if not limits:  # a per_tool limit alone, and no tool called
             return
-        reply = self.decide(self.keys(request, limits), self._args(limits))
+        # The nonce tells apart the log entries of one millisecond (any process, any node).
+        args = [len(limits), os.urandom(16).hex(), self.block_ms, *limit_args]
+        reply = self.decide(self.keys(request, limits), args)
         if reply is None:  # Redis unavailable, failing open
             return
         rejected, now_ms, states = self._states(reply, limits)
-        request.response_headers.update(self._headers(states, now_ms))
+        request.response_headers.update(self._headers(states))
         if rejected is not None:
             request.findings.append(Finding(self.name, rejected.limit.scope, "blocked"))
             retry_after = self.retry_after
             if retry_after is None:
-                retry_after = max(1, math.ceil((rejected.reset_ms(now_ms) - now_ms) / 1000))
+                retry_after = max(1, math.ceil((rejected.reset_ms - now_ms) / 1000))
             raise PluginRejection(
                 429,
                 f"{rejected.limit.scope} rate limit exceeded",
@@ -221,37 +229,36 @@ class RateLimiterPlugin(RedisScriptPlugin):
                 retry_after=retry_after,
             )
 
-    def _args(self, limits: list[Limit]) -> list[Any]:
-        args: list[Any] = [
-            len(limits),
-            uuid.uuid4().hex,
-            self.retry_after * 1000 if self.block else 0,
-        ]
-        for limit in limits:
-            args += [limit.limit, limit.window_ms, limit.bucket_ms]
-        return args
-
+    @staticmethod
     def _states(
-        self, reply: list[Any], limits: list[Limit]
+        reply: list[Any], limits: list[Limit]
     ) -> tuple[ScopeState | None, int, list[ScopeState]]:
-        rejected_index, now_ms = int(reply[0]), int(reply[1])
+        """Per limit its count, oldest entry and block (3 numbers each) after the rejected
+        limit's number (0: admitted) and Redis's clock."""
+        now_ms = int(reply[1])
         states = [
-            ScopeState(limit, int(reply[2 + 3 * i]), int(reply[3 + 3 * i]), int(reply[4 + 3 * i]))
-            for i, limit in enumerate(limits)
+            ScopeState(
+                limit,
+                max(limit.limit - int(count), 0),
+                max(int(oldest_ms) + limit.window_ms, now_ms + int(blocked_ms)),
+            )
+            for limit, count, oldest_ms, blocked_ms in zip(
+                limits, reply[2::3], reply[3::3], reply[4::3], strict=True
+            )
         ]
-        rejected = states[rejected_index - 1] if rejected_index else None
-        return rejected, now_ms, states
+        rejected_index = int(reply[0])
+        return (states[rejected_index - 1] if rejected_index else None), now_ms, states
 
     @staticmethod
-    def _headers(states: list[ScopeState], now_ms: int) -> dict[str, str]:
+    def _headers(states: list[ScopeState]) -> dict[str, str]:
         headers: dict[str, str] = {}
         for state in states:
-            prefix = f"X-RateLimit-{state.limit.scope}"
-            headers[f"{prefix}-Limit"] = str(state.limit.limit)
-            headers[f"{prefix}-Remaining"] = str(state.remaining)
-            headers[f"{prefix}-Reset"] = str(math.ceil(state.reset_ms(now_ms) / 1000))
+            limit_name, remaining_name, reset_name = state.limit.headers
+            headers[limit_name] = str(state.limit.limit)
+            headers[remaining_name] = str(state.remaining)
+            headers[reset_name] = str(math.ceil(state.reset_ms / 1000))
         tightest = min(states, key=lambda s: (s.remaining, s.limit.limit))
         headers["X-RateLimit-Limit"] = str(tightest.limit.limit)
         headers["X-RateLimit-Remaining"] = str(tightest.remaining)
-        headers["X-RateLimit-Reset"] = str(math.ceil(tightest.reset_ms(now_ms) / 1000))
+        headers["X-RateLimit-Reset"] = str(math.ceil(tightest.reset_ms / 1000))
         return headers

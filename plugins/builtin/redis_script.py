@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any, ClassVar
 
-from gateway_project.redis_client import redis_client
+from gateway_project.redis_scripts import RedisScript
 from plugins.base import Plugin
 from plugins.builtin.common import REDIS_UNAVAILABLE
 from plugins.sdk.context import PluginRejection
@@ -18,14 +18,15 @@ class RedisScriptPlugin(Plugin):
     """A plugin whose decision is one call of a Lua script (one Redis round trip).
 
     Subclasses name their script in `script_path`; its source is read once, when the class
-    is defined, and registered on the `default` Redis connection at its first call (through
-    django-redis, so a Redis Cluster client plugs in there). `fail_open` covers Redis being
+    is defined, and called on the `default` Redis (gateway_project/redis_scripts.py: one
+    EVALSHA on a held connection, or through a Redis Cluster client). `fail_open` covers Redis being
     unavailable (`REDIS_UNAVAILABLE`) in the deciding stage, nothing else: bad input or a bad
     reply refuses the request, it never admits it.
     """
 
     script_path: ClassVar[Path]
     script_source: ClassVar[str]
+    script: ClassVar[RedisScript]
     deciding_stage: ClassVar[str] = "pre_request"
     fail_open_default = True
 
@@ -33,10 +34,7 @@ class RedisScriptPlugin(Plugin):
         super().__init_subclass__(**kwargs)
         if "script_path" in cls.__dict__:
             cls.script_source = cls.script_path.read_text()
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._script: Any = None
+            cls.script = RedisScript(cls.script_source)
 
     def fails_open_on(self, stage: str, error: Exception) -> bool:
         """An unexpected error while deciding refuses the request; later stages (accounting)
@@ -45,9 +43,7 @@ class RedisScriptPlugin(Plugin):
 
     def run_script(self, keys: list[str], args: list[Any]) -> Any:
         """The script's reply; raises redis errors as they come."""
-        if self._script is None:
-            self._script = redis_client().register_script(self.script_source)
-        return self._script(keys=keys, args=args)
+        return self.script(keys, args)
 
     def decide(self, keys: list[str], args: list[Any]) -> Any | None:
         """The script's reply, or None when Redis is unavailable and the plugin fails open

@@ -83,3 +83,32 @@ def test_a_slot_frees_when_its_bucket_leaves_the_window(redis_conn):
     assert request.response_headers["X-RateLimit-Remaining"] == "0"
     time.sleep(max(0.0, started + 2.1 - time.monotonic()))  # window + a few buckets
     assert admitted(plugin)
+
+
+@pytest.mark.django_db
+def test_every_scope_reports_its_limit_remaining_and_reset(redis_conn):
+    plugin = make_plugin(
+        "rate_limiter",
+        {
+            "limits": {
+                "global": {"limit": LIMIT, "window": "1m"},  # buckets
+                "per_ip": {"limit": 3, "window": "10s"},  # a request log
+                "per_user": {"limit": 5, "window": "1h"},
+            }
+        },
+    )
+    for _ in range(2):
+        request = make_request(api_key_id="key-1")
+        before = time.time()
+        plugin.pre_request(request)
+    headers = request.response_headers
+    remaining = {"global": LIMIT - 2, "per_ip": 1, "per_user": 3}
+    window = {"global": 60, "per_ip": 10, "per_user": 3600}
+    for scope, left in remaining.items():
+        assert headers[f"X-RateLimit-{scope}-Limit"] == str(left + 2)
+        assert headers[f"X-RateLimit-{scope}-Remaining"] == str(left)
+        reset = int(headers[f"X-RateLimit-{scope}-Reset"])  # the first request's slot frees
+        assert before - 1 <= reset - window[scope] <= time.time() + 2
+    assert [headers[f"X-RateLimit-{n}"] for n in ("Limit", "Remaining")] == ["3", "1"]
+    assert headers["X-RateLimit-Reset"] == headers["X-RateLimit-per_ip-Reset"]
+    assert len(headers) == 12
