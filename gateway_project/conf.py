@@ -33,20 +33,21 @@ DEFAULTS: dict[str, Any] = {
 
 
 class GatewaySettings:
-    """Attribute access to GATEWAY settings with defaults; cached until settings change."""
+    """Attribute access to GATEWAY settings with defaults; cached until settings change.
 
-    def __init__(self) -> None:
-        self._cache: dict[str, Any] = {}
+    A setting read once is kept as an attribute of the object: later reads are plain attribute
+    reads, not a failed lookup (an AttributeError made and caught) before __getattr__ (the proxy
+    reads a dozen settings a request)."""
 
     def __getattr__(self, name: str) -> Any:
         if name not in DEFAULTS:
             raise AttributeError(f"unknown gateway setting {name!r}")
-        if name not in self._cache:
-            self._cache[name] = getattr(settings, "GATEWAY", {}).get(name, DEFAULTS[name])
-        return self._cache[name]
+        value = getattr(settings, "GATEWAY", {}).get(name, DEFAULTS[name])
+        self.__dict__[name] = value
+        return value
 
     def reload(self) -> None:
-        self._cache.clear()
+        self.__dict__.clear()
 
 
 gateway_settings = GatewaySettings()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from requests.structures import CaseInsensitiveDict
 
 HOP_BY_HOP = frozenset(
@@ -30,8 +32,27 @@ CLIENT_ADDRESS_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
 
 def strip_hop_by_hop(headers: CaseInsensitiveDict) -> CaseInsensitiveDict:
     """Remove hop-by-hop headers, including those named in Connection."""
-    named = {h.strip().lower() for h in headers.get("Connection", "").split(",") if h.strip()}
-    for name in list(headers):
-        if name.lower() in HOP_BY_HOP or name.lower() in named:
-            del headers[name]
+    for name in connection_named(headers.get("Connection", "")):
+        headers.pop(name, None)
+    for name in [name for name in headers if name.lower() in HOP_BY_HOP]:
+        del headers[name]
     return headers
+
+
+def end_to_end(pairs: Iterable[tuple[str, str]], connection: str) -> CaseInsensitiveDict:
+    """The headers of `pairs` without the hop-by-hop ones and those `connection` (the Connection
+    header's value) names: strip_hop_by_hop of a copy, in one pass."""
+    named = connection_named(connection)
+    headers = CaseInsensitiveDict()
+    for name, value in pairs:
+        lowered = name.lower()
+        if lowered not in HOP_BY_HOP and lowered not in named:
+            headers[name] = value
+    return headers
+
+
+def connection_named(connection: str) -> frozenset[str] | set[str]:
+    """The header names, in lower case, a Connection header's value lists."""
+    if not connection:
+        return frozenset()
+    return {name.strip().lower() for name in connection.split(",") if name.strip()}

@@ -24,7 +24,13 @@ def _parse(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return address
 
 
-def _is_trusted(value: str, networks: Sequence[Network]) -> bool:
+@lru_cache(maxsize=4096)
+def _is_trusted(value: str, networks: tuple[Network, ...]) -> bool:
+    """Whether `value` is an address in `networks`; worked out once per address (the peers of a
+    gateway are few: its clients, or the load balancers in front of it), never without networks
+    to look in."""
+    if not networks:
+        return False
     address = _parse(value)
     return address is not None and any(address in network for network in networks)
 
@@ -47,7 +53,7 @@ def client_ip(
     return _forwarded_client(remote_addr, forwarded_for or "", networks)
 
 
-def _forwarded_client(remote_addr: str, forwarded_for: str, networks: Sequence[Network]) -> str:
+def _forwarded_client(remote_addr: str, forwarded_for: str, networks: tuple[Network, ...]) -> str:
     hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):
         if _parse(hop) is None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from django.http import HttpRequest
 from requests.structures import CaseInsensitiveDict
 
 from gateway_project.conf import gateway_settings
-from gateway_project.headers import API_KEY_HEADERS, strip_hop_by_hop
+from gateway_project.headers import API_KEY_HEADERS, end_to_end
 from gateway_project.request_body import (
     DECHUNKED,
     BodyReadTimeout,
@@ -163,15 +164,27 @@ def read_body(request: HttpRequest, headers: CaseInsensitiveDict) -> bytes:
 def client_headers(request: HttpRequest) -> CaseInsensitiveDict:
     """The client's end-to-end request headers from the WSGI environ (no Content-Length for a
     chunked body: the client declared none; the upstream request gets one from the body)."""
-    headers = CaseInsensitiveDict()
-    for key, value in request.META.items():
-        if key.startswith("HTTP_"):
-            headers[key[5:].replace("_", "-").title()] = value
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
-            headers[key.replace("_", "-").title()] = value
-    if request.META.get(DECHUNKED):
+    meta = request.META
+    pairs = [
+        (name, value)
+        for key, value in meta.items()
+        if (name := environ_header_name(key)) is not None and (value or key[0] == "H")
+    ]
+    headers = end_to_end(pairs, meta.get("HTTP_CONNECTION", ""))
+    if meta.get(DECHUNKED):
         del headers["Content-Length"]
-    return strip_hop_by_hop(headers)
+    return headers
+
+
+@functools.lru_cache(maxsize=1024)
+def environ_header_name(key: str) -> str | None:
+    """The header name of a WSGI environ key (`HTTP_X_API_KEY`: `X-Api-Key`; CONTENT_TYPE and
+    CONTENT_LENGTH, which carry no HTTP_ prefix), else None; worked out once per key."""
+    if key.startswith("HTTP_"):
+        return key[5:].replace("_", "-").title()
+    if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        return key.replace("_", "-").title()
+    return None
 
 
 def request_context(

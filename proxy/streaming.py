@@ -9,7 +9,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from requests.structures import CaseInsensitiveDict
 from urllib3 import BaseHTTPResponse
 
-from gateway_project.headers import strip_hop_by_hop
+from gateway_project.headers import end_to_end
 from plugins.pipeline import CompiledChain
 from plugins.sdk.context import RequestContext, ResponseContext
 from plugins.sdk.streams.channels import StreamCut
@@ -55,7 +55,7 @@ def response_context_of(upstream: BaseHTTPResponse, inspected: bool) -> Response
         raise ProxyError(
             502, f"upstream answered in an encoding the gateway cannot read: {encoding}"
         )
-    headers = strip_hop_by_hop(CaseInsensitiveDict(upstream.headers))
+    headers = end_to_end(upstream.headers.itermerged(), upstream.headers.get("Connection", ""))
     return ResponseContext(status=upstream.status, headers=headers)
 
 

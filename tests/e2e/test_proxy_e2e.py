@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+import psutil
 import pytest
 import requests
 
@@ -92,3 +93,31 @@ def test_rule_change_is_honoured_by_every_worker_within_a_second(gateway_server,
     assert {
         gateway_server.proxy("e2e-rule", "/before", key=gateway.key).status_code for _ in range(20)
     } == {404}
+
+
+def database_files_open(server) -> list[str]:
+    """The database files (SQLite's, WAL included) the server's workers hold open."""
+    database = str(server.var_dir / "gateway.sqlite3")
+    workers = psutil.Process(server.process.pid).children()
+    return [
+        opened.path
+        for worker in workers
+        for opened in worker.open_files()
+        if opened.path.startswith(database)
+    ]
+
+
+def test_a_proxied_request_leaves_no_database_connection_open(gateway_server, e2e_upstream):
+    """The first request to a new gateway reads its config from the database; no connection is
+    left open once the answer is sent (CONN_MAX_AGE 0), while the client's connection, and the
+    worker's greenlet that serves it, stay open (without request_finished: ProxyAnswer)."""
+    gateway = routed_gateway(
+        gateway_server.post, subdomain="e2e-dbclose", targets=[("127.0.0.1", e2e_upstream.port)]
+    )
+    with requests.Session() as session:  # kept alive: one worker, one greenlet
+        response = gateway_server.proxy("e2e-dbclose", "/x", key=gateway.key, session=session)
+        assert response.status_code == 200
+        deadline = time.monotonic() + 5
+        while (opened := database_files_open(gateway_server)) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the answer is closed just after its last bytes are sent
+        assert opened == []
