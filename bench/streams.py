@@ -10,7 +10,8 @@ streams at once (bench/many_streams.py) and prints the row's summary, the load a
 connections the kernel dropped from full accept queues meanwhile. With STREAM_PHASES=1 the
 floor and the gateway run bench/stream_phases_conf.py's hooks, and each round also prints when
 their requests reached each phase (p50/p99/max ms after the send instant): where the first
-events wait.
+events wait. STREAM_EVENTS=1 asks each stream for its first event only: the row's CPU per
+stream (`cpu_ms_per_stream`, the served processes') is then what setting a stream up costs.
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ def main() -> int:
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     only = sys.argv[3] if len(sys.argv) > 3 else ""
     phased = os.environ.get("STREAM_PHASES") == "1"
+    events = int(os.environ.get("STREAM_EVENTS", MANY_STREAMS_EVENTS))
     config = load_config()
     with (
         tempfile.TemporaryDirectory() as name,
@@ -152,8 +154,9 @@ def main() -> int:
         for round_ in range(1, rounds + 1):
             for label, port, pids, phases in targets:
                 load, drops = os.getloadavg()[0], listen_drops()
-                result = measure(port, HOST, {"Origin": ORIGIN}, streams, MANY_STREAMS_EVENTS, pids)
+                result = measure(port, HOST, {"Origin": ORIGIN}, streams, events, pids)
                 result["listen_overflows"] = listen_drops() - drops
+                result["cpu_ms_per_stream"] = round(result["cpu_seconds"] * 1000 / streams, 3)
                 print(f"round {round_} {label} (load {load:.2f}): {result}", flush=True)
                 if phases is not None and phased:
                     time.sleep(PHASES_FLUSH_WAIT)
