@@ -141,7 +141,6 @@ class SnapshotCache:
             self._check_database()
         if (
             now - self._polled_at >= gateway_settings.CONFIG_CHECK_INTERVAL
-            and not self._polling.locked()  # gevent's failed acquire yields to every greenlet
             and self._polling.acquire(blocking=False)
         ):
             try:

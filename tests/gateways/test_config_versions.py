@@ -5,8 +5,6 @@ from __future__ import annotations
 import threading
 import uuid
 
-import gevent
-import gevent.thread
 import pytest
 from django.db.backends.signals import connection_created
 
@@ -204,25 +202,6 @@ def test_lookups_while_a_poll_is_in_flight_start_no_other(route, polling, redis_
     for thread in threads:
         thread.join()
     assert len(redis_conn.client_list()) - clients <= 1
-
-
-def test_a_lookup_while_a_poll_is_in_flight_does_not_yield(route, polling, settings, monkeypatch):
-    """In a served worker the lock is gevent's, whose failed non-blocking acquire yields to
-    every other greenlet: with 2,000 streams set up at once, each lookup went to the back of
-    the queue behind all the others (bench/README.md, "2,000 streams at once")."""
-    settings.GATEWAY = {**settings.GATEWAY, "CONFIG_DB_CHECK_INTERVAL": 3600}
-    route(subdomain="warm")
-    with monkeypatch.context() as served:
-        served.setattr(threading, "Lock", gevent.thread.LockType)
-        worker = other_worker()
-    worker.get("warm")
-    others: list[bool] = []
-    gevent.spawn(others.append, True)
-    with worker._polling:  # another greenlet's poll waits for Redis's reply
-        assert worker.get("warm") is not None
-        assert others == []  # no other greenlet ran meanwhile
-    gevent.sleep(0)
-    assert others == [True]
 
 
 def test_directory_scope_is_bumped_by_gateway_writes(route):
