@@ -1,5 +1,6 @@
 """The stack's floors as WSGI apps: gunicorn + gevent answering alone, forwarding alone (with
-urllib3, or with the gateway's own upstream client, proxy.http1), and forwarding a stream alone."""
+urllib3, or with the gateway's own upstream client, proxy.http1), and forwarding a stream alone
+(with either client)."""
 
 from __future__ import annotations
 
@@ -109,3 +110,22 @@ def forward_httptools(environ: dict, start_response: StartResponse) -> Iterable[
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
     start_response(f"{upstream.status} OK", headers)
     return [data]
+
+
+def stream_httptools(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+    """`stream` over the gateway's upstream client (proxy.http1) instead of urllib3: the least
+    the gateway's own stack does per open stream (under its worker class)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_project.settings")
+    from urllib3.util import parse_url
+
+    from proxy import http1
+
+    query = environ["QUERY_STRING"]
+    url = f"http://127.0.0.1:{UPSTREAM_PORT}{environ['PATH_INFO']}" + (f"?{query}" if query else "")
+    body = environ["wsgi.input"].read()
+    headers = {"Content-Type": environ.get("CONTENT_TYPE") or "application/json"}
+    if body:
+        headers["Content-Length"] = str(len(body))
+    upstream = http1.send(environ["REQUEST_METHOD"], parse_url(url), url, headers, body, (5, 60))
+    start_response(f"{upstream.status} OK", [("Content-Type", "text/event-stream")])
+    return _relayed(upstream)

@@ -4,9 +4,9 @@ of a worker reached each phase, written every second to `$STREAM_PHASES_DIR/<pid
 With STREAM_PHASES_GATEWAY set it is the gateway's own configuration plus the hooks below;
 otherwise only the hooks (the floor apps get `-k gevent` on the command line). Phases, as wall
 clock times per request (its connection's greenlet): `parsed` (gunicorn has read and parsed
-the request), `upstream` (urllib3's urlopen called), `connected` (a new upstream connection
-open), `answered` (urlopen returned: the upstream's status and headers read), `written` (the
-first body bytes handed to the client's socket).
+the request), `upstream` (urllib3's urlopen, or proxy.http1's send, called), `connected` (a
+new upstream connection open), `answered` (the call returned: the upstream's status and
+headers read), `written` (the first body bytes handed to the client's socket).
 """
 
 import json
@@ -54,12 +54,18 @@ def _flush() -> None:
 
 
 def post_fork(server, worker) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_project.settings")
     from gunicorn.http.wsgi import Response
     from urllib3.connection import HTTPConnection
     from urllib3.connectionpool import HTTPConnectionPool
 
+    import proxy.http1
+    from proxy.http1.pool import Origin
+
     _wrapped(HTTPConnectionPool, "urlopen", "upstream", "answered")
     _wrapped(HTTPConnection, "connect", None, "connected")
+    _wrapped(proxy.http1, "send", "upstream", "answered")
+    _wrapped(Origin, "connect", None, "connected")
     _wrapped(Response, "write", "written", None)
     gevent.spawn(_flush)
 

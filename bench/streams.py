@@ -2,13 +2,16 @@
 [label]`.
 
 Rows, in alternating rounds (only those whose label contains `label` when given): the SSE mock
-reached directly, gunicorn + gevent (2 workers) forwarding the stream with urllib3 and nothing
-else (bench/floor_apps.py `stream`), and gateway (a) (2 workers). Each round opens `streams`
+reached directly, the stack the gateway runs on forwarding the stream and nothing else (its
+worker class and its upstream client proxy.http1: bench/floor_apps.py `stream_httptools`),
+stock gunicorn + gevent forwarding it with urllib3 (`stream`), all with 2 workers, and gateway
+(a) (2 workers). Each round opens `streams`
 streams at once (bench/many_streams.py) and prints the row's summary, the load average and the
 connections the kernel dropped from full accept queues meanwhile. With STREAM_PHASES=1 the
 floor and the gateway run bench/stream_phases_conf.py's hooks, and each round also prints when
 their requests reached each phase (p50/p99/max ms after the send instant): where the first
-events wait.
+events wait. STREAM_EVENTS=1 asks each stream for its first event only: the row's CPU per
+stream (`cpu_ms_per_stream`, the served processes') is then what setting a stream up costs.
 """
 
 from __future__ import annotations
@@ -47,22 +50,39 @@ def start_mock(python: Path, tmp: Path, stack: contextlib.ExitStack) -> tuple[in
 
 
 def start_floor(
-    python: Path, upstream: int, tmp: Path, stack: contextlib.ExitStack, phases: Path | None
+    app: str,
+    worker: str,
+    python: Path,
+    upstream: int,
+    tmp: Path,
+    stack: contextlib.ExitStack,
+    phases: Path | None,
 ) -> tuple[int, Callable[[], list[int]]]:
-    """gunicorn + gevent (2 workers) serving `bench.floor_apps:stream`: its port and processes."""
+    """gunicorn (2 workers of the class `worker`) serving `bench.floor_apps:<app>`: its port
+    and processes."""
     port = procs.free_port()
-    args = [str(python.parent / "gunicorn"), "-k", "gevent", "-w", "2"]
+    args = [str(python.parent / "gunicorn"), "-k", worker, "-w", "2"]
     args += ["--worker-connections", "2000", "-b", f"{procs.LOOPBACK}:{port}"]
     args += ["--log-level", "warning", *(["-c", PHASES_CONFIG] if phases else [])]
     env = {**os.environ, "FLOOR_UPSTREAM_PORT": str(upstream)}
     if phases:
-        env["STREAM_PHASES_DIR"] = str(phases)
+        env["STREAM_PHASES_DIR"] = str(phases / app)
+        (phases / app).mkdir()
     process = procs.start(
-        [*args, "bench.floor_apps:stream"], log=tmp / "floor.log", cwd=REPO_ROOT, env=env
+        [*args, f"bench.floor_apps:{app}"], log=tmp / f"floor-{app}.log", cwd=REPO_ROOT, env=env
     )
     stack.callback(procs.stop, process)
     procs.wait_for_port(port, process)
     return port, process_tree(process.pid)
+
+
+GATEWAY_WORKER = "gateway_project.workers.GatewayGeventWorker"
+# The stack the gateway runs on (its worker class: requests parsed by httptools; its upstream
+# client, proxy.http1), then stock gunicorn + gevent and urllib3: label, app, worker class.
+FLOORS = (
+    ("gateway's worker + proxy.http1 stream", "stream_httptools", GATEWAY_WORKER),
+    ("gunicorn + gevent + urllib3 stream", "stream", "gevent"),
+)
 
 
 def rows(python: Path, tmp: Path, stack: contextlib.ExitStack, phased: bool) -> list[Row]:
@@ -70,7 +90,11 @@ def rows(python: Path, tmp: Path, stack: contextlib.ExitStack, phased: bool) -> 
     floor_phases, gateway_phases = (tmp / "floor-phases", tmp / "gateway-phases")
     for directory in (floor_phases, gateway_phases):
         directory.mkdir()
-    floor_port, floor_pids = start_floor(python, mock, tmp, stack, floor_phases if phased else None)
+    found: list[Row] = [("SSE mock directly", mock, lambda: mock_pids, None)]
+    for label, app, worker in FLOORS:
+        phases = floor_phases if phased else None
+        port, pids = start_floor(app, worker, python, mock, tmp, stack, phases)
+        found.append((label, port, pids, floor_phases / app))
     options: dict = {}
     if phased:
         env = {"STREAM_PHASES_DIR": str(gateway_phases), "STREAM_PHASES_GATEWAY": "1"}
@@ -79,11 +103,7 @@ def rows(python: Path, tmp: Path, stack: contextlib.ExitStack, phased: bool) -> 
     stack.callback(gateway.stop)
     admin = AdminClient(gateway.base_url, gateway.token)
     admin.create_route(subdomain="bench-a-sse", plugins=[], port=mock, public=True)
-    return [
-        ("SSE mock directly", mock, lambda: mock_pids, None),
-        ("gunicorn + gevent + urllib3 stream", floor_port, floor_pids, floor_phases),
-        ("gateway (a)", gateway.port, gateway.pids, gateway_phases),
-    ]
+    return [*found, ("gateway (a)", gateway.port, gateway.pids, gateway_phases)]
 
 
 def listen_drops() -> int:
@@ -121,6 +141,7 @@ def main() -> int:
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     only = sys.argv[3] if len(sys.argv) > 3 else ""
     phased = os.environ.get("STREAM_PHASES") == "1"
+    events = int(os.environ.get("STREAM_EVENTS", MANY_STREAMS_EVENTS))
     config = load_config()
     with (
         tempfile.TemporaryDirectory() as name,
@@ -133,8 +154,9 @@ def main() -> int:
         for round_ in range(1, rounds + 1):
             for label, port, pids, phases in targets:
                 load, drops = os.getloadavg()[0], listen_drops()
-                result = measure(port, HOST, {"Origin": ORIGIN}, streams, MANY_STREAMS_EVENTS, pids)
+                result = measure(port, HOST, {"Origin": ORIGIN}, streams, events, pids)
                 result["listen_overflows"] = listen_drops() - drops
+                result["cpu_ms_per_stream"] = round(result["cpu_seconds"] * 1000 / streams, 3)
                 print(f"round {round_} {label} (load {load:.2f}): {result}", flush=True)
                 if phases is not None and phased:
                     time.sleep(PHASES_FLUSH_WAIT)

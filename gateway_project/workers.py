@@ -18,7 +18,6 @@ import contextlib
 import errno
 import json
 import os
-import select
 import socket
 from typing import Any
 
@@ -29,6 +28,7 @@ from gunicorn.http.errors import NoMoreData
 from gunicorn.workers.ggevent import GeventWorker
 
 from gateway_project.http_parser import RequestStream, parses_here
+from gateway_project.readiness import readable_now
 from gateway_project.takeovers import shut_down_all
 
 IDLE_SWEEP_INTERVAL_SECONDS = 0.25
@@ -37,10 +37,9 @@ IDLE_SWEEP_INTERVAL_SECONDS = 0.25
 def has_pending_data(connection: socket.socket) -> bool:
     """Whether a request has started to arrive on `connection` (it is then served, not cut)."""
     try:
-        readable, _, _ = select.select([connection], [], [], 0)
+        return readable_now(connection)
     except (OSError, ValueError):  # already closed
         return False
-    return bool(readable)
 
 
 def end_connection(connection: socket.socket) -> None:

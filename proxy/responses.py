@@ -4,7 +4,7 @@ proxy's own error answers, and the answers plugins give themselves."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.http import HttpResponse, StreamingHttpResponse
@@ -50,7 +50,12 @@ class ProxyResponse(RepeatedHeadersMixin, HttpResponse):
 
 
 class StreamingProxyResponse(RepeatedHeadersMixin, StreamingHttpResponse):
-    """A streamed proxy response."""
+    """A streamed proxy response. Its chunks are bytes already: the WSGI server iterates them
+    as they come, without Django's map(make_bytes) around them (one call a chunk fewer, and one
+    C iterator less on the stack a waiting stream's greenlet saves)."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._iterator
 
 
 def error_response(

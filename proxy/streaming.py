@@ -108,12 +108,14 @@ def upstream_chunks(
     translated to OpenAI chunks when a provider's stream is, then through `transform`, whose
     StreamCut ends it), never the whole body at once; returns whether it was sent to the end.
     StreamBroken when the upstream's body broke off (or a translated stream ended unfinished)."""
-    chunks = _reads(result.response, decode or translator is not None)
-    if translator is not None:
-        chunks = _translated(chunks, translator)
+    raw = result.response
     try:
-        for chunk in chunks:
-            yield transform(chunk) if transform is not None else chunk
+        if translator is None:  # read here: one generator less on the stack while it waits
+            while chunk := raw.read1(READ_SIZE, decode_content=decode):
+                yield transform(chunk) if transform is not None else chunk
+        else:
+            for chunk in _translated(_reads(raw, True), translator):
+                yield transform(chunk) if transform is not None else chunk
         return True
     except StreamCut:  # a chunk hook cut the stream: the caller ends it with its error
         raise

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import select
 import socket
 from functools import cache
 from ssl import CertificateError
@@ -13,6 +12,7 @@ from typing import Any
 from urllib3.exceptions import MaxRetryError, ProtocolError, SSLError
 from urllib3.exceptions import TimeoutError as ConnectFailed
 
+from gateway_project.readiness import readable_now
 from proxy.connections import UpstreamHTTPConnection, UpstreamHTTPSConnection, verifying_context
 
 MAX_IDLE = 512  # kept-alive sockets per origin, as urllib3's pools kept (maxsize)
@@ -39,7 +39,7 @@ class Origin:
         idle = self.idle
         while idle:
             sock = idle.pop()
-            if not select.select((sock,), (), (), 0)[0]:
+            if not readable_now(sock):
                 return sock
             sock.close()
         return None

@@ -76,6 +76,7 @@ class Http1Response(BaseHTTPResponse):
         headers = HTTPHeaderDict()
         for name, value in self._fields:
             headers.add(name, value)
+        self._fields = []  # held by `headers` now, for as long as a stream stays open
         version = self._parser.get_http_version()
         super().__init__(
             headers=headers,

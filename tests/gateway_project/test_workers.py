@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import tempfile
 
 import pytest
 
-from gateway_project.workers import HeadWithBodySocket, is_final_response_head
+from gateway_project.workers import HeadWithBodySocket, has_pending_data, is_final_response_head
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
 
@@ -82,3 +83,14 @@ def test_a_file_sent_after_the_head_comes_after_it():
 )
 def test_only_final_response_heads_are_held(data, held):
     assert is_final_response_head(data) is held
+
+
+def test_a_request_arriving_on_a_socket_numbered_past_1024_is_seen():
+    """A worker holding a thousand streams numbers its sockets past select(2)'s limit: a
+    connection with a request under way is still served on SIGTERM, not cut."""
+    client, server = socket.socketpair()
+    high = socket.socket(fileno=os.dup2(server.detach(), 1500))
+    with client, high:
+        assert not has_pending_data(high)
+        client.sendall(b"GET / HTTP/1.1\r\n")
+        assert has_pending_data(high)

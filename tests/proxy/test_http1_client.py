@@ -4,6 +4,7 @@ trailers, kept-alive sockets (dropped ones skipped), malformed or oversized head
 from __future__ import annotations
 
 import gzip
+import os
 import socket
 import threading
 
@@ -11,7 +12,7 @@ import pytest
 from urllib3.util import parse_url
 
 from proxy import http1
-from proxy.http1.pool import Origin
+from proxy.http1.pool import Origin, origin_of
 from proxy.http1.response import Http1Response
 from tests.raw_http import RawServer, read_request_head
 
@@ -145,6 +146,22 @@ def test_a_socket_the_upstream_closed_while_idle_is_not_used_even_for_a_post():
         assert send(server.port, "POST", b"two") == b"two"  # a dead socket would answer nothing
         assert server.connections == 2
     finally:
+        server.close()
+
+
+def test_a_kept_alive_socket_numbered_past_select_s_limit_serves_the_next_request():
+    """A worker holding a thousand streams numbers its sockets past 1024, select(2)'s limit:
+    the idle socket is still checked and reused (it answered 500 with a ValueError)."""
+    server = KeepAliveServer()
+    taken = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        assert send(server.port, "POST", b"one") == b"one"
+        assert origin_of("http", "127.0.0.1", server.port).idle[-1].fileno() > 1024
+        assert send(server.port, "POST", b"two") == b"two"
+        assert server.connections == 1
+    finally:
+        for fd in taken:
+            os.close(fd)
         server.close()
 
 
