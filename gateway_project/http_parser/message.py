@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from gunicorn.http.body import Body
 from gunicorn.http.errors import NoMoreData
 from gunicorn.http.message import Request
 
-if TYPE_CHECKING:
-    from gateway_project.http_parser.stream import RequestStream
+
+class Connection(Protocol):
+    """What a body reader needs of its connection's stream (`stream.RequestStream`)."""
+
+    eof: bool
+
+    def receive(self) -> None: ...
 
 
 class ParsedRequest(Request):
@@ -49,7 +54,7 @@ class BodyReader:
     """What gunicorn's Body reads a message's body from: the chunks llhttp delivered, and more
     read from the connection when none are left."""
 
-    def __init__(self, stream: RequestStream, message: ParsedRequest) -> None:
+    def __init__(self, stream: Connection, message: ParsedRequest) -> None:
         self.stream = stream
         self.message = message
 
