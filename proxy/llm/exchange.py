@@ -59,7 +59,7 @@ def open_exchange(route: LLMRoute | None, context: RequestContext) -> LLMExchang
     if endpoint not in (MODELS, STORED):
         require_json(context)
     body = context.json_body()
-    model = None
+    model, checked = None, None
     if endpoint == PASSTHROUGH:
         if context.body and body is None:  # the provider's APIs all take JSON
             raise ProxyError(400, INVALID_BODY)
@@ -69,7 +69,8 @@ def open_exchange(route: LLMRoute | None, context: RequestContext) -> LLMExchang
         model = checked_body(endpoint, body).get("model")
         if model is not None:
             refuse_unknown_model(route, model)
-    exchange = LLMExchange(route, endpoint, model)
+        checked = context.body
+    exchange = LLMExchange(route, endpoint, model, checked)
     if endpoint == RESPONSES:
         exchange.turn = ResponsesTurn(context, body)  # the conversation it continues
     context.llm = exchange.call
@@ -81,7 +82,9 @@ class LLMExchange:
     each attempt goes to (translated for its provider, or passed through), and the call plugins
     read (`call`: provider, model, tokens, cost), settled from the answer that came back."""
 
-    def __init__(self, route: LLMRoute, endpoint: str, model: str | None) -> None:
+    def __init__(
+        self, route: LLMRoute, endpoint: str, model: str | None, checked: bytes | None = None
+    ) -> None:
         self.route = route
         self.endpoint = endpoint
         self.model = model
@@ -90,6 +93,7 @@ class LLMExchange:
         self.translation: tuple[Adapter, Call] | None = None  # when its answer is translated
         self.turn: ResponsesTurn | None = None  # a Responses request
         self.allowed: Callable[[str], None] | None = None  # refuses a model outside the key's
+        self.checked = checked  # the body open_exchange checked (until a plugin replaces it)
 
     def own_answer(self, context: RequestContext) -> HttpResponse | None:
         """The answer of an endpoint the gateway serves itself (the model list, stored
@@ -135,7 +139,9 @@ class LLMExchange:
         if self.allowed is not None:
             self.allowed(self.call.model)  # the model sent, a fallback target's default too
         adapter = adapter_for(target.provider, options, self.endpoint)
-        body = checked_body(self.endpoint, context.json_body())  # plugins may have rewritten it
+        body = context.json_body()
+        if context.body is not self.checked:  # a plugin rewrote it: checked again
+            body = checked_body(self.endpoint, body)
         if self.endpoint == CHAT:
             refuse_parts(adapter, body)
         call = Call(self.endpoint, body, self.call.model, target, options, raw=context.body)

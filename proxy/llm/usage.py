@@ -46,6 +46,9 @@ REPEATS_TEXT = re.compile(rb'"type"\s*:\s*"response\.[\w.]*(?<!\.delta)"')
 # event says it (not null); settled beside the counts under FINISH_REASONS.
 FINISH_VALUE = re.compile(rb'"(?:finish_reason|stop_reason|finishReason)"\s*:\s*"')
 FINISH_REASONS = "finish_reasons"
+# The names of a usage already normalised (the stream meter's): no provider field of these names
+# means another, so merging such a usage again would change nothing.
+NORMALISED_NAMES = frozenset((*USAGE_FIELDS.values(), FINISH_REASONS))
 
 
 def parse_json(data: bytes | bytearray) -> Any:
@@ -98,9 +101,11 @@ def finish_reasons(payload: Any) -> list[str]:
 
 def usage_counts(usage: Mapping[str, Any]) -> dict[str, int]:
     """The normalised counts of a usage in OpenAI's shape (its details lifted: cached_tokens,
-    cache_write_tokens, reasoning_tokens) or already normalised."""
+    cache_write_tokens, reasoning_tokens) or already normalised (as the stream meter's: then
+    read as it is, which is what merging it would give)."""
     counts = {name: value for name, value in usage.items() if isinstance(value, int)}
-    merge_usage(counts, {"usage": usage})
+    if not usage.keys() <= NORMALISED_NAMES:
+        merge_usage(counts, {"usage": usage})
     return counts
 
 

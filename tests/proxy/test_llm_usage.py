@@ -7,7 +7,17 @@ import json
 import pytest
 
 from plugins.sdk.context import LLMCall
-from proxy.llm.usage import Pricing, StreamMeter, UsageScanner, merge_usage, settle_usage
+from proxy.llm.usage import (
+    FINISH_REASONS,
+    NORMALISED_NAMES,
+    USAGE_FIELDS,
+    Pricing,
+    StreamMeter,
+    UsageScanner,
+    merge_usage,
+    settle_usage,
+    usage_counts,
+)
 
 OPENAI = {
     "object": "chat.completion",
@@ -98,6 +108,18 @@ def test_stream_usage_is_the_last_reported_wherever_chunks_split(stream):
         call = LLMCall("p", "m")
         settle_usage(call, scanner.usage, None)
         assert (call.prompt_tokens, call.completion_tokens, call.total_tokens) == (9, 12, 21)
+
+
+def test_a_normalised_usage_is_read_as_merging_it_would_read_it():
+    # usage_counts reads a usage of normalised names as it is (the stream meter's, settled
+    # once per answer): no provider's field of such a name means another.
+    assert all(USAGE_FIELDS.get(name, name) == name for name in NORMALISED_NAMES)
+    usage = {name: 7 for name in NORMALISED_NAMES - {FINISH_REASONS}} | {"total_tokens": -1}
+    merged = {name: value for name, value in usage.items() if isinstance(value, int)}
+    merge_usage(merged, {"usage": usage})
+    assert usage_counts({**usage, FINISH_REASONS: ["stop"]}) == merged
+    details = {"prompt_tokens": 9, "prompt_tokens_details": {"cached_tokens": 4}}
+    assert usage_counts(details) == {"prompt_tokens": 9, "cached_tokens": 4}  # lifted still
 
 
 def test_cost_is_tokens_times_the_price_per_million():
