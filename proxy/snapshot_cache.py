@@ -112,9 +112,8 @@ class SnapshotCache:
         self._seen: dict[str, int] = {}  # newest versions heard of, to refuse storing stale builds
         self._redis_up = True
         self._polled_at = self._db_checked_at = float("-inf")
-        self.database_checked_in_background = (
-            False  # a background loop makes the database check (Redis up)
-        )
+        # A background loop makes the database check (lookups make it only while Redis is down).
+        self.database_checked_in_background = False
         self._looked_up = False  # a lookup came since the background loop's last check
         self._guard = threading.Lock()  # gevent's lock once gunicorn has monkey-patched
         # One poll in flight: a worker too busy to read the reply within the interval started
