@@ -26,6 +26,7 @@ from gateways.versions import (
 from observability.metrics import config_reloaded
 
 logger = logging.getLogger(__name__)
+MIN_DB_CHECK_WAIT = 0.01  # the background loop's shortest wait (an interval of 0 checks at once)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,11 @@ class SnapshotCache:
     one read of the versions of the cached scopes, and entries older than those are dropped. Every
     CONFIG_DB_CHECK_INTERVAL (and at once when Redis comes back) the database's own counter is read:
     when Redis is behind it (a publish was lost during an outage) the cache catches up from the
-    database and re-publishes the missed versions to Redis, so no committed change is lost.
+    database and re-publishes the missed versions to Redis, so no committed change is lost. A
+    served worker makes the database check in a background greenlet (`start_database_checks`),
+    after lookups and never while idle; the lookup that finds it due makes it while Redis is down
+    (and the Redis poll always): a change published through any process is seen by the next
+    lookup that polls, and a stream after a quiet spell no longer waits for the database.
 
     Database use: one build per subdomain at a time (others wait for it), at most
     SNAPSHOT_BUILD_CONCURRENCY builds or checks at once per process, each on a connection closed
@@ -107,6 +112,9 @@ class SnapshotCache:
         self._seen: dict[str, int] = {}  # newest versions heard of, to refuse storing stale builds
         self._redis_up = True
         self._polled_at = self._db_checked_at = float("-inf")
+        # A background loop makes the database check (lookups make it only while Redis is down).
+        self.database_checked_in_background = False
+        self._looked_up = False  # a lookup came since the background loop's last check
         self._guard = threading.Lock()  # gevent's lock once gunicorn has monkey-patched
         # One poll in flight: a worker too busy to read the reply within the interval started
         # more, each on a Redis connection of its own kept by the pool (bench/README.md).
@@ -117,6 +125,7 @@ class SnapshotCache:
             invalidation.local_listeners.append(self.note)
 
     def get(self, subdomain: str) -> Any | None:
+        self._looked_up = True
         self._refresh()
         entry = self.live.get(subdomain) or self.unknown.get(subdomain)
         return (entry or self._build(subdomain)).snapshot
@@ -134,9 +143,47 @@ class SnapshotCache:
 
     # freshness
 
+    def start_database_checks(self) -> threading.Thread:
+        """Make the database check in the background (a greenlet under gunicorn's gevent)."""
+        thread = threading.Thread(
+            target=self.check_database_in_background, name="config-database-check", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def check_database_in_background(self, stop: threading.Event | None = None) -> None:
+        """Make the database check when due until `stop` is set; lookups then leave it alone."""
+        stop = stop or threading.Event()
+        self.database_checked_in_background = True
+        try:
+            while not stop.wait(self.database_check_step()):
+                pass
+        finally:
+            self.database_checked_in_background = False
+
+    def database_check_step(self) -> float:
+        """The background loop's step: the database check when due and lookups came since the
+        last one (an idle worker opens no connection); the seconds until the next step."""
+        interval = gateway_settings.CONFIG_DB_CHECK_INTERVAL
+        due_in = self._db_checked_at + interval - time.monotonic()
+        if due_in > 0:
+            return max(due_in, MIN_DB_CHECK_WAIT)
+        if self._looked_up:
+            self._looked_up = False
+            self._db_checked_at = time.monotonic()
+            try:
+                self._check_database()
+            except Exception:  # the database: checked again when next due
+                logger.exception("config database check failed")
+        return max(interval, MIN_DB_CHECK_WAIT)
+
     def _refresh(self) -> None:
         now = time.monotonic()
-        if now - self._db_checked_at >= gateway_settings.CONFIG_DB_CHECK_INTERVAL:
+        if now - self._db_checked_at >= gateway_settings.CONFIG_DB_CHECK_INTERVAL and (
+            not self.database_checked_in_background
+            or not self._redis_up
+            or self._db_checked_at == float("-inf")
+        ):
             self._db_checked_at = now
             self._check_database()
         if (
