@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.raw_http import RawResponse, raw_exchange
+from tests.builders import routed_gateway
+from tests.e2e.server import GatewayServer
+from tests.raw_http import RawResponse, RawServer, raw_exchange, request_head
 from tests.upstream import free_port
 
 WORKER = "gateway_project.workers.GatewayGeventWorker"
@@ -113,3 +116,72 @@ def test_content_length_is_read_from_the_app(port):
     assert received.count(b"HTTP/1.1 200 OK\r\n") == 2
     assert received.count(b"\r\nConnection: keep-alive\r\n") == 2
     assert b"Transfer-Encoding" not in received
+
+
+class HeadersUpstream(RawServer):
+    """Answers every request with the header lines named by its path (`/<case>`)."""
+
+    LINES = {
+        "nul": b"X-Evil: 1\x00Set-Cookie: stolen=1\r\n",
+        "cr": b"X-Evil: 1\rSet-Cookie: stolen=1\r\n",
+        "name": b"X-Evil\x00Set-Cookie: stolen=1\r\n",
+        "latin": b"X-Latin: caf\xe9\r\n",
+        "limits": b"X-RateLimit-Limit: 999999\r\nX-Up: 1\r\n",
+    }
+
+    def serve(self, connection: socket.socket, number: int) -> None:
+        with connection:
+            head = b""
+            while b"\r\n\r\n" not in head and (chunk := connection.recv(65536)):
+                head += chunk
+            case = head.split(b" ", 2)[1].decode().strip("/")
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n"
+                + self.LINES.get(case, b"")
+                + b"\r\nok"
+            )
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory):
+    server = GatewayServer(tmp_path_factory.mktemp("heads"), os.environ["TEST_REDIS_URL"], 1)
+    upstream = HeadersUpstream()
+    limiter = {"name": "rate_limiter", "stage": "pre_request", "priority": 1}
+    limiter["settings"] = {"limits": {"global": {"limit": 100, "window": "1m"}}}
+    routed_gateway(
+        server.start().post,
+        subdomain="heads",
+        targets=[("127.0.0.1", upstream.port)],
+        public=True,
+        required_plugins=[limiter],
+    )
+    yield server
+    server.stop()
+    upstream.close()
+
+
+def proxied(server: GatewayServer, case: str) -> RawResponse:
+    return raw_exchange(server.port, request_head("GET", f"/{case}", "heads.localhost"))
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("case", ["nul", "cr", "name"])
+def test_e2e_an_upstream_line_that_would_split_the_head_never_reaches_the_client(gateway, case):
+    response = proxied(gateway, case)  # refused by the upstream's parser (llhttp): a 502
+    assert response.status >= 500
+    assert b"stolen" not in response.head + response.body
+    assert b"\x00" not in response.head
+
+
+@pytest.mark.e2e
+def test_e2e_upstream_and_rate_limiter_lines_pass_the_gateways_win(gateway):
+    latin = proxied(gateway, "latin")
+    assert latin.status == 200
+    assert latin.headers["x-latin"] == "caf\u00e9"
+    limits = proxied(gateway, "limits")
+    assert limits.status == 200
+    assert limits.headers["x-up"] == "1"
+    assert limits.headers["x-ratelimit-limit"] == "100"
+    assert limits.head.lower().count(b"\r\nx-ratelimit-limit:") == 1
+    assert limits.headers["x-ratelimit-global-remaining"].isdigit()
+    assert float(limits.headers["x-gateway-latency-ms"]) >= 0
