@@ -10,6 +10,8 @@
   HTML page; here they get the gateway's JSON `{"error": ...}` with the same status.
 - Requests are parsed by httptools (gateway_project/http_parser/) into gunicorn's own request
   objects, under gunicorn's limits and refusals; the rest of gunicorn serves them unchanged.
+- HTTP/1 response heads are checked and written by gateway_project/response_head.py (the same
+  refusals as gunicorn's, in passes over all header lines).
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ import gevent
 from gevent import monkey
 from gunicorn import util
 from gunicorn.http.errors import NoMoreData
+from gunicorn.http.wsgi import Response
 from gunicorn.workers.ggevent import GeventWorker
 
 from gateway_project.http_parser import RequestStream, parses_here
 from gateway_project.readiness import readable_now
+from gateway_project.response_head import GatewayResponse
 from gateway_project.takeovers import shut_down_all
 
 IDLE_SWEEP_INTERVAL_SECONDS = 0.25
@@ -145,12 +149,29 @@ def json_error_response(status: int, reason: str) -> bytes:
     return head.encode("latin-1") + body
 
 
+def with_gateway_response(app: Any) -> Any:
+    """The WSGI app, its HTTP/1 responses written as GatewayResponse (gunicorn's worker makes a
+    plain Response for each request and has no setting for its class; HTTP/2's stays)."""
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Any:
+        response = getattr(start_response, "__self__", None)
+        if type(response) is Response:
+            response.__class__ = GatewayResponse
+        return app(environ, start_response)
+
+    return serve
+
+
 class GatewayGeventWorker(GeventWorker):
     """The gevent worker plus a registry of connections waiting for their next request."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.idle_connections: set[socket.socket] = set()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        self.wsgi = with_gateway_response(self.wsgi)
 
     def handle(self, listener: Any, client: socket.socket, addr: Any) -> None:
         self.idle_connections.add(client)

@@ -44,6 +44,27 @@ class RepeatedHeadersMixin:
     def items(self) -> Iterable[tuple[str, str]]:
         return [*super().items(), *self.repeated_headers]  # type: ignore[misc]
 
+    def set_headers(self, lines: list[tuple[str, str]]) -> None:
+        """`response[name] = value` for each line, in order. Django converts and checks each
+        name and value on its own; here lines that are all ASCII strings without CR or LF (what
+        Django would store unchanged) are checked in one pass and stored at once. Any other batch
+        goes through Django line by line: its refusal, its encoding of non-ASCII values."""
+        if lines_store_unchanged(lines):
+            self.headers._store.update({name.lower(): (name, value) for name, value in lines})
+        else:
+            for name, value in lines:
+                self[name] = value  # type: ignore[index]
+
+
+def lines_store_unchanged(lines: list[tuple[str, str]]) -> bool:
+    """Every name and value an ASCII string without CR or LF (Django's header store keeps such
+    lines as given)."""
+    try:
+        joined = "".join([text for line in lines for text in line])
+    except TypeError:  # bytes or other values: Django converts them
+        return False
+    return joined.isascii() and "\n" not in joined and "\r" not in joined
+
 
 class ProxyResponse(RepeatedHeadersMixin, HttpResponse):
     """A buffered proxy response."""

@@ -211,8 +211,13 @@ def finish_response(
     _copy_headers(response, response_context.headers, context.response_headers)
     _copy_cookies(response, upstream.headers.getlist("Set-Cookie"))
     upstream_ms = result.elapsed_ms
-    response["X-Upstream-Latency-Ms"] = f"{upstream_ms:.2f}"
-    response["X-Gateway-Latency-Ms"] = f"{(time.perf_counter() - started) * 1000 - upstream_ms:.2f}"
+    gateway_ms = (time.perf_counter() - started) * 1000 - upstream_ms
+    response.set_headers(
+        [
+            ("X-Upstream-Latency-Ms", f"{upstream_ms:.2f}"),
+            ("X-Gateway-Latency-Ms", f"{gateway_ms:.2f}"),
+        ]
+    )
     return response
 
 
@@ -232,12 +237,19 @@ def _copy_headers(
 ) -> None:
     if "Content-Type" not in upstream_headers:
         del response["Content-Type"]
-    for name, value in upstream_headers.items():
-        if name.lower() != "set-cookie":  # folded into one; see _copy_cookies
-            response[name] = value
+    response.set_headers(
+        [(name, value) for name, value in upstream_headers.items() if name.lower() != "set-cookie"]
+    )  # Set-Cookie lines are folded into one there; see _copy_cookies
+    lines = []
     for name, value in extra.items():
-        if name.lower() == "vary" and response.has_header("Vary"):
+        if name.lower() != "vary":
+            lines.append((name, value))
+            continue
+        response.set_headers(lines)  # the lines before it first, in order
+        lines = []
+        if response.has_header("Vary"):
             value = ", ".join(
                 dict.fromkeys(v.strip() for v in f"{response['Vary']},{value}".split(","))
             )
         response[name] = value
+    response.set_headers(lines)
