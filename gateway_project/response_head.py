@@ -21,7 +21,7 @@ from gunicorn.http.wsgi import Response
 
 _TOKEN = f"[{re.escape(RFC9110_5_6_2_TOKEN_SPECIALS)}0-9a-zA-Z]+"
 # Names joined with "\n" (never in a token), values with "\x00" (never allowed in a value): the
-# count of separators then proves no line brought its own.
+# counts of separators then prove no line brought its own.
 NAMES = re.compile(rf"{_TOKEN}(?:\n{_TOKEN})*")
 VALUES = re.compile(r"[ \t\x21-\x7e\x80-\xff\x00]*")
 HOP_BY_HOP = frozenset(util.hop_headers)
@@ -46,6 +46,7 @@ def lines_are_valid(names: list[str], values: list[str]) -> bool:
     separators = len(names) - 1
     return (
         NAMES.fullmatch(joined_names) is not None
+        and joined_names.count("\n") == separators
         and VALUES.fullmatch(joined_values) is not None
         and joined_values.count("\x00") == separators
     )
