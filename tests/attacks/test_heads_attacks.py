@@ -5,43 +5,23 @@ lines and Content-Length are honoured."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from tests.builders import routed_gateway
 from tests.e2e.server import GatewayServer
+from tests.gateway_project.worker_process import gateway_worker
 from tests.raw_http import RawResponse, RawServer, raw_exchange, request_head
-from tests.upstream import free_port
-
-WORKER = "gateway_project.workers.GatewayGeventWorker"
 
 
 @pytest.fixture(scope="module")
 def port():
     """One gunicorn worker of the gateway's class serving echo_app.header_echo."""
-    port = free_port()
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-k", WORKER, "-w", "1"]
-        + ["-b", f"127.0.0.1:{port}", "tests.gateway_project.echo_app:header_echo"],
-        cwd=Path(__file__).resolve().parents[2],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while process.poll() is None and time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-            break
-    yield port
-    process.terminate()
-    process.wait(timeout=30)
+    with gateway_worker("tests.gateway_project.echo_app:header_echo") as port:
+        yield port
 
 
 def answer(port: int, lines: list[list[str]]) -> RawResponse:

@@ -3,13 +3,8 @@ anywhere, the same requests (their WSGI environ, body, trailers, keep-alive) or 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,12 +13,11 @@ from gunicorn.http import wsgi
 from gunicorn.http.parser import RequestParser
 
 from gateway_project.http_parser import RequestStream
+from tests.gateway_project.worker_process import gateway_worker
 from tests.raw_http import read_response
-from tests.upstream import free_port
 
 PEER = ("127.0.0.1", 50000)
 SERVER = ("127.0.0.1", 8000)
-WORKER = "gateway_project.workers.GatewayGeventWorker"
 
 
 class Reads:
@@ -226,21 +220,8 @@ def test_gunicorn_settings_apply_as_in_gunicorn(setting, value, data):
 @pytest.fixture(scope="module")
 def echo_server():
     """One gunicorn worker of the gateway's class serving tests/gateway_project/echo_app.py."""
-    port = free_port()
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-k", WORKER, "-w", "1"]
-        + ["-b", f"127.0.0.1:{port}", "tests.gateway_project.echo_app:application"],
-        cwd=Path(__file__).resolve().parents[2],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while process.poll() is None and time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-            break
-    yield port
-    process.terminate()
-    process.wait(timeout=30)
+    with gateway_worker("tests.gateway_project.echo_app:application") as port:
+        yield port
 
 
 def test_pipelined_requests_written_in_pieces_are_answered_in_order(echo_server):
