@@ -13,6 +13,7 @@ from gateways.versions import DIRECTORY, current_stamp, versions_of
 from proxy.snapshot import load_entry, snapshots
 from proxy.snapshot_cache import SnapshotCache
 from tests.builders import in_process_post, routed_gateway
+from tests.gateways.snapshot_workers import deactivate_with_the_publish_lost, other_worker
 
 PLUGINS = [
     {"name": name, "stage": "pre_request", "priority": priority, "settings": settings}
@@ -31,11 +32,6 @@ PLUGINS = [
 def polling(settings):
     """Poll Redis on every lookup, as a worker does every CONFIG_CHECK_INTERVAL."""
     settings.GATEWAY = {**settings.GATEWAY, "CONFIG_CHECK_INTERVAL": 0}
-
-
-def other_worker() -> SnapshotCache:
-    """A second cache of this process that, like another worker, only hears Redis."""
-    return SnapshotCache(load_entry, listen=False)
 
 
 def test_one_admin_write_bumps_the_counter_once_for_its_gateway_only(route, api, redis_conn):
@@ -218,11 +214,7 @@ def test_a_lost_publish_is_caught_up_from_the_database(route, api, redis_conn, s
     }
     worker = other_worker()
     assert worker.get("lost").active
-    key = invalidation.versions_key(current_stamp().epoch)
-    published_before = redis_conn.hgetall(key)
-    assert api.patch(f"/api/v1/gateways/{gateway.id}", {"status": "inactive"}).status_code == 200
-    redis_conn.delete(key)  # Redis as it would be had the publish been lost
-    redis_conn.hset(key, mapping=published_before)
+    deactivate_with_the_publish_lost(api, redis_conn, gateway)
     assert worker.get("lost").active  # Redis alone cannot tell
 
     settings.GATEWAY = {**settings.GATEWAY, "CONFIG_DB_CHECK_INTERVAL": 0}

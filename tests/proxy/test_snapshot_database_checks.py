@@ -12,16 +12,11 @@ from django.db.backends.signals import connection_created
 
 from gateway_project import invalidation
 from gateways.versions import current_stamp
-from proxy.snapshot import load_entry
 from proxy.snapshot_cache import SnapshotCache
 from tests.e2e.services import wait_until
+from tests.gateways.snapshot_workers import deactivate_with_the_publish_lost, other_worker
 
 TIMEOUT = 10.0
-
-
-def other_worker() -> SnapshotCache:
-    """A second cache of this process that, like another worker, only hears Redis."""
-    return SnapshotCache(load_entry, listen=False)
 
 
 def intervals(settings, *, poll: float, database: float) -> None:
@@ -100,11 +95,7 @@ def test_the_background_check_catches_up_a_lost_publish(
     intervals(settings, poll=0, database=3600)
     worker = other_worker()
     assert worker.get("lost").active
-    key = invalidation.versions_key(current_stamp().epoch)
-    published_before = redis_conn.hgetall(key)
-    assert api.patch(f"/api/v1/gateways/{gateway.id}", {"status": "inactive"}).status_code == 200
-    redis_conn.delete(key)  # Redis as it would be had the publish been lost
-    redis_conn.hset(key, mapping=published_before)
+    deactivate_with_the_publish_lost(api, redis_conn, gateway)
     assert worker.get("lost").active  # Redis alone cannot tell
 
     settings.GATEWAY = {**settings.GATEWAY, "CONFIG_DB_CHECK_INTERVAL": 0.05}
