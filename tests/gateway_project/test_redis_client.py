@@ -4,7 +4,6 @@ changed CACHES setting is honoured."""
 from __future__ import annotations
 
 import gc
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import gevent
@@ -16,6 +15,7 @@ from django_redis.client import DefaultClient
 
 from gateway_project.redis_client import redis_client
 from gateway_project.settings.base import cache_settings
+from tests.gateway_project.forked import in_forked_child
 
 CONCURRENT = 8
 
@@ -64,18 +64,7 @@ def test_a_forked_process_talks_to_redis_on_connections_of_its_own():
     """(gunicorn's workers fork from the master: none may share the parent's sockets.)"""
     shared = redis_client()
     parent_id = shared.client_id()
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: its client id, or 0 when Redis failed it
-        try:
-            answer = redis_client().client_id()
-        except Exception:
-            answer = 0
-        os.write(writer, str(answer).encode())
-        os._exit(0)
-    os.close(writer)
-    with os.fdopen(reader) as pipe:
-        child_id = int(pipe.read())
-    os.waitpid(pid, 0)
+    # the child: its client id, or 0 when Redis failed it
+    child_id = in_forked_child(lambda: redis_client().client_id())
     assert child_id not in (0, parent_id)
     assert shared.client_id() == parent_id  # the parent's connection is left intact

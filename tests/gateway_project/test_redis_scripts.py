@@ -3,7 +3,6 @@ a reply that came too late, concurrent greenlets and a forked process each on th
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import gevent
@@ -12,6 +11,7 @@ import redis
 
 from gateway_project.redis_client import redis_client
 from gateway_project.redis_scripts import RedisScript, held_connections
+from tests.gateway_project.forked import in_forked_child
 
 COUNTER = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
 # Busy for 0.7 s inside Redis, past the pool's 0.5 s socket timeout; answers 'late'.
@@ -84,19 +84,8 @@ def test_redis_errors_come_as_redis_py_raises_them():
 def test_a_forked_process_calls_on_connections_of_its_own(key):
     assert COUNTER([key], [1]) == 1
     parent_id = held_client_id()
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: its connection's client id, or 0 when the call failed
-        try:
-            answer = held_client_id() if COUNTER([key], [1]) == 2 else 0
-        except Exception:
-            answer = 0
-        os.write(writer, str(answer).encode())
-        os._exit(0)
-    os.close(writer)
-    with os.fdopen(reader) as pipe:
-        child_id = int(pipe.read())
-    os.waitpid(pid, 0)
+    # the child: its connection's client id, or 0 when the call failed
+    child_id = in_forked_child(lambda: held_client_id() if COUNTER([key], [1]) == 2 else 0)
     assert child_id not in (0, parent_id)
     assert COUNTER([key], [1]) == 3
     assert held_client_id() == parent_id  # the parent's held connection is left intact
