@@ -333,6 +333,14 @@ OTHER_VARIABLES = (
         shown="number of cores",
     ),
     Variable(
+        "SCRIPT_NAME",
+        "",
+        text,
+        "gunicorn's path prefix the gateway is mounted under (stripped from `PATH_INFO`)",
+        "gunicorn",
+        shown="(none)",
+    ),
+    Variable(
         "GATEWAY_WORKER_CONNECTIONS",
         2000,
         int,

@@ -12,6 +12,8 @@
   objects, under gunicorn's limits and refusals; the rest of gunicorn serves them unchanged.
 - HTTP/1 response heads are checked and written by gateway_project/response_head.py (the same
   refusals as gunicorn's, in passes over all header lines).
+- Requests parsed here are served by `serve_request`, gunicorn's request handling with the
+  environ made by gateway_project/wsgi_environ.py and the settings it reads looked up once.
 """
 
 from __future__ import annotations
@@ -21,19 +23,21 @@ import errno
 import json
 import os
 import socket
+from datetime import datetime
 from typing import Any
 
 import gevent
 from gevent import monkey
 from gunicorn import util
 from gunicorn.http.errors import NoMoreData
-from gunicorn.http.wsgi import Response
+from gunicorn.http.wsgi import FileWrapper, Response
 from gunicorn.workers.ggevent import GeventWorker
 
 from gateway_project.http_parser import RequestStream, parses_here
 from gateway_project.readiness import readable_now
 from gateway_project.response_head import GatewayResponse
 from gateway_project.takeovers import shut_down_all
+from gateway_project.wsgi_environ import EnvironMaker
 
 IDLE_SWEEP_INTERVAL_SECONDS = 0.25
 
@@ -162,15 +166,31 @@ def with_gateway_response(app: Any) -> Any:
     return serve
 
 
+def write_answer(resp: Any, respiter: Any) -> None:
+    """The app's answer through gunicorn's response writer (a file as a file)."""
+    if isinstance(respiter, FileWrapper):
+        resp.write_file(respiter)
+    else:
+        for item in respiter:
+            resp.write(item)
+    resp.close()
+
+
 class GatewayGeventWorker(GeventWorker):
     """The gevent worker plus a registry of connections waiting for their next request."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.idle_connections: set[socket.socket] = set()
+        self.environ_maker = EnvironMaker(self.cfg)
+        # Settings read per request, looked up once (a worker's settings do not change).
+        self.pre_request_hook = self.cfg.pre_request
+        self.post_request_hook = self.cfg.post_request
+        self.keepalive = self.cfg.keepalive
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
+        self.app = self.wsgi  # requests parsed here: their responses are GatewayResponse
         self.wsgi = with_gateway_response(self.wsgi)
 
     def handle(self, listener: Any, client: socket.socket, addr: Any) -> None:
@@ -197,8 +217,8 @@ class GatewayGeventWorker(GeventWorker):
                         req = next(requests)
                     if not req:
                         break
-                    self.handle_request(listener_name, req, client, addr)
-                    if not self.cfg.keepalive:
+                    self.serve_request(listener_name, req, client, addr)
+                    if not self.keepalive:
                         break
             except NoMoreData as exc:
                 self.log.debug("Ignored premature client disconnection. %s", exc)
@@ -219,13 +239,74 @@ class GatewayGeventWorker(GeventWorker):
             util.close(client)
 
     def handle_request(self, listener_name: Any, req: Any, sock: socket.socket, addr: Any) -> Any:
+        """A request gunicorn's own parser read (TLS, PROXY protocol, HTTP/2)."""
+        with self.serving(sock) as writer:
+            return super().handle_request(listener_name, req, writer, addr)
+
+    def serve_request(self, listener_name: Any, req: Any, sock: socket.socket, addr: Any) -> None:
+        """A request parsed here, served as gunicorn's gevent worker serves it (GreenletExit and
+        SystemExit end it quietly; StopIteration, raised when the connection must close, and
+        socket errors go to the connection's loop)."""
+        with self.serving(sock) as writer, contextlib.suppress(gevent.GreenletExit, SystemExit):
+            self.answer(listener_name, req, writer, addr)
+
+    @contextlib.contextmanager
+    def serving(self, sock: socket.socket) -> Any:
+        """The connection is busy while a request is served; its response head leaves with the
+        first body bytes (HeadWithBodySocket)."""
         self.idle_connections.discard(sock)
         writer = HeadWithBodySocket(sock)
         try:
-            return super().handle_request(listener_name, req, writer, addr)
+            yield writer
         finally:
             writer.flush()  # a head without body (204, HEAD, empty answers) leaves now
             self.idle_connections.add(sock)  # waiting for the next request, or for the close
+
+    def answer(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> None:
+        """gunicorn's AsyncWorker.handle_request: hooks, environ, the app's answer written, the
+        access log; an error after the head was sent cuts the connection."""
+        started = datetime.now()
+        environ: dict[str, Any] = {}
+        resp = None
+        try:
+            self.pre_request_hook(self, req)
+            resp, environ = self.environ_maker.create(req, sock, addr, listener_name)
+            self.count_request()
+            if not self.alive or not self.keepalive:
+                resp.force_close()
+            respiter = self.app(environ, resp.start_response)
+            if self.is_already_handled(respiter):
+                return
+            try:
+                write_answer(resp, respiter)
+            finally:
+                self.log.access(resp, req, environ, datetime.now() - started)
+                if hasattr(respiter, "close"):
+                    respiter.close()
+            if resp.should_close():
+                raise StopIteration()
+        except (StopIteration, OSError):
+            raise
+        except (Exception, SystemExit):
+            if resp is not None and resp.headers_sent:  # a second answer would corrupt it
+                self.log.exception("Error handling request")
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                    sock.close()
+                raise StopIteration() from None
+            raise
+        finally:
+            try:
+                self.post_request_hook(self, req, environ, resp)
+            except Exception:
+                self.log.exception("Exception in post_request hook")
+
+    def count_request(self) -> None:
+        """gunicorn's max_requests: the worker restarts after this many requests."""
+        self.nr += 1
+        if self.nr >= self.max_requests and self.alive:
+            self.log.info("Autorestarting worker after current request.")
+            self.alive = False
 
     def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: BaseException) -> None:
         """gunicorn's error answer (its status, logging and access log) with a JSON body.

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 
@@ -23,3 +24,20 @@ def header_echo(environ: dict[str, Any], start_response: Callable) -> Iterable[b
     lines = [tuple(line) for line in json.loads(environ["wsgi.input"].read() or b"[]")]
     start_response("200 OK", [("Content-Length", "2"), *lines])
     return [b"ok"]
+
+
+def misbehaving(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+    """/raise fails before answering, /break after its head and first bytes left; any other
+    path is answered with the worker's process id."""
+    path = environ["PATH_INFO"]
+    if path == "/raise":
+        raise RuntimeError("failed before answering")
+    start_response("200 OK", [("Content-Length", "100")])
+    if path == "/break":
+        return broken_body()
+    return [str(os.getpid()).encode().ljust(100)]
+
+
+def broken_body() -> Iterator[bytes]:
+    yield b"first bytes"
+    raise RuntimeError("failed after the head was sent")

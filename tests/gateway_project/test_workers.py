@@ -1,14 +1,20 @@
-"""The worker's response socket: the head leaves with the first body bytes, in one write."""
+"""The worker: its response socket (the head leaves with the first body bytes, in one write),
+and requests served through a real worker (errors, max_requests)."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import socket
 import tempfile
+import time
 
 import pytest
 
 from gateway_project.workers import HeadWithBodySocket, has_pending_data, is_final_response_head
+from tests.gateway_project.worker_process import gateway_worker
+from tests.raw_http import read_response
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
 
@@ -94,3 +100,41 @@ def test_a_request_arriving_on_a_socket_numbered_past_1024_is_seen():
         assert not has_pending_data(high)
         client.sendall(b"GET / HTTP/1.1\r\n")
         assert has_pending_data(high)
+
+
+def get(port: int, path: str) -> tuple[int, bytes]:
+    """(status, body) of a GET on a new connection, the body read until the server closes it
+    or its Content-Length is in."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".encode())
+        answer = read_response(sock)
+    return answer.status, answer.body
+
+
+@pytest.fixture(scope="module")
+def misbehaving_worker():
+    with gateway_worker("tests.gateway_project.echo_app:misbehaving", "--max-requests", "3") as p:
+        yield p
+
+
+def test_an_app_failing_before_it_answers_gets_a_json_500(misbehaving_worker):
+    status, body = get(misbehaving_worker, "/raise")
+    assert (status, json.loads(body)) == (500, {"error": "internal server error"})
+
+
+def test_an_app_failing_after_its_head_left_cuts_the_connection(misbehaving_worker):
+    status, body = get(misbehaving_worker, "/break")
+    assert status == 200
+    assert body == b"first bytes"  # of 100 announced: the client sees the answer cut short
+
+
+def test_the_worker_restarts_after_its_max_requests(misbehaving_worker):
+    """gunicorn's max_requests (3 here): the worker that served the third request is replaced."""
+    pids = set()
+    deadline = time.monotonic() + 60
+    while len(pids) < 2 and time.monotonic() < deadline:
+        with contextlib.suppress(OSError):  # between the old worker's exit and the new one
+            status, body = get(misbehaving_worker, "/pid")
+            assert status == 200
+            pids.add(int(body))
+    assert len(pids) == 2

@@ -16,12 +16,13 @@ WORKER = "gateway_project.workers.GatewayGeventWorker"
 
 
 @contextlib.contextmanager
-def gateway_worker(app: str) -> Iterator[int]:
-    """The port of one gateway worker serving `app` ("module:callable"), stopped afterwards."""
+def gateway_worker(app: str, *options: str) -> Iterator[int]:
+    """The port of one gateway worker serving `app` ("module:callable"), with gunicorn's
+    command-line `options`, stopped afterwards."""
     port = free_port()
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "-k", WORKER, "-w", "1"]
-        + ["-b", f"127.0.0.1:{port}", app],
+        + ["-b", f"127.0.0.1:{port}", *options, app],
         cwd=Path(__file__).resolve().parents[2],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
