@@ -13,6 +13,7 @@ from requests.structures import CaseInsensitiveDict
 
 from gateway_project.bounded_json import loads
 from gateway_project.conf import gateway_settings
+from gateway_project.headers import copy_of
 from gateways.path_normalization import (
     SUB_DELIMS,
     UnsafePath,
@@ -103,7 +104,7 @@ def outgoing_headers(
         )
         headers["X-Request-ID"] = context.request_id
     else:
-        headers = CaseInsensitiveDict(context.headers)
+        headers = copy_of(context.headers)
         if not match.route.preserve_host:
             headers.pop("Host", None)
         forwarded_headers(
