@@ -166,6 +166,20 @@ def with_gateway_response(app: Any) -> Any:
     return serve
 
 
+def next_request(requests: RequestStream, idle: gevent.Timeout) -> Any:
+    """The connection's next request, or None when none began within the keep-alive time (as
+    gunicorn's timeout_ctx, with one Timeout a connection instead of one made per request)."""
+    idle.start()
+    try:
+        return next(requests)
+    except gevent.Timeout as timeout:
+        if timeout is not idle:
+            raise
+        return None
+    finally:
+        idle.cancel()
+
+
 def write_answer(resp: Any, respiter: Any) -> None:
     """The app's answer through gunicorn's response writer (a file as a file)."""
     if isinstance(respiter, FileWrapper):
@@ -210,11 +224,11 @@ class GatewayGeventWorker(GeventWorker):
         try:
             requests = RequestStream(self.cfg, client, addr)
             listener_name = listener.getsockname()
+            idle = gevent.Timeout(self.keepalive, False)  # restarted for each request
             try:
                 while True:
                     req = None
-                    with self.timeout_ctx():
-                        req = next(requests)
+                    req = next_request(requests, idle)
                     if not req:
                         break
                     self.serve_request(listener_name, req, client, addr)
@@ -228,6 +242,8 @@ class GatewayGeventWorker(GeventWorker):
                 raise
             except Exception as exc:
                 self.handle_error(req, client, addr, exc)
+            finally:
+                idle.close()
         except OSError as exc:
             if exc.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN):
                 self.log.exception("Socket error processing request.")

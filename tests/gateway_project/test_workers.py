@@ -138,3 +138,20 @@ def test_the_worker_restarts_after_its_max_requests(misbehaving_worker):
             assert status == 200
             pids.add(int(body))
     assert len(pids) == 2
+
+
+def test_a_kept_alive_connection_is_closed_once_idle_for_the_keep_alive_time():
+    """One idle timer a connection, restarted for each request: requests in a row are served,
+    then the idle connection is closed by the worker (keep-alive 1 s here)."""
+    with (
+        gateway_worker("tests.gateway_project.echo_app:misbehaving", "--keep-alive", "1") as port,
+        socket.create_connection(("127.0.0.1", port), timeout=30) as sock,
+    ):
+        pids = set()
+        for _ in range(3):
+            sock.sendall(b"GET /pid HTTP/1.1\r\nHost: a\r\n\r\n")
+            answer = read_response(sock)
+            assert answer.status == 200
+            pids.add(answer.body)
+        assert sock.recv(1) == b""  # closed by the worker (recv's own 30 s timeout raises)
+        assert len(pids) == 1  # one connection, one worker
