@@ -3,7 +3,7 @@ and the security headers of its answer."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 
 from proxy.inbound import ProxyError
 from proxy.security import Headers, SecurityPolicy
@@ -36,10 +36,3 @@ def guard(policy: SecurityPolicy | None, request: HttpRequest) -> Headers:
         if (https and policy.hsts)
         else policy.headers
     )
-
-
-def with_headers(response: HttpResponse, headers: Headers) -> HttpResponse:
-    """The answer with the gateway's security headers (over any the upstream sent)."""
-    for name, value in headers:
-        response[name] = value
-    return response

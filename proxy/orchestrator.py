@@ -20,7 +20,7 @@ from plugins.sdk.streams.events import error_events
 from plugins.sdk.streams.rewriter import StreamRewriter, cut_chunks, stream_rewriter
 from proxy.client_ip import client_ip
 from proxy.governance import admit
-from proxy.host_guard import guard, with_headers
+from proxy.host_guard import guard
 from proxy.inbound import (
     ProxyError,
     authenticate,
@@ -39,7 +39,7 @@ from proxy.mcp.jsonrpc import McpError, as_jsonrpc_error
 from proxy.observation import RequestRecord, observed, upstream_answered
 from proxy.outgoing import build_outgoing
 from proxy.response_cache import AnswerKeeper, answer_keeper, cached_result
-from proxy.responses import error_response, plugin_response
+from proxy.responses import error_response, plugin_response, set_header_lines
 from proxy.streaming import (
     BROKEN_MESSAGE,
     StreamBroken,
@@ -146,9 +146,8 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         response = error_response(500, "internal server error", openai=on_llm_route)
     if on_mcp_route:
         response = as_jsonrpc_error(response)
-    response["X-Request-ID"] = record.request_id
-    response["X-Trace-ID"] = record.request_id  # TrustGate's name for it
-    with_headers(response, security_headers)
+    ids = [("X-Request-ID", record.request_id), ("X-Trace-ID", record.request_id)]  # TrustGate's
+    set_header_lines(response, [*ids, *security_headers])  # security headers over the upstream's
     return observed(response, record, context)  # metrics, access log, rollup (streams: at the end)
 
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 
 from gateway_project.responses import json_error
 from plugins.sdk.context import PluginResponse, RequestContext
@@ -45,15 +45,20 @@ class RepeatedHeadersMixin:
         return [*super().items(), *self.repeated_headers]  # type: ignore[misc]
 
     def set_headers(self, lines: list[tuple[str, str]]) -> None:
-        """`response[name] = value` for each line, in order. Django converts and checks each
-        name and value on its own; here lines that are all ASCII strings without CR or LF (what
-        Django would store unchanged) are checked in one pass and stored at once. Any other batch
-        goes through Django line by line: its refusal, its encoding of non-ASCII values."""
-        if lines_store_unchanged(lines):
-            self.headers._store.update({name.lower(): (name, value) for name, value in lines})
-        else:
-            for name, value in lines:
-                self[name] = value  # type: ignore[index]
+        set_header_lines(self, lines)  # type: ignore[arg-type]
+
+
+def set_header_lines(response: HttpResponseBase, lines: Iterable[tuple[str, str]]) -> None:
+    """`response[name] = value` for each line, in order. Django converts and checks each name
+    and value on its own; here lines that are all ASCII strings without CR or LF (what Django
+    would store unchanged) are checked in one pass and stored at once. Any other batch goes
+    through Django line by line: its refusal, its encoding of non-ASCII values."""
+    lines = list(lines)
+    if lines_store_unchanged(lines):
+        response.headers._store.update({name.lower(): (name, value) for name, value in lines})
+    else:
+        for name, value in lines:
+            response[name] = value
 
 
 def lines_store_unchanged(lines: list[tuple[str, str]]) -> bool:

@@ -93,7 +93,11 @@ def bounded_read(upstream: BaseHTTPResponse, limit: int) -> bytes:
 
 def buffered_response(response_context: ResponseContext) -> ProxyResponse:
     response_context.headers["Content-Length"] = str(len(response_context.body))
-    return ProxyResponse(response_context.body, status=response_context.status)
+    return ProxyResponse(
+        response_context.body,
+        status=response_context.status,
+        content_type=response_context.headers.get("Content-Type"),  # Django's default unread
+    )
 
 
 def upstream_chunks(
@@ -141,7 +145,11 @@ def streamed_response(
     if rewritten:
         response_context.headers.pop("Content-Length", None)
     upstream_body = UpstreamBody(body, result)
-    response = StreamingProxyResponse(upstream_body, status=response_context.status)
+    response = StreamingProxyResponse(
+        upstream_body,
+        status=response_context.status,
+        content_type=response_context.headers.get("Content-Type"),  # Django's default unread
+    )
     response.upstream_body = upstream_body
     if is_event_stream(response_context.headers):
         response["X-Accel-Buffering"] = "no"
