@@ -150,6 +150,12 @@ class BackgroundServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's listen backlog is 5: a burst of new connections from the gateway (200 at
+    # once in the attack tests) overflowed it while this process's accept thread waited for the
+    # GIL, and Linux dropped the SYNs or the handshakes' last ACKs. Those connections were
+    # retried after 1, 3, 7, 15 s: past the gateway's connect timeout (a 502) or the test
+    # client's read timeout (no answer at all). gunicorn's own default backlog:
+    request_queue_size = 2048
 
     def process_request(self, request, client_address) -> None:
         with self._connections_lock:
