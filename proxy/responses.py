@@ -42,7 +42,10 @@ class RepeatedHeadersMixin:
         return True
 
     def items(self) -> Iterable[tuple[str, str]]:
-        return [*super().items(), *self.repeated_headers]  # type: ignore[misc]
+        """The ordinary lines as Django's header store keeps them, `(name, value)` in order,
+        read at once (its `items()` looks each name up again, lowering it), then the repeated
+        lines."""
+        return [*self.headers._store.values(), *self.repeated_headers]  # type: ignore[attr-defined]
 
     def set_headers(self, lines: list[tuple[str, str]]) -> None:
         set_header_lines(self, lines)  # type: ignore[arg-type]

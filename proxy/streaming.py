@@ -243,11 +243,23 @@ def _copy_headers(
     upstream_headers: CaseInsensitiveDict,
     extra: dict,
 ) -> None:
+    """The upstream's lines but Set-Cookie, then the plugins' lines: in one batch when no
+    plugin line may be a Vary (merged with the upstream's, so set on its own)."""
     if "Content-Type" not in upstream_headers:
         del response["Content-Type"]
-    response.set_headers(
-        [(name, value) for name, value in upstream_headers.items() if name.lower() != "set-cookie"]
-    )  # Set-Cookie lines are folded into one there; see _copy_cookies
+    # The dict's own store: lowered name -> (name, value), read without a lookup per line.
+    lines = [line for lower, line in upstream_headers._store.items() if lower != "set-cookie"]
+    # Set-Cookie lines are folded into one there; see _copy_cookies
+    if "vary" not in "\n".join(extra).lower():  # a name merely holding "vary" takes the loop
+        lines += extra.items()
+        response.set_headers(lines)
+        return
+    response.set_headers(lines)
+    _set_plugin_headers(response, extra)
+
+
+def _set_plugin_headers(response: ProxyResponse | StreamingProxyResponse, extra: dict) -> None:
+    """The plugins' lines in order, a Vary merged with the one set before it."""
     lines = []
     for name, value in extra.items():
         if name.lower() != "vary":

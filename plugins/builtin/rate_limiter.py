@@ -109,6 +109,7 @@ class Limit:
     window_ms: int
     bucket_ms: int = field(init=False)  # 0 for a request log, else the width of its buckets
     headers: tuple[str, str, str] = field(init=False)  # X-RateLimit-<scope>-Limit, ...
+    limit_text: str = field(init=False)  # the Limit header's value
 
     def __post_init__(self) -> None:
         bucket_ms = 0 if self.limit <= LOG_LIMIT else max(self.window_ms // BUCKETS_PER_WINDOW, 1)
@@ -117,6 +118,7 @@ class Limit:
         object.__setattr__(
             self, "headers", (f"{prefix}-Limit", f"{prefix}-Remaining", f"{prefix}-Reset")
         )
+        object.__setattr__(self, "limit_text", str(self.limit))
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,51 @@ class ScopeState:
     limit: Limit
     remaining: int
     reset_ms: int  # when this scope next gains a free slot (or its block ends)
+
+
+def scope_states(reply: list[Any], limits: list[Limit]) -> list[ScopeState]:
+    """Each limit's state from the script's reply: the rejected limit's number (0: admitted),
+    Redis's clock, then per limit its count, oldest entry and block (3 numbers each)."""
+    now_ms = int(reply[1])
+    return [
+        ScopeState(
+            limit,
+            max(limit.limit - int(count), 0),
+            max(int(oldest_ms) + limit.window_ms, now_ms + int(blocked_ms)),
+        )
+        for limit, count, oldest_ms, blocked_ms in zip(
+            limits, reply[2::3], reply[3::3], reply[4::3], strict=True
+        )
+    ]
+
+
+def limit_headers(reply: list[Any], limits: list[Limit]) -> dict[str, str]:
+    """The X-RateLimit headers of a decision, read straight from the script's reply: per limit
+    its Limit, Remaining and Reset (Unix seconds, rounded up), then the same three of the
+    tightest limit (fewest remaining, then the lowest limit) without the scope."""
+    now_ms = int(reply[1])
+    headers: dict[str, str] = {}
+    tightest = (math.inf, math.inf, "", "", "")
+    for limit, count, oldest_ms, blocked_ms in zip(
+        limits, reply[2::3], reply[3::3], reply[4::3], strict=True
+    ):
+        remaining = limit.limit - int(count)
+        if remaining < 0:
+            remaining = 0
+        reset_ms = int(oldest_ms) + limit.window_ms
+        blocked_until = now_ms + int(blocked_ms)
+        if reset_ms < blocked_until:
+            reset_ms = blocked_until
+        limit_name, remaining_name, reset_name = limit.headers
+        headers[limit_name] = limit.limit_text
+        headers[remaining_name] = remaining_text = str(remaining)
+        headers[reset_name] = reset_text = str(-(-reset_ms // 1000))
+        if (remaining, limit.limit) < tightest[:2]:
+            tightest = (remaining, limit.limit, limit.limit_text, remaining_text, reset_text)
+    headers["X-RateLimit-Limit"] = tightest[2]
+    headers["X-RateLimit-Remaining"] = tightest[3]
+    headers["X-RateLimit-Reset"] = tightest[4]
+    return headers
 
 
 def _identity(value: str) -> str:
@@ -215,50 +262,24 @@ class RateLimiterPlugin(RedisScriptPlugin):
         reply = self.decide(self.keys(request, limits), args)
         if reply is None:  # Redis unavailable, failing open
             return
-        rejected, now_ms, states = self._states(reply, limits)
-        request.response_headers.update(self._headers(states))
-        if rejected is not None:
-            request.findings.append(Finding(self.name, rejected.limit.scope, "blocked"))
-            retry_after = self.retry_after
-            if retry_after is None:
-                retry_after = max(1, math.ceil((rejected.reset_ms - now_ms) / 1000))
-            raise PluginRejection(
-                429,
-                f"{rejected.limit.scope} rate limit exceeded",
-                headers={"Retry-After": str(retry_after)},
-                retry_after=retry_after,
-            )
-
-    @staticmethod
-    def _states(
-        reply: list[Any], limits: list[Limit]
-    ) -> tuple[ScopeState | None, int, list[ScopeState]]:
-        """Per limit its count, oldest entry and block (3 numbers each) after the rejected
-        limit's number (0: admitted) and Redis's clock."""
-        now_ms = int(reply[1])
-        states = [
-            ScopeState(
-                limit,
-                max(limit.limit - int(count), 0),
-                max(int(oldest_ms) + limit.window_ms, now_ms + int(blocked_ms)),
-            )
-            for limit, count, oldest_ms, blocked_ms in zip(
-                limits, reply[2::3], reply[3::3], reply[4::3], strict=True
-            )
-        ]
+        request.response_headers.update(limit_headers(reply, limits))
         rejected_index = int(reply[0])
-        return (states[rejected_index - 1] if rejected_index else None), now_ms, states
+        if rejected_index:
+            self.reject(request, reply, limits, rejected_index)
 
-    @staticmethod
-    def _headers(states: list[ScopeState]) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        for state in states:
-            limit_name, remaining_name, reset_name = state.limit.headers
-            headers[limit_name] = str(state.limit.limit)
-            headers[remaining_name] = str(state.remaining)
-            headers[reset_name] = str(math.ceil(state.reset_ms / 1000))
-        tightest = min(states, key=lambda s: (s.remaining, s.limit.limit))
-        headers["X-RateLimit-Limit"] = str(tightest.limit.limit)
-        headers["X-RateLimit-Remaining"] = str(tightest.remaining)
-        headers["X-RateLimit-Reset"] = str(math.ceil(tightest.reset_ms / 1000))
-        return headers
+    def reject(
+        self, request: RequestContext, reply: list[Any], limits: list[Limit], index: int
+    ) -> None:
+        """429 for the limit the script rejected (its number in `index`), Retry-After the
+        configured seconds or until that limit frees a slot."""
+        rejected = scope_states(reply, limits)[index - 1]
+        request.findings.append(Finding(self.name, rejected.limit.scope, "blocked"))
+        retry_after = self.retry_after
+        if retry_after is None:
+            retry_after = max(1, math.ceil((rejected.reset_ms - int(reply[1])) / 1000))
+        raise PluginRejection(
+            429,
+            f"{rejected.limit.scope} rate limit exceeded",
+            headers={"Retry-After": str(retry_after)},
+            retry_after=retry_after,
+        )

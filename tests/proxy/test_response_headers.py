@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.http import BadHeaderError
+from django.http import BadHeaderError, HttpResponseBase
 
 from proxy.responses import ProxyResponse, StreamingProxyResponse
 
@@ -53,3 +53,15 @@ def test_a_line_break_in_a_batch_is_refused_and_never_stored(batch):
     with pytest.raises(BadHeaderError):
         response.set_headers(batch)
     assert "stolen" not in str(list(response.items()))
+
+
+@pytest.mark.parametrize("response_class", [ProxyResponse, StreamingProxyResponse])
+def test_items_are_djangos_lines_then_the_repeated_ones(response_class):
+    response = response_class(b"") if response_class is ProxyResponse else response_class([])
+    response.set_headers([("X-A", "1"), ("x-B", "caf\u00e9"), ("x-a", "2")])
+    response["Vary"] = "Origin"
+    response.add_repeated_header("Set-Cookie", "a=1")
+    response.add_repeated_header("Set-Cookie", "b=2")
+    django_lines = list(HttpResponseBase.items(response))
+    assert django_lines[-3:] == [("x-a", "2"), ("x-B", "café"), ("Vary", "Origin")]
+    assert response.items() == [*django_lines, ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")]
