@@ -36,7 +36,8 @@ class BodyTooLarge(Exception):
 
 
 class DeadlineInput:
-    """A wsgi.input whose reads must all end within `seconds` of the first one (gevent)."""
+    """A wsgi.input whose reads must all end within `seconds` of the first one (gevent); the
+    reads of a body already in memory are not timed (they cannot wait)."""
 
     def __init__(self, stream: Any, seconds: float) -> None:
         self._stream = stream
@@ -45,6 +46,8 @@ class DeadlineInput:
         self.timed_out = False
 
     def _timed(self, method: Callable[..., bytes], *args: Any) -> bytes:
+        if in_memory(self._stream):  # nothing to wait for: no timer
+            return method(*args)
         now = time.monotonic()
         if self._deadline is None:
             self._deadline = now + self._seconds
@@ -66,6 +69,12 @@ class DeadlineInput:
 
     def __iter__(self):
         return iter(self.readline, b"")
+
+
+def in_memory(stream: Any) -> bool:
+    """Whether `stream` (gunicorn's Body) reads a body whose end the gateway's parser already has
+    (http_parser.message.BodyReader.complete): a small body arrives with its head."""
+    return getattr(getattr(stream, "reader", None), "complete", False)
 
 
 class UnsupportedEncoding(Exception):

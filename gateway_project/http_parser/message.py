@@ -58,6 +58,12 @@ class BodyReader:
         self.stream = stream
         self.message = message
 
+    @property
+    def complete(self) -> bool:
+        """Whether the whole body is in memory (its end parsed): reads never wait on the
+        connection."""
+        return self.message.complete
+
     def read(self, size: int) -> bytes:
         message = self.message
         while not message.chunks:
