@@ -20,7 +20,7 @@ from collections import defaultdict
 import redis
 
 from gateway_project.redis_client import redis_client
-from observability.metrics import pending
+from observability.metrics import pending, section_lock
 from plugins.sdk.context import LLMCall
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class Rollups:
     def __init__(self) -> None:
         self.pending: Batch = defaultdict(lambda: defaultdict(float))
         self._pid: int | None = None
-        self._lock = threading.Lock()
+        self._lock = section_lock()
         self._start_lock = threading.Lock()
         self._redis_up = True
 
@@ -108,7 +108,7 @@ class Rollups:
             if self._pid == os.getpid():
                 return
             self._pid = os.getpid()
-            self._lock = threading.Lock()
+            self._lock = section_lock()
             self.pending = defaultdict(lambda: defaultdict(float))
         threading.Thread(target=self._run, name="rollup-flusher", daemon=True).start()
         atexit.register(self._flush_at_exit)
