@@ -73,6 +73,7 @@ access_log = AccessLog()
 
 
 _second: list = [-1, ""]  # the last whole second formatted, and its text
+MILLISECONDS = tuple(f".{millis:03d}Z" for millis in range(1000))  # a timestamp's ends
 
 
 def timestamp(epoch: float) -> str:
@@ -80,7 +81,7 @@ def timestamp(epoch: float) -> str:
     second = int(epoch)
     if second != _second[0]:
         _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
-    return f"{_second[1]}.{int((epoch - second) * 1000):03d}Z"
+    return _second[1] + MILLISECONDS[int((epoch - second) * 1000)]
 
 
 def _reopen(*, setting: str, **kwargs: Any) -> None:

@@ -10,6 +10,7 @@ scrape served by this worker and a worker's exit.
 from __future__ import annotations
 
 import bisect
+import functools
 import hmac
 from collections import defaultdict
 from pathlib import Path
@@ -174,6 +175,7 @@ class PendingSeries:
 pending = PendingSeries()
 
 
+@functools.lru_cache(maxsize=4096)
 def upstream_labels(target_key: str) -> tuple[str, str]:
     """(upstream, target): the upstream's id (or `service:<id>`), the target's position in it.
     Never its URL: a label is a name, and a URL may carry what must not be shown."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import bisect
+import functools
 import logging
 import os
 import threading
@@ -42,13 +43,28 @@ def overview_key(minute: int) -> str:
     return f"mon:all:{minute}"
 
 
+# A request's field names, made once: its latency bucket's, its rule's, its gateway's overview.
+BUCKET_FIELDS = tuple(f"l{index}" for index in range(len(LATENCY_BOUNDS_MS) + 1))
+
+
+@functools.lru_cache(maxsize=4096)
+def rule_field(rule: str) -> str:
+    return f"rule:{rule}"
+
+
+@functools.lru_cache(maxsize=4096)
+def overview_fields(gateway_id: str) -> tuple[tuple[str, str], ...]:
+    """(field of a request, its name in the overview) for each of OVERVIEW_FIELDS."""
+    return tuple((name, f"{gateway_id}|{name}") for name in OVERVIEW_FIELDS)
+
+
 def latency_bucket(ms: float) -> int:
     """Index of the bucket whose upper bound is the first >= ms."""
     return bisect.bisect_left(LATENCY_BOUNDS_MS, ms)
 
 
 def status_class(status: int) -> str:
-    return f"{min(max(status // 100, 2), 5)}xx"
+    return STATUS_CLASSES[min(max(status // 100, 2), 5) - 2]
 
 
 def request_fields(
@@ -60,10 +76,10 @@ def request_fields(
         "n": 1,
         status_class(status): 1,
         "ms": round(ms, 3),
-        f"l{latency_bucket(ms)}": 1,
+        BUCKET_FIELDS[latency_bucket(ms)]: 1,
     }
     if rule:
-        fields[f"rule:{rule}"] = 1
+        fields[rule_field(rule)] = 1
     for plugin, decision in decided:
         if decision == "rejected":
             fields[f"rej:{plugin}"] = 1
@@ -97,10 +113,10 @@ class Rollups:
             for name, value in fields.items():
                 own[name] += value
             overview = self.pending[overview_key(minute)]
-            for name in OVERVIEW_FIELDS:
+            for name, overview_name in overview_fields(gateway_id):
                 value = fields.get(name)
                 if value:
-                    overview[f"{gateway_id}|{name}"] += value
+                    overview[overview_name] += value
 
     def _start(self) -> None:
         """One flusher per process (a forked worker starts its own)."""
