@@ -170,12 +170,44 @@ def client_headers(request: HttpRequest) -> CaseInsensitiveDict:
     pairs = [
         (name, value)
         for key, value in meta.items()
-        if (name := environ_header_name(key)) is not None and (value or key[0] == "H")
+        if key not in NOT_HEADERS
+        and (name := environ_header_name(key)) is not None
+        and (value or key[0] == "H")
     ]
     headers = end_to_end(pairs, meta.get("HTTP_CONNECTION", ""))
     if meta.get(DECHUNKED):
         del headers["Content-Length"]
     return headers
+
+
+# The WSGI and CGI keys of every request's environ (gunicorn's too): never a header, skipped
+# without environ_header_name's lookup.
+NOT_HEADERS = frozenset(
+    {
+        "REQUEST_METHOD",
+        "SCRIPT_NAME",
+        "PATH_INFO",
+        "QUERY_STRING",
+        "RAW_URI",
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "SERVER_PROTOCOL",
+        "SERVER_SOFTWARE",
+        "REMOTE_ADDR",
+        "REMOTE_PORT",
+        "wsgi.version",
+        "wsgi.url_scheme",
+        "wsgi.input",
+        "wsgi.errors",
+        "wsgi.multithread",
+        "wsgi.multiprocess",
+        "wsgi.run_once",
+        "wsgi.file_wrapper",
+        "wsgi.input_terminated",
+        "wsgi.early_hints",
+        "gunicorn.socket",
+    }
+)
 
 
 @functools.lru_cache(maxsize=1024)
