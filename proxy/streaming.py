@@ -61,7 +61,9 @@ def response_context_of(upstream: BaseHTTPResponse, inspected: bool) -> Response
 
 def unreadable_encoding(headers: Mapping[str, str]) -> str | None:
     """The answer's Content-Encoding when it names one urllib3 cannot decode, else None."""
-    encoding = headers.get("Content-Encoding", "")
+    if "Content-Encoding" not in headers:  # most answers: no get() of an absent name (KeyError)
+        return None
+    encoding = headers["Content-Encoding"]
     names = [name.strip().lower() for name in encoding.split(",") if name.strip()]
     if all(name == "identity" or name in BaseHTTPResponse.CONTENT_DECODERS for name in names):
         return None
