@@ -121,29 +121,13 @@ class Limit:
         object.__setattr__(self, "limit_text", str(self.limit))
 
 
-@dataclass(frozen=True)
-class ScopeState:
-    """A scope's count after a decision: what its headers say."""
-
-    limit: Limit
-    remaining: int
-    reset_ms: int  # when this scope next gains a free slot (or its block ends)
-
-
-def scope_states(reply: list[Any], limits: list[Limit]) -> list[ScopeState]:
-    """Each limit's state from the script's reply: the rejected limit's number (0: admitted),
-    Redis's clock, then per limit its count, oldest entry and block (3 numbers each)."""
-    now_ms = int(reply[1])
-    return [
-        ScopeState(
-            limit,
-            max(limit.limit - int(count), 0),
-            max(int(oldest_ms) + limit.window_ms, now_ms + int(blocked_ms)),
-        )
-        for limit, count, oldest_ms, blocked_ms in zip(
-            limits, reply[2::3], reply[3::3], reply[4::3], strict=True
-        )
-    ]
+def scope_state(
+    limit: Limit, count: Any, oldest_ms: Any, blocked_ms: Any, now_ms: int
+) -> tuple[int, int]:
+    """A scope's count after a decision, from its three numbers in the script's reply:
+    (requests it still admits, when it next gains a free slot or its block ends, in ms)."""
+    remaining = max(limit.limit - int(count), 0)
+    return remaining, max(int(oldest_ms) + limit.window_ms, now_ms + int(blocked_ms))
 
 
 def limit_headers(reply: list[Any], limits: list[Limit]) -> dict[str, str]:
@@ -156,13 +140,7 @@ def limit_headers(reply: list[Any], limits: list[Limit]) -> dict[str, str]:
     for limit, count, oldest_ms, blocked_ms in zip(
         limits, reply[2::3], reply[3::3], reply[4::3], strict=True
     ):
-        remaining = limit.limit - int(count)
-        if remaining < 0:
-            remaining = 0
-        reset_ms = int(oldest_ms) + limit.window_ms
-        blocked_until = now_ms + int(blocked_ms)
-        if reset_ms < blocked_until:
-            reset_ms = blocked_until
+        remaining, reset_ms = scope_state(limit, count, oldest_ms, blocked_ms, now_ms)
         limit_name, remaining_name, reset_name = limit.headers
         headers[limit_name] = limit.limit_text
         headers[remaining_name] = remaining_text = str(remaining)
@@ -272,14 +250,16 @@ class RateLimiterPlugin(RedisScriptPlugin):
     ) -> None:
         """429 for the limit the script rejected (its number in `index`), Retry-After the
         configured seconds or until that limit frees a slot."""
-        rejected = scope_states(reply, limits)[index - 1]
-        request.findings.append(Finding(self.name, rejected.limit.scope, "blocked"))
+        rejected, now_ms = limits[index - 1], int(reply[1])
+        first = 2 + 3 * (index - 1)  # its count, oldest entry and block in the reply
+        _, reset_ms = scope_state(rejected, *reply[first : first + 3], now_ms)
+        request.findings.append(Finding(self.name, rejected.scope, "blocked"))
         retry_after = self.retry_after
         if retry_after is None:
-            retry_after = max(1, math.ceil((rejected.reset_ms - int(reply[1])) / 1000))
+            retry_after = max(1, math.ceil((reset_ms - now_ms) / 1000))
         raise PluginRejection(
             429,
-            f"{rejected.limit.scope} rate limit exceeded",
+            f"{rejected.scope} rate limit exceeded",
             headers={"Retry-After": str(retry_after)},
             retry_after=retry_after,
         )
