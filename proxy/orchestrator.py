@@ -146,8 +146,9 @@ def handle_proxy_request(request: HttpRequest, subdomain: str) -> HttpResponse:
         response = error_response(500, "internal server error", openai=on_llm_route)
     if on_mcp_route:
         response = as_jsonrpc_error(response)
-    ids = [("X-Request-ID", record.request_id), ("X-Trace-ID", record.request_id)]  # TrustGate's
-    set_header_lines(response, [*ids, *security_headers])  # security headers over the upstream's
+    ids = [("X-Request-ID", record.request_id), ("X-Trace-ID", record.request_id)]  # X-Trace-ID:
+    # TrustGate's name for the request id; the security headers go over the upstream's.
+    set_header_lines(response, [*ids, *security_headers])
     return observed(response, record, context)  # metrics, access log, rollup (streams: at the end)
 
 

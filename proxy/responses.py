@@ -42,13 +42,17 @@ class RepeatedHeadersMixin:
         return True
 
     def items(self) -> Iterable[tuple[str, str]]:
-        """The ordinary lines as Django's header store keeps them, `(name, value)` in order,
-        read at once (its `items()` looks each name up again, lowering it), then the repeated
-        lines."""
-        return [*self.headers._store.values(), *self.repeated_headers]  # type: ignore[attr-defined]
+        return stored_lines(self)  # type: ignore[arg-type]
 
     def set_headers(self, lines: list[tuple[str, str]]) -> None:
         set_header_lines(self, lines)  # type: ignore[arg-type]
+
+
+def stored_lines(response: HttpResponseBase) -> list[tuple[str, str]]:
+    """What `response.items()` lists, read at once from Django's header store, `(name, value)`
+    in order (Django's `items()` looks each name up again, lowering it), then a proxy
+    response's repeated lines."""
+    return [*response.headers._store.values(), *getattr(response, "repeated_headers", ())]
 
 
 def set_header_lines(response: HttpResponseBase, lines: Iterable[tuple[str, str]]) -> None:

@@ -17,6 +17,7 @@ from gateway_project.db_connections import close_request_connections
 from observability.probes import PROBES
 from proxy.middleware import InvalidHost, gateway_subdomain
 from proxy.orchestrator import handle_proxy_request
+from proxy.responses import stored_lines
 from proxy.system_routes import system_route
 
 WSGIApp = Callable[[dict[str, Any], Callable], Iterable[bytes]]
@@ -73,9 +74,8 @@ class ProxyFront:
 
 def header_lines(response: HttpResponseBase) -> list[tuple[str, str]]:
     """The answer's header lines as Django's handler lists them (`items()`, then the cookies),
-    read from the header store: `items()` looks each name up again (~1.5 k instructions a
-    line). A proxy response's repeated lines (proxy.responses) come after its others."""
-    lines = [*response.headers._store.values(), *getattr(response, "repeated_headers", ())]
+    for any Django response the front answers with."""
+    lines = stored_lines(response)
     if response.cookies:
         lines += [("Set-Cookie", c.output(header="")) for c in response.cookies.values()]
     return lines
